@@ -1,0 +1,43 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO := build/demo
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+
+.PHONY: demo test install install-dev lint perf clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+
+install-dev: $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+
+# The main job on the embedded default: write the synthetic sample in the raw release formats, build the
+# smner config from it (images, knowledge, captions), export it, read the export back with plain
+# datasets.load_dataset, and print the statistics.
+demo: install
+	rm -rf $(DEMO)
+	$(BIN)/smner-bench sample --out $(DEMO)/sample
+	$(BIN)/smner-bench prepare smner --data-dir $(DEMO)/sample --image-dir $(DEMO)/sample/images \
+	    --knowledge $(DEMO)/sample/knowledge.zip --captions $(DEMO)/sample/captions \
+	    --cache-dir $(DEMO)/cache --out $(DEMO)/export
+	$(BIN)/python -c "import datasets; ds = datasets.load_dataset('$(DEMO)/export', 'smner', cache_dir='$(DEMO)/cache'); print(ds); e = ds['train'][0]; print(e['id'], e['tokens'], e['image'].size, e['entities'])"
+	$(BIN)/smner-bench stats smner --data-dir $(DEMO)/sample --image-dir $(DEMO)/sample/images --cache-dir $(DEMO)/cache
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+test: install-dev lint
+	$(BIN)/python -m pytest -q
+
+perf: install
+	$(BIN)/python tests/perf/loaders_perf.py
+
+clean:
+	rm -rf build dist *.egg-info

@@ -1,0 +1,60 @@
+"""Entity types, BIO tag names and the conlleval rules that turn tags into entity spans.
+
+>>> spans, repairs = tags_to_spans(["B-PER", "I-PER", "O", "I-LOC"])
+>>> spans
+[(0, 2, 'PER'), (3, 4, 'LOC')]
+>>> repairs  # the I-LOC after O starts a new entity (conlleval), and is reported
+[3]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+TYPES: tuple[str, ...] = ("PER", "LOC", "ORG", "OTHER")
+"""Entity types of every dataset, in the order of the data model."""
+
+TYPE_ALIASES: dict[str, str] = {"MISC": "OTHER"}
+"""Names that some releases (Twitter-2017) and papers use for OTHER."""
+
+TAG_NAMES: tuple[str, ...] = ("O", *(f"{p}-{t}" for t in TYPES for p in ("B", "I")))
+"""BIO tag names in the order of the data model's ClassLabel."""
+
+
+def normalize_type(name: str) -> str | None:
+    """The canonical type for ``name`` (``MISC`` -> ``OTHER``), or None when it is no type.
+
+    >>> normalize_type("MISC"), normalize_type("LOC"), normalize_type("DATE")
+    ('OTHER', 'LOC', None)
+    """
+    name = TYPE_ALIASES.get(name, name)
+    return name if name in TYPES else None
+
+
+def tags_to_spans(tags: Sequence[str]) -> tuple[list[tuple[int, int, str]], list[int]]:
+    """Entity spans ``(start, end, type)`` (end exclusive) with conlleval's rules, and the repaired tags.
+
+    An ``I-X`` that follows ``O`` or a tag of another type starts a new entity (conlleval); its position
+    is returned in the second list so that callers can report it. Tags must already be valid BIO names
+    (``O``, ``B-X``, ``I-X``); types are taken as written.
+    """
+    spans: list[tuple[int, int, str]] = []
+    repairs: list[int] = []
+    start: int | None = None
+    current: str | None = None
+    for i, tag in enumerate(tags):
+        if tag == "O":
+            prefix, kind = "O", None
+        else:
+            prefix, kind = tag[0], tag[2:]
+        continues = prefix == "I" and current == kind
+        if prefix == "I" and not continues:
+            repairs.append(i)
+        if current is not None and not continues:
+            spans.append((start, i, current))  # type: ignore[arg-type]
+            current, start = None, None
+        if prefix in ("B", "I") and not continues:
+            current, start = kind, i
+    if current is not None:
+        spans.append((start, len(tags), current))  # type: ignore[arg-type]
+    return spans, repairs

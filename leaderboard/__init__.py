@@ -1,0 +1,1 @@
+"""Leaderboard entries with provenance and their rendering. Not implemented yet: see issue 6."""

@@ -1,0 +1,96 @@
+"""``load``: one call from a raw release folder to a cached ``DatasetDict``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import datasets
+from smner_bench.benchmark.errors import MissingDataError
+
+from .builder import SmnerBench
+from .configs import SPLITS, canonical_split, config_info
+from .report import Report
+
+log = logging.getLogger(__name__)
+
+
+def _path(p: str | Path | None, what: str) -> str | None:
+    if p is None:
+        return None
+    path = Path(p).expanduser()
+    if not path.exists():  # never let datasets fall through to the Hub on a typo
+        raise MissingDataError(f"{what} not found", file=path)
+    return str(path.resolve())
+
+
+def builder(
+    name: str,
+    data_dir: str | Path,
+    *,
+    image_dir: str | Path | None = None,
+    knowledge: str | Path | None = None,
+    captions: str | Path | Sequence[str | Path] | None = None,
+    mask_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+) -> SmnerBench:
+    """The configured builder (not yet prepared). Paths are checked here and made absolute."""
+    config_info(name)
+    if isinstance(captions, (str, Path)):
+        captions = [captions]
+    kwargs = {
+        "image_dir": _path(image_dir, "image folder"),
+        "knowledge": _path(knowledge, "knowledge release"),
+        "captions": tuple(_path(c, "caption file") for c in captions) if captions else None,  # type: ignore[misc]
+        "mask_dir": _path(mask_dir, "mask folder"),
+    }
+    return SmnerBench(
+        config_name=name,
+        data_dir=_path(data_dir, "data folder"),
+        cache_dir=str(cache_dir) if cache_dir else None,
+        **{k: v for k, v in kwargs.items() if v is not None},
+    )
+
+
+def load(
+    name: str,
+    data_dir: str | Path,
+    *,
+    image_dir: str | Path | None = None,
+    knowledge: str | Path | None = None,
+    captions: str | Path | Sequence[str | Path] | None = None,
+    mask_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+) -> datasets.DatasetDict:
+    """Build (or reuse from the Arrow cache) config ``name`` from the raw release in ``data_dir``.
+
+    Returns a ``DatasetDict`` with the splits ``train``, ``validation`` and ``test``. ``image_dir``
+    fills the ``image`` feature (and width/height); ``knowledge`` (a PGIM/RiVEG zip or folder) adds
+    ``knowledge``; ``captions`` (BLIP-2 and/or mPLUG-Owl files or folders) adds ``caption`` and
+    ``description``; ``mask_dir`` overrides ``<data_dir>/masks`` for ``smner``. Quirks of the raw
+    files are logged as warnings when the cache is built; :func:`quirk_report` returns them.
+    """
+    b = builder(
+        name,
+        data_dir,
+        image_dir=image_dir,
+        knowledge=knowledge,
+        captions=captions,
+        mask_dir=mask_dir,
+        cache_dir=cache_dir,
+    )
+    b.download_and_prepare()
+    return b.as_dataset()
+
+
+def load_split(name: str, data_dir: str | Path, split: str, **options) -> datasets.Dataset:
+    """One split of :func:`load`; ``split`` accepts the alias ``dev`` (and ``valid``) for validation."""
+    return load(name, data_dir, **options)[canonical_split(split)]
+
+
+def quirk_report(name: str, data_dir: str | Path, **options) -> dict[str, Report]:
+    """The quirk report of every split, as stored with the (built if needed) cache."""
+    b = builder(name, data_dir, **options)
+    b.download_and_prepare()
+    return {split: b.quirk_report(split) for split in SPLITS}

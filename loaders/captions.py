@@ -1,0 +1,105 @@
+"""Readers of the two caption formats.
+
+- BLIP-2 captions (``BLIP2_15.txt``, ``BLIP2_17.txt``): one line per image, ``<image file> :<caption>``.
+- mPLUG-Owl detailed descriptions (``mplug-owl_{train,dev,test}.txt``): a record starts with a line
+  ``imgid:<id>###<description>``; the description continues over the following lines (blank lines
+  included) until the next ``imgid:`` line.
+
+Both return a dict keyed by image id (the file name without ``.jpg``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError
+
+_MPLUG_PREFIX = "imgid:"
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MissingDataError("caption file not found", file=path) from None
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"not UTF-8 text ({exc.reason})", file=path) from None
+    return [line.rstrip("\r") for line in text.split("\n")]
+
+
+def _image_id(name: str) -> str:
+    name = name.strip()
+    return name[: -len(".jpg")] if name.lower().endswith(".jpg") else name
+
+
+def read_blip2_captions(path: str | Path) -> dict[str, str]:
+    """``{image id: caption}`` from a BLIP-2 caption file."""
+    path = Path(path)
+    captions: dict[str, str] = {}
+    for lineno, line in enumerate(_lines(path), start=1):
+        if not line.strip():
+            continue
+        name, sep, caption = line.partition(" :")
+        if not sep or not name.strip():
+            raise DataFormatError(f"expected '<image file> :<caption>', got {line[:60]!r}", file=path, line=lineno)
+        captions[_image_id(name)] = caption.strip()
+    if not captions:
+        raise DataFormatError("no caption in this file", file=path)
+    return captions
+
+
+def read_mplug_descriptions(path: str | Path) -> dict[str, str]:
+    """``{image id: description}`` from an mPLUG-Owl description file (multi-line records)."""
+    path = Path(path)
+    descriptions: dict[str, str] = {}
+    current: str | None = None
+    parts: list[str] = []
+    for lineno, line in enumerate(_lines(path), start=1):
+        if line.startswith(_MPLUG_PREFIX):
+            if current is not None:
+                descriptions[current] = "\n".join(parts).strip()
+            head, sep, first = line[len(_MPLUG_PREFIX) :].partition("###")
+            if not sep or not head.strip():
+                raise DataFormatError(f"expected 'imgid:<id>###<text>', got {line[:60]!r}", file=path, line=lineno)
+            current, parts = _image_id(head), [first]
+        elif current is None:
+            if line.strip():
+                raise DataFormatError("text before the first 'imgid:' line", file=path, line=lineno)
+        else:
+            parts.append(line)
+    if current is not None:
+        descriptions[current] = "\n".join(parts).strip()
+    if not descriptions:
+        raise DataFormatError("no 'imgid:' record in this file", file=path)
+    return descriptions
+
+
+def caption_format(path: str | Path) -> str:
+    """``"mplug"`` when the file's first non-blank line starts with ``imgid:``, else ``"blip2"``."""
+    for line in _lines(Path(path)):
+        if line.strip():
+            return "mplug" if line.startswith(_MPLUG_PREFIX) else "blip2"
+    raise DataFormatError("empty caption file", file=path)
+
+
+def read_captions(paths: list[str | Path]) -> tuple[dict[str, str], dict[str, str]]:
+    """``(captions, descriptions)`` from caption files and folders (folders: every ``*.txt`` inside),
+    each file's format recognised by :func:`caption_format`."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files.extend(sorted(p.glob("*.txt")))
+        elif p.exists():
+            files.append(p)
+        else:
+            raise MissingDataError("caption file or folder not found", file=p)
+    if not files:
+        raise MissingDataError("no caption file (*.txt) found", file=", ".join(map(str, paths)))
+    captions: dict[str, str] = {}
+    descriptions: dict[str, str] = {}
+    for f in files:
+        if caption_format(f) == "mplug":
+            descriptions.update(read_mplug_descriptions(f))
+        else:
+            captions.update(read_blip2_captions(f))
+    return captions, descriptions

@@ -1,0 +1,98 @@
+"""Subcommands of the loaders: ``prepare``, ``stats`` and ``sample``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+
+from .configs import CONFIGS, SPLITS
+
+
+def _data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", choices=list(CONFIGS), help="dataset config")
+    p.add_argument("--data-dir", required=True, help="folder of the raw release (CoNLL files, xml/, masks/)")
+    p.add_argument("--image-dir", help="folder of the tweet images (<id>.jpg); fills the image feature")
+    p.add_argument("--knowledge", help="LLM-knowledge release (zip or folder) to add as 'knowledge'")
+    p.add_argument(
+        "--captions",
+        nargs="+",
+        metavar="FILE_OR_DIR",
+        help="BLIP-2 caption and/or mPLUG-Owl description files or folders",
+    )
+    p.add_argument("--mask-dir", help="labelme JSON folder for smner (default: <data-dir>/masks)")
+    p.add_argument("--cache-dir", help="datasets cache folder (default: the Hugging Face cache)")
+
+
+def _builder(args: argparse.Namespace):
+    from .api import builder
+
+    return builder(
+        args.config,
+        args.data_dir,
+        image_dir=args.image_dir,
+        knowledge=args.knowledge,
+        captions=args.captions,
+        mask_dir=args.mask_dir,
+        cache_dir=args.cache_dir,
+    )
+
+
+def _prepared(args: argparse.Namespace):
+    b = _builder(args)
+    b.download_and_prepare()
+    return b, b.as_dataset()
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from .export import export
+
+    b, dataset = _prepared(args)
+    reports = {split: b.quirk_report(split) for split in SPLITS}
+    for split, report in reports.items():
+        print(f"== {args.config} {split}: {len(dataset[split])} tweets; quirks:")
+        print("  " + report.summary(examples=3).replace("\n", "\n  "))
+    command = "smner-bench " + shlex.join(sys.argv[1:]) if sys.argv[0].endswith("smner-bench") else ""
+    out = export(args.config, dataset, reports, args.out, command=command)
+    print(f"wrote {out} (read it with datasets.load_dataset({str(out)!r}, {args.config!r}))")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from .stats import dataset_stats, format_table
+
+    _, dataset = _prepared(args)
+    stats = dataset_stats(dataset)
+    print(json.dumps(stats, indent=1) if args.json else format_table(stats))
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from .sample import write_sample
+
+    try:
+        manifest = write_sample(args.out, seed=args.seed)
+    except FileExistsError as exc:
+        from smner_bench.benchmark.errors import UsageError
+
+        raise UsageError(str(exc)) from None
+    print(f"wrote the synthetic sample to {args.out}: " + json.dumps(manifest.get("counts", manifest)))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("prepare", help="build a config from raw files and export Parquet + dataset card")
+    _data_options(p)
+    p.add_argument("--out", required=True, help="export folder (created, or updated with this config)")
+    p.set_defaults(func=cmd_prepare)
+
+    p = subparsers.add_parser("stats", help="per-split statistics of a config")
+    _data_options(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_stats)
+
+    p = subparsers.add_parser("sample", help="write the synthetic sample dataset in the raw release formats")
+    p.add_argument("--out", required=True, help="folder to create (must not exist or be empty)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_sample)

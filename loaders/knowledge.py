@@ -1,0 +1,135 @@
+"""Reader of the LLM-knowledge releases of PGIM/RiVEG and their alignment to the tweets.
+
+A release is a zip file or a folder holding ``train.txt``, ``valid.txt`` (or ``dev.txt``) and
+``test.txt``: CoNLL without IMGID lines where each tweet's ``token<TAB>tag`` lines are followed by a
+line ``<EOS><TAB>X`` and the knowledge text, one whitespace token per line tagged ``X``; a blank line
+ends a record. Records follow the dataset's order but some tweets are missing, so records are aligned
+to tweets by their tokens, never by position.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections import defaultdict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError
+
+from .report import Report
+
+SPLIT_FILES = {"train": ("train.txt",), "validation": ("valid.txt", "dev.txt"), "test": ("test.txt",)}
+MIN_ALIGNED = 0.5  # below this share of aligned tweets the release belongs to another dataset
+
+
+@dataclass
+class KnowledgeRecord:
+    tokens: list[str]
+    tags: list[str]
+    knowledge: str
+    line: int  # 1-based line of the record's first token
+
+
+def _read_text(source: Path, split: str) -> tuple[str, str]:
+    """(display name, text) of a split's file inside a zip or a folder."""
+    names = SPLIT_FILES[split]
+    if source.is_dir():
+        for name in names:
+            if (source / name).is_file():
+                return str(source / name), (source / name).read_bytes().decode("utf-8")
+    elif zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as zf:
+            members = {Path(m).name: m for m in zf.namelist() if not m.endswith("/")}
+            for name in names:
+                if name in members:
+                    return f"{source}!{members[name]}", zf.read(members[name]).decode("utf-8")
+    elif source.exists():
+        raise DataFormatError("a knowledge release must be a zip file or a folder", file=source)
+    else:
+        raise MissingDataError("knowledge release not found", file=source)
+    raise MissingDataError(f"no {' or '.join(names)} for split {split!r} in the knowledge release", file=source)
+
+
+def read_knowledge(source: str | Path, split: str) -> tuple[str, list[KnowledgeRecord]]:
+    """The records of one split of a knowledge release, and the name of the file they came from."""
+    source = Path(source)
+    try:
+        name, text = _read_text(source, split)
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"{split} file is not UTF-8 ({exc.reason})", file=source) from None
+    records: list[KnowledgeRecord] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    words: list[str] = []
+    in_knowledge = False
+    start = 0
+    for lineno, raw in enumerate(text.split("\n"), start=1):
+        line = raw.rstrip("\r")
+        if not line.strip():
+            if tokens or words:
+                if not in_knowledge:
+                    raise DataFormatError("record without an <EOS> line", file=name, line=lineno - 1)
+                records.append(KnowledgeRecord(tokens, tags, " ".join(words), start))
+            tokens, tags, words, in_knowledge = [], [], [], False
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2:
+            raise DataFormatError(f"expected 'token<TAB>tag', got {line[:60]!r}", file=name, line=lineno)
+        if not tokens and not in_knowledge:
+            start = lineno
+        if in_knowledge:
+            words.append(parts[0])
+        elif parts[0] == "<EOS>":
+            in_knowledge = True
+        else:
+            tokens.append(parts[0])
+            tags.append(parts[1].strip())
+    if tokens or words:
+        if not in_knowledge:
+            raise DataFormatError("record without an <EOS> line", file=name, line=start)
+        records.append(KnowledgeRecord(tokens, tags, " ".join(words), start))
+    if not records:
+        raise DataFormatError("no knowledge record in this file", file=name)
+    return name, records
+
+
+def align_knowledge(
+    tweets: Sequence[tuple[str, Sequence[str], Sequence[str]]],
+    records: Sequence[KnowledgeRecord],
+    *,
+    file: str,
+    report: Report,
+) -> dict[str, str]:
+    """Map tweet id -> knowledge text by token equality, in order.
+
+    ``tweets`` are ``(id, tokens, tags)`` in dataset order. Tweets with equal tokens take the records
+    with those tokens in order. Unaligned tweets and records, and aligned records whose tags differ
+    (MISC and OTHER count as equal), are reported. Raises :class:`DataFormatError` when fewer than half
+    of the tweets align: the release then belongs to another dataset or split.
+    """
+    by_tokens: dict[tuple[str, ...], deque[int]] = defaultdict(deque)
+    for i, rec in enumerate(records):
+        by_tokens[tuple(rec.tokens)].append(i)
+    used = [False] * len(records)
+    aligned: dict[str, str] = {}
+    for tweet_id, tokens, tags in tweets:
+        queue = by_tokens.get(tuple(tokens))
+        if not queue:
+            report.add("knowledge-unaligned-tweet", file, None, f"no record with the tokens of tweet {tweet_id}")
+            continue
+        i = queue.popleft()
+        used[i] = True
+        aligned[tweet_id] = records[i].knowledge
+        if [t.replace("MISC", "OTHER") for t in records[i].tags] != list(tags):
+            report.add("knowledge-tags-differ", file, records[i].line, f"tags differ from tweet {tweet_id}")
+    for i, rec in enumerate(records):
+        if not used[i]:
+            report.add("knowledge-unaligned-record", file, rec.line, f"matches no tweet: {' '.join(rec.tokens)[:80]!r}")
+    if tweets and len(aligned) < MIN_ALIGNED * len(tweets):
+        raise DataFormatError(
+            f"only {len(aligned)} of {len(tweets)} tweets align with this knowledge file: "
+            "is it the release of another dataset or split?",
+            file=file,
+        )
+    return aligned

@@ -1,0 +1,40 @@
+"""Shared fixtures: where the real data is, the synthetic sample, a private datasets cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("SMNER_BENCH_DATA", ROOT.parent / "shared" / "data")).resolve()
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The real releases (../shared/data, or $SMNER_BENCH_DATA). Missing data fails in CI, skips elsewhere."""
+    if not (DATA / "README.md").is_file():
+        message = f"real data not found at {DATA} (set SMNER_BENCH_DATA)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def hf_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("hf-cache")
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory) -> Path:
+    from smner_bench.loaders.sample import write_sample
+
+    out = tmp_path_factory.mktemp("sample") / "sample"
+    write_sample(out)
+    return out
