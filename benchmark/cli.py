@@ -54,6 +54,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"smner-bench {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line, and the traceback only when asked for
+        if args.verbose:
+            raise
+        print(
+            f"smner-bench {args.command}: internal error: {type(exc).__name__}: {exc} "
+            "(rerun with -v for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 3
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import datasets
-from smner_bench.benchmark.errors import MissingDataError
+from datasets.exceptions import DatasetGenerationError
+from smner_bench.benchmark.errors import MissingDataError, SmnerError
 
 from .builder import SmnerBench
 from .configs import SPLITS, canonical_split, config_info
@@ -53,6 +54,19 @@ def builder(
     )
 
 
+def prepare(b: SmnerBench) -> SmnerBench:
+    """``download_and_prepare`` that lets the readers' own errors (file, line, field) through: datasets
+    wraps whatever a generator raises in ``DatasetGenerationError``."""
+    try:
+        b.download_and_prepare()
+    except DatasetGenerationError as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, SmnerError):
+            raise cause from None
+        raise
+    return b
+
+
 def load(
     name: str,
     data_dir: str | Path,
@@ -80,8 +94,7 @@ def load(
         mask_dir=mask_dir,
         cache_dir=cache_dir,
     )
-    b.download_and_prepare()
-    return b.as_dataset()
+    return prepare(b).as_dataset()
 
 
 def load_split(name: str, data_dir: str | Path, split: str, **options) -> datasets.Dataset:
@@ -91,6 +104,5 @@ def load_split(name: str, data_dir: str | Path, split: str, **options) -> datase
 
 def quirk_report(name: str, data_dir: str | Path, **options) -> dict[str, Report]:
     """The quirk report of every split, as stored with the (built if needed) cache."""
-    b = builder(name, data_dir, **options)
-    b.download_and_prepare()
+    b = prepare(builder(name, data_dir, **options))
     return {split: b.quirk_report(split) for split in SPLITS}

@@ -24,7 +24,7 @@ import datasets
 from smner_bench.benchmark.errors import UsageError
 
 from .assemble import Sources, iter_examples
-from .configs import CONFIGS, SPLITS, config_info
+from .configs import CONFIGS, SPLITS, config_info, split_file
 from .features import build_features
 from .report import Report
 
@@ -126,6 +126,8 @@ class SmnerBench(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         self._sources = self.config.sources()
+        for split in SPLITS:  # fail before writing anything when a split file is missing
+            split_file(self._sources.data_dir, split)
         return [datasets.SplitGenerator(name=split, gen_kwargs={"split": split}) for split in SPLITS]
 
     def _generate_examples(self, split: str):

@@ -40,8 +40,9 @@ def _builder(args: argparse.Namespace):
 
 
 def _prepared(args: argparse.Namespace):
-    b = _builder(args)
-    b.download_and_prepare()
+    from .api import prepare
+
+    b = prepare(_builder(args))
     return b, b.as_dataset()
 
 
