@@ -11,10 +11,17 @@ from datasets.exceptions import DatasetGenerationError
 from smner_bench.benchmark.errors import MissingDataError, SmnerError
 
 from .builder import SmnerBench
-from .configs import SPLITS, canonical_split, config_info
+from .configs import SPLIT_ALIASES, SPLITS, canonical_split, config_info
 from .report import Report
 
 log = logging.getLogger(__name__)
+
+
+class SplitDict(datasets.DatasetDict):
+    """A ``DatasetDict`` where ``ds["dev"]`` (and ``"valid"``) name the ``validation`` split."""
+
+    def __getitem__(self, key):
+        return super().__getitem__(SPLIT_ALIASES.get(key, key) if isinstance(key, str) else key)
 
 
 def _path(p: str | Path | None, what: str) -> str | None:
@@ -79,9 +86,9 @@ def load(
 ) -> datasets.DatasetDict:
     """Build (or reuse from the Arrow cache) config ``name`` from the raw release in ``data_dir``.
 
-    Returns a ``DatasetDict`` with the splits ``train``, ``validation`` and ``test``. ``image_dir``
-    fills the ``image`` feature (and width/height); ``knowledge`` (a PGIM/RiVEG zip or folder) adds
-    ``knowledge``; ``captions`` (BLIP-2 and/or mPLUG-Owl files or folders) adds ``caption`` and
+    Returns a ``DatasetDict`` with the splits ``train``, ``validation`` (also reachable as ``dev``) and
+    ``test``. ``image_dir`` fills the ``image`` feature (and width/height); ``knowledge`` (a PGIM/RiVEG
+    zip or folder) adds ``knowledge``; ``captions`` (BLIP-2 and/or mPLUG-Owl files or folders) adds ``caption`` and
     ``description``; ``mask_dir`` overrides ``<data_dir>/masks`` for ``smner``. Quirks of the raw
     files are logged as warnings when the cache is built; :func:`quirk_report` returns them.
     """
@@ -94,7 +101,7 @@ def load(
         mask_dir=mask_dir,
         cache_dir=cache_dir,
     )
-    return prepare(b).as_dataset()
+    return SplitDict(prepare(b).as_dataset())
 
 
 def load_split(name: str, data_dir: str | Path, split: str, **options) -> datasets.Dataset:

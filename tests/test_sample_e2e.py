@@ -148,6 +148,10 @@ def test_image_less_path_takes_sizes_from_xml(sample_dir, hf_cache, full):
 
 def test_dev_alias(sample_dir, hf_cache):
     assert len(load_split("gmner", sample_dir, "dev", cache_dir=hf_cache)) == 12
+    ds = load("gmner", sample_dir, cache_dir=hf_cache)
+    assert ds["dev"][0] == ds["validation"][0] and list(ds) == ["train", "validation", "test"]
+    with pytest.raises(Exception, match="unknown split 'devel'"):
+        load_split("gmner", sample_dir, "devel", cache_dir=hf_cache)
 
 
 def test_cache_follows_raw_file_changes(tmp_path, hf_cache):

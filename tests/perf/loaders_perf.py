@@ -26,10 +26,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-import datasets  # noqa: E402
-
-from smner_bench.loaders import load, quirk_report, read_conll, read_voc  # noqa: E402
-from smner_bench.loaders.export import export  # noqa: E402
+import datasets
+from smner_bench.loaders import load, quirk_report, read_conll, read_voc
+from smner_bench.loaders.export import export
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = Path(os.environ.get("SMNER_BENCH_DATA", ROOT.parent / "shared" / "data")) / "twitter-gmner" / "v2.0"
@@ -83,10 +82,14 @@ def main() -> None:
 
     print(f"data: {data} ({sum(len(ds[s]) for s in ds)} tweets); median of {args.runs} runs")
     print(f"parse   (plain Python readers)             {t_parse:6.2f} s")
-    print(f"prepare (raw -> Arrow cache, cold)         {t_prepare:6.2f} s   target <= 5 s   "
-          f"{t_prepare / t_parse:4.1f}x parse")
-    print(f"reload  (whole process, warm cache)        {t_reload:6.2f} s   target <= 1 s   "
-          f"(a process importing only datasets: {t_import:.2f} s; loader's own share {t_reload - t_import:.2f} s)")
+    print(
+        f"prepare (raw -> Arrow cache, cold)         {t_prepare:6.2f} s   target <= 5 s   "
+        f"{t_prepare / t_parse:4.1f}x parse"
+    )
+    print(
+        f"reload  (whole process, warm cache)        {t_reload:6.2f} s   target <= 1 s   "
+        f"(a process importing only datasets: {t_import:.2f} s; loader's own share {t_reload - t_import:.2f} s)"
+    )
     print(f"export + load_dataset (cold)               {t_export:6.2f} s   target <= 3 s")
 
 
