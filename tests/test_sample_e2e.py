@@ -19,17 +19,19 @@ from smner_bench.loaders.sample import BACKGROUND, write_sample
 from smner_bench.loaders.stats import dataset_stats
 
 
+def every_option(sample_dir, hf_cache):
+    return {
+        "image_dir": sample_dir / "images",
+        "knowledge": sample_dir / "knowledge.zip",
+        "captions": sample_dir / "captions",
+        "cache_dir": hf_cache,
+    }
+
+
 @pytest.fixture(scope="module")
 def full(sample_dir, hf_cache):
     """The smner config with every option: images, knowledge, captions."""
-    return load(
-        "smner",
-        sample_dir,
-        image_dir=sample_dir / "images",
-        knowledge=sample_dir / "knowledge.zip",
-        captions=sample_dir / "captions",
-        cache_dir=hf_cache,
-    )
+    return load("smner", sample_dir, **every_option(sample_dir, hf_cache))
 
 
 def rows_by_id(ds):
@@ -116,14 +118,7 @@ def test_special_cases(full, tmp_path):
 
 
 def test_quirks_are_stored_with_the_cache(full, sample_dir, hf_cache):
-    reports = quirk_report(
-        "smner",
-        sample_dir,
-        image_dir=sample_dir / "images",
-        knowledge=sample_dir / "knowledge.zip",
-        captions=sample_dir / "captions",
-        cache_dir=hf_cache,
-    )
+    reports = quirk_report("smner", sample_dir, **every_option(sample_dir, hf_cache))
     assert reports["train"].counts() == {"knowledge-unaligned-tweet": 1}
     assert reports["test"].quirks == []
     assert any("train.txt" in path for path in reports["train"].checksums)
