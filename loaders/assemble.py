@@ -115,13 +115,12 @@ def iter_examples(sources: Sources, split: str, report: Report) -> Iterator[dict
     if sources.knowledge is not None:
         name, records = read_knowledge(sources.knowledge, split)
         knowledge = align_knowledge([(t.id, t.tokens, t.tags) for t in tweets], records, file=name, report=report)
-        report.checksums[str(sources.knowledge)] = (
-            sha256_file(sources.knowledge) if sources.knowledge.is_file() else "folder"
-        )
+        read_from = sources.knowledge if sources.knowledge.is_file() else Path(name)  # the zip, or the file
+        report.checksums[str(read_from)] = sha256_file(read_from)
     captions, descriptions = sources.caption_maps() if sources.captions else ({}, {})
     for p in sources.captions:
-        if p.is_file():
-            report.checksums[str(p)] = sha256_file(p)
+        for f in sorted(p.glob("*.txt")) if p.is_dir() else [p]:
+            report.checksums[str(f)] = sha256_file(f)
 
     xml_dir = sources.data_dir / "xml"
     if sources.info.boxes and not xml_dir.is_dir():
