@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"smner-bench {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging details")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from .commands import register
+
+    register(subparsers)
     for ep in sorted(entry_points(group="smner_bench.commands"), key=lambda e: e.name):
         ep.load()(subparsers)
     return parser

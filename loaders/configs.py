@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from smner_bench.benchmark.errors import MissingDataError, UsageError
+from smner_bench.benchmark.configs import ANNOTATIONS, SPLIT_ALIASES, SPLITS, canonical_split, check_config
+from smner_bench.benchmark.errors import MissingDataError
 
-SPLITS = ("train", "validation", "test")
-SPLIT_ALIASES = {"dev": "validation", "valid": "validation", "val": "validation"}
+__all__ = ["CONFIGS", "SPLITS", "SPLIT_ALIASES", "DatasetInfo", "canonical_split", "config_info", "split_file"]
 
 # file names of each split in a release folder, first found wins
 SPLIT_FILES = {"train": ("train.txt",), "validation": ("dev.txt", "valid.txt"), "test": ("test.txt",)}
@@ -19,10 +19,16 @@ class DatasetInfo:
     name: str
     title: str
     description: str
-    boxes: bool  # read VOC boxes from <data_dir>/xml
-    masks: bool  # read labelme masks from <data_dir>/masks
     citation: str
     homepage: str
+
+    @property
+    def boxes(self) -> bool:  # read VOC boxes from <data_dir>/xml
+        return ANNOTATIONS[self.name][0]
+
+    @property
+    def masks(self) -> bool:  # read labelme masks from <data_dir>/masks
+        return ANNOTATIONS[self.name][1]
 
 
 CONFIGS: dict[str, DatasetInfo] = {
@@ -32,8 +38,6 @@ CONFIGS: dict[str, DatasetInfo] = {
             "twitter2015",
             "Twitter-2015",
             "MNER on tweets with images (train 4000 / valid 1000 / test 3257 tweets).",
-            False,
-            False,
             "Zhang et al., Adaptive Co-attention Network for Named Entity Recognition in Tweets, AAAI 2018.",
             "https://github.com/jefferyYu/UMT",
         ),
@@ -41,8 +45,6 @@ CONFIGS: dict[str, DatasetInfo] = {
             "twitter2017",
             "Twitter-2017",
             "MNER on tweets with images (train 3373 / valid 723 / test 723 tweets).",
-            False,
-            False,
             "Lu et al., Visual Attention Model for Name Tagging in Multimodal Social Media, ACL 2018.",
             "https://github.com/jefferyYu/UMT",
         ),
@@ -50,8 +52,6 @@ CONFIGS: dict[str, DatasetInfo] = {
             "gmner",
             "Twitter-GMNER v2.0",
             "Grounded MNER: entities, types and their boxes in the tweet's image (v2.0, 2023-07-28).",
-            True,
-            False,
             "Yu et al., Grounded Multimodal Named Entity Recognition on Social Media, ACL 2023.",
             "https://github.com/NUSTM/GMNER",
         ),
@@ -59,8 +59,6 @@ CONFIGS: dict[str, DatasetInfo] = {
             "gmner-v1",
             "Twitter-GMNER v1",
             "Grounded MNER, the first release (before the v2.0 fixes of tags and boxes).",
-            True,
-            False,
             "Yu et al., Grounded Multimodal Named Entity Recognition on Social Media, ACL 2023.",
             "https://github.com/NUSTM/GMNER",
         ),
@@ -68,8 +66,6 @@ CONFIGS: dict[str, DatasetInfo] = {
             "smner",
             "Twitter-SMNER",
             "Segmented MNER: entities, types and their segmentation masks (COCO RLE), on Twitter-GMNER v2.0.",
-            True,
-            True,
             "Li et al., RiVEG / Twitter-SMNER, IEEE Transactions on Multimedia 2025.",
             "https://github.com/JinYuanLi0012/RiVEG",
         ),
@@ -78,17 +74,7 @@ CONFIGS: dict[str, DatasetInfo] = {
 
 
 def config_info(name: str) -> DatasetInfo:
-    if name not in CONFIGS:
-        raise UsageError(f"unknown dataset config {name!r} (expected one of {', '.join(CONFIGS)})")
-    return CONFIGS[name]
-
-
-def canonical_split(name: str) -> str:
-    """``dev``/``valid`` -> ``validation``; raises :class:`UsageError` on anything else unknown."""
-    split = SPLIT_ALIASES.get(name, name)
-    if split not in SPLITS:
-        raise UsageError(f"unknown split {name!r} (expected train, validation (alias dev) or test)")
-    return split
+    return CONFIGS[check_config(name)]
 
 
 def split_file(data_dir: str | Path, split: str) -> Path:

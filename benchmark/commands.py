@@ -1,0 +1,143 @@
+"""The core's own subcommands: ``validate``, ``score`` and ``compare``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .configs import ANNOTATIONS
+from .gold import Gold, load_gold
+from .submission import TASKS, Submission, read_submission
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, choices=list(ANNOTATIONS), help="dataset config of the gold")
+    p.add_argument("--split", required=True, help="train, validation (alias dev) or test")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data-dir", help="raw release folder (read with the loaders)")
+    src.add_argument("--gold", help="exported dataset folder (smner-bench prepare --out)")
+    p.add_argument("--task", choices=TASKS, help="task to score (default: the most specific the file supports)")
+    p.add_argument("--allow-missing", action="store_true", help="count tweets missing from the file as empty")
+    p.add_argument("--max-errors", type=int, default=50, help="how many problems to list (default 50)")
+
+
+def _scoring(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--iou", type=float, default=0.5, help="IoU threshold of a correct region (default 0.5)")
+    p.add_argument(
+        "--match",
+        choices=("span", "text", "riveg"),
+        help="entity identity: span (default when spans are given), text, or riveg",
+    )
+    p.add_argument("--json", metavar="PATH", help="write the report as JSON")
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+
+
+def _gold(args: argparse.Namespace) -> Gold:
+    return load_gold(args.dataset, args.split, data_dir=args.data_dir, gold=args.gold)
+
+
+def _read(args: argparse.Namespace, path: str, gold: Gold) -> Submission:
+    return read_submission(path, gold, task=args.task, allow_missing=args.allow_missing, max_issues=args.max_errors)
+
+
+def write_json(path: str | os.PathLike, data: dict) -> None:
+    """Write atomically: a temporary file in the same folder, then a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1, ensure_ascii=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    gold = _gold(args)
+    sub = _read(args, args.predictions, gold)
+    print(
+        f"{args.predictions}: valid for {gold.name}: {len(sub.seen)} tweets, {len(sub.predictions)} entities; "
+        f"tasks {', '.join(sub.tasks())}; spans {'given' if sub.has_spans else 'not on every entity'}"
+        + (f"; {len(sub.missing)} tweets missing (counted as empty)" if sub.missing else "")
+    )
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from .scoring import Scorer, format_report
+    from .significance import bootstrap_interval
+
+    gold = _gold(args)
+    scorer = Scorer.build(_read(args, args.predictions, gold), gold)
+    report = scorer.report(args.task, args.match, args.iou)
+    if args.ci:
+        counts = scorer.per_tweet(report["task"], report["match"], args.iou)
+        report["ci"] = bootstrap_interval(counts, resamples=args.resamples, seed=args.seed)
+    print(format_report(report))
+    if args.json:
+        write_json(args.json, report)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .scoring import Scorer
+    from .significance import paired_bootstrap
+
+    gold = _gold(args)
+    a = Scorer.build(_read(args, args.predictions_a, gold), gold)
+    b = Scorer.build(_read(args, args.predictions_b, gold), gold)
+    task = args.task or min(a.default_task(), b.default_task(), key=("mner", "gmner", "smner").index)
+    mode = args.match or ("span" if a.submission.has_spans and b.submission.has_spans else "text")
+    for s in (a, b):
+        s.check_mode(mode)
+        s.tasks(task)
+    result = paired_bootstrap(
+        a.per_tweet(task, mode, args.iou), b.per_tweet(task, mode, args.iou), resamples=args.resamples, seed=args.seed
+    )
+    result.update(
+        task=task,
+        match=mode,
+        iou=args.iou,
+        dataset=gold.name,
+        a={"file": a.submission.file, "sha256": a.submission.sha256},
+        b={"file": b.submission.file, "sha256": b.submission.sha256},
+    )
+    print(f"{gold.name}  task {task}  match {mode}  IoU >= {args.iou}")
+    print(f"A {args.predictions_a}: F1 {100 * result['f1_a']:.2f}")
+    print(f"B {args.predictions_b}: F1 {100 * result['f1_b']:.2f}")
+    print(
+        f"A - B = {100 * result['difference']:+.2f} F1, 95% interval [{100 * result['low']:+.2f}, "
+        f"{100 * result['high']:+.2f}], p = {result['p_value']:.4f} "
+        f"(paired bootstrap over tweets, {args.resamples} resamples, seed {args.seed})"
+    )
+    if args.json:
+        write_json(args.json, result)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("validate", help="check a prediction file against the submission format")
+    p.add_argument("predictions", help="JSON Lines prediction file")
+    _common(p)
+    p.set_defaults(func=cmd_validate)
+
+    p = subparsers.add_parser("score", help="score a prediction file (P/R/F1 of every task it supports)")
+    p.add_argument("predictions", help="JSON Lines prediction file")
+    _common(p)
+    _scoring(p)
+    p.add_argument("--ci", action="store_true", help="add a 95%% bootstrap interval of the main F1")
+    p.set_defaults(func=cmd_score)
+
+    p = subparsers.add_parser("compare", help="paired bootstrap test between two prediction files")
+    p.add_argument("predictions_a", metavar="PRED_A")
+    p.add_argument("predictions_b", metavar="PRED_B")
+    _common(p)
+    _scoring(p)
+    p.set_defaults(func=cmd_compare)

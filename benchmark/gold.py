@@ -1,0 +1,118 @@
+"""Gold entities of one split, in the shape the scorer needs, from any rows of the data model.
+
+Rows come from the loaders (a raw release folder, through the ``smner_bench.gold`` entry point, so that
+this core never imports them) or from an exported Parquet folder read with ``datasets.load_dataset``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .configs import ANNOTATIONS, canonical_split, check_config
+from .errors import MissingDataError, UsageError
+
+TASK_CONFIGS = {"mner": None, "eeg": "boxes", "gmner": "boxes", "ees": "masks", "smner": "masks"}
+
+
+@dataclass
+class GoldEntity:
+    index: int  # position in the split, in dataset order
+    tweet: int  # index of its tweet in the split
+    start: int
+    end: int
+    text: str
+    type: str
+    boxes: np.ndarray  # (k, 4) float64
+    masks: list[dict[str, Any]]  # COCO RLE dicts with str counts
+
+
+@dataclass
+class GoldTweet:
+    index: int
+    id: str
+    tokens: list[str]
+    width: int | None
+    height: int | None
+    entities: list[GoldEntity] = field(default_factory=list)
+
+    @property
+    def mask_size(self) -> list[int] | None:
+        """``[h, w]`` that masks of this tweet must have, when known."""
+        if self.width and self.height:
+            return [self.height, self.width]
+        for e in self.entities:
+            if e.masks:
+                return list(e.masks[0]["size"])
+        return None
+
+
+@dataclass
+class Gold:
+    name: str  # e.g. "gmner/test"
+    tweets: list[GoldTweet]
+    has_boxes: bool  # the dataset annotates boxes (GMNER, SMNER)
+    has_masks: bool  # the dataset annotates masks (SMNER)
+
+    def __post_init__(self) -> None:
+        self.by_id = {t.id: t for t in self.tweets}
+        self.entities = [e for t in self.tweets for e in t.entities]
+
+    def supports(self, task: str) -> bool:
+        need = TASK_CONFIGS[task]
+        return need is None or (need == "boxes" and self.has_boxes) or (need == "masks" and self.has_masks)
+
+
+def gold_from_rows(rows: Iterable[Mapping[str, Any]], *, name: str, has_boxes: bool, has_masks: bool) -> Gold:
+    """Build :class:`Gold` from rows with the data model's fields (``id``, ``tokens``, ``width``,
+    ``height``, ``entities``)."""
+    tweets: list[GoldTweet] = []
+    n = 0
+    for i, row in enumerate(rows):
+        tweet = GoldTweet(i, str(row["id"]), list(row["tokens"]), row.get("width"), row.get("height"))
+        for e in row["entities"]:
+            boxes = np.asarray(e.get("boxes") or [], dtype=np.float64).reshape(-1, 4)
+            masks = [{"size": list(m["size"]), "counts": m["counts"]} for m in (e.get("masks") or [])]
+            tweet.entities.append(GoldEntity(n, i, int(e["start"]), int(e["end"]), e["text"], e["type"], boxes, masks))
+            n += 1
+        tweets.append(tweet)
+    if not tweets:
+        raise UsageError(f"the gold split {name} has no tweets")
+    return Gold(name, tweets, has_boxes, has_masks)
+
+
+def load_gold(
+    dataset: str, split: str, *, data_dir: str | os.PathLike | None = None, gold: str | os.PathLike | None = None
+) -> Gold:
+    """The gold of ``dataset``/``split`` from a raw release folder (``data_dir``, read by the loaders)
+    or from an exported Parquet folder (``gold``, read with ``datasets.load_dataset``)."""
+    check_config(dataset)
+    split = canonical_split(split)
+    if (data_dir is None) == (gold is None):
+        raise UsageError("give exactly one of --data-dir (raw release folder) and --gold (exported folder)")
+    if gold is not None:
+        folder = Path(gold).expanduser()
+        if not (folder / "README.md").is_file():
+            raise MissingDataError("not an exported dataset folder (no README.md card)", file=folder)
+        import datasets
+
+        try:
+            rows = datasets.load_dataset(str(folder.resolve()), dataset, split=split)
+        except ValueError as exc:
+            raise UsageError(f"{folder}: {exc}") from None
+    else:
+        found = [ep for ep in entry_points(group="smner_bench.gold") if ep.name == "raw"]
+        if not found:
+            raise UsageError("reading a raw release needs smner_bench.loaders (not installed); use --gold")
+        rows = found[0].load()(dataset, data_dir, split)
+    has_boxes, has_masks = ANNOTATIONS[dataset]
+    columns = [c for c in ("id", "tokens", "width", "height", "entities") if c in rows.column_names]
+    return gold_from_rows(
+        rows.select_columns(columns), name=f"{dataset}/{split}", has_boxes=has_boxes, has_masks=has_masks
+    )

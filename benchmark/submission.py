@@ -1,0 +1,339 @@
+"""Prediction files: the submission format (DESIGN.md), read line by line and validated strictly.
+
+One JSON object per line and per tweet::
+
+    {"id": "71044", "entities": [{"start": 5, "end": 7, "text": "Garfield Park", "type": "LOC", "box": null}]}
+
+Every violation is collected as an :class:`Issue` naming file, line, field and what was expected; a file
+with any issue raises :class:`InvalidSubmission` and is never scored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import MissingDataError, SmnerError
+from .gold import Gold, GoldTweet
+from .rle import rle_problem
+from .tags import TYPES, normalize_type
+
+TASKS = ("mner", "eeg", "gmner", "ees", "smner")
+BOX_TASKS = ("eeg", "gmner")
+MASK_TASKS = ("ees", "smner")
+BOX_TOLERANCE = 1.0  # pixels a box may exceed the image by
+
+
+class EntityIn(BaseModel):
+    """One predicted entity as written in the file."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    start: int | None = None
+    end: int | None = None
+    text: str | None = None
+    type: str
+    box: list[float] | None = None
+    mask: dict[str, Any] | None = None
+    score: float | None = None
+
+
+class LineIn(BaseModel):
+    """One line of a submission: a tweet id and its predicted entities."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: str
+    entities: list[EntityIn]
+
+
+@dataclass(frozen=True)
+class Issue:
+    file: str
+    line: int | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.field + ': ' if self.field else ''}{self.message}"
+
+
+class InvalidSubmission(SmnerError):
+    """A submission that breaks the format; carries every issue found (up to the limit)."""
+
+    exit_code = 1
+
+    def __init__(self, file: str, issues: list[Issue], total: int) -> None:
+        self.issues, self.total = issues, total
+        more = f"\n... and {total - len(issues)} more" if total > len(issues) else ""
+        super().__init__(
+            f"{total} problem{'s' * (total != 1)}; nothing was scored:\n" + "\n".join(map(str, issues)) + more,
+            file=file,
+        )
+
+
+@dataclass
+class Prediction:
+    order: int  # position in the file, over all lines
+    tweet: int  # index of the gold tweet
+    line: int
+    start: int | None
+    end: int | None
+    text: str
+    type: str  # canonical (MISC -> OTHER)
+    type_raw: str  # as written (the riveg mode compares this)
+    box: tuple[float, float, float, float] | None
+    mask: dict[str, Any] | None
+    has_box: bool  # the "box" key is present
+    has_mask: bool
+    score: float | None
+
+
+@dataclass
+class Submission:
+    file: str
+    sha256: str
+    predictions: list[Prediction] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def has_spans(self) -> bool:
+        return all(p.start is not None for p in self.predictions)
+
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks this file can be scored on (keys present on every entity)."""
+        out = ["mner"]
+        if self.predictions and all(p.has_box for p in self.predictions):
+            out += ["eeg", "gmner"]
+        if self.predictions and all(p.has_mask for p in self.predictions):
+            out += ["ees", "smner"]
+        return tuple(out)
+
+
+def _field_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+class _Checker:
+    def __init__(self, file: str, gold: Gold, max_issues: int) -> None:
+        self.file, self.gold, self.max_issues = file, gold, max_issues
+        self.issues: list[Issue] = []
+        self.total = 0
+
+    def add(self, line: int | None, field: str | None, message: str) -> None:
+        self.total += 1
+        if len(self.issues) < self.max_issues:
+            self.issues.append(Issue(self.file, line, field, message))
+
+
+def _check_entity(
+    c: _Checker, tweet: GoldTweet, e: EntityIn, where: str, lineno: int, sub: Submission, order: int
+) -> Prediction | None:
+    ok = True
+    n = len(tweet.tokens)
+    sets = e.model_fields_set
+    if (e.start is None) != (e.end is None):
+        c.add(lineno, where, "give both 'start' and 'end', or neither")
+        ok = False
+    elif e.start is None and e.text is None:
+        c.add(lineno, where, "give 'start'/'end' (token offsets), 'text', or both")
+        ok = False
+    text = e.text
+    if ok and e.start is not None:
+        if not (0 <= e.start < e.end <= n):  # type: ignore[operator]
+            c.add(lineno, f"{where}.start", f"span [{e.start}, {e.end}) is empty or outside the {n} tokens")
+            ok = False
+        else:
+            span_text = " ".join(tweet.tokens[e.start : e.end])
+            if text is not None and text != span_text:
+                c.add(lineno, f"{where}.text", f"{text!r} disagrees with the tokens {e.start}:{e.end}: {span_text!r}")
+                ok = False
+            text = span_text
+    if text is not None and not text.strip():
+        c.add(lineno, f"{where}.text", "empty text")
+        ok = False
+    canonical = normalize_type(e.type)
+    if canonical is None:
+        c.add(lineno, f"{where}.type", f"unknown type {e.type!r} (expected {', '.join(TYPES)}; MISC = OTHER)")
+        ok = False
+    box = None
+    if e.box is not None:
+        box = _check_box(c, tweet, e.box, f"{where}.box", lineno)
+        ok = ok and box is not None
+    if e.mask is not None:
+        problem = rle_problem(e.mask)
+        size = tweet.mask_size
+        if problem is None and size is not None and list(e.mask["size"]) != size:
+            problem = f"size {e.mask['size']} differs from the image's [h, w] = {size}"
+        if problem:
+            c.add(lineno, f"{where}.mask", problem)
+            ok = False
+    if e.score is not None and not math.isfinite(e.score):
+        c.add(lineno, f"{where}.score", "must be a finite number")
+        ok = False
+    if not ok:
+        return None
+    return Prediction(
+        order,
+        tweet.index,
+        lineno,
+        e.start,
+        e.end,
+        text,
+        canonical,
+        e.type,
+        box,
+        e.mask,  # type: ignore[arg-type]
+        "box" in sets,
+        "mask" in sets,
+        e.score,
+    )
+
+
+def _check_box(c: _Checker, tweet: GoldTweet, box: list[float], where: str, lineno: int):
+    if len(box) != 4 or not all(math.isfinite(v) for v in box):
+        c.add(lineno, where, "expected [x1, y1, x2, y2]: 4 finite numbers, or null")
+        return None
+    x1, y1, x2, y2 = box
+    if x1 >= x2 or y1 >= y2:
+        c.add(lineno, where, f"{box} is inverted or empty (need x1 < x2 and y1 < y2)")
+        return None
+    if min(box) < 0:
+        c.add(lineno, where, f"{box} has a negative coordinate")
+        return None
+    if tweet.width and tweet.height and (x2 > tweet.width + BOX_TOLERANCE or y2 > tweet.height + BOX_TOLERANCE):
+        c.add(lineno, where, f"{box} lies outside the {tweet.width}x{tweet.height} image by more than 1 pixel")
+        return None
+    return (float(x1), float(y1), float(x2), float(y2))
+
+
+def read_submission(
+    path: str | os.PathLike,
+    gold: Gold,
+    *,
+    task: str | None = None,
+    allow_missing: bool = False,
+    max_issues: int = 50,
+) -> Submission:
+    """Read and validate a submission against ``gold``; raises :class:`InvalidSubmission` listing every
+    problem (up to ``max_issues``). ``task`` adds the rule that every entity carries the task's key
+    (``box`` for eeg/gmner, ``mask`` for ees/smner); without it, the keys must at least be consistent."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingDataError("prediction file not found", file=path)
+    data = path.read_bytes()
+    sub = Submission(str(path), hashlib.sha256(data).hexdigest())
+    c = _Checker(str(path), gold, max_issues)
+    first_line: dict[str, int] = {}
+    lines = data.split(b"\n")
+    if not data.strip():
+        c.add(None, None, "empty file: expected one JSON object per tweet")
+    for lineno, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            c.add(lineno, None, f"not UTF-8 ({exc.reason} at byte {exc.start})")
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            c.add(lineno, None, f"not JSON ({exc.msg}, column {exc.colno})")
+            continue
+        if not isinstance(obj, dict):
+            c.add(lineno, None, f"expected a JSON object, got {type(obj).__name__}")
+            continue
+        try:
+            parsed = LineIn.model_validate(obj)
+        except ValidationError as exc:
+            for err in exc.errors():
+                c.add(lineno, _field_path(err["loc"]) or None, err["msg"])
+            continue
+        tweet = gold.by_id.get(parsed.id)
+        if tweet is None:
+            c.add(lineno, "id", f"unknown id {parsed.id!r}: not a tweet of {gold.name}")
+            continue
+        if parsed.id in first_line:
+            c.add(lineno, "id", f"duplicate id {parsed.id!r} (first at line {first_line[parsed.id]})")
+            continue
+        first_line[parsed.id] = lineno
+        sub.seen.add(parsed.id)
+        spans: dict[tuple[int, int], int] = {}
+        for k, e in enumerate(parsed.entities):
+            where = f"entities[{k}]"
+            pred = _check_entity(c, tweet, e, where, lineno, sub, len(sub.predictions))
+            if pred is None:
+                continue
+            if pred.start is not None:
+                key = (pred.start, pred.end)
+                if key in spans:
+                    c.add(lineno, where, f"duplicate span [{pred.start}, {pred.end}) (also entities[{spans[key]}])")
+                    continue
+                spans[key] = k  # type: ignore[index]
+            sub.predictions.append(pred)
+    sub.missing = [t.id for t in gold.tweets if t.id not in sub.seen]
+    if sub.missing and not allow_missing:
+        shown = ", ".join(sub.missing[:5]) + (" ..." if len(sub.missing) > 5 else "")
+        c.add(
+            None,
+            "id",
+            f"{len(sub.missing)} tweets of {gold.name} are missing ({shown}); "
+            'write them with "entities": [] or pass --allow-missing to count them as empty',
+        )
+    _check_keys(c, sub, task)
+    if c.total:
+        raise InvalidSubmission(str(path), c.issues, c.total)
+    return sub
+
+
+def _check_keys(c: _Checker, sub: Submission, task: str | None) -> None:
+    """Every entity must carry the key of the task scored; without a task, keys must be consistent."""
+    for key, tasks in (("box", BOX_TASKS), ("mask", MASK_TASKS)):
+        attr = "has_box" if key == "box" else "has_mask"
+        present = [getattr(p, attr) for p in sub.predictions]
+        if task in tasks:
+            need = f"the task {task} needs a '{key}' key on every entity (null for not in the image)"
+        elif any(present) and not all(present):
+            need = f"'{key}' is given on some entities but not on this one: give it everywhere or nowhere"
+        else:
+            continue
+        for p in sub.predictions:
+            if not getattr(p, attr):
+                c.add(p.line, key, need)
+
+
+def gold_as_submission(gold: Gold, *, box: bool = False, mask: bool = False) -> list[dict[str, Any]]:
+    """The gold itself as submission lines (first gold box / mask of each entity, or null): a perfect
+    submission, the starting point of tests and of the demo's sample predictions."""
+    lines = []
+    for t in gold.tweets:
+        entities = []
+        for e in t.entities:
+            item: dict[str, Any] = {"start": e.start, "end": e.end, "text": e.text, "type": e.type}
+            if box:
+                item["box"] = [float(v) for v in e.boxes[0]] if len(e.boxes) else None
+            if mask:
+                item["mask"] = dict(e.masks[0]) if e.masks else None
+            entities.append(item)
+        lines.append({"id": t.id, "entities": entities})
+    return lines
+
+
+def write_submission(path: str | os.PathLike, lines: list[dict[str, Any]]) -> None:
+    """Write submission lines as JSON Lines (UTF-8)."""
+    with open(path, "w", encoding="utf-8") as f:
+        for line in lines:
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
