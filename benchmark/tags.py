@@ -58,3 +58,28 @@ def tags_to_spans(tags: Sequence[str]) -> tuple[list[tuple[int, int, str]], list
     if current is not None:
         spans.append((start, len(tags), current))  # type: ignore[arg-type]
     return spans, repairs
+
+
+def from_tags(tags: Sequence[str], tokens: Sequence[str] | None = None) -> list[dict]:
+    """Submission entities from one BIO tag sequence, with conlleval's rules, so that a tagger's output can
+    be scored. Types are canonical (``MISC`` -> ``OTHER``); ``text`` is added when ``tokens`` are given.
+    Raises ``ValueError`` on a tag that is not ``O``, ``B-X`` or ``I-X`` of a known type.
+
+    >>> from_tags(["B-PER", "I-PER", "O", "I-MISC"], ["Kevin", "Durant", "at", "NBA"])[1]
+    {'start': 3, 'end': 4, 'type': 'OTHER', 'text': 'NBA'}
+    """
+    if tokens is not None and len(tokens) != len(tags):
+        raise ValueError(f"{len(tags)} tags for {len(tokens)} tokens")
+    canonical = []
+    for i, tag in enumerate(tags):
+        kind = normalize_type(tag[2:]) if tag[:2] in ("B-", "I-") else None
+        if tag != "O" and kind is None:
+            raise ValueError(f"tag {i} {tag!r} is not O, B-X or I-X with X in {', '.join(TYPES)} (or MISC)")
+        canonical.append("O" if tag == "O" else f"{tag[:2]}{kind}")
+    entities = []
+    for start, end, kind in tags_to_spans(canonical)[0]:
+        entity: dict = {"start": start, "end": end, "type": kind}
+        if tokens is not None:
+            entity["text"] = " ".join(tokens[start:end])
+        entities.append(entity)
+    return entities
