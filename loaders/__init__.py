@@ -1,9 +1,10 @@
 """Hugging Face ``datasets`` loaders of Twitter-2015, Twitter-2017, Twitter-GMNER and Twitter-SMNER.
 
->>> from smner_bench.loaders import load                                    # doctest: +SKIP
->>> ds = load("gmner", data_dir="../shared/data/twitter-gmner/v2.0")        # doctest: +SKIP
->>> ds["test"][0]["entities"][0]["text"]                                     # doctest: +SKIP
-'Garfield Park'
+Example::
+
+    from smner_bench.loaders import load
+    ds = load("gmner", data_dir="../shared/data/twitter-gmner/v2.0")
+    ds["test"][0]["entities"][0]["text"]     # 'Garfield Park'
 
 The raw-format readers are usable alone: :func:`read_conll`, :func:`read_voc`, :func:`read_labelme`,
 :func:`read_knowledge` / :func:`align_knowledge`, :func:`read_blip2_captions`,
