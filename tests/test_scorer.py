@@ -1,0 +1,258 @@
+"""The scorer on hand-computed cases: every task and matching mode, and their corner cases."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from smner_bench.benchmark.errors import UsageError
+from smner_bench.benchmark.gold import gold_from_rows
+from smner_bench.benchmark.rle import box_ious
+from smner_bench.benchmark.scoring import Scorer, format_report, score
+from smner_bench.benchmark.submission import gold_as_submission, read_submission, write_submission
+from smner_bench.loaders.labelme import encode_rle
+
+
+def ent(tokens, start, end, kind, boxes=(), masks=()):
+    return {
+        "start": start,
+        "end": end,
+        "text": " ".join(tokens[start:end]),
+        "type": kind,
+        "boxes": list(boxes),
+        "masks": list(masks),
+    }
+
+
+def tweet(tid, text, *entities, size=(100, 100)):
+    tokens = text.split()
+    return {
+        "id": tid,
+        "tokens": tokens,
+        "width": size[0],
+        "height": size[1],
+        "entities": [ent(tokens, *e) for e in entities],
+    }
+
+
+B1, B2, B3 = [0, 0, 10, 10], [2, 0, 12, 10], [0, 0, 10, 10]
+GOLD_ROWS = [
+    # A: two "Trump" with overlapping boxes: first fit (riveg) loses one that a maximum matching keeps
+    tweet("A", "Trump and Trump", (0, 1, "PER", [B1]), (2, 3, "PER", [B2])),
+    # B: two "Paris", one in the image: spans say the regions are swapped, text matching pairs them well
+    tweet("B", "Paris loves Paris", (0, 1, "LOC", [B3]), (2, 3, "LOC")),
+    # C: a type error (MISC for ORG), an entity with two gold boxes
+    tweet("C", "NBA in New York", (0, 1, "ORG"), (2, 4, "LOC", [[0, 0, 10, 10], [50, 50, 70, 70]])),
+    # D: a missed entity, a spurious prediction
+    tweet("D", "Hello Kobe Bryant", (1, 3, "PER", [[10, 10, 30, 30]])),
+]
+PREDICTIONS = [
+    {
+        "id": "A",
+        "entities": [
+            {"start": 2, "end": 3, "type": "PER", "box": [1, 0, 11, 10]},  # IoU .818 with B1 and with B2
+            {"start": 0, "end": 1, "type": "PER", "box": [0, 0, 7, 10]},  # IoU .7 with B1, .417 with B2
+        ],
+    },
+    {
+        "id": "B",
+        "entities": [
+            {"start": 0, "end": 1, "type": "LOC", "box": None},
+            {"start": 2, "end": 3, "type": "LOC", "box": [0, 0, 10, 10]},
+        ],
+    },
+    {
+        "id": "C",
+        "entities": [
+            {"start": 0, "end": 1, "type": "MISC", "box": None},
+            {"start": 2, "end": 4, "type": "LOC", "box": [50, 50, 70, 70]},
+        ],
+    },
+    {"id": "D", "entities": [{"start": 0, "end": 1, "type": "OTHER", "box": None}]},
+]
+# hand-computed true positives, 7 predictions and 7 gold entities each
+EXPECTED_TP = {
+    "span": {"mner": 5, "eeg": 4, "gmner": 3},
+    "text": {"mner": 5, "eeg": 6, "gmner": 5},
+    "riveg": {"mner": 5, "eeg": 5, "gmner": 4},
+}
+
+
+@pytest.fixture
+def gold():
+    return gold_from_rows(GOLD_ROWS, name="hand/test", has_boxes=True, has_masks=False)
+
+
+def submit(tmp_path, gold, lines, name="pred.jsonl", **kwargs):
+    path = tmp_path / name
+    write_submission(path, lines)
+    return read_submission(path, gold, **kwargs)
+
+
+@pytest.mark.parametrize("mode", ["span", "text", "riveg"])
+def test_hand_computed_modes_differ(tmp_path, gold, mode):
+    report = score(submit(tmp_path, gold, PREDICTIONS), gold, task="gmner", match=mode)
+    for task, tp in EXPECTED_TP[mode].items():
+        r = report["results"][task]
+        assert (r["tp"], r["pred"], r["gold"]) == (tp, 7, 7), (mode, task)
+        assert r["precision"] == r["recall"] == pytest.approx(tp / 7)
+        assert r["f1"] == pytest.approx(tp / 7)
+
+
+def test_the_three_modes_on_duplicate_texts(tmp_path, gold):
+    sub = submit(tmp_path, gold, PREDICTIONS)
+    tps = {mode: score(sub, gold, task="gmner", match=mode)["results"]["gmner"]["tp"] for mode in EXPECTED_TP}
+    assert len(set(tps.values())) == 3  # span 3, text 5, riveg 4: the duplicate texts make them disagree
+
+
+def test_box_iou_definition():
+    assert box_ious([1, 0, 11, 10], np.array([B1, B2])).tolist() == pytest.approx([90 / 110, 90 / 110])
+    assert box_ious([0, 0, 7, 10], np.array([B1, B2])).tolist() == pytest.approx([0.7, 50 / 120])
+    assert box_ious([0.5, 0.5, 1.5, 1.5], np.array([[0, 0, 1, 1]]))[0] == pytest.approx(0.25 / 1.75)
+
+
+def test_threshold_exactly_at_the_boundary(tmp_path):
+    g = gold_from_rows(
+        [tweet("t", "Kobe", (0, 1, "PER", [[0, 0, 2, 2]]))], name="b/test", has_boxes=True, has_masks=False
+    )
+    sub = submit(tmp_path, g, [{"id": "t", "entities": [{"start": 0, "end": 1, "type": "PER", "box": [0, 0, 2, 1]}]}])
+    assert score(sub, g, task="gmner", iou=0.5)["results"]["gmner"]["tp"] == 1  # IoU is exactly 0.5: correct
+    assert score(sub, g, task="gmner", iou=0.5000001)["results"]["gmner"]["tp"] == 0
+    sweep = score(sub, g, task="gmner")["results"]["gmner"]["sweep"]
+    assert sweep["thresholds"][:2] == [0.5, 0.55] and sweep["tp"] == [1] + [0] * 9
+    assert sweep["mean_f1"] == pytest.approx(0.1)
+
+
+def test_region_corner_cases(tmp_path, gold):
+    lines = [
+        {
+            "id": "B",
+            "entities": [
+                {"start": 2, "end": 3, "type": "LOC", "box": [0, 0, 10, 10]},  # a box for an ungroundable entity
+                {"start": 0, "end": 1, "type": "LOC", "box": None},  # "none" for a groundable one
+            ],
+        },
+        {"id": "C", "entities": [{"start": 2, "end": 4, "type": "LOC", "box": [0, 0, 10, 10]}]},  # first of two
+    ]
+    report = score(submit(tmp_path, gold, lines, allow_missing=True), gold, task="gmner", match="span")
+    r = report["results"]["gmner"]
+    assert (r["tp"], r["pred"], r["gold"]) == (1, 3, 7)
+    grounding = r["grounding"]
+    assert grounding["groundable"]["gold"] == 5 and grounding["groundable"]["tp"] == 1
+    assert grounding["ungroundable"]["gold"] == 2 and grounding["ungroundable"]["tp"] == 0
+    assert grounding["groundable"]["pred"] == 2 and grounding["ungroundable"]["pred"] == 1  # predicted regions
+    assert report["submission"]["missing_tweets"] == 2
+    assert report["results"]["mner"]["tp"] == 3
+
+
+def test_per_type_breakdown(tmp_path, gold):
+    results = score(submit(tmp_path, gold, PREDICTIONS), gold, task="gmner", match="span")["results"]
+    mner = results["mner"]["per_type"]
+    assert (mner["ORG"]["tp"], mner["ORG"]["pred"], mner["ORG"]["gold"]) == (0, 0, 1)
+    assert (mner["OTHER"]["tp"], mner["OTHER"]["pred"], mner["OTHER"]["gold"]) == (0, 2, 0)
+    assert (mner["PER"]["tp"], mner["PER"]["pred"], mner["PER"]["gold"]) == (2, 2, 3)
+    eeg = results["eeg"]["per_type"]  # type-blind: precision counts by predicted type, recall by gold type
+    assert eeg["ORG"]["tp"] == 1 and eeg["ORG"]["recall"] == 1.0
+    assert eeg["OTHER"]["tp_pred"] == 1 and eeg["OTHER"]["precision"] == 0.5
+
+
+def test_misc_is_other_except_in_riveg(tmp_path):
+    g = gold_from_rows([tweet("t", "Star Wars", (0, 2, "OTHER"))], name="m/test", has_boxes=True, has_masks=False)
+    sub = submit(tmp_path, g, [{"id": "t", "entities": [{"start": 0, "end": 2, "type": "MISC", "box": None}]}])
+    for mode, tp in (("span", 1), ("text", 1), ("riveg", 0)):
+        assert score(sub, g, task="gmner", match=mode)["results"]["gmner"]["tp"] == tp
+    assert score(sub, g, task="gmner", match="riveg")["results"]["eeg"]["tp"] == 1  # EEG ignores the type
+
+
+def test_text_only_submissions(tmp_path, gold):
+    lines = [
+        {
+            "id": "A",
+            "entities": [
+                {"text": "Trump", "type": "PER", "box": [0, 0, 10, 10]},
+                {"text": "Trump", "type": "PER", "box": [2, 0, 12, 10]},
+                {"text": "Trump", "type": "PER", "box": None},
+            ],
+        }
+    ]
+    sub = submit(tmp_path, gold, lines, allow_missing=True)
+    assert not sub.has_spans
+    report = score(sub, gold, task="gmner")
+    assert report["match"] == "text" and report["results"]["gmner"]["tp"] == 2
+    with pytest.raises(UsageError, match="span matching needs start/end"):
+        score(sub, gold, task="gmner", match="span")
+
+
+def test_masks_smner_and_ees(tmp_path):
+    def square(x0, y0, x1, y1, size=8):
+        m = np.zeros((size, size), dtype=bool)
+        m[y0:y1, x0:x1] = True
+        return encode_rle(m)
+
+    rows = [
+        tweet(
+            "m",
+            "Kobe and Shaq",
+            (0, 1, "PER", [[0, 0, 4, 4]], [square(0, 0, 4, 4)]),
+            (2, 3, "PER", [[4, 4, 8, 8]], [square(4, 4, 8, 8), square(0, 4, 2, 8)]),
+            size=(8, 8),
+        )
+    ]
+    g = gold_from_rows(rows, name="s/test", has_boxes=True, has_masks=True)
+    lines = [
+        {
+            "id": "m",
+            "entities": [
+                {
+                    "start": 0,
+                    "end": 1,
+                    "type": "PER",
+                    "box": [0, 0, 4, 4],
+                    "mask": square(0, 0, 4, 2),
+                },  # IoU 0.5 exactly
+                {
+                    "start": 2,
+                    "end": 3,
+                    "type": "ORG",
+                    "box": None,
+                    "mask": square(0, 4, 2, 8),
+                },  # 2nd gold mask, bad type
+            ],
+        }
+    ]
+    sub = submit(tmp_path, g, lines)
+    assert sub.tasks() == ("mner", "eeg", "gmner", "ees", "smner")
+    report = score(sub, g)
+    assert report["task"] == "smner"
+    results = report["results"]
+    assert list(results) == ["mner", "eeg", "gmner", "ees", "smner"]
+    assert [results[t]["tp"] for t in results] == [1, 1, 1, 2, 1]
+    assert results["smner"]["sweep"]["tp"] == [1] + [0] * 9
+    assert results["ees"]["sweep"]["tp"] == [2] + [1] * 9
+
+
+def test_gold_scores_one_and_report_shape(tmp_path, gold):
+    sub = submit(tmp_path, gold, gold_as_submission(gold, box=True))
+    report = score(sub, gold)
+    assert report["schema_version"] == 1 and report["task"] == "gmner" and report["match"] == "span"
+    assert all(r["f1"] == 1.0 for r in report["results"].values())
+    assert report["submission"]["sha256"] and report["gold"] == {"dataset": "hand/test", "tweets": 4, "entities": 7}
+    json.dumps(report)  # serialisable
+    table = format_report(report)
+    assert "\nGMNER       100.00  100.00  100.00       7       7       7            100.00\n" in table
+
+
+def test_task_must_be_supported(tmp_path, gold):
+    lines = [{"id": t["id"], "entities": []} for t in GOLD_ROWS]
+    scorer = Scorer.build(submit(tmp_path, gold, lines), gold)
+    with pytest.raises(UsageError, match="has no masks"):
+        scorer.report("smner")
+    mner_only = gold_from_rows(GOLD_ROWS, name="t/test", has_boxes=False, has_masks=False)
+    sub = submit(tmp_path, mner_only, gold_as_submission(gold, box=True), name="b.jsonl")
+    assert score(sub, mner_only)["task"] == "mner"
+    with pytest.raises(UsageError, match="has no boxes"):
+        score(sub, mner_only, task="gmner")
+    with pytest.raises(UsageError, match="--iou"):
+        score(sub, mner_only, iou=0)
