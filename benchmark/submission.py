@@ -256,21 +256,23 @@ def read_submission(
         if not isinstance(obj, dict):
             c.add(lineno, None, f"expected a JSON object, got {type(obj).__name__}")
             continue
+        tweet_id = obj.get("id")
+        if isinstance(tweet_id, str):  # the id first, so that a line with other problems still counts as present
+            if tweet_id not in gold.by_id:
+                c.add(lineno, "id", f"unknown id {tweet_id!r}: not a tweet of {gold.name}")
+                continue
+            if tweet_id in first_line:
+                c.add(lineno, "id", f"duplicate id {tweet_id!r} (first at line {first_line[tweet_id]})")
+                continue
+            first_line[tweet_id] = lineno
+            sub.seen.add(tweet_id)
         try:
             parsed = LineIn.model_validate(obj)
         except ValidationError as exc:
             for err in exc.errors():
                 c.add(lineno, _field_path(err["loc"]) or None, err["msg"])
             continue
-        tweet = gold.by_id.get(parsed.id)
-        if tweet is None:
-            c.add(lineno, "id", f"unknown id {parsed.id!r}: not a tweet of {gold.name}")
-            continue
-        if parsed.id in first_line:
-            c.add(lineno, "id", f"duplicate id {parsed.id!r} (first at line {first_line[parsed.id]})")
-            continue
-        first_line[parsed.id] = lineno
-        sub.seen.add(parsed.id)
+        tweet = gold.by_id[parsed.id]
         spans: dict[tuple[int, int], int] = {}
         for k, e in enumerate(parsed.entities):
             where = f"entities[{k}]"
