@@ -6,12 +6,11 @@ import json
 
 import numpy as np
 import pytest
-
 from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.submission import InvalidSubmission, read_submission
 from smner_bench.loaders.labelme import encode_rle
 
-TOKENS = "Kevin Durant visits Oakland".split()
+TOKENS = ["Kevin", "Durant", "visits", "Oakland"]
 ROWS = [
     {
         "id": "1",
