@@ -18,17 +18,22 @@ install: $(BIN)/python
 install-dev: $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
 
-# The main job on the embedded default: write the synthetic sample in the raw release formats, build the
-# smner config from it (images, knowledge, captions), export it, read the export back with plain
-# datasets.load_dataset, and print the statistics.
+# The main job on the embedded default: write the synthetic sample in the raw release formats (and a sample
+# submission with four deliberate mistakes), build the smner config from it (images, knowledge, captions),
+# export it, read the export back with plain datasets.load_dataset, print the statistics, then validate and
+# score the sample submission against the raw files and against the export.
 demo: install
 	rm -rf $(DEMO)
 	$(BIN)/smner-bench sample --out $(DEMO)/sample
 	$(BIN)/smner-bench prepare smner --data-dir $(DEMO)/sample --image-dir $(DEMO)/sample/images \
 	    --knowledge $(DEMO)/sample/knowledge.zip --captions $(DEMO)/sample/captions \
 	    --cache-dir $(DEMO)/cache --out $(DEMO)/export
-	$(BIN)/python -c "import datasets; ds = datasets.load_dataset('$(DEMO)/export', 'smner', cache_dir='$(DEMO)/cache'); print(ds); e = ds['train'][0]; print(e['id'], e['tokens'], e['image'].size, e['entities'])"
+	$(BIN)/python -c "import datasets; ds = datasets.load_dataset('$(DEMO)/export', 'smner', cache_dir='$(DEMO)/cache'); print(ds); e = ds['train'][0]; print(e['id'], ' '.join(e['tokens']), e['image'].size, [(x['text'], x['type'], x['boxes'], len(x['masks'])) for x in e['entities']])"
 	$(BIN)/smner-bench stats smner --data-dir $(DEMO)/sample --image-dir $(DEMO)/sample/images --cache-dir $(DEMO)/cache
+	$(BIN)/smner-bench validate $(DEMO)/sample/predictions-test.jsonl --dataset smner --split test --gold $(DEMO)/export
+	$(BIN)/smner-bench score $(DEMO)/sample/predictions-test.jsonl --dataset smner --split test \
+	    --data-dir $(DEMO)/sample --ci --json $(DEMO)/report.json
+	@echo "report written to $(DEMO)/report.json"
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -79,6 +79,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
         raise UsageError(str(exc)) from None
     print(f"wrote the synthetic sample to {args.out}: " + json.dumps(manifest.get("counts", manifest)))
+    from .sample_predictions import write_sample_predictions
+
+    path, where = write_sample_predictions(args.out)
+    mistakes = "; ".join(f"{k} in tweet {v}" for k, v in where.items())
+    print(f"wrote a sample submission {path}: the test gold with four mistakes: {mistakes}")
     return 0
 
 
