@@ -30,7 +30,7 @@ def gold_args(sample_dir):
 
 
 def test_sample_predictions_carry_the_four_mistakes(preds):
-    _, lines, where = preds
+    _, _, where = preds
     assert set(where) == set(MISTAKES) and len(set(where.values())) == 4
 
 
