@@ -26,8 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .gold import Gold
-from .rle import box_ious, mask_ious
+from .rle import mask_ious
 from .submission import Prediction
+from .tags import TYPES
 
 MODES = ("span", "text", "riveg")
 TYPED = {"mner": True, "eeg": False, "gmner": True, "ees": False, "smner": True}
@@ -51,12 +52,35 @@ class PairTable:
         return self.pred.size
 
 
-def _region(pred_region, gold_regions, iou_fn) -> float:
-    if pred_region is None:
-        return np.inf if not len(gold_regions) else -np.inf
-    if not len(gold_regions):
-        return -np.inf
-    return float(np.max(iou_fn(pred_region, gold_regions)))
+def _region_scores(
+    pairs_pred: np.ndarray, pairs_gold: np.ndarray, pred_has: np.ndarray, gold_count: np.ndarray
+) -> np.ndarray:
+    """inf where both say "not in the image", -inf where only one does, nan where an IoU is needed."""
+    p_has, g_has = pred_has[pairs_pred], gold_count[pairs_gold] > 0
+    out = np.full(pairs_pred.size, np.nan)
+    out[~p_has & ~g_has] = np.inf
+    out[p_has != g_has] = -np.inf
+    return out
+
+
+def _best_box_ious(pred_boxes: np.ndarray, gold: Gold, pairs_pred: np.ndarray, pairs_gold: np.ndarray) -> np.ndarray:
+    """For each pair, the best IoU of the predicted box with the gold entity's boxes (all pairs at once)."""
+    counts = np.array([len(e.boxes) for e in gold.entities], dtype=np.int64)
+    offsets = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    flat = np.concatenate([e.boxes for e in gold.entities]) if counts.sum() else np.zeros((0, 4))
+    per_pair = counts[pairs_gold]
+    rows = np.repeat(np.arange(pairs_pred.size), per_pair)
+    within = np.arange(rows.size) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
+    g = flat[offsets[pairs_gold][rows] + within]
+    p = pred_boxes[pairs_pred][rows]
+    iw = np.clip(np.minimum(p[:, 2], g[:, 2]) - np.maximum(p[:, 0], g[:, 0]), 0, None)
+    ih = np.clip(np.minimum(p[:, 3], g[:, 3]) - np.maximum(p[:, 1], g[:, 1]), 0, None)
+    inter = iw * ih
+    union = (p[:, 2] - p[:, 0]) * (p[:, 3] - p[:, 1]) + (g[:, 2] - g[:, 0]) * (g[:, 3] - g[:, 1]) - inter
+    iou = np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+    best = np.full(pairs_pred.size, -np.inf)
+    np.maximum.at(best, rows, iou)
+    return best
 
 
 def pair_table(predictions: list[Prediction], gold: Gold, *, boxes: bool = True, masks: bool = True) -> PairTable:
@@ -65,34 +89,56 @@ def pair_table(predictions: list[Prediction], gold: Gold, *, boxes: bool = True,
     for e in gold.entities:
         index[(e.tweet, e.text)].append(e.index)
     group_of: dict[tuple[int, str], int] = {}
-    rows = []
+    pairs_pred: list[int] = []
+    pairs_gold: list[int] = []
+    groups: list[int] = []
     for p in predictions:
         key = (p.tweet, p.text)
-        for g in index.get(key, ()):
-            e = gold.entities[g]
-            rows.append(
-                (
-                    p.order,
-                    g,
-                    p.tweet,
-                    group_of.setdefault(key, len(group_of)),
-                    p.start == e.start and p.end == e.end,
-                    p.type == e.type,
-                    p.type_raw == e.type,
-                    _region(p.box, e.boxes, box_ious) if boxes else -np.inf,
-                    _region(p.mask, e.masks, mask_ious) if masks else -np.inf,
-                )
-            )
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 9
-    pred, gold_idx, tweet, group = (np.asarray(c, dtype=np.int64) for c in cols[:4])
-    same_span, type_ok, type_raw_ok = (np.asarray(c, dtype=bool) for c in cols[4:7])
-    box, mask = (np.asarray(c, dtype=np.float64) for c in cols[7:9])
+        candidates = index.get(key)
+        if candidates:
+            gid = group_of.setdefault(key, len(group_of))
+            pairs_pred.extend([p.order] * len(candidates))
+            pairs_gold.extend(candidates)
+            groups.extend([gid] * len(candidates))
+    pp, gg = np.asarray(pairs_pred, dtype=np.int64), np.asarray(pairs_gold, dtype=np.int64)
+    group = np.asarray(groups, dtype=np.int64)
+    codes = {t: i for i, t in enumerate(TYPES)}
+    p_start = np.array([-1 if p.start is None else p.start for p in predictions], dtype=np.int64)
+    p_end = np.array([-1 if p.end is None else p.end for p in predictions], dtype=np.int64)
+    p_type = np.array([codes[p.type] for p in predictions], dtype=np.int64)
+    p_raw = np.array([codes.get(p.type_raw, -1) for p in predictions], dtype=np.int64)
+    g_start = np.array([e.start for e in gold.entities], dtype=np.int64)
+    g_end = np.array([e.end for e in gold.entities], dtype=np.int64)
+    g_type = np.array([codes.get(e.type, -2) for e in gold.entities], dtype=np.int64)
+    same_span = (p_start[pp] == g_start[gg]) & (p_end[pp] == g_end[gg]) if pp.size else pp.astype(bool)
+    type_ok = p_type[pp] == g_type[gg] if pp.size else pp.astype(bool)
+    type_raw_ok = p_raw[pp] == g_type[gg] if pp.size else pp.astype(bool)
+
+    box = np.full(pp.size, -np.inf)
+    if boxes and pp.size:
+        has = np.array([p.box is not None for p in predictions], dtype=bool)
+        n_boxes = np.array([len(e.boxes) for e in gold.entities], dtype=np.int64)
+        box = _region_scores(pp, gg, has, n_boxes)
+        need = np.isnan(box)
+        coords = np.array([p.box if p.box is not None else (0.0, 0.0, 0.0, 0.0) for p in predictions])
+        box[need] = _best_box_ious(coords.reshape(-1, 4), gold, pp[need], gg[need])
+    mask = np.full(pp.size, -np.inf)
+    if masks and pp.size:
+        has = np.array([p.mask is not None for p in predictions], dtype=bool)
+        n_masks = np.array([len(e.masks) for e in gold.entities], dtype=np.int64)
+        mask = _region_scores(pp, gg, has, n_masks)
+        for row in np.flatnonzero(np.isnan(mask)):
+            mask[row] = float(np.max(mask_ious(predictions[pp[row]].mask, gold.entities[gg[row]].masks)))
+
     preds_per_group = np.bincount(group, minlength=len(group_of))
     golds_in_group = np.zeros(len(group_of), dtype=np.int64)
     for key, gid in group_of.items():
         golds_in_group[gid] = len(index[key])
-    trivial = (preds_per_group[group] == 1) & (golds_in_group[group] == 1) if group.size else group.astype(bool)
-    return PairTable(pred, gold_idx, tweet, group, same_span, type_ok, type_raw_ok, box, mask, trivial)
+    trivial = (
+        (preds_per_group[group] == golds_in_group[group]) & (golds_in_group[group] == 1) if pp.size else pp.astype(bool)
+    )
+    tweet = np.array([p.tweet for p in predictions], dtype=np.int64)[pp] if pp.size else pp
+    return PairTable(pp, gg, tweet, group, same_span, type_ok, type_raw_ok, box, mask, trivial)
 
 
 def correct(table: PairTable, task: str, mode: str, iou: float) -> np.ndarray:

@@ -5,6 +5,8 @@ The report (``SCHEMA_VERSION``) is what ``smner-bench score --json`` writes and 
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +20,21 @@ from .submission import TASKS, Submission
 from .tags import TYPES
 
 SCHEMA_VERSION = 1
+
+
+@contextmanager
+def _without_gc():
+    """Building the pair table creates many small acyclic objects: the cyclic collector only slows it down
+    (its full passes grow with the heap, which made scoring superlinear on large splits)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 PRIMARY = ("smner", "gmner", "mner")  # the default task: the most specific the file and the gold support
 
 
@@ -33,8 +50,25 @@ class Scorer:
     def build(cls, submission: Submission, gold: Gold) -> Scorer:
         has_box = "gmner" in submission.tasks() and gold.has_boxes
         has_mask = "smner" in submission.tasks() and gold.has_masks
-        table = pair_table(submission.predictions, gold, boxes=has_box, masks=has_mask)
-        return cls(submission, gold, table)
+        with _without_gc():
+            table = pair_table(submission.predictions, gold, boxes=has_box, masks=has_mask)
+            return cls(submission, gold, table)
+
+    def __post_init__(self) -> None:
+        preds, golds = self.submission.predictions, self.gold.entities
+        codes = {t: i for i, t in enumerate(TYPES)}
+        self._pred_type = np.array([codes[p.type] for p in preds], dtype=np.int64)
+        self._gold_type = np.array([codes.get(e.type, -1) for e in golds], dtype=np.int64)
+        self._pred_tweet = np.array([p.tweet for p in preds], dtype=np.int64)
+        self._gold_tweet = np.array([e.tweet for e in golds], dtype=np.int64)
+        self._gold_has = {
+            "box": np.array([len(e.boxes) > 0 for e in golds], dtype=bool),
+            "mask": np.array([len(e.masks) > 0 for e in golds], dtype=bool),
+        }
+        self._pred_has = {
+            "box": np.array([p.box is not None for p in preds], dtype=bool),
+            "mask": np.array([p.mask is not None for p in preds], dtype=bool),
+        }
 
     def tasks(self, task: str) -> list[str]:
         """The asked task and every subtask the file supports."""
@@ -80,52 +114,39 @@ class Scorer:
         n = len(self.gold.tweets)
         chosen = self.selection(task, mode, iou)
         tp = np.bincount(self.table.tweet[chosen], minlength=n)
-        pred = np.bincount([p.tweet for p in self.submission.predictions], minlength=n)
-        gold = np.bincount([e.tweet for e in self.gold.entities], minlength=n)
-        return tp, pred, gold
+        return tp, np.bincount(self._pred_tweet, minlength=n), np.bincount(self._gold_tweet, minlength=n)
 
     # --- report -----------------------------------------------------------------------------------
 
     def task_report(self, task: str, mode: str, iou: float) -> dict:
-        preds, golds, t = self.submission.predictions, self.gold.entities, self.table
+        t = self.table
+        n_pred, n_gold = self._pred_type.size, self._gold_type.size
         chosen = self.selection(task, mode, iou)
-        out = prf(int(chosen.sum()), len(preds), len(golds))
-        gold_type = np.array([e.type for e in golds], dtype=object)
-        pred_type = np.array([p.type for p in preds], dtype=object)
-        per_type = {}
-        for kind in TYPES:
-            tp_gold = int(np.sum(gold_type[t.gold[chosen]] == kind)) if chosen.any() else 0
-            tp_pred = int(np.sum(pred_type[t.pred[chosen]] == kind)) if chosen.any() else 0
-            per_type[kind] = prf(
-                tp_gold,
-                int(np.sum(pred_type == kind)),
-                int(np.sum(gold_type == kind)),
-                tp_pred=None if TYPED[task] else tp_pred,
-            )
-        out["per_type"] = per_type
+        out = prf(int(chosen.sum()), n_pred, n_gold)
+        by_gold = np.bincount(self._gold_type[t.gold[chosen]], minlength=len(TYPES))
+        by_pred = np.bincount(self._pred_type[t.pred[chosen]], minlength=len(TYPES))
+        preds = np.bincount(self._pred_type, minlength=len(TYPES))
+        golds = np.bincount(self._gold_type[self._gold_type >= 0], minlength=len(TYPES))
+        out["per_type"] = {
+            kind: prf(int(by_gold[i]), int(preds[i]), int(golds[i]), tp_pred=None if TYPED[task] else int(by_pred[i]))
+            for i, kind in enumerate(TYPES)
+        }
         region = REGION[task] or ("box" if self.gold.has_boxes else None)
         if region:
             out["grounding"] = self._grounding(chosen, region)
         if REGION[task]:
-            sweep = [float(self.selection(task, mode, th).sum()) for th in SWEEP]
-            f1s = [prf(int(tp), len(preds), len(golds))["f1"] for tp in sweep]
-            out["sweep"] = {
-                "thresholds": list(SWEEP),
-                "tp": [int(v) for v in sweep],
-                "f1": f1s,
-                "mean_f1": float(np.mean(f1s)),
-            }
+            sweep = [int(self.selection(task, mode, th).sum()) for th in SWEEP]
+            f1s = [prf(tp, n_pred, n_gold)["f1"] for tp in sweep]
+            out["sweep"] = {"thresholds": list(SWEEP), "tp": sweep, "f1": f1s, "mean_f1": float(np.mean(f1s))}
         return out
 
     def _grounding(self, chosen: np.ndarray, region: str) -> dict:
         """Recall on groundable vs ungroundable gold; precision of predictions with vs without a region."""
-        golds, preds, t = self.gold.entities, self.submission.predictions, self.table
-        gold_has = np.array([bool(len(e.boxes) if region == "box" else len(e.masks)) for e in golds], dtype=bool)
-        pred_has = np.array([(p.box if region == "box" else p.mask) is not None for p in preds], dtype=bool)
+        t, gold_has, pred_has = self.table, self._gold_has[region], self._pred_has[region]
         out = {}
         for name, flag in (("groundable", True), ("ungroundable", False)):
-            tp_gold = int(np.sum(gold_has[t.gold[chosen]] == flag)) if chosen.any() else 0
-            tp_pred = int(np.sum(pred_has[t.pred[chosen]] == flag)) if chosen.any() else 0
+            tp_gold = int(np.sum(gold_has[t.gold[chosen]] == flag))
+            tp_pred = int(np.sum(pred_has[t.pred[chosen]] == flag))
             out[name] = prf(tp_gold, int(np.sum(pred_has == flag)), int(np.sum(gold_has == flag)), tp_pred=tp_pred)
         return out
 

@@ -104,6 +104,7 @@ class Submission:
     predictions: list[Prediction] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
     missing: list[str] = field(default_factory=list)
+    _tasks: tuple[str, ...] | None = field(default=None, repr=False)  # computed once the file is read
 
     @property
     def has_spans(self) -> bool:
@@ -111,12 +112,14 @@ class Submission:
 
     def tasks(self) -> tuple[str, ...]:
         """The tasks this file can be scored on (keys present on every entity)."""
-        out = ["mner"]
-        if self.predictions and all(p.has_box for p in self.predictions):
-            out += ["eeg", "gmner"]
-        if self.predictions and all(p.has_mask for p in self.predictions):
-            out += ["ees", "smner"]
-        return tuple(out)
+        if self._tasks is None:
+            out = ["mner"]
+            if self.predictions and all(p.has_box for p in self.predictions):
+                out += ["eeg", "gmner"]
+            if self.predictions and all(p.has_mask for p in self.predictions):
+                out += ["ees", "smner"]
+            self._tasks = tuple(out)
+        return self._tasks
 
 
 def _field_path(loc: tuple) -> str:

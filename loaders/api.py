@@ -8,6 +8,7 @@ from pathlib import Path
 
 import datasets
 from datasets.exceptions import DatasetGenerationError
+
 from smner_bench.benchmark.errors import MissingDataError, SmnerError
 
 from .builder import SmnerBench

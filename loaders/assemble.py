@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 
 from .captions import read_captions

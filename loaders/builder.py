@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
+
 from smner_bench.benchmark.errors import UsageError
 
 from .assemble import Sources, iter_examples

@@ -22,6 +22,7 @@ from pathlib import Path
 import datasets
 import yaml
 from datasets.table import embed_table_storage
+
 from smner_bench.benchmark import __version__
 from smner_bench.benchmark.errors import UsageError
 

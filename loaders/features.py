@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datasets import ClassLabel, Features, Image, List, Value
+
 from smner_bench.benchmark.tags import TAG_NAMES
 
 OPTIONAL_TEXT_FIELDS = ("knowledge", "caption", "description")

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 from pycocotools import mask as mask_utils
+
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 
 from .report import Report

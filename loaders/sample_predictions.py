@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
 from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.submission import gold_as_submission, write_submission
 from smner_bench.benchmark.tags import TYPES

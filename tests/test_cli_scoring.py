@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from smner_bench.benchmark.cli import main
 from smner_bench.benchmark.submission import write_submission
 from smner_bench.loaders.sample_predictions import MISTAKES, sample_predictions

@@ -10,6 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 from PIL import Image
+
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 from smner_bench.loaders import (
     Report,

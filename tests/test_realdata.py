@@ -16,6 +16,7 @@ from pathlib import Path
 import datasets
 import pytest
 import yaml
+
 from smner_bench.benchmark.errors import DataFormatError
 from smner_bench.loaders import load, quirk_report
 from smner_bench.loaders.export import export

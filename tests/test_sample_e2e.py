@@ -12,6 +12,7 @@ import datasets
 import numpy as np
 import pytest
 from PIL import Image
+
 from smner_bench.benchmark.cli import main
 from smner_bench.loaders import decode_rle, load, load_split, quirk_report
 from smner_bench.loaders.export import export

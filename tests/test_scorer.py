@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from smner_bench.benchmark.errors import UsageError
 from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.rle import box_ious

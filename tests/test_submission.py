@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.submission import InvalidSubmission, read_submission
 from smner_bench.loaders.labelme import encode_rle

@@ -1,4 +1,5 @@
 import pytest
+
 from smner_bench.benchmark.tags import TAG_NAMES, normalize_type, tags_to_spans
 
 

@@ -27,6 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 import datasets
+
 from smner_bench.loaders import load, quirk_report, read_conll, read_voc
 from smner_bench.loaders.export import export
 
