@@ -43,6 +43,7 @@ test: install-dev lint
 
 perf: install
 	$(BIN)/python tests/perf/loaders_perf.py
+	$(BIN)/python tests/perf/scorer_perf.py
 
 clean:
 	rm -rf build dist *.egg-info
