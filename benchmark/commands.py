@@ -114,8 +114,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(f"B {args.predictions_b}: F1 {100 * result['f1_b']:.2f}")
     print(
         f"A - B = {100 * result['difference']:+.2f} F1, 95% interval [{100 * result['low']:+.2f}, "
-        f"{100 * result['high']:+.2f}], p = {result['p_value']:.4f} "
-        f"(paired bootstrap over tweets, {args.resamples} resamples, seed {args.seed})"
+        f"{100 * result['high']:+.2f}], "
+        + (f"p = {result['p_value']:.4f} " if result["p_value"] else f"p < {1 / args.resamples:g} ")
+        + f"(paired bootstrap over tweets, {args.resamples} resamples, seed {args.seed})"
     )
     if args.json:
         write_json(args.json, result)
