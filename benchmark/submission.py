@@ -141,9 +141,7 @@ class _Checker:
             self.issues.append(Issue(self.file, line, field, message))
 
 
-def _check_entity(
-    c: _Checker, tweet: GoldTweet, e: EntityIn, where: str, lineno: int, sub: Submission, order: int
-) -> Prediction | None:
+def _check_entity(c: _Checker, tweet: GoldTweet, e: EntityIn, where: str, lineno: int, order: int) -> Prediction | None:
     ok = True
     n = len(tweet.tokens)
     sets = e.model_fields_set
@@ -222,6 +220,53 @@ def _check_box(c: _Checker, tweet: GoldTweet, box: list[float], where: str, line
     return (float(x1), float(y1), float(x2), float(y2))
 
 
+def _check_line(c: _Checker, sub: Submission, gold: Gold, raw: bytes, lineno: int, first_line: dict[str, int]) -> None:
+    """Validate one line and add its predictions to ``sub``; problems go to ``c``."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        c.add(lineno, None, f"not UTF-8 ({exc.reason} at byte {exc.start})")
+        return
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        c.add(lineno, None, f"not JSON ({exc.msg}, column {exc.colno})")
+        return
+    if not isinstance(obj, dict):
+        c.add(lineno, None, f"expected a JSON object, got {type(obj).__name__}")
+        return
+    tweet_id = obj.get("id")
+    if isinstance(tweet_id, str):  # the id first, so that a line with other problems still counts as present
+        if tweet_id not in gold.by_id:
+            c.add(lineno, "id", f"unknown id {tweet_id!r}: not a tweet of {gold.name}")
+            return
+        if tweet_id in first_line:
+            c.add(lineno, "id", f"duplicate id {tweet_id!r} (first at line {first_line[tweet_id]})")
+            return
+        first_line[tweet_id] = lineno
+        sub.seen.add(tweet_id)
+    try:
+        parsed = LineIn.model_validate(obj)
+    except ValidationError as exc:
+        for err in exc.errors():
+            c.add(lineno, _field_path(err["loc"]) or None, err["msg"])
+        return
+    tweet = gold.by_id[parsed.id]
+    spans: dict[tuple[int, int], int] = {}
+    for k, e in enumerate(parsed.entities):
+        where = f"entities[{k}]"
+        pred = _check_entity(c, tweet, e, where, lineno, len(sub.predictions))
+        if pred is None:
+            continue
+        if pred.start is not None:
+            key = (pred.start, pred.end)
+            if key in spans:
+                c.add(lineno, where, f"duplicate span [{pred.start}, {pred.end}) (also entities[{spans[key]}])")
+                continue
+            spans[key] = k  # type: ignore[index]
+        sub.predictions.append(pred)
+
+
 def read_submission(
     path: str | os.PathLike,
     gold: Gold,
@@ -236,59 +281,21 @@ def read_submission(
     path = Path(path)
     if not path.is_file():
         raise MissingDataError("prediction file not found", file=path)
-    data = path.read_bytes()
-    sub = Submission(str(path), hashlib.sha256(data).hexdigest())
+    digest = hashlib.sha256()
+    sub = Submission(str(path), "")
     c = _Checker(str(path), gold, max_issues)
     first_line: dict[str, int] = {}
-    lines = data.split(b"\n")
-    if not data.strip():
+    empty = True
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            digest.update(raw)
+            if not raw.strip():
+                continue
+            empty = False
+            _check_line(c, sub, gold, raw, lineno, first_line)
+    sub.sha256 = digest.hexdigest()
+    if empty:
         c.add(None, None, "empty file: expected one JSON object per tweet")
-    for lineno, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            c.add(lineno, None, f"not UTF-8 ({exc.reason} at byte {exc.start})")
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            c.add(lineno, None, f"not JSON ({exc.msg}, column {exc.colno})")
-            continue
-        if not isinstance(obj, dict):
-            c.add(lineno, None, f"expected a JSON object, got {type(obj).__name__}")
-            continue
-        tweet_id = obj.get("id")
-        if isinstance(tweet_id, str):  # the id first, so that a line with other problems still counts as present
-            if tweet_id not in gold.by_id:
-                c.add(lineno, "id", f"unknown id {tweet_id!r}: not a tweet of {gold.name}")
-                continue
-            if tweet_id in first_line:
-                c.add(lineno, "id", f"duplicate id {tweet_id!r} (first at line {first_line[tweet_id]})")
-                continue
-            first_line[tweet_id] = lineno
-            sub.seen.add(tweet_id)
-        try:
-            parsed = LineIn.model_validate(obj)
-        except ValidationError as exc:
-            for err in exc.errors():
-                c.add(lineno, _field_path(err["loc"]) or None, err["msg"])
-            continue
-        tweet = gold.by_id[parsed.id]
-        spans: dict[tuple[int, int], int] = {}
-        for k, e in enumerate(parsed.entities):
-            where = f"entities[{k}]"
-            pred = _check_entity(c, tweet, e, where, lineno, sub, len(sub.predictions))
-            if pred is None:
-                continue
-            if pred.start is not None:
-                key = (pred.start, pred.end)
-                if key in spans:
-                    c.add(lineno, where, f"duplicate span [{pred.start}, {pred.end}) (also entities[{spans[key]}])")
-                    continue
-                spans[key] = k  # type: ignore[index]
-            sub.predictions.append(pred)
     sub.missing = [t.id for t in gold.tweets if t.id not in sub.seen]
     if sub.missing and not allow_missing:
         shown = ", ".join(sub.missing[:5]) + (" ..." if len(sub.missing) > 5 else "")
