@@ -44,19 +44,22 @@ def _read(args: argparse.Namespace, path: str, gold: Gold) -> Submission:
     return read_submission(path, gold, task=args.task, allow_missing=args.allow_missing, max_issues=args.max_errors)
 
 
-def write_json(path: str | os.PathLike, data: dict) -> None:
+def write_text(path: str | os.PathLike, text: str) -> None:
     """Write atomically: a temporary file in the same folder, then a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1, ensure_ascii=False)
-            f.write("\n")
+            f.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json(path: str | os.PathLike, data: dict) -> None:
+    write_text(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -1,0 +1,222 @@
+"""The static leaderboard site: one page per board (sortable table, provenance, plots) and an index.
+
+Plots are matplotlib SVG files: precision/recall scatter of every board, the IoU-threshold sensitivity
+curves of the entries that carry a sweep (scored submissions; the paper's Fig. 9) and per-type F1 bars of
+the entries that carry per-type figures. Sorting is a few lines of plain JavaScript; no framework.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from smner_bench.benchmark import __version__
+
+from .entry import SUBTASKS
+from .render import Row, board_title, boards, cells, columns
+from .store import Stored
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+table { border-collapse: collapse; width: 100%; font-size: 14px; }
+th, td { border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; cursor: pointer; user-select: none; }
+th.sorted-asc::after { content: " \\25B2"; } th.sorted-desc::after { content: " \\25BC"; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.scored { background: #eef7ee; }
+.meta { color: #555; } .plots img { max-width: 48%; margin: 1%; border: 1px solid #eee; }
+"""
+
+SORT_JS = """
+document.querySelectorAll("table.board").forEach(function (table) {
+  table.querySelectorAll("th").forEach(function (th, col) {
+    th.addEventListener("click", function () {
+      var asc = !th.classList.contains("sorted-asc");
+      table.querySelectorAll("th").forEach(function (h) { h.classList.remove("sorted-asc", "sorted-desc"); });
+      th.classList.add(asc ? "sorted-asc" : "sorted-desc");
+      var body = table.tBodies[0];
+      var rows = Array.prototype.slice.call(body.rows);
+      rows.sort(function (a, b) {
+        var x = a.cells[col].getAttribute("data-sort") || a.cells[col].textContent;
+        var y = b.cells[col].getAttribute("data-sort") || b.cells[col].textContent;
+        var nx = parseFloat(x), ny = parseFloat(y);
+        var cmp = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+        return asc ? cmp : -cmp;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+});
+"""
+
+
+def page_name(key: tuple[str, str, str]) -> str:
+    return "-".join(key) + ".html"
+
+
+def _plots(key: tuple[str, str, str], rows: list[Row], folder: Path) -> list[tuple[str, str]]:
+    """Write this board's SVG plots; returns (file name, caption) pairs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "smner-bench"  # deterministic ids in the SVG
+    stem = "-".join(key)
+    out = []
+    pr = [
+        (r.entry.system, r.entry.main.precision, r.entry.main.recall)
+        for r in rows
+        if r.entry.main.precision is not None and r.entry.main.recall is not None
+    ]
+    if pr:
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        for i, (name, p, r) in enumerate(pr):
+            ax.scatter(r, p, s=24)
+            ax.annotate(f"{i + 1}. {name}", (r, p), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set_xlabel("recall (%)")
+        ax.set_ylabel("precision (%)")
+        ax.set_title(f"Precision / recall: {key[0].upper()} on {key[1]}")
+        ax.grid(alpha=0.3)
+        name = f"{stem}-pr.svg"
+        fig.savefig(folder / name, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        plt.close(fig)
+        out.append((name, "Precision against recall of every row (numbers are ranks)."))
+    swept = [r for r in rows if r.entry.sweep]
+    if swept:
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        for r in swept:
+            ax.plot(
+                [p.threshold for p in r.entry.sweep],
+                [p.f1 for p in r.entry.sweep],
+                marker="o",
+                label=f"{r.entry.system} ({r.entry.id.rsplit('-', 1)[-1][:8]})",
+            )
+        ax.set_xlabel("IoU threshold")
+        ax.set_ylabel(f"{key[0].upper()} F1 (%)")
+        ax.set_title("Sensitivity to the IoU threshold")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        name = f"{stem}-iou.svg"
+        fig.savefig(folder / name, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        plt.close(fig)
+        out.append((name, "F1 against the IoU threshold (0.50:0.05:0.95) of the submissions scored here."))
+    typed = [r for r in rows if r.entry.per_type]
+    if typed:
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        kinds = ["PER", "LOC", "ORG", "OTHER"]
+        width = 0.8 / len(typed)
+        for i, r in enumerate(typed):
+            values = [r.entry.per_type[k].f1 for k in kinds]
+            ax.bar([j + i * width for j in range(4)], values, width=width, label=r.entry.system)
+        ax.set_xticks([j + 0.4 - width / 2 for j in range(4)], kinds)
+        ax.set_ylabel(f"{key[0].upper()} F1 (%)")
+        ax.set_title("F1 per entity type")
+        ax.legend(fontsize=7)
+        name = f"{stem}-types.svg"
+        fig.savefig(folder / name, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        plt.close(fig)
+        out.append((name, "F1 per entity type of the submissions scored here."))
+    return out
+
+
+def _source_html(row: Row) -> str:
+    parts = []
+    for e in row.sources:
+        p = e.provenance
+        if p.kind == "publication":
+            label = html.escape(f"{p.table}, row \u201c{p.row}\u201d")
+            link = p.url or (f"https://arxiv.org/abs/{p.arxiv}" if p.arxiv else None)
+            cite = html.escape(p.citation)
+            parts.append(
+                f'<a href="{html.escape(link)}" title="{cite}">{label}</a>'
+                if link
+                else f'<span title="{cite}">{label}</span>'
+            )
+        else:
+            parts.append(
+                f'<span title="{html.escape(p.command)}">scored here {p.date}, sha256 '
+                f"<code>{p.submission_sha256[:12]}</code>, smner-bench {html.escape(p.smner_bench_version)}"
+                f", match {p.match}</span>"
+            )
+    return "<br>".join(parts)
+
+
+def _page(key: tuple[str, str, str], rows: list[Row], plots: list[tuple[str, str]]) -> str:
+    header = [*columns(key[0])[:-1], "version", "split", "source"]
+    numeric = {"#", "P", "R", "F1", *(f"{t.upper()} F1" for t in SUBTASKS[key[0]][1:])}
+    head = "".join(f'<th data-col="{html.escape(h)}">{html.escape(h)}</th>' for h in header)
+    body = []
+    for i, row in enumerate(rows):
+        values = [*cells(i + 1, row)[:-1], row.entry.dataset_version, row.entry.split]
+        tds = "".join(
+            f'<td class="num" data-sort="{"-1" if v == "-" else v}">{v}</td>'
+            if h in numeric
+            else f"<td>{html.escape(v)}</td>"
+            for h, v in zip(header[:-1], values, strict=True)
+        )
+        cls = ' class="scored"' if row.entry.provenance.kind == "scored" else ""
+        body.append(f'<tr{cls} id="{html.escape(row.entry.id)}">{tds}<td>{_source_html(row)}</td></tr>')
+    figures = "".join(
+        f'<figure><img src="plots/{n}" alt="{html.escape(c)}"><figcaption>{html.escape(c)}</figcaption></figure>'
+        for n, c in plots
+    )
+    title = board_title(key, rows)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<link rel="stylesheet" href="style.css"></head>
+<body><p><a href="index.html">smner-bench leaderboard</a></p>
+<h1>{html.escape(title)}</h1>
+<p class="meta">Task <b>{key[0].upper()}</b>, dataset <b>{html.escape(key[1])}</b>, split <b>{key[2]}</b>,
+IoU threshold 0.5. Figures in percent; click a column to sort. {len(rows)} rows.</p>
+<table class="board"><thead><tr>{head}</tr></thead><tbody>
+{chr(10).join(body)}
+</tbody></table>
+<div class="plots">{figures}</div>
+<p class="meta">Built by smner-bench {__version__}.</p>
+<script>{SORT_JS}</script></body></html>
+"""
+
+
+def build_site(stored: list[Stored], out: str | os.PathLike) -> Path:
+    """Write the site to ``out`` (replaced atomically as a whole); returns its path."""
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (tmp / "plots").mkdir()
+        (tmp / "style.css").write_text(STYLE, encoding="utf-8")
+        links = []
+        for key, rows in boards(stored).items():
+            plots = _plots(key, rows, tmp / "plots")
+            (tmp / page_name(key)).write_text(_page(key, rows, plots), encoding="utf-8")
+            best = rows[0].entry
+            links.append(
+                f'<li><a href="{page_name(key)}">{html.escape(board_title(key, rows))}</a>: {len(rows)} '
+                f"rows, best F1 {best.main.f1:.2f} ({html.escape(best.system)})</li>"
+            )
+        (tmp / "index.html").write_text(
+            f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>smner-bench leaderboard</title>
+<link rel="stylesheet" href="style.css"></head><body>
+<h1>smner-bench leaderboard</h1>
+<p class="meta">MNER, GMNER and SMNER on Twitter-2015, Twitter-2017, Twitter-GMNER and Twitter-SMNER. Every row
+has its provenance: a publication's table, or a submission scored here (its SHA-256).</p>
+<ul>{"".join(links)}</ul><p class="meta">Built by smner-bench {__version__}.</p></body></html>
+""",
+            encoding="utf-8",
+        )
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            out.rename(old / "site")
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

@@ -1,0 +1,236 @@
+"""Draw gold against predictions for a tweet: the text with entities coloured by type, the gold boxes and
+masks on the left, the predicted ones on the right, each prediction marked correct (green) or wrong (red).
+
+``smner-bench show --dataset gmner --split test --id 71044 [--predictions p.jsonl] [--images DIR] -o out.png``;
+``--errors N`` draws the N tweets with the most errors (wrong predictions + missed gold) into one sheet.
+Without ``--images`` the image is a blank canvas of the image's size.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from smner_bench.benchmark.errors import UsageError
+from smner_bench.benchmark.gold import Gold, GoldTweet, load_gold
+from smner_bench.benchmark.scoring import Scorer
+from smner_bench.benchmark.submission import Prediction, read_submission
+
+TYPE_COLOURS = {"PER": (31, 119, 180), "LOC": (44, 160, 44), "ORG": (255, 127, 14), "OTHER": (148, 103, 189)}
+CORRECT, WRONG = (0, 170, 0), (214, 0, 0)
+BLANK = (255, 255, 255)
+DEFAULT_SIZE = (640, 480)
+MASK_ALPHA = 0.45
+PANEL_WIDTH = 480  # each image panel is scaled to this width
+
+
+def _font(size: int = 14) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()
+
+
+def _decode(rle: dict) -> np.ndarray:
+    from pycocotools import mask as mask_utils
+
+    return mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")}).astype(bool)
+
+
+def _base_image(tweet: GoldTweet, images: Path | None) -> Image.Image:
+    if images is not None:
+        path = images / f"{tweet.id}.jpg"
+        if path.is_file():
+            return Image.open(path).convert("RGB")
+    size = (tweet.width, tweet.height) if tweet.width and tweet.height else DEFAULT_SIZE
+    return Image.new("RGB", size, BLANK)
+
+
+def _overlay(image: Image.Image, mask: np.ndarray, colour: tuple[int, int, int]) -> None:
+    if mask.shape != (image.height, image.width):
+        return
+    pixels = np.asarray(image).astype(np.float64)
+    pixels[mask] = (1 - MASK_ALPHA) * pixels[mask] + MASK_ALPHA * np.asarray(colour)
+    image.paste(Image.fromarray(pixels.round().astype(np.uint8)))
+
+
+def _regions(image: Image.Image, items: list[tuple[str, list, list, tuple | None]]) -> Image.Image:
+    """Draw (type, boxes, masks, mark colour) items on a copy of ``image``."""
+    image = image.copy()
+    for kind, _, masks, _ in items:
+        for m in masks:
+            _overlay(image, _decode(m), TYPE_COLOURS[kind])
+    draw = ImageDraw.Draw(image)
+    line = max(2, round(image.width / 240))
+    for kind, boxes, _, mark in items:
+        for box in boxes:
+            draw.rectangle([float(v) for v in box], outline=TYPE_COLOURS[kind], width=line)
+            if mark is not None:
+                x, y = float(box[0]), float(box[1])
+                draw.rectangle([x, y, x + 6 * line, y + 6 * line], fill=mark)
+    return image
+
+
+def _scale(image: Image.Image) -> Image.Image:
+    height = max(1, round(image.height * PANEL_WIDTH / image.width))
+    return image.resize((PANEL_WIDTH, height))
+
+
+def _text_lines(
+    tweet: GoldTweet, spans: list[tuple[int | None, int | None, str, str, tuple | None]], font, width: int
+) -> list[list[tuple[str, tuple, tuple | None]]]:
+    """Words with their colour (entity type or black) and mark, wrapped to ``width`` pixels."""
+    colour_of: dict[int, tuple] = {}
+    mark_of: dict[int, tuple | None] = {}
+    for start, end, kind, _, mark in spans:
+        if start is None:
+            continue
+        for i in range(start, end):  # type: ignore[arg-type]
+            colour_of[i] = TYPE_COLOURS[kind]
+        mark_of[end - 1] = mark  # type: ignore[operator]
+    lines: list[list] = [[]]
+    used = 0
+    for i, token in enumerate(tweet.tokens):
+        w = font.getlength(token + " ")
+        if used + w > width and lines[-1]:
+            lines.append([])
+            used = 0
+        lines[-1].append((token, colour_of.get(i, (0, 0, 0)), mark_of.get(i)))
+        used += w + (10 if i in mark_of else 0)
+    return lines
+
+
+def _panel_text(
+    draw: ImageDraw.ImageDraw, x: int, y: int, title: str, tweet: GoldTweet, spans, font, missed: tuple = ()
+) -> int:
+    draw.text((x, y), title, fill=(0, 0, 0), font=font)
+    y += 20
+    for words in _text_lines(tweet, spans, font, PANEL_WIDTH):
+        cx = x
+        for token, colour, mark in words:
+            draw.text((cx, y), token, fill=colour, font=font)
+            cx += font.getlength(token + " ")
+            if mark is not None:
+                draw.rectangle([cx - 4, y + 4, cx + 4, y + 12], fill=mark)
+                cx += 10
+        y += 18
+    unplaced = [s for s in spans if s[0] is None]  # text-only predictions
+    for _, _, kind, text, mark in unplaced:
+        draw.text((x, y), f"{text} ({kind})", fill=TYPE_COLOURS[kind], font=font)
+        if mark is not None:
+            draw.rectangle([x - 12, y + 4, x - 4, y + 12], fill=mark)
+        y += 18
+    for e in missed:
+        draw.text((x, y), f"missed: {e.text} ({e.type})", fill=WRONG, font=font)
+        y += 18
+    return y
+
+
+def render_tweet(
+    tweet: GoldTweet,
+    predictions: list[Prediction] | None,
+    verdicts: dict[int, bool],
+    images: Path | None,
+    matched_gold: set[int] | None = None,
+) -> Image.Image:
+    """One tweet: gold on the left, predictions on the right (or the gold alone)."""
+    font = _font()
+    base = _base_image(tweet, images)
+    gold_items = [(e.type, e.boxes.tolist(), e.masks, None) for e in tweet.entities]
+    panels = [
+        (
+            "gold",
+            _scale(_regions(base, gold_items)),
+            [(e.start, e.end, e.type, e.text, None) for e in tweet.entities],
+            (),
+        )
+    ]
+    if predictions is not None:
+        items, spans = [], []
+        for p in predictions:
+            mark = CORRECT if verdicts.get(p.order) else WRONG
+            items.append((p.type, [p.box] if p.box else [], [p.mask] if p.mask else [], mark))
+            spans.append((p.start, p.end, p.type, p.text, mark))
+        missed = tuple(e for e in tweet.entities if matched_gold is not None and e.index not in matched_gold)
+        panels.append(("predicted", _scale(_regions(base, items)), spans, missed))
+    scratch = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    text_height = max(_panel_text(scratch, 0, 8, "", tweet, spans, font, missed) for _, _, spans, missed in panels)
+    height = max(p[1].height for p in panels) + text_height + 18
+    sheet = Image.new("RGB", (len(panels) * (PANEL_WIDTH + 20) + 10, height), BLANK)
+    draw = ImageDraw.Draw(sheet)
+    for i, (title, picture, spans, missed) in enumerate(panels):
+        x = 10 + i * (PANEL_WIDTH + 20)
+        _panel_text(draw, x, 8, f"{title} - tweet {tweet.id}", tweet, spans, font, missed)
+        sheet.paste(picture, (x, text_height + 8))
+    return sheet
+
+
+def _by_tweet(predictions: list[Prediction]) -> dict[int, list[Prediction]]:
+    out: dict[int, list[Prediction]] = {}
+    for p in predictions:
+        out.setdefault(p.tweet, []).append(p)
+    return out
+
+
+def _verdicts(gold: Gold, path: str | None, iou: float, match: str | None):
+    """(predictions by tweet, {prediction order: correct}, matched gold indices, errors per tweet) for the
+    most specific task the file supports."""
+    if path is None:
+        return None, {}, None, None
+    sub = read_submission(path, gold, allow_missing=True)
+    scorer = Scorer.build(sub, gold)
+    task, mode = scorer.default_task(), match or scorer.default_mode()
+    scorer.check_mode(mode)
+    chosen = scorer.selection(task, mode, iou)
+    correct = {int(p): True for p in scorer.table.pred[chosen]}
+    tp, pred, golds = scorer.per_tweet(task, mode, iou)
+    matched = {int(g) for g in scorer.table.gold[chosen]}
+    return _by_tweet(sub.predictions), correct, matched, (pred - tp) + (golds - tp)
+
+
+def contact_sheet(panels: list[Image.Image], columns: int = 2) -> Image.Image:
+    rows = [panels[i : i + columns] for i in range(0, len(panels), columns)]
+    width = max(sum(p.width for p in row) for row in rows)
+    height = sum(max(p.height for p in row) for row in rows)
+    sheet = Image.new("RGB", (width, height), BLANK)
+    y = 0
+    for row in rows:
+        x = 0
+        for p in row:
+            sheet.paste(p, (x, y))
+            x += p.width
+        y += max(p.height for p in row)
+    return sheet
+
+
+def run(args: argparse.Namespace) -> int:
+    gold = load_gold(args.dataset, args.split, data_dir=args.data_dir, gold=args.gold)
+    images = Path(args.images) if args.images else None
+    if images is not None and not images.is_dir():
+        raise UsageError(f"image folder not found: {images}")
+    by_tweet, verdicts, matched, errors = _verdicts(gold, args.predictions, args.iou, args.match)
+    if args.id is not None:
+        tweet = gold.by_id.get(args.id)
+        if tweet is None:
+            raise UsageError(f"no tweet {args.id!r} in {gold.name}")
+        chosen = [tweet]
+    else:
+        if errors is None:
+            raise UsageError("--errors needs --predictions")
+        order = np.argsort(-errors, kind="stable")[: args.errors]
+        chosen = [gold.tweets[i] for i in order if errors[i] > 0]
+        if not chosen:
+            print("no tweet has an error")
+            return 0
+    pictures = [
+        render_tweet(t, None if by_tweet is None else by_tweet.get(t.index, []), verdicts, images, matched)
+        for t in chosen
+    ]
+    picture = pictures[0] if len(pictures) == 1 else contact_sheet(pictures)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    picture.save(args.output)
+    print(f"wrote {args.output} ({len(chosen)} tweet{'s' * (len(chosen) != 1)})")
+    return 0
