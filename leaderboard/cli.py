@@ -53,6 +53,22 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from smner_bench.benchmark.errors import DataFormatError
+    from smner_bench.benchmark.gold import load_gold
+
+    from .store import load_entries
+    from .submit import verify
+
+    gold = load_gold(args.dataset, args.split, data_dir=args.data_dir, gold=args.gold)
+    stored = load_entries(args.entries)  # refuses entries whose submission copy was changed
+    problems = verify(stored, gold, root=args.entries)
+    if problems:
+        raise DataFormatError("entries that do not verify:\n" + "\n".join(problems), file=args.entries)
+    print(f"every scored entry on {gold.name} verifies")
+    return 0
+
+
 def cmd_show_board(args: argparse.Namespace) -> int:
     from .render import boards, terminal_table
     from .store import load_entries
@@ -106,6 +122,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--iou", type=float, default=0.5)
     _entries(p)
     p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("verify", help="re-score the kept copies of the scored entries of a dataset split")
+    _gold_options(p)
+    _entries(p)
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("show", help="print the ranked board of a task")
     p.add_argument("--task", required=True, choices=("mner", "gmner", "smner"))

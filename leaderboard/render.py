@@ -49,8 +49,8 @@ def boards(stored: Iterable[Stored]) -> dict[tuple[str, str, str], list[Row]]:
 
 def variant_text(entry: Entry) -> str:
     v = entry.variant
-    parts = [p for p in (v.mner, v.ve, v.vg) if p]
-    text = "-".join(parts)
+    parts = [f"{name} {value}" for name, value in (("MNER", v.mner), ("VE", v.ve), ("VG", v.vg)) if value]
+    text = ", ".join(parts)
     for label, value in (("encoder", v.text_encoder), ("LLM", v.llm), ("augmentation", v.augmentation)):
         if value:
             text += f"{'; ' if text else ''}{label}: {value}"

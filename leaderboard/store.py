@@ -1,13 +1,18 @@
 """Reading and writing entry files.
 
 Published entries (``entries/published/*.yaml``) are only ever read; scored entries
-(``entries/scored/*.json``) are written once, atomically, and never overwritten.
+(``entries/scored/<name>.json``) are written once, atomically, and never overwritten, next to a gzip copy of
+the scored submission (``<name>.jsonl.gz``) whose SHA-256 must stay the entry's: a copy that was changed, or
+is missing, makes the entry refused when entries are loaded, and ``verify`` re-scores the copies.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +63,15 @@ def load_entries(root: str | os.PathLike = DEFAULT_ROOT) -> list[Stored]:
             item = json.loads(file.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise DataFormatError(f"unreadable JSON ({exc.msg})", file=file, line=exc.lineno) from None
-        out.append(Stored(_validate(item, file, "entry"), file))
+        entry = _validate(item, file, "entry")
+        copy = submission_copy(file)
+        if not copy.is_file():
+            raise DataFormatError(f"the scored submission's copy {copy.name} is missing", file=file)
+        if _sha256_gz(copy) != entry.provenance.submission_sha256:  # type: ignore[union-attr]
+            raise DataFormatError(
+                f"tampered entry: {copy.name} does not hash to the entry's submission_sha256", file=file
+            )
+        out.append(Stored(entry, file))
     seen: dict[str, Path] = {}
     for stored in out:
         if stored.entry.id in seen:
@@ -69,24 +82,62 @@ def load_entries(root: str | os.PathLike = DEFAULT_ROOT) -> list[Stored]:
     return out
 
 
-def write_scored(entry: Entry, root: str | os.PathLike = DEFAULT_ROOT) -> Path:
-    """Write a scored entry as ``scored/<id with / as __>.json``: a temporary file, flushed and synced, then
-    linked into place, so a crash never leaves a half-written entry and an existing file is never replaced."""
+def submission_copy(entry_file: Path) -> Path:
+    return entry_file.with_suffix(".jsonl.gz")
+
+
+def _sha256_gz(path: Path) -> str:
+    digest = hashlib.sha256()
+    with gzip.open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _publish(tmp: str, target: Path) -> None:
+    """Link a finished temporary file into place; fails if the target exists (never overwrite)."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise UsageError(f"{target} already exists") from None
+
+
+def write_scored(entry: Entry, submission: str | os.PathLike, root: str | os.PathLike = DEFAULT_ROOT) -> Path:
+    """Write a scored entry as ``scored/<id with / as __>.json`` with a gzip copy of its submission.
+
+    Each file is written to a temporary name, flushed and synced, then linked into place: the copy first,
+    the entry last, so a crash leaves either nothing or a copy without entry (ignored), never a half-written
+    entry; an existing file is never replaced."""
     if entry.provenance.kind != "scored":
         raise UsageError("only scored entries are written by code; published entries are edited by hand")
     folder = Path(root) / "scored"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / (entry.id.replace("/", "__") + ".json")
-    fd, tmp = tempfile.mkstemp(prefix=".entry.", suffix=".tmp", dir=folder)
+    if target.exists():
+        raise UsageError(f"{target} already exists")
+    temporaries = []
     try:
+        fd, tmp_copy = tempfile.mkstemp(prefix=".copy.", suffix=".tmp", dir=folder)
+        temporaries.append(tmp_copy)
+        with (
+            os.fdopen(fd, "wb") as raw,
+            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz,
+            open(submission, "rb") as src,
+        ):
+            shutil.copyfileobj(src, gz)
+        with open(tmp_copy, "rb") as f:
+            os.fsync(f.fileno())
+        fd, tmp_entry = tempfile.mkstemp(prefix=".entry.", suffix=".tmp", dir=folder)
+        temporaries.append(tmp_entry)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(entry.model_dump_json(indent=1, exclude_none=True) + "\n")
             f.flush()
             os.fsync(f.fileno())
-        try:
-            os.link(tmp, target)  # fails if the target exists: never overwrite
-        except FileExistsError:
-            raise UsageError(f"an entry file {target} already exists") from None
+        copy = submission_copy(target)
+        copy.unlink(missing_ok=True)  # a copy left by an interrupted earlier write has no entry: replace it
+        _publish(tmp_copy, copy)
+        _publish(tmp_entry, target)
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        for tmp in temporaries:
+            Path(tmp).unlink(missing_ok=True)
     return target

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -88,6 +91,31 @@ def build_entry(report: dict, meta: Meta, gold: Gold, *, command: str, dataset_v
     )
 
 
+def verify(stored: list, gold: Gold, *, root: str | os.PathLike = DEFAULT_ROOT) -> list[str]:
+    """Re-score the kept copy of every scored entry on ``gold``'s dataset and split; returns the problems
+    (an entry whose figures differ from a fresh score was tampered with, or scored on other gold)."""
+    from .store import submission_copy
+
+    problems = []
+    dataset, split = gold.name.split("/")
+    for s in stored:
+        e = s.entry
+        if e.provenance.kind != "scored" or (e.dataset, e.split) != (dataset, split):
+            continue
+        if e.provenance.dataset_checksum != gold.checksum():
+            problems.append(f"{e.id}: scored on other gold (dataset checksum differs)")
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / e.provenance.submission_file
+            with gzip.open(submission_copy(s.file), "rb") as src, open(path, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            report = Scorer.build(read_submission(path, gold), gold).report(e.task, e.provenance.match, e.iou)
+        fresh = {t: _pct(report["results"][t]) for t in e.results}
+        if fresh != e.results:
+            problems.append(f"{e.id}: figures differ from a fresh score: {fresh} vs {e.results}")
+    return problems
+
+
 def submit(
     predictions: str | os.PathLike,
     meta_path: str | os.PathLike,
@@ -113,4 +141,4 @@ def submit(
     entry = build_entry(report, meta, gold, command=command, dataset_version=dataset_version)
     if any(s.entry.id == entry.id for s in existing):
         raise UsageError(f"an entry {entry.id} already exists")
-    return entry, write_scored(entry, root)
+    return entry, write_scored(entry, predictions, root)

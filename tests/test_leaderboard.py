@@ -1,0 +1,276 @@
+"""Leaderboard: submit -> entry -> boards, refusals, atomic writes, the site, the visualizer."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from smner_bench.benchmark.cli import main
+from smner_bench.benchmark.errors import DataFormatError, UsageError
+from smner_bench.benchmark.gold import gold_from_rows
+from smner_bench.benchmark.submission import write_submission
+from smner_bench.leaderboard import store
+from smner_bench.leaderboard.entry import Entry
+from smner_bench.leaderboard.render import boards, markdown, terminal_table
+from smner_bench.leaderboard.store import load_entries
+from smner_bench.leaderboard.submit import submit, verify
+from smner_bench.leaderboard.visualize import BLANK, CORRECT, PANEL_WIDTH, TYPE_COLOURS, WRONG, render_tweet
+from smner_bench.loaders import load_split
+from smner_bench.loaders.sample_predictions import sample_predictions
+
+PUBLISHED = [
+    {
+        "id": "paper/table1/h-index/smner",
+        "system": "H-Index",
+        "task": "smner",
+        "dataset": "smner",
+        "dataset_version": "v2.0 (Twitter-SMNER)",
+        "results": {"smner": {"precision": 54.24, "recall": 54.82, "f1": 54.53}, "ees": {"f1": 59.22}},
+        "provenance": {
+            "kind": "publication",
+            "citation": "A paper",
+            "arxiv": "2406.07268",
+            "table": "Table 1",
+            "row": "H-Index [21]",
+        },
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def gold(sample_dir, hf_cache):
+    rows = load_split("smner", sample_dir, "test", cache_dir=hf_cache)
+    return gold_from_rows(rows, name="smner/test", has_boxes=True, has_masks=True)
+
+
+@pytest.fixture
+def root(tmp_path):
+    root = tmp_path / "entries"
+    (root / "published").mkdir(parents=True)
+    (root / "published" / "paper.yaml").write_text(json.dumps(PUBLISHED), encoding="utf-8")  # JSON is YAML
+    return root
+
+
+@pytest.fixture
+def preds(tmp_path, sample_dir, hf_cache):
+    lines, _ = sample_predictions(sample_dir)
+    path = tmp_path / "preds.jsonl"
+    write_submission(path, lines)
+    meta = tmp_path / "meta.yaml"
+    meta.write_text("system: Demo system\nvariant: {mner: gold, vg: gold}\nnotes: four mistakes\n")
+    return path, meta
+
+
+def add(preds, gold, root):
+    return submit(
+        preds[0],
+        preds[1],
+        gold,
+        command="smner-bench leaderboard submit ...",
+        dataset_version="v2.0 (Twitter-SMNER)",
+        root=root,
+    )
+
+
+def test_submit_entry_board_round_trip(preds, gold, root):
+    entry, path = add(preds, gold, root)
+    assert entry.provenance.kind == "scored" and entry.main.f1 == pytest.approx(86.96)
+    assert entry.results["mner"].f1 == pytest.approx(91.30) and set(entry.results) == {"smner", "mner", "ees"}
+    assert len(entry.sweep) == 10 and set(entry.per_type) == {"PER", "LOC", "ORG", "OTHER"}
+    assert entry.provenance.dataset_checksum == gold.checksum()
+    assert path.is_file() and path.with_suffix(".jsonl.gz").is_file()
+    stored = load_entries(root)
+    assert [s.entry.id for s in stored] == ["paper/table1/h-index/smner", entry.id]
+    board = boards(stored)[("smner", "smner", "test")]
+    assert [r.entry.system for r in board] == ["Demo system", "H-Index"]  # ranked by F1
+    table = terminal_table(("smner", "smner", "test"), board)
+    assert "1  Demo system" in table and "86.96" in table and "scored here" in table
+    md = markdown(boards(stored))
+    assert "## SMNER on Twitter-SMNER" in md and "| 2 | H-Index |" in md
+    assert "[Table 1](https://arxiv.org/abs/2406.07268), row \u201cH-Index [21]\u201d" in md
+    assert verify(stored, gold, root=root) == []
+
+
+def test_duplicate_and_tampered_submissions_are_refused(preds, gold, root):
+    _, path = add(preds, gold, root)
+    with pytest.raises(UsageError, match="already on the board"):
+        add(preds, gold, root)
+    copy = path.with_suffix(".jsonl.gz")
+    original = copy.read_bytes()
+    with gzip.open(copy, "rb") as f:
+        text = f.read().replace(b'"PER"', b'"ORG"', 1)
+    copy.write_bytes(gzip.compress(text))
+    with pytest.raises(DataFormatError, match="tampered entry"):
+        load_entries(root)
+    copy.write_bytes(original)
+    data = json.loads(path.read_text())
+    data["results"]["smner"]["f1"] = 99.0  # figures edited by hand
+    path.write_text(json.dumps(data))
+    problems = verify(load_entries(root), gold, root=root)
+    assert len(problems) == 1 and "figures differ from a fresh score" in problems[0]
+    copy.unlink()
+    with pytest.raises(DataFormatError, match="copy .* is missing"):
+        load_entries(root)
+
+
+def test_published_entries_are_never_written(preds, gold, root):
+    before = {p: p.read_bytes() for p in (root / "published").iterdir()}
+    add(preds, gold, root)
+    assert {p: p.read_bytes() for p in (root / "published").iterdir()} == before
+    published = Entry.model_validate(PUBLISHED[0])
+    with pytest.raises(UsageError, match="published entries are edited by hand"):
+        store.write_scored(published, preds[0], root)
+
+
+def test_interrupted_write_leaves_no_entry(preds, gold, root, monkeypatch):
+    real_fsync = os.fsync
+    calls = []
+
+    def crash_on_entry(fd):
+        calls.append(fd)
+        if len(calls) == 2:  # the copy is synced, the entry's write is interrupted
+            raise KeyboardInterrupt
+        real_fsync(fd)
+
+    monkeypatch.setattr(store.os, "fsync", crash_on_entry)
+    with pytest.raises(KeyboardInterrupt):
+        add(preds, gold, root)
+    assert list((root / "scored").iterdir()) == []  # no entry, no copy, no temporary file
+    monkeypatch.setattr(store.os, "fsync", real_fsync)
+
+    def crash_on_link(src, dst):  # interrupted between the copy's link and the entry's
+        if str(dst).endswith(".json"):
+            raise KeyboardInterrupt
+        os.link(src, dst)
+
+    monkeypatch.setattr(store, "_publish", crash_on_link)
+    with pytest.raises(KeyboardInterrupt):
+        add(preds, gold, root)
+    assert [p.suffix for p in (root / "scored").iterdir()] == [".gz"]  # an orphan copy, no entry
+    assert len(load_entries(root)) == 1  # the orphan is ignored
+    monkeypatch.undo()
+    add(preds, gold, root)  # and replaced by the next submission of the file
+    assert len(load_entries(root)) == 2
+
+
+def test_entry_schema_refuses_bad_entries():
+    bad = json.loads(json.dumps(PUBLISHED[0]))
+    bad["results"]["gmner"] = {"f1": 1.0}
+    with pytest.raises(ValueError, match="a smner entry reports"):
+        Entry.model_validate(bad)
+    bad = json.loads(json.dumps(PUBLISHED[0]))
+    bad["results"]["smner"]["f1"] = 101
+    with pytest.raises(ValueError, match="less than or equal to 100"):
+        Entry.model_validate(bad)
+    bad = json.loads(json.dumps(PUBLISHED[0]))
+    bad["id"] = "../escape"
+    with pytest.raises(ValueError):
+        Entry.model_validate(bad)
+
+
+def test_cli_submit_show_render_build(capsys, preds, root, tmp_path, sample_dir):
+    args = ["--dataset", "smner", "--split", "test", "--data-dir", str(sample_dir), "--entries", str(root)]
+    assert main(["leaderboard", "submit", str(preds[0]), "--meta", str(preds[1]), *args]) == 0
+    assert main(["leaderboard", "submit", str(preds[0]), "--meta", str(preds[1]), *args]) == 2
+    assert main(["leaderboard", "show", "--task", "smner", "--entries", str(root)]) == 0
+    assert main(["leaderboard", "render", "-o", str(tmp_path / "LB.md"), "--entries", str(root)]) == 0
+    assert main(["leaderboard", "build", "--out", str(tmp_path / "site"), "--entries", str(root)]) == 0
+    assert main(["leaderboard", "verify", *args]) == 0
+    out, err = capsys.readouterr()
+    assert "already on the board" in err and "Traceback" not in out + err
+    assert "Demo system" in (tmp_path / "LB.md").read_text()
+    page = (tmp_path / "site" / "smner-smner-test.html").read_text()
+    assert page.count("<tr") == 3 and "split <b>test</b>" in page and "v2.0 (Twitter-SMNER)" in page
+    for plot in ("pr", "iou", "types"):
+        svg = tmp_path / "site" / "plots" / f"smner-smner-test-{plot}.svg"
+        assert svg.read_text().lstrip().startswith("<?xml")
+    bad_meta = tmp_path / "bad.yaml"
+    bad_meta.write_text("system: X\ncolour: red\n")
+    assert main(["leaderboard", "submit", str(preds[0]), "--meta", str(bad_meta), *args]) == 1
+    assert "Extra inputs are not permitted" in capsys.readouterr().err
+
+
+# --- visualizer --------------------------------------------------------------------------------------
+
+
+def pixel(image, x, y):
+    return tuple(int(v) for v in image.getpixel((x, y))[:3])
+
+
+def test_visualizer_without_image(gold, sample_dir, hf_cache, tmp_path):
+    tweet = next(t for t in gold.tweets if any(len(e.boxes) for e in t.entities))
+    picture = render_tweet(tweet, None, {}, None)
+    assert picture.width == PANEL_WIDTH + 30  # gold only
+    e = next(e for e in tweet.entities if len(e.boxes))
+    x1, y1, x2, y2 = e.boxes[0]
+    scale = PANEL_WIDTH / tweet.width
+    top = picture.height - 10 - round(tweet.height * scale)  # the image panel is at the bottom, 10 px margin
+    left = 10
+    colour = pixel(picture, left + round((x1 + x2) / 2 * scale), top + round(y1 * scale) + 1)
+    assert np.abs(np.array(colour) - TYPE_COLOURS[e.type]).max() <= 20  # the box outline (resampled)
+    inside = pixel(picture, left + round((x1 + x2) / 2 * scale), top + round((y1 + y2) / 2 * scale))
+    expected = 0.55 * np.array(BLANK) + 0.45 * np.array(TYPE_COLOURS[e.type])  # mask over a blank canvas
+    assert np.abs(np.array(inside) - expected).max() <= 2
+    corner = pixel(picture, left + 1, top + 1)
+    assert corner == BLANK  # the blank canvas of the image's size
+
+
+def test_visualizer_marks_predictions(capsys, gold, sample_dir, tmp_path):
+    lines, where = sample_predictions(sample_dir)
+    path = tmp_path / "p.jsonl"
+    write_submission(path, lines)
+    out = tmp_path / "one.png"
+    args = ["--dataset", "smner", "--split", "test", "--data-dir", str(sample_dir)]
+    tid = where["shifted box and mask"]
+    assert (
+        main(
+            [
+                "show",
+                *args,
+                "--id",
+                tid,
+                "--predictions",
+                str(path),
+                "--images",
+                str(sample_dir / "images"),
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    picture = Image.open(out).convert("RGB")
+    colours = {pixel(picture, x, y) for x in range(picture.width) for y in range(0, picture.height, 2)}
+    assert WRONG in colours and CORRECT in colours  # the shifted entity is wrong, the others right
+    sheet = tmp_path / "sheet.png"
+    assert main(["show", *args, "--errors", "4", "--predictions", str(path), "-o", str(sheet)]) == 0
+    assert "4 tweets" in capsys.readouterr().out
+    assert Image.open(sheet).width == 2 * (2 * (PANEL_WIDTH + 20) + 10)  # two columns of gold|predicted panels
+    assert main(["show", *args, "--id", "nope", "-o", str(out)]) == 2
+    assert "no tweet 'nope'" in capsys.readouterr().err
+
+
+def test_published_entries_of_the_repository_load():
+    stored = load_entries()
+    assert all(s.entry.provenance.kind in ("publication", "scored") for s in stored)
+
+
+def test_rendered_readme_is_up_to_date():
+    from smner_bench.leaderboard.cli import README
+
+    if not README.exists():
+        pytest.fail("leaderboard/README.md is missing: run smner-bench leaderboard render")
+    assert README.read_text(encoding="utf-8") == markdown(boards(load_entries())), (
+        "leaderboard/README.md is stale: run smner-bench leaderboard render"
+    )
+
+
+def test_copy_of_root_is_independent(root, tmp_path):
+    shutil.copytree(root, tmp_path / "copy")
+    assert len(load_entries(tmp_path / "copy")) == 1
