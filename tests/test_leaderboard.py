@@ -115,7 +115,7 @@ def test_duplicate_and_tampered_submissions_are_refused(preds, gold, root):
     problems = verify(load_entries(root), gold, root=root)
     assert len(problems) == 1 and "figures differ from a fresh score" in problems[0]
     copy.unlink()
-    with pytest.raises(DataFormatError, match="copy .* is missing"):
+    with pytest.raises(DataFormatError, match=r"copy .* is missing"):
         load_entries(root)
 
 
