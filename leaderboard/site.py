@@ -76,7 +76,8 @@ def _plots(key: tuple[str, str, str], rows: list[Row], folder: Path) -> list[tup
         fig, ax = plt.subplots(figsize=(6, 4.5))
         for i, (name, p, r) in enumerate(pr):
             ax.scatter(r, p, s=24)
-            ax.annotate(f"{i + 1}. {name}", (r, p), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            label = f"{i + 1}" if len(pr) > 6 else f"{i + 1}. {name}"  # ranks alone when crowded
+            ax.annotate(label, (r, p), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.set_xlabel("recall (%)")
         ax.set_ylabel("precision (%)")
         ax.set_title(f"Precision / recall: {key[0].upper()} on {key[1]}")

@@ -1,0 +1,94 @@
+"""The leaderboard site in a real browser: headless Chromium (Debian's chromium + chromium-driver) loads the
+pages from files, the DOM has the rows, a click on a column header sorts them; a screenshot is saved.
+
+CI installs Chromium (.ci/run); elsewhere the test skips when Chromium is not installed, and fails in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from smner_bench.leaderboard.render import boards
+from smner_bench.leaderboard.site import build_site, page_name
+from smner_bench.leaderboard.store import load_entries
+
+from .conftest import IN_CI
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+SCREENSHOT_DIR = Path(os.environ.get("SMNER_BENCH_SCREENSHOTS", "build/screenshots"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
+        message = "Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1400,1000"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    stored = load_entries()
+    out = build_site(stored, tmp_path_factory.mktemp("site") / "site")
+    return out, boards(stored)
+
+
+def column_values(driver, column: int) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    rows = driver.find_elements(By.CSS_SELECTOR, "table.board tbody tr")
+    return [r.find_elements(By.TAG_NAME, "td")[column].text for r in rows]
+
+
+def test_pages_rows_and_sorting(browser, site):
+    from selenium.webdriver.common.by import By
+
+    out, all_boards = site
+    browser.get((out / "index.html").as_uri())
+    links = browser.find_elements(By.CSS_SELECTOR, "li a")
+    assert len(links) == len(all_boards)
+    key = ("gmner", "gmner", "test")
+    browser.get((out / page_name(key)).as_uri())
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.board tbody tr")
+    assert len(rows) == len(all_boards[key])
+    assert "split test" in browser.find_element(By.CSS_SELECTOR, "p.meta").text
+    headers = [h.text.replace("\u25b2", "").replace("\u25bc", "").strip()
+               for h in browser.find_elements(By.CSS_SELECTOR, "th")]
+    f1 = headers.index("F1")
+    ranked = [float(v) for v in column_values(browser, f1)]
+    assert ranked == sorted(ranked, reverse=True)  # the page comes ranked by F1
+    header = browser.find_elements(By.CSS_SELECTOR, "th")[f1]
+    header.click()
+    ascending = [float(v) for v in column_values(browser, f1)]
+    assert ascending == sorted(ranked)
+    assert "sorted-asc" in header.get_attribute("class")
+    header.click()
+    assert [float(v) for v in column_values(browser, f1)] == sorted(ranked, reverse=True)
+    system = headers.index("system")
+    browser.find_elements(By.CSS_SELECTOR, "th")[system].click()
+    names = column_values(browser, system)
+    assert names == sorted(names, key=str.lower) or names == sorted(names)
+    images = browser.find_elements(By.CSS_SELECTOR, ".plots img")
+    assert images and all(browser.execute_script("return arguments[0].naturalWidth", img) > 0 for img in images)
+    links = browser.find_elements(By.CSS_SELECTOR, "table.board td a, table.board td span[title]")
+    assert links  # provenance on every published row
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOT_DIR / "leaderboard-gmner.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
