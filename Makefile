@@ -16,7 +16,7 @@ install: $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
 
 install-dev: $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,baselines]'
 
 # The main job on the embedded default: write the synthetic sample in the raw release formats (and a sample
 # submission with four deliberate mistakes), build the smner config from it (images, knowledge, captions),

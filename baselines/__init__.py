@@ -1,1 +1,6 @@
-"""RiVEG reference baselines and adapters (stage 1 and stage 2). Not implemented yet: see issues 4 and 5."""
+"""RiVEG reference baselines (torch lives here).
+
+Stage 1, built so far: the PLIM tagger (``smner_bench.baselines.plim``): a transformers encoder + linear layer
++ CRF over the tweet's tokens followed by LLM knowledge. Not built yet: the LLM / captioner providers with
+their disk cache, MSEA example selection, entity expansion (issue 4), and stage 2 (issue 5).
+"""

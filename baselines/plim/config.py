@@ -1,0 +1,64 @@
+"""The PLIM run configuration (pydantic): everything needed to rerun a training, and the paper's presets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError
+
+# The paper's settings (section V-A) and the released configs' CRF learning rates.
+PRESETS: dict[str, dict] = {
+    "bert-base": {"lr": 5e-5, "batch_size": 16, "epochs": 20, "crf_lr": 0.01},
+    "xlmr-large-twitter2015": {"lr": 5e-6, "batch_size": 4, "epochs": 25, "crf_lr": 0.008},
+    "xlmr-large-twitter2017": {"lr": 7e-6, "batch_size": 4, "epochs": 25, "crf_lr": 0.015},
+    "xlmr-large-gmner": {"lr": 7e-6, "batch_size": 4, "epochs": 25, "crf_lr": 0.015},
+    "minilm": {"lr": 5e-5, "batch_size": 16, "epochs": 20, "crf_lr": 0.01},
+}
+
+
+class PlimConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    encoder: str  # local folder (or hub name where a hub is reachable)
+    dataset: Literal["twitter2015", "twitter2017", "gmner", "gmner-v1", "smner"] = "gmner"
+    data_dir: str
+    knowledge: list[str] = Field(default_factory=list)  # releases; several = the paper's "Mix"
+    out: str
+    max_length: int = Field(default=256, ge=16, le=512)
+    batch_size: int = Field(default=16, ge=1)
+    eval_batch_size: int = Field(default=64, ge=1)
+    epochs: int = Field(default=20, ge=1)
+    lr: float = Field(default=5e-5, gt=0)
+    crf_lr: float = Field(default=0.01, gt=0)
+    weight_decay: float = Field(default=0.01, ge=0)
+    warmup_ratio: float = Field(default=0.1, ge=0, le=1)
+    dropout: float = Field(default=0.1, ge=0, lt=1)
+    word_dropout: float = Field(default=0.05, ge=0, lt=1)
+    grad_clip: float = Field(default=1.0, gt=0)
+    patience: int = Field(default=3, ge=1)  # epochs without a better dev F1 before stopping
+    seed: int = 42
+    threads: int | None = None  # torch CPU threads (default: torch's)
+    max_train_tweets: int | None = None  # a prefix of train, for smoke runs
+    time_budget_minutes: float | None = None  # stop after the epoch that passes this budget
+    cache_dir: str | None = None  # datasets cache (default: the Hugging Face cache)
+
+    @classmethod
+    def from_preset(cls, preset: str, **overrides) -> PlimConfig:
+        return cls(**{**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}})
+
+    @classmethod
+    def load(cls, path: str | Path) -> PlimConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise MissingDataError("config file not found", file=path)
+        try:
+            return cls.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        except yaml.YAMLError as exc:
+            raise DataFormatError(f"unreadable YAML ({exc})", file=path) from None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise DataFormatError(first["msg"], file=path, field=".".join(map(str, first["loc"]))) from None

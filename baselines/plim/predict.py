@@ -1,0 +1,30 @@
+"""PLIM predictions for a split, written as an MNER submission (spans and types)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from smner_bench.benchmark.submission import write_submission
+from smner_bench.loaders import load_split
+
+from .config import PlimConfig
+from .train import encode_rows, load_checkpoint, predict_tags, submission_lines
+
+
+def predict(
+    checkpoint: str | Path,
+    split: str,
+    out: str | Path,
+    *,
+    data_dir: str | None = None,
+    knowledge: str | None = None,
+    batch_size: int = 64,
+) -> Path:
+    """Tag ``split`` with the checkpoint and write ``out``; the dataset and knowledge default to the run's."""
+    model, tokenizer, meta = load_checkpoint(checkpoint)
+    cfg = PlimConfig.model_validate(meta["config"])
+    knowledge = knowledge if knowledge is not None else (cfg.knowledge[0] if cfg.knowledge else None)
+    rows = list(load_split(cfg.dataset, data_dir or cfg.data_dir, split, knowledge=knowledge, cache_dir=cfg.cache_dir))
+    encoded = encode_rows(rows, tokenizer, cfg, with_labels=False)
+    write_submission(out, submission_lines(rows, predict_tags(model, encoded, tokenizer.pad_token_id, batch_size)))
+    return Path(out)

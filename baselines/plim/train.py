@@ -1,0 +1,233 @@
+"""Training PLIM: AdamW (separate CRF learning rate), linear warmup, word dropout, gradient clipping, seeds,
+early stopping on dev F1 scored with the project's scorer, and checkpoints that reload exactly."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+
+from smner_bench.benchmark.gold import gold_from_rows
+from smner_bench.benchmark.scoring import score
+from smner_bench.benchmark.submission import read_submission, write_submission
+from smner_bench.benchmark.tags import TAG_NAMES
+from smner_bench.loaders import load
+
+from .config import PlimConfig
+from .data import Encoded, collate, encode
+from .model import PlimTagger
+
+log = logging.getLogger(__name__)
+CHECKPOINT_FILES = ("model.pt", "config.json", "plim.json")
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def load_splits(cfg: PlimConfig) -> list[dict]:
+    """One DatasetDict per knowledge release (or one without knowledge)."""
+    releases = cfg.knowledge or [None]
+    return [load(cfg.dataset, cfg.data_dir, knowledge=k, cache_dir=cfg.cache_dir) for k in releases]
+
+
+def encode_rows(rows, tokenizer, cfg: PlimConfig, with_labels: bool) -> list[Encoded]:
+    out = []
+    for row in rows:
+        tags = row["ner_tags"] if with_labels else None
+        out.append(encode(tokenizer, row["tokens"], row.get("knowledge"), tags=tags, max_length=cfg.max_length))
+    return out
+
+
+def word_dropout(batch: dict[str, torch.Tensor], p: float, unk: int, special: set[int], gen: torch.Generator):
+    if p <= 0:
+        return batch
+    ids = batch["input_ids"]
+    drop = (torch.rand(ids.shape, generator=gen) < p) & batch["attention_mask"].bool()
+    for s in special:
+        drop &= ids != s
+    return {**batch, "input_ids": ids.masked_fill(drop, unk)}
+
+
+def bucketed_batches(encoded: list[Encoded], batch_size: int, gen: torch.Generator, pool: int = 50) -> list[list[int]]:
+    """Shuffled batches of similar lengths (less padding): shuffle, sort pools of ``pool`` batches by length,
+    cut them into batches, shuffle the batches."""
+    order = torch.randperm(len(encoded), generator=gen).tolist()
+    size = batch_size * pool
+    batches = []
+    for start in range(0, len(order), size):
+        part = sorted(order[start : start + size], key=lambda i: len(encoded[i].input_ids))
+        batches += [part[k : k + batch_size] for k in range(0, len(part), batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=gen).tolist()]
+
+
+def predict_tags(model: PlimTagger, encoded: list[Encoded], pad_id: int, batch_size: int) -> list[list[int]]:
+    """Decoded tag ids per tweet, in batches sorted by length (no per-tweet model calls)."""
+    model.eval()
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))
+    out: list[list[int]] = [[] for _ in encoded]
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        for i, tags in zip(chunk, model.decode(collate([encoded[i] for i in chunk], pad_id)), strict=True):
+            out[i] = tags
+    return out
+
+
+def submission_lines(rows, tag_ids: list[list[int]]) -> list[dict]:
+    from smner_bench.benchmark.tags import from_tags
+
+    return [
+        {"id": row["id"], "entities": from_tags([TAG_NAMES[t] for t in tags], row["tokens"])}
+        for row, tags in zip(rows, tag_ids, strict=True)
+    ]
+
+
+def evaluate(model, rows, encoded, pad_id: int, cfg: PlimConfig, name: str) -> dict:
+    """MNER P/R/F1 of the model on ``rows``, scored by the project's scorer (span matching)."""
+    lines = submission_lines(rows, predict_tags(model, encoded, pad_id, cfg.eval_batch_size))
+    gold = gold_from_rows(rows, name=name, has_boxes=False, has_masks=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "dev.jsonl"
+        write_submission(path, lines)
+        report = score(read_submission(path, gold), gold, task="mner", match="span")
+    return report["results"]["mner"]
+
+
+def save_checkpoint(model: PlimTagger, tokenizer, cfg: PlimConfig, folder: Path, extra: dict) -> None:
+    """model.pt (state dict), config.json (encoder config), the tokenizer, plim.json (run config + extra):
+    written to a temporary folder and renamed, so a checkpoint is complete or absent."""
+    tmp = Path(tempfile.mkdtemp(prefix=".ckpt.", dir=folder.parent))
+    try:
+        torch.save(model.state_dict(), tmp / "model.pt")
+        model.encoder.config.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "plim.json").write_text(json.dumps({"config": cfg.model_dump(), **extra}, indent=1))
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def load_checkpoint(folder: str | Path) -> tuple[PlimTagger, object, dict]:
+    from transformers import AutoConfig
+
+    folder = Path(folder)
+    meta = json.loads((folder / "plim.json").read_text())
+    model = PlimTagger.from_config(AutoConfig.from_pretrained(folder), dropout=meta["config"]["dropout"])
+    model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
+    model.eval()
+    return model, AutoTokenizer.from_pretrained(folder), meta
+
+
+def train(cfg: PlimConfig, *, model: PlimTagger | None = None, tokenizer=None, progress: bool = True) -> dict:
+    """Train, select on dev F1, keep the best checkpoint in ``<out>/best``; returns the history."""
+    set_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = tokenizer or AutoTokenizer.from_pretrained(cfg.encoder)
+    model = model or PlimTagger.from_pretrained(cfg.encoder, dropout=cfg.dropout)
+    versions = load_splits(cfg)
+    train_rows = [
+        row
+        for v in versions
+        for row in (v["train"] if cfg.max_train_tweets is None else v["train"].select(range(cfg.max_train_tweets)))
+    ]
+    train_set = encode_rows(train_rows, tokenizer, cfg, with_labels=True)
+    dev_rows = list(versions[0]["validation"])
+    dev_set = encode_rows(dev_rows, tokenizer, cfg, with_labels=False)
+    cut = sum(e.knowledge_cut > 0 for e in train_set)
+    log.info(
+        "train %d examples (%d with knowledge cut to %d sub-tokens), dev %d",
+        len(train_set),
+        cut,
+        cfg.max_length,
+        len(dev_set),
+    )
+
+    crf_params = list(model.crf.parameters())
+    crf_ids = {id(p) for p in crf_params}
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm")
+    groups = [
+        {
+            "params": [
+                p for n, p in model.named_parameters() if id(p) not in crf_ids and not any(k in n for k in no_decay)
+            ],
+            "weight_decay": cfg.weight_decay,
+            "lr": cfg.lr,
+        },
+        {
+            "params": [
+                p for n, p in model.named_parameters() if id(p) not in crf_ids and any(k in n for k in no_decay)
+            ],
+            "weight_decay": 0.0,
+            "lr": cfg.lr,
+        },
+        {"params": crf_params, "weight_decay": 0.0, "lr": cfg.crf_lr},
+    ]
+    optimizer = torch.optim.AdamW(groups)
+    steps = cfg.epochs * math.ceil(len(train_set) / cfg.batch_size)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * steps), steps)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    special = {tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id}
+    history: dict = {"epochs": [], "best_epoch": None, "best_dev_f1": -1.0}
+    started = time.time()
+    bad_epochs = 0
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        losses, tokens_seen, t0 = [], 0, time.time()
+        for chunk in tqdm(
+            bucketed_batches(train_set, cfg.batch_size, gen), desc=f"epoch {epoch}", disable=not progress, leave=False
+        ):
+            batch = collate([train_set[i] for i in chunk], tokenizer.pad_token_id)
+            tokens_seen += int(batch["attention_mask"].sum())
+            batch = word_dropout(batch, cfg.word_dropout, tokenizer.unk_token_id, special, gen)
+            loss = model.loss(batch)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            losses.append(float(loss.detach()))
+        train_seconds = time.time() - t0
+        dev = evaluate(model, dev_rows, dev_set, tokenizer.pad_token_id, cfg, f"{cfg.dataset}/validation")
+        record = {
+            "epoch": epoch,
+            "loss": float(np.mean(losses)),
+            "dev": {k: dev[k] for k in ("precision", "recall", "f1", "tp", "pred", "gold")},
+            "train_seconds": round(train_seconds, 1),
+            "tokens_per_second": round(tokens_seen / train_seconds, 1),
+        }
+        history["epochs"].append(record)
+        log.info("epoch %d loss %.4f dev F1 %.4f (%.0f s)", epoch, record["loss"], dev["f1"], train_seconds)
+        if dev["f1"] > history["best_dev_f1"]:
+            history.update(best_epoch=epoch, best_dev_f1=dev["f1"])
+            save_checkpoint(model, tokenizer, cfg, out / "best", {"epoch": epoch, "dev": record["dev"]})
+            bad_epochs = 0
+        else:
+            bad_epochs += 1
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+        if bad_epochs >= cfg.patience:
+            history["stopped"] = f"dev F1 did not rise for {cfg.patience} epochs"
+            break
+        if cfg.time_budget_minutes and time.time() - started > 60 * cfg.time_budget_minutes:
+            history["stopped"] = f"time budget of {cfg.time_budget_minutes} minutes reached"
+            break
+    history["seconds"] = round(time.time() - started, 1)
+    (out / "history.json").write_text(json.dumps(history, indent=1))
+    return history

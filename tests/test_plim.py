@@ -1,0 +1,135 @@
+"""PLIM on tiny models built from configs (random weights, a tokenizer built here): never downloads."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+
+from .conftest import IN_CI
+
+torch = pytest.importorskip("torch") if not IN_CI else __import__("torch")
+
+from smner_bench.baselines.plim.config import PlimConfig  # noqa: E402
+from smner_bench.baselines.plim.data import collate, encode  # noqa: E402
+from smner_bench.baselines.plim.model import PlimTagger  # noqa: E402
+from smner_bench.baselines.plim.predict import predict  # noqa: E402
+from smner_bench.baselines.plim.train import load_checkpoint, predict_tags, train  # noqa: E402
+from smner_bench.benchmark.gold import gold_from_rows  # noqa: E402
+from smner_bench.benchmark.submission import read_submission  # noqa: E402
+from smner_bench.loaders import load_split  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, sample_dir):
+    """A BERT with hidden size 32 and a WordPiece tokenizer over the sample's words, saved as a folder."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    words = set()
+    for name in ("train.txt", "dev.txt", "test.txt"):
+        for line in (sample_dir / name).read_text(encoding="utf-8").splitlines():
+            if "\t" in line:
+                words.add(line.split("\t")[0].lower())
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(words), "named", "entities", "person", "##s"]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    tokenizer.save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=128,
+    )
+    torch.manual_seed(0)
+    BertModel(config, add_pooling_layer=False).save_pretrained(folder)
+    return folder, tokenizer
+
+
+def test_crf_decode_is_the_best_sequence():
+    torch.manual_seed(1)
+    model = PlimTagger.from_config(_tiny_config(), dropout=0.0)
+    crf = model.crf
+    emissions = torch.randn(3, 4, crf.num_tags)
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0], [1, 0, 0, 0]], dtype=torch.bool)
+    decoded = crf.decode(emissions, mask=mask)
+    for b in range(3):
+        n = int(mask[b].sum())
+
+        def total(seq, b=b):
+            s = crf.start_transitions[seq[0]] + emissions[b, 0, seq[0]]
+            for i in range(1, len(seq)):
+                s = s + crf.transitions[seq[i - 1], seq[i]] + emissions[b, i, seq[i]]
+            return float((s + crf.end_transitions[seq[-1]]).detach())
+
+        best = max(itertools.product(range(crf.num_tags), repeat=n), key=total)
+        assert decoded[b] == list(best)
+
+
+def _tiny_config():
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=50,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=64,
+    )
+
+
+def test_alignment_truncation_and_empty_tokens(tiny):
+    _, tokenizer = tiny
+    tokens = ["mara", "\ufe0f", "quill", "\u200b", "visits"]
+    knowledge = " ".join(["named entities person"] * 40)
+    e = encode(tokenizer, tokens, knowledge, tags=[1, 0, 2, 0, 0], max_length=24)
+    assert len(e.input_ids) == 24 and e.knowledge_cut > 0 and e.knowledge_kept == 24 - 7 - 1
+    assert e.input_ids[0] == tokenizer.cls_token_id and e.input_ids[-1] == tokenizer.sep_token_id
+    assert len(e.first) == 5  # every token keeps a position
+    assert e.input_ids[e.first[1]] == tokenizer.unk_token_id and e.input_ids[e.first[3]] == tokenizer.unk_token_id
+    assert e.input_ids[e.first[4] + 1] == tokenizer.sep_token_id  # the tweet is whole, then the separator
+    long_tweet = ["visits"] * 30
+    e = encode(tokenizer, long_tweet, knowledge, max_length=16)
+    assert len(e.first) == 30 and e.knowledge_kept == 0  # only the knowledge is ever cut
+    batch = collate([encode(tokenizer, tokens), e], tokenizer.pad_token_id)
+    assert batch["token_mask"].sum(1).tolist() == [5, 30]
+
+
+def test_train_predict_checkpoint_round_trip(tiny, sample_dir, tmp_path, hf_cache):
+    folder, _ = tiny
+    cfg = PlimConfig(
+        encoder=str(folder),
+        dataset="gmner",
+        data_dir=str(sample_dir),
+        knowledge=[str(sample_dir / "knowledge.zip")],
+        out=str(tmp_path / "run"),
+        epochs=2,
+        batch_size=8,
+        max_length=64,
+        seed=3,
+        threads=1,
+        cache_dir=str(hf_cache),
+    )
+    history = train(cfg, progress=False)
+    assert [e["epoch"] for e in history["epochs"]] == [1, 2]
+    assert all(e["loss"] > 0 and 0 <= e["dev"]["f1"] <= 1 for e in history["epochs"])
+    best = tmp_path / "run" / "best"
+    assert json.loads((best / "plim.json").read_text())["epoch"] == history["best_epoch"]
+    out = predict(best, "test", tmp_path / "test.jsonl")
+    rows = load_split("gmner", sample_dir, "test", cache_dir=hf_cache)
+    gold = gold_from_rows(rows, name="gmner/test", has_boxes=True, has_masks=False)
+    sub = read_submission(out, gold)  # a valid submission
+    assert len(sub.seen) == 12 and sub.tasks() == ("mner",)
+    model, tok, _ = load_checkpoint(best)
+    again, _, _ = load_checkpoint(best)
+    from smner_bench.baselines.plim.train import encode_rows
+
+    encoded = encode_rows(list(rows), tok, cfg, with_labels=False)
+    assert predict_tags(model, encoded, tok.pad_token_id, 5) == predict_tags(again, encoded, tok.pad_token_id, 64)
+    first = model.state_dict()
+    for name, value in again.state_dict().items():
+        assert torch.equal(first[name], value)
