@@ -1,0 +1,58 @@
+"""Image captioners: a transformers image-to-text model (the BLIP-2 family) and replay of caption files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from smner_bench.benchmark.errors import MissingDataError
+
+
+class ReplayCaptioner:
+    """Captions (and detailed descriptions) from the released caption files, by image id."""
+
+    def __init__(self, files: Sequence[str | Path]) -> None:
+        from smner_bench.loaders import read_captions
+
+        self.captions, self.descriptions = read_captions(list(files))
+
+    def caption(self, image_ids: Sequence[str]) -> list[str]:
+        missing = [i for i in image_ids if i not in self.captions and i not in self.descriptions]
+        if missing:
+            raise MissingDataError(
+                f"no caption for images {', '.join(missing[:5])}"
+                + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            )
+        return [self.captions.get(i) or self.descriptions[i] for i in image_ids]
+
+
+class TransformersCaptioner:
+    """A BLIP-2-style model: ``AutoProcessor`` + ``AutoModelForVision2Seq`` from a local path; greedy decoding
+    of a short caption per image, in batches."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        max_new_tokens: int = 40,
+        batch_size: int = 8,
+        device: str = "cpu",
+        model=None,
+        processor=None,
+    ) -> None:
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        self.processor = processor or AutoProcessor.from_pretrained(path)
+        self.model = (model or AutoModelForImageTextToText.from_pretrained(path)).to(device).eval()
+        self.max_new_tokens, self.batch_size, self.device = max_new_tokens, batch_size, device
+
+    def caption_images(self, images: Sequence) -> list[str]:
+        import torch
+
+        out = []
+        for start in range(0, len(images), self.batch_size):
+            batch = self.processor(images=list(images[start : start + self.batch_size]), return_tensors="pt")
+            with torch.no_grad():
+                ids = self.model.generate(**batch.to(self.device), max_new_tokens=self.max_new_tokens, do_sample=False)
+            out += [t.strip() for t in self.processor.batch_decode(ids, skip_special_tokens=True)]
+        return out
