@@ -65,6 +65,96 @@ def cmd_plim_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def make_llm(spec: str, cache: str, *, dataset: str, data_dir: str, split: str, batch_size: int = 8):
+    """``transformers:PATH`` | ``openai:MODEL@BASE_URL`` | ``replay:RELEASE`` behind the answer cache."""
+    from smner_bench.benchmark.errors import UsageError
+
+    from .providers.cache import AnswerCache
+    from .providers.llm import CachedLLM, OpenAICompatibleLLM, ReplayLLM, TransformersLLM
+
+    kind, _, rest = spec.partition(":")
+    if kind == "transformers" and rest:
+        llm = TransformersLLM(rest, batch_size=batch_size)
+    elif kind == "openai" and "@" in rest:
+        model, _, url = rest.partition("@")
+        llm = OpenAICompatibleLLM(url, model)
+    elif kind == "replay" and rest:
+        llm = ReplayLLM.from_release(rest, dataset, data_dir, split)
+    else:
+        raise UsageError(f"--llm {spec!r}: expected transformers:PATH, openai:MODEL@BASE_URL or replay:RELEASE")
+    return CachedLLM(llm, AnswerCache(cache), batch_size=batch_size, progress=True)
+
+
+def cmd_knowledge(args: argparse.Namespace) -> int:
+    from smner_bench.loaders import load, read_captions, read_manual_annotations
+
+    from .knowledge import build_prompts, manual_examples, write_release
+    from .providers.encoder import Encoder
+    from .providers.llm import Request
+
+    ds = load(args.dataset, args.data_dir)
+    captions, descriptions = read_captions(args.captions)
+    images = {**descriptions, **captions}
+    replay = args.llm.startswith("replay:")
+    examples, encoder, features = [], None, None
+    if not replay:
+        texts = {}
+        for spec in args.manual_data:
+            config, _, folder = spec.partition(":")
+            texts.update({r["id"]: " ".join(r["tokens"]) for r in load(config, folder)["train"]})
+        for folder in args.manual:
+            examples += manual_examples(read_manual_annotations(folder), texts, images)
+        encoder = Encoder(args.encoder)
+        features = encoder.encode([f"{e.text} {e.image}" for e in examples])
+        print(f"{len(examples)} in-context examples")
+    knowledge = {}
+    for split in args.splits:
+        rows = list(ds[split])
+        llm = make_llm(args.llm, args.cache, dataset=args.dataset, data_dir=args.data_dir, split=split)
+        requests = (
+            [Request("", key=r["id"]) for r in rows]
+            if replay
+            else build_prompts(rows, images, examples, encoder, n=args.top_n, example_features=features)
+        )
+        knowledge.update(zip([r["id"] for r in rows], llm.generate(requests), strict=True))
+        print(f"{split}: {len(rows)} tweets ({llm.hits} cached answers, {llm.misses} new)")
+    out = write_release(args.out, {split: list(ds[split]) for split in args.splits}, knowledge)
+    print(f"wrote the knowledge release {out}")
+    return 0
+
+
+def cmd_expand(args: argparse.Namespace) -> int:
+    from smner_bench.benchmark.commands import write_text
+    from smner_bench.benchmark.errors import UsageError
+    from smner_bench.benchmark.gold import load_gold
+    from smner_bench.benchmark.submission import read_submission
+    from smner_bench.loaders import read_captions
+
+    from .expansion import expand
+
+    if any(spec.startswith("replay:") for spec in args.llm):
+        raise UsageError("the released knowledge holds no expansion expressions: use a transformers or openai LLM")
+    gold = load_gold(args.dataset, args.split, data_dir=args.data_dir)
+    sub = read_submission(args.predictions, gold, allow_missing=True)
+    lines: dict[str, list] = {t.id: [] for t in gold.tweets}
+    for p in sub.predictions:
+        lines[gold.tweets[p.tweet].id].append({"start": p.start, "end": p.end, "text": p.text, "type": p.type})
+    captions, descriptions = read_captions(args.captions)
+    llms = {
+        spec: make_llm(spec, args.cache, dataset=args.dataset, data_dir=args.data_dir, split=args.split)
+        for spec in args.llm
+    }
+    out = expand(
+        [{"id": k, "entities": v} for k, v in lines.items()],
+        {t.id: " ".join(t.tokens) for t in gold.tweets},
+        {**descriptions, **captions},
+        llms,
+    )
+    write_text(args.output, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in out))
+    print(f"wrote {args.output}: referring expressions of {len(sub.predictions)} entities from {len(llms)} LLMs")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     from .plim.config import PRESETS
 
@@ -93,6 +183,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ):
         p.add_argument(f"--{name}", type=kind)
     p.set_defaults(func=cmd_plim_train)
+
+    p = sub.add_parser("knowledge", help="build auxiliary knowledge for splits (MSEA prompts + an LLM provider)")
+    p.add_argument("--dataset", choices=list(ANNOTATIONS), default="gmner")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--splits", nargs="+", default=["train", "validation", "test"])
+    p.add_argument("--captions", nargs="+", required=True, help="BLIP-2 / mPLUG-Owl caption files or folders")
+    p.add_argument("--manual", nargs="*", default=[], help="manual annotation folders (manual-annotations/2015...)")
+    p.add_argument(
+        "--manual-data",
+        nargs="*",
+        default=[],
+        metavar="CONFIG:DIR",
+        help="where the annotated tweets' texts are, e.g. twitter2015:../shared/data/twitter2015",
+    )
+    p.add_argument("--encoder", help="feature encoder for MSEA (from_pretrained path)")
+    p.add_argument("--top-n", type=int, default=5)
+    p.add_argument("--llm", required=True, help="transformers:PATH | openai:MODEL@BASE_URL | replay:RELEASE")
+    p.add_argument("--cache", required=True, help="answer cache (JSON Lines); reruns and resumes use it")
+    p.add_argument("--out", required=True, help="knowledge release folder to write")
+    p.set_defaults(func=cmd_knowledge)
+
+    p = sub.add_parser("expand", help="referring expressions 'Entity (TYPE) - expansion' for predicted entities")
+    p.add_argument("predictions", help="an MNER (or richer) submission")
+    p.add_argument("--dataset", choices=list(ANNOTATIONS), default="gmner")
+    p.add_argument("--split", required=True)
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--captions", nargs="+", required=True)
+    p.add_argument("--llm", action="append", required=True, help="repeat to keep several LLMs side by side")
+    p.add_argument("--cache", required=True)
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_expand)
 
     p = sub.add_parser("plim-predict", help="tag a split with a PLIM checkpoint and write an MNER submission")
     p.add_argument("checkpoint", help="a checkpoint folder (<run>/best)")

@@ -160,10 +160,16 @@ def tiny_causal(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-gpt2")
     tokenizer.save_pretrained(folder)
     torch.manual_seed(0)
-    GPT2LMHeadModel(GPT2Config(vocab_size=len(words), n_positions=64, n_embd=16, n_layer=1, n_head=2)).save_pretrained(
-        folder
-    )
+    GPT2LMHeadModel(
+        GPT2Config(vocab_size=len(words), n_positions=1024, n_embd=16, n_layer=1, n_head=2)
+    ).save_pretrained(folder)
     return folder
+
+
+def test_transformers_llm_refuses_prompts_longer_than_the_model(tiny_causal):
+    llm = TransformersLLM(str(tiny_causal), max_new_tokens=5)
+    with pytest.raises(ProviderError, match="does not fit the 1024 positions"):
+        llm.generate([Request("Kobe " * 1030)])
 
 
 def test_transformers_llm_batched_greedy(tiny_causal):
@@ -315,3 +321,105 @@ def test_replay_answers_with_the_released_knowledge(data_root, hf_cache):
     )
     with pytest.raises(ProviderError, match="no answer for tweet '33008'"):
         replay15.generate([Request("x", key="33008")])  # the one tweet the release lacks
+
+
+def test_cli_knowledge_and_expand(capsys, tmp_path, sample_dir, tiny_encoder, tiny_causal, monkeypatch):
+    from smner_bench.benchmark.cli import main
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
+    manual = tmp_path / "manual"
+    manual.mkdir()
+    (manual / "2099train.txt").write_text("s0001\r\nNamed entities: 1. Moonlit Saga (other)\r\n", encoding="utf-8")
+    (manual / "2099train_GPT.txt").write_text("s0001\r\n['Moonlit Saga', 'OTHER']\r\n", encoding="utf-8")
+    cache = tmp_path / "answers.jsonl"
+    args = [
+        "baseline",
+        "knowledge",
+        "--dataset",
+        "gmner",
+        "--data-dir",
+        str(sample_dir),
+        "--splits",
+        "test",
+        "--captions",
+        str(sample_dir / "captions"),
+        "--manual",
+        str(manual),
+        "--manual-data",
+        f"gmner:{sample_dir}",
+        "--encoder",
+        str(tiny_encoder),
+        "--llm",
+        f"transformers:{tiny_causal}",
+        "--cache",
+        str(cache),
+        "--out",
+        str(tmp_path / "release"),
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "1 in-context examples" in out and "12 new" in out
+    assert main(args) == 0
+    assert "12 cached answers, 0 new" in capsys.readouterr().out  # a rerun costs nothing
+    assert (tmp_path / "release" / "test.txt").read_text(encoding="utf-8").count("<EOS>\tX") == 12
+    preds = tmp_path / "preds.jsonl"
+    from smner_bench.benchmark.gold import gold_from_rows
+    from smner_bench.benchmark.submission import gold_as_submission, write_submission
+    from smner_bench.loaders import load_split
+
+    gold = gold_from_rows(load_split("gmner", sample_dir, "test"), name="gmner/test", has_boxes=True, has_masks=False)
+    write_submission(preds, gold_as_submission(gold))
+    out_file = tmp_path / "expressions.jsonl"
+    assert (
+        main(
+            [
+                "baseline",
+                "expand",
+                str(preds),
+                "--dataset",
+                "gmner",
+                "--split",
+                "test",
+                "--data-dir",
+                str(sample_dir),
+                "--captions",
+                str(sample_dir / "captions"),
+                "--llm",
+                f"transformers:{tiny_causal}",
+                "--cache",
+                str(cache),
+                "-o",
+                str(out_file),
+            ]
+        )
+        == 0
+    )
+    expressed = [json.loads(x) for x in out_file.read_text(encoding="utf-8").splitlines()]
+    entities = [e for line in expressed for e in line["entities"]]
+    assert len(entities) == len(gold.entities)
+    assert all(next(iter(e["expressions"].values())).startswith(f"{e['text']} ({e['type']})") for e in entities)
+    assert (
+        main(
+            [
+                "baseline",
+                "expand",
+                str(preds),
+                "--dataset",
+                "gmner",
+                "--split",
+                "test",
+                "--data-dir",
+                str(sample_dir),
+                "--captions",
+                str(sample_dir / "captions"),
+                "--llm",
+                "replay:x.zip",
+                "--cache",
+                str(cache),
+                "-o",
+                str(out_file),
+            ]
+        )
+        == 2
+    )
+    assert "no expansion expressions" in capsys.readouterr().err

@@ -113,6 +113,13 @@ class TransformersLLM:
         for start in range(0, len(requests), self.batch_size):
             texts = [self._text(r.prompt) for r in requests[start : start + self.batch_size]]
             batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+            config = self.network.config
+            limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+            if limit and batch["input_ids"].shape[1] + self.max_new_tokens > limit:
+                raise ProviderError(
+                    f"a prompt of {batch['input_ids'].shape[1]} tokens plus {self.max_new_tokens} new "
+                    f"tokens does not fit the {limit} positions of {self.model}"
+                )
             with torch.no_grad():
                 out = self.network.generate(
                     **batch,
