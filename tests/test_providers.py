@@ -300,6 +300,17 @@ def test_knowledge_prompts_and_release_round_trip(tmp_path, sample_dir, hf_cache
     assert report.quirks == []
 
 
+def test_replay_through_the_cache_answers_each_tweet(tmp_path):
+    replay = ReplayLLM({"a": "knowledge of a", "b": "knowledge of b"})
+    cached = CachedLLM(replay, AnswerCache(tmp_path / "c.jsonl"))
+    requests = [Request("", key="a"), Request("", key="b")]  # replay ignores prompts: the tweet id keys the cache
+    assert cached.generate(requests) == ["knowledge of a", "knowledge of b"]
+    assert CachedLLM(replay, AnswerCache(tmp_path / "c.jsonl")).generate(requests[::-1]) == [
+        "knowledge of b",
+        "knowledge of a",
+    ]
+
+
 @pytest.mark.realdata
 def test_replay_answers_with_the_released_knowledge(data_root, hf_cache):
     replay = ReplayLLM.from_release(

@@ -1,4 +1,5 @@
-"""The answer cache: JSON Lines, one answer per line, keyed by backend, model and the prompt's SHA-256.
+"""The answer cache: JSON Lines, one answer per line, keyed by the SHA-256 of backend, model, the request's key
+(the tweet id, when the request has one) and the prompt.
 
 Answers are appended and flushed one by one as they arrive, so an interrupted run keeps everything it got; a
 line cut by the interruption is ignored (and counted) when the cache is read again.
@@ -15,8 +16,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
-def prompt_key(backend: str, model: str, prompt: str) -> str:
-    return hashlib.sha256(f"{backend}\0{model}\0{prompt}".encode()).hexdigest()
+def prompt_key(backend: str, model: str, prompt: str, key: str | None = None) -> str:
+    return hashlib.sha256(f"{backend}\0{model}\0{key or ''}\0{prompt}".encode()).hexdigest()
 
 
 class AnswerCache:

@@ -62,7 +62,7 @@ class CachedLLM:
         return f"{self.llm.backend}:{self.llm.model}"
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
-        keys = [prompt_key(self.llm.backend, self.llm.model, r.prompt) for r in requests]
+        keys = [prompt_key(self.llm.backend, self.llm.model, r.prompt, r.key) for r in requests]
         todo = [i for i, k in enumerate(keys) if self.cache.get(k) is None]
         self.hits += len(requests) - len(todo)
         self.misses += len(todo)
