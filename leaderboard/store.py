@@ -133,6 +133,8 @@ def write_scored(entry: Entry, submission: str | os.PathLike, root: str | os.Pat
             f.write(entry.model_dump_json(indent=1, exclude_none=True) + "\n")
             f.flush()
             os.fsync(f.fileno())
+        for tmp in temporaries:
+            os.chmod(tmp, 0o644)  # mkstemp makes private files; entries are shared, read-only data
         copy = submission_copy(target)
         copy.unlink(missing_ok=True)  # a copy left by an interrupted earlier write has no entry: replace it
         _publish(tmp_copy, copy)
