@@ -88,7 +88,7 @@ def make_llm(spec: str, cache: str, *, dataset: str, data_dir: str, split: str, 
 def cmd_knowledge(args: argparse.Namespace) -> int:
     from smner_bench.loaders import load, read_captions, read_manual_annotations
 
-    from .knowledge import build_prompts, manual_examples, write_release
+    from .knowledge import build_prompts, example_features, manual_examples, write_release
     from .providers.encoder import Encoder
     from .providers.llm import Request
 
@@ -105,7 +105,7 @@ def cmd_knowledge(args: argparse.Namespace) -> int:
         for folder in args.manual:
             examples += manual_examples(read_manual_annotations(folder), texts, images)
         encoder = Encoder(args.encoder)
-        features = encoder.encode([f"{e.text} {e.image}" for e in examples])
+        features = example_features(encoder, examples, args.features)
         print(f"{len(examples)} in-context examples")
     knowledge = {}
     for split in args.splits:
@@ -114,7 +114,7 @@ def cmd_knowledge(args: argparse.Namespace) -> int:
         requests = (
             [Request("", key=r["id"]) for r in rows]
             if replay
-            else build_prompts(rows, images, examples, encoder, n=args.top_n, example_features=features)
+            else build_prompts(rows, images, examples, encoder, n=args.top_n, annotated=features)
         )
         knowledge.update(zip([r["id"] for r in rows], llm.generate(requests), strict=True))
         print(f"{split}: {len(rows)} tweets ({llm.hits} cached answers, {llm.misses} new)")
@@ -199,6 +199,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--encoder", help="feature encoder for MSEA (from_pretrained path)")
     p.add_argument("--top-n", type=int, default=5)
+    p.add_argument("--features", help="where to keep the examples' MSEA features (.npz), computed once")
     p.add_argument("--llm", required=True, help="transformers:PATH | openai:MODEL@BASE_URL | replay:RELEASE")
     p.add_argument("--cache", required=True, help="answer cache (JSON Lines); reruns and resumes use it")
     p.add_argument("--out", required=True, help="knowledge release folder to write")

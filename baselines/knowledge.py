@@ -3,11 +3,14 @@ write it as a knowledge release (the PGIM/RiVEG format) that the loaders and PLI
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from smner_bench.benchmark.tags import TAG_NAMES
 
@@ -27,21 +30,37 @@ def manual_examples(manual, texts: Mapping[str, str], images: Mapping[str, str])
     ]
 
 
+def example_features(encoder, examples: Sequence[Example], store: str | os.PathLike | None = None) -> np.ndarray:
+    """MSEA features of the in-context examples, computed once and kept in ``store`` (an ``.npz`` keyed by the
+    encoder and the examples' texts, recomputed when either changes)."""
+    texts = [feature_text(e.text, e.image) for e in examples]
+    key = hashlib.sha256("\0".join([encoder.name, *texts]).encode()).hexdigest()
+    if store is not None and Path(store).is_file():
+        saved = np.load(store)
+        if str(saved["key"]) == key:
+            return saved["features"]
+    features = encoder.encode(texts)
+    if store is not None:
+        Path(store).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(store, key=key, features=features)
+    return features
+
+
 def build_prompts(
     rows: Sequence[Mapping],
     images: Mapping[str, str],
     examples: Sequence[Example],
     encoder,
     n: int = 5,
-    example_features=None,
+    annotated: np.ndarray | None = None,
 ) -> list[Request]:
-    """One heuristic prompt per tweet with its ``n`` most similar examples (MSEA); ``example_features`` can be
-    given when computed once beforehand."""
-    if example_features is None:
-        example_features = encoder.encode([feature_text(e.text, e.image) for e in examples])
+    """One heuristic prompt per tweet with its ``n`` most similar examples (MSEA); ``annotated`` are the
+    examples' features when computed beforehand (:func:`example_features`)."""
+    if annotated is None:
+        annotated = example_features(encoder, examples)
     texts = [" ".join(r["tokens"]) for r in rows]
     features = encoder.encode([feature_text(t, images.get(r["id"])) for t, r in zip(texts, rows, strict=True)])
-    chosen = top_n(features, example_features, n)
+    chosen = top_n(features, annotated, n)
     return [
         Request(heuristic_prompt([examples[i] for i in chosen[j]], texts[j], images.get(r["id"]) or ""), key=r["id"])
         for j, r in enumerate(rows)

@@ -366,12 +366,15 @@ def test_cli_knowledge_and_expand(capsys, tmp_path, sample_dir, tiny_encoder, ti
         str(cache),
         "--out",
         str(tmp_path / "release"),
+        "--features",
+        str(tmp_path / "msea.npz"),
     ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "1 in-context examples" in out and "12 new" in out
     assert main(args) == 0
     assert "12 cached answers, 0 new" in capsys.readouterr().out  # a rerun costs nothing
+    assert (tmp_path / "msea.npz").is_file()  # the examples' features, kept for the next run
     assert (tmp_path / "release" / "test.txt").read_text(encoding="utf-8").count("<EOS>\tX") == 12
     preds = tmp_path / "preds.jsonl"
     from smner_bench.benchmark.gold import gold_from_rows
