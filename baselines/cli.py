@@ -124,7 +124,7 @@ def cmd_knowledge(args: argparse.Namespace) -> int:
 
 
 def cmd_expand(args: argparse.Namespace) -> int:
-    from smner_bench.benchmark.commands import write_text
+    from smner_bench.benchmark.atomic import write_text
     from smner_bench.benchmark.errors import UsageError
     from smner_bench.benchmark.gold import load_gold
     from smner_bench.benchmark.submission import read_submission

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from smner_bench.benchmark.atomic import atomic_folder
 from smner_bench.benchmark.tags import TAG_NAMES
 
 from .msea import Example, feature_text, heuristic_prompt, top_n
@@ -72,10 +71,7 @@ def write_release(
 ) -> Path:
     """Write ``labels.txt`` and one file per split: tokens and tags, ``<EOS>``, the knowledge one word per line
     tagged ``X``, a blank line (atomically: a temporary folder, then a rename)."""
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as tmp:
         (tmp / "labels.txt").write_text("\n".join(TAG_NAMES) + "\n", encoding="utf-8")
         for split, rows in splits.items():
             lines = []
@@ -86,10 +82,4 @@ def write_release(
                 lines += [f"{w}\tX" for w in knowledge.get(r["id"], "").split()]
                 lines.append("")
             (tmp / RELEASE_FILES[split]).write_text("\n".join(lines) + "\n", encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder
+    return Path(folder)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
-from pathlib import Path
 
+from .atomic import write_text
 from .configs import ANNOTATIONS
 from .gold import Gold, load_gold
 from .submission import TASKS, Submission, read_submission
@@ -42,20 +41,6 @@ def _gold(args: argparse.Namespace) -> Gold:
 
 def _read(args: argparse.Namespace, path: str, gold: Gold) -> Submission:
     return read_submission(path, gold, task=args.task, allow_missing=args.allow_missing, max_issues=args.max_errors)
-
-
-def write_text(path: str | os.PathLike, text: str) -> None:
-    """Write atomically: a temporary file in the same folder, then a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: str | os.PathLike, data: dict) -> None:

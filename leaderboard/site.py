@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import html
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from smner_bench.benchmark import __version__
+from smner_bench.benchmark.atomic import atomic_folder
 
 from .entry import SUBTASKS
 from .render import Row, board_title, boards, cells, columns
@@ -185,9 +184,7 @@ IoU threshold 0.5. Figures in percent; click a column to sort. {len(rows)} rows.
 def build_site(stored: list[Stored], out: str | os.PathLike) -> Path:
     """Write the site to ``out`` (replaced atomically as a whole); returns its path."""
     out = Path(out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         (tmp / "plots").mkdir()
         (tmp / "style.css").write_text(STYLE, encoding="utf-8")
         links = []
@@ -210,14 +207,4 @@ has its provenance: a publication's table, or a submission scored here (its SHA-
 """,
             encoding="utf-8",
         )
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            out.rename(old / "site")
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

@@ -15,7 +15,6 @@ Writing is atomic: everything goes to a temporary sibling folder first, which th
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import yaml
 from datasets.table import embed_table_storage
 
 from smner_bench.benchmark import __version__
+from smner_bench.benchmark.atomic import atomic_folder
 from smner_bench.benchmark.errors import UsageError
 
 from .configs import config_info
@@ -86,9 +86,7 @@ def export(
         raise UsageError(f"{out} exists and is not an smner-bench export folder: choose another --out")
     if out.exists() and (out / "README.md").is_file() and MARKER not in (out / "README.md").read_text("utf-8"):
         raise UsageError(f"{out} holds a README.md that smner-bench did not write: choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         meta: dict = {"configs": [], "dataset_info": []}
         if out.exists():
             for child in out.iterdir():  # keep the other configs of an existing export
@@ -132,14 +130,4 @@ def export(
             + "\n".join(sections)
         )
         (tmp / "README.md").write_text(card, encoding="utf-8")
-        if out.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            out.rename(trash / "old")
-            tmp.rename(out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

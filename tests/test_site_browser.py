@@ -35,8 +35,16 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1400,1000"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     yield driver
@@ -69,8 +77,9 @@ def test_pages_rows_and_sorting(browser, site):
     rows = browser.find_elements(By.CSS_SELECTOR, "table.board tbody tr")
     assert len(rows) == len(all_boards[key])
     assert "split test" in browser.find_element(By.CSS_SELECTOR, "p.meta").text
-    headers = [h.text.replace("\u25b2", "").replace("\u25bc", "").strip()
-               for h in browser.find_elements(By.CSS_SELECTOR, "th")]
+    headers = [
+        h.text.replace("\u25b2", "").replace("\u25bc", "").strip() for h in browser.find_elements(By.CSS_SELECTOR, "th")
+    ]
     f1 = headers.index("F1")
     ranked = [float(v) for v in column_values(browser, f1)]
     assert ranked == sorted(ranked, reverse=True)  # the page comes ranked by F1

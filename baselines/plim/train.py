@@ -7,7 +7,6 @@ import json
 import logging
 import math
 import random
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ import torch
 from tqdm import tqdm
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
+from smner_bench.benchmark.atomic import atomic_folder
 from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.scoring import score
 from smner_bench.benchmark.submission import read_submission, write_submission
@@ -108,18 +108,11 @@ def evaluate(model, rows, encoded, pad_id: int, cfg: PlimConfig, name: str) -> d
 def save_checkpoint(model: PlimTagger, tokenizer, cfg: PlimConfig, folder: Path, extra: dict) -> None:
     """model.pt (state dict), config.json (encoder config), the tokenizer, plim.json (run config + extra):
     written to a temporary folder and renamed, so a checkpoint is complete or absent."""
-    tmp = Path(tempfile.mkdtemp(prefix=".ckpt.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as tmp:
         torch.save(model.state_dict(), tmp / "model.pt")
         model.encoder.config.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / "plim.json").write_text(json.dumps({"config": cfg.model_dump(), **extra}, indent=1))
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def load_checkpoint(folder: str | Path) -> tuple[PlimTagger, object, dict]:
