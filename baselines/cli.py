@@ -155,8 +155,36 @@ def cmd_expand(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_masks(args: argparse.Namespace) -> int:
+    from smner_bench.benchmark.atomic import write_text
+
+    from .sam import BoxToMask, add_masks, load_predictor, read_gmner_lines
+
+    lines = read_gmner_lines(args.predictions)
+    if not Path(args.images).is_dir():
+        from smner_bench.benchmark.errors import MissingDataError
+
+        raise MissingDataError("image folder not found", file=args.images)
+    adapter = BoxToMask(load_predictor(args.sam_checkpoint, args.model_type, args.device), multimask=args.multimask)
+    out = add_masks(lines, args.images, adapter, progress=True)
+    write_text(args.output, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in out))
+    boxes = sum(e["mask"] is not None for line in out for e in line["entities"])
+    print(f"wrote {args.output}: {boxes} masks for the boxes of {len(out)} tweets")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     from .plim.config import PRESETS
+
+    p = subparsers.add_parser("masks", help="turn any GMNER submission into an SMNER one with SAM (box prompts)")
+    p.add_argument("--predictions", required=True, help="a GMNER submission (every entity has 'box' or null)")
+    p.add_argument("--images", required=True, help="folder of the tweet images (<id>.jpg)")
+    p.add_argument("--sam-checkpoint", required=True, help="a segment-anything checkpoint file")
+    p.add_argument("--model-type", choices=("vit_h", "vit_l", "vit_b"), default="vit_h")
+    p.add_argument("--multimask", action="store_true", help="decode 3 masks per box, keep the best predicted IoU")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_masks)
 
     b = subparsers.add_parser("baseline", help="RiVEG reference baselines (stage 1: PLIM)")
     sub = b.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)

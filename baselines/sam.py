@@ -1,0 +1,129 @@
+"""The SAM box-to-mask adapter: turns any GMNER submission into an SMNER submission (paper section IV-C).
+
+Shaped like segment-anything's ``SamPredictor``: one ``set_image`` per image (the expensive embedding), then all
+the boxes of that image decoded in one ``predict_torch`` call. ``multimask_output`` is off by default; on, the
+mask with the highest predicted IoU is kept. Masks are COCO RLE of the image's size; an entity whose box is
+``null`` ("not in the image") gets ``mask: null``.
+
+Command: ``smner-bench masks --predictions gmner.jsonl --images DIR --sam-checkpoint P --model-type vit_h
+-o smner.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from pydantic import ValidationError
+
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
+from smner_bench.benchmark.submission import LineIn
+from smner_bench.loaders.labelme import encode_rle
+
+MODEL_TYPES = ("vit_h", "vit_l", "vit_b")
+
+
+def load_predictor(checkpoint: str | os.PathLike, model_type: str = "vit_h", device: str = "cpu"):
+    """A ``SamPredictor`` over a local checkpoint (segment-anything's ``sam_model_registry``)."""
+    from segment_anything import SamPredictor, sam_model_registry
+
+    if model_type not in MODEL_TYPES:
+        raise UsageError(f"unknown SAM model type {model_type!r} (expected {', '.join(MODEL_TYPES)})")
+    if not Path(checkpoint).is_file():
+        raise MissingDataError("SAM checkpoint not found", file=checkpoint)
+    sam = sam_model_registry[model_type](checkpoint=str(checkpoint))
+    return SamPredictor(sam.to(device).eval())
+
+
+class BoxToMask:
+    """Masks for the boxes of one image at a time, reusing the image embedding for all its boxes."""
+
+    def __init__(self, predictor, *, multimask: bool = False) -> None:
+        self.predictor, self.multimask = predictor, multimask
+
+    def masks(self, image: np.ndarray, boxes: Sequence[Sequence[float]]) -> list[dict]:
+        """COCO RLE masks (image size) for ``boxes`` ([x1, y1, x2, y2] in pixels) on an RGB ``(h, w, 3)`` array."""
+        import torch
+
+        if not len(boxes):
+            return []
+        self.predictor.set_image(image)
+        tensor = torch.as_tensor(np.asarray(boxes, dtype=np.float32), device=self.predictor.device)
+        transformed = self.predictor.transform.apply_boxes_torch(tensor, image.shape[:2])
+        with torch.no_grad():
+            masks, scores, _ = self.predictor.predict_torch(
+                point_coords=None, point_labels=None, boxes=transformed, multimask_output=self.multimask
+            )
+        best = scores.argmax(dim=1) if self.multimask else torch.zeros(len(boxes), dtype=torch.long)
+        chosen = masks[torch.arange(len(boxes)), best].cpu().numpy()
+        return [encode_rle(m) for m in chosen]
+
+
+def read_gmner_lines(path: str | os.PathLike) -> list[dict]:
+    """The lines of a GMNER submission, checked against the submission models (every entity needs ``box``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingDataError("prediction file not found", file=path)
+    lines = []
+    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+            parsed = LineIn.model_validate(obj)
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(f"not JSON ({exc.msg})", file=path, line=lineno) from None
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise DataFormatError(err["msg"], file=path, line=lineno, field=".".join(map(str, err["loc"]))) from None
+        for k, e in enumerate(parsed.entities):
+            if "box" not in e.model_fields_set:
+                raise DataFormatError(
+                    "a GMNER submission gives 'box' (or null) on every entity",
+                    file=path,
+                    line=lineno,
+                    field=f"entities[{k}].box",
+                )
+        lines.append({"id": parsed.id, "line": lineno, "entities": obj["entities"]})
+    if not lines:
+        raise DataFormatError("empty file: expected one JSON object per tweet", file=path)
+    return lines
+
+
+def add_masks(
+    lines: list[dict], images: str | os.PathLike, adapter: BoxToMask, *, progress: bool = False
+) -> list[dict]:
+    """Each entity gets ``mask``: SAM's mask for its box, or null when its box is null."""
+    from tqdm import tqdm
+
+    images = Path(images)
+    out = []
+    for line in tqdm(lines, desc="SAM", disable=not progress):
+        boxed = [i for i, e in enumerate(line["entities"]) if e.get("box") is not None]
+        entities = [dict(e, mask=None) for e in line["entities"]]
+        if boxed:
+            path = images / f"{line['id']}.jpg"
+            if not path.is_file():
+                raise MissingDataError(
+                    f"no image for tweet {line['id']} (line {line['line']}), which has boxes", file=path
+                )
+            with Image.open(path) as im:
+                pixels = np.asarray(im.convert("RGB"))
+            h, w = pixels.shape[:2]
+            for i in boxed:
+                x1, y1, x2, y2 = entities[i]["box"]
+                if not (0 <= x1 < x2 <= w + 1 and 0 <= y1 < y2 <= h + 1):
+                    raise DataFormatError(
+                        f"box {entities[i]['box']} does not fit the {w}x{h} image",
+                        line=line["line"],
+                        field=f"entities[{i}].box",
+                        file=path,
+                    )
+            for i, rle in zip(boxed, adapter.masks(pixels, [entities[i]["box"] for i in boxed]), strict=True):
+                entities[i]["mask"] = rle
+        out.append({"id": line["id"], "entities": entities})
+    return out

@@ -1,0 +1,141 @@
+"""The SAM box-to-mask adapter with a tiny Sam built from segment-anything's modules (random weights)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .conftest import IN_CI
+
+torch = pytest.importorskip("torch") if not IN_CI else __import__("torch")
+
+from smner_bench.baselines.sam import BoxToMask, add_masks, read_gmner_lines  # noqa: E402
+from smner_bench.benchmark.cli import main  # noqa: E402
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError  # noqa: E402
+from smner_bench.benchmark.gold import gold_from_rows  # noqa: E402
+from smner_bench.benchmark.submission import gold_as_submission, read_submission, write_submission  # noqa: E402
+from smner_bench.loaders import decode_rle, load_split  # noqa: E402
+
+
+def tiny_sam():
+    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+
+    torch.manual_seed(0)
+    return Sam(
+        image_encoder=ImageEncoderViT(img_size=64, patch_size=16, embed_dim=16, depth=1, num_heads=2, out_chans=32),
+        prompt_encoder=PromptEncoder(
+            embed_dim=32, image_embedding_size=(4, 4), input_image_size=(64, 64), mask_in_chans=4
+        ),
+        mask_decoder=MaskDecoder(
+            transformer_dim=32,
+            transformer=TwoWayTransformer(depth=1, embedding_dim=32, mlp_dim=64, num_heads=2),
+            iou_head_hidden_dim=16,
+        ),
+    ).eval()
+
+
+class CountingPredictor:
+    """segment-anything's SamPredictor, counting the image embeddings."""
+
+    def __init__(self):
+        from segment_anything import SamPredictor
+
+        self.inner = SamPredictor(tiny_sam())
+        self.set_image_calls = 0
+        self.predict_calls = 0
+
+    def set_image(self, image):
+        self.set_image_calls += 1
+        self.inner.set_image(image)
+
+    def predict_torch(self, **kwargs):
+        self.predict_calls += 1
+        return self.inner.predict_torch(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+@pytest.fixture(scope="module")
+def gmner_lines(sample_dir, hf_cache, tmp_path_factory):
+    rows = load_split("gmner", sample_dir, "test", cache_dir=hf_cache)
+    gold = gold_from_rows(rows, name="gmner/test", has_boxes=True, has_masks=False)
+    path = tmp_path_factory.mktemp("sam") / "gmner.jsonl"
+    write_submission(path, gold_as_submission(gold, box=True))
+    return path, gold
+
+
+@pytest.mark.parametrize("multimask", [False, True])
+def test_one_embedding_per_image_and_valid_masks(gmner_lines, sample_dir, multimask):
+    path, gold = gmner_lines
+    predictor = CountingPredictor()
+    out = add_masks(read_gmner_lines(path), sample_dir / "images", BoxToMask(predictor, multimask=multimask))
+    with_boxes = [line for line in out if any(e["box"] for e in line["entities"])]
+    assert predictor.set_image_calls == predictor.predict_calls == len(with_boxes)  # one per image, not per box
+    assert sum(len([e for e in line["entities"] if e["box"]]) for line in with_boxes) > len(with_boxes)
+    for line in out:
+        tweet = gold.by_id[line["id"]]
+        for e in line["entities"]:
+            if e["box"] is None:
+                assert e["mask"] is None
+            else:
+                m = decode_rle(e["mask"])
+                assert m.shape == (tweet.height, tweet.width)  # the image's size
+                assert e["mask"]["size"] == [tweet.height, tweet.width]
+
+
+def test_masks_command_makes_a_valid_smner_submission(capsys, gmner_lines, sample_dir, tmp_path, hf_cache, monkeypatch):
+    from smner_bench.baselines import sam
+
+    monkeypatch.setattr(sam, "load_predictor", lambda checkpoint, model_type, device: CountingPredictor())
+    path, _ = gmner_lines
+    out = tmp_path / "smner.jsonl"
+    assert (
+        main(
+            [
+                "masks",
+                "--predictions",
+                str(path),
+                "--images",
+                str(sample_dir / "images"),
+                "--sam-checkpoint",
+                "unused.pth",
+                "--model-type",
+                "vit_b",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    smner_gold = gold_from_rows(
+        load_split("smner", sample_dir, "test", cache_dir=hf_cache), name="smner/test", has_boxes=True, has_masks=True
+    )
+    sub = read_submission(out, smner_gold)
+    assert sub.tasks() == ("mner", "eeg", "gmner", "ees", "smner")
+    assert "masks for the boxes of 12 tweets" in capsys.readouterr().out
+
+
+def test_bad_inputs(tmp_path, sample_dir, gmner_lines):
+    bad = tmp_path / "nobox.jsonl"
+    bad.write_text(json.dumps({"id": "s0049", "entities": [{"start": 0, "end": 1, "type": "PER"}]}) + "\n")
+    with pytest.raises(DataFormatError, match="gives 'box'"):
+        read_gmner_lines(bad)
+    path, _ = gmner_lines
+    with pytest.raises(MissingDataError, match="no image for tweet"):
+        add_masks(read_gmner_lines(path), tmp_path, BoxToMask(CountingPredictor()))
+    code = main(
+        [
+            "masks",
+            "--predictions",
+            str(path),
+            "--images",
+            str(sample_dir / "images"),
+            "--sam-checkpoint",
+            str(tmp_path / "missing.pth"),
+            "-o",
+            str(tmp_path / "o.jsonl"),
+        ]
+    )
+    assert code == 2 and not (tmp_path / "o.jsonl").exists()
