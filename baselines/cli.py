@@ -173,6 +173,29 @@ def cmd_masks(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from smner_bench.benchmark.atomic import write_text
+    from smner_bench.benchmark.gold import load_gold
+
+    from .importers import import_hindex, import_riveg
+
+    gold = load_gold(args.dataset, args.split, data_dir=args.data_dir, gold=args.gold)
+    if args.format == "riveg":
+        lines, report = import_riveg(args.lines, args.grounding, gold)
+    else:
+        lines, report = import_hindex(args.predictions, args.candidates, gold)
+    write_text(args.output, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
+    for problem in report.problems[: args.show]:
+        print(f"  {problem}")
+    if len(report.problems) > args.show:
+        print(f"  ... and {len(report.problems) - args.show} more")
+    print(
+        f"wrote {args.output}: {report.entities} entities ({report.without_span} without a span) in {len(lines)} "
+        f"tweets; {len(report.problems)} problems reported"
+    )
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     from .plim.config import PRESETS
 
@@ -185,6 +208,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_masks)
+
+    imp = subparsers.add_parser("import", help="convert another system's output into a GMNER submission")
+    fmt = imp.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    riveg = fmt.add_parser("riveg", help="RiVEG release files: entity lines + grounding JSON")
+    riveg.add_argument("--lines", required=True, help="Imageid:<id>.jpg#<hex>###<Entity>(<TYPE>)###<expr>###<0|2>")
+    riveg.add_argument("--grounding", required=True, help='JSON list of {"uniq_id", "box"}')
+    hindex = fmt.add_parser("hindex", help="H-Index prediction file + candidate boxes JSON")
+    hindex.add_argument("--predictions", required=True)
+    hindex.add_argument("--candidates", required=True, help="JSON: image id -> candidate boxes in model order")
+    for p in (riveg, hindex):
+        p.add_argument("--dataset", required=True, choices=list(ANNOTATIONS))
+        p.add_argument("--split", required=True)
+        src = p.add_mutually_exclusive_group(required=True)
+        src.add_argument("--data-dir")
+        src.add_argument("--gold")
+        p.add_argument("-o", "--output", required=True)
+        p.add_argument("--show", type=int, default=20, help="problems to print (all are counted)")
+        p.set_defaults(func=cmd_import)
 
     b = subparsers.add_parser("baseline", help="RiVEG reference baselines (stage 1: PLIM)")
     sub = b.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
