@@ -41,9 +41,11 @@ def main() -> None:
         for box in boxes[:k]:
             adapter.masks(image, [box])
         measured = time.perf_counter() - start
-        print(f"k={k}: adapter {batched:.2f} s per image ({batched / k:.2f} s per box); one embedding per box "
-              f"{measured:.2f} s -> {measured / batched:.2f}x faster (target >= {0.8 * k:.1f}x; k x single = "
-              f"{per_box:.2f} s)")
+        print(
+            f"k={k}: adapter {batched:.2f} s per image ({batched / k:.2f} s per box); one embedding per box "
+            f"{measured:.2f} s -> {measured / batched:.2f}x faster (target >= {0.8 * k:.1f}x; k x single = "
+            f"{per_box:.2f} s)"
+        )
 
 
 if __name__ == "__main__":
