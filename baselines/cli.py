@@ -196,6 +196,76 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_caption_ve(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from smner_bench.benchmark.gold import gold_from_rows
+    from smner_bench.benchmark.scoring import Scorer
+    from smner_bench.benchmark.submission import read_submission
+    from smner_bench.loaders import load
+
+    from .caption_ve import evaluate, expression, predict_probabilities, train_caption_ve, ve_examples
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ds = load("gmner", args.data_dir, captions=args.captions)
+    train = ve_examples(ds["train"])[: args.max_train] if args.max_train else ve_examples(ds["train"])
+    dev, test = ve_examples(ds["validation"]), ve_examples(ds["test"])
+    meta = train_caption_ve(
+        args.encoder,
+        train,
+        dev,
+        Path(args.out) / "model",
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        seed=args.seed,
+    )
+    from .caption_ve import load_caption_ve
+
+    model, tokenizer, _ = load_caption_ve(Path(args.out) / "model")
+    probs = predict_probabilities(model, tokenizer, test, max_length=args.max_length)
+    results = {
+        "command": "smner-bench " + shlex.join(sys.argv[1:]),
+        "train_examples": len(train),
+        **meta,
+        "test": evaluate(probs, np.array([e.label for e in test]), meta["threshold"]),
+    }
+    if args.predictions:  # VE on a tagger's predicted entities: MNER as scored, groundability of the correct ones
+        gold = gold_from_rows(ds["test"], name="gmner/test", has_boxes=True, has_masks=False)
+        scorer = Scorer.build(read_submission(args.predictions, gold), gold)
+        chosen = scorer.selection("mner", "span", 0.5)
+        preds = scorer.submission.predictions
+        context = {r["id"]: " ".join(x for x in (r.get("caption"), r.get("description")) if x) for r in ds["test"]}
+        from .caption_ve import VEExample
+
+        examples = [
+            VEExample(
+                gold.tweets[p.tweet].id,
+                expression(p.text, p.type),
+                context[gold.tweets[p.tweet].id] or "no description",
+                0,
+            )
+            for p in preds
+        ]
+        judged = predict_probabilities(model, tokenizer, examples, max_length=args.max_length) >= meta["threshold"]
+        pairs = [(int(p), int(g)) for p, g in zip(scorer.table.pred[chosen], scorer.table.gold[chosen], strict=True)]
+        agree = sum(judged[p] == (len(gold.entities[g].boxes) > 0) for p, g in pairs)
+        mner = scorer.report("mner", "span", 0.5)["results"]["mner"]
+        results["with_predictions"] = {
+            "file": args.predictions,
+            "mner": {k: mner[k] for k in ("precision", "recall", "f1", "tp", "pred", "gold")},
+            "groundability_accuracy_on_correct_entities": agree / max(1, len(pairs)),
+            "correct_entities": len(pairs),
+            "note": "no boxes are predicted without images: GMNER/EEG cannot be scored from captions alone",
+        }
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / "results.json").write_text(json.dumps(results, indent=1))
+    print(json.dumps({k: results[k] for k in ("threshold", "dev", "test")}, indent=1))
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     from .plim.config import PRESETS
 
@@ -284,6 +354,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cache", required=True)
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_expand)
+
+    p = sub.add_parser("caption-ve", help="train and evaluate the caption cross-encoder VE on Twitter-GMNER")
+    p.add_argument("--encoder", required=True)
+    p.add_argument("--data-dir", required=True, help="Twitter-GMNER release folder")
+    p.add_argument("--captions", nargs="+", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--max-train", type=int, help="a prefix of the training pairs (smoke runs)")
+    p.add_argument("--predictions", help="a tagger's test submission to judge (e.g. PLIM's)")
+    p.set_defaults(func=cmd_caption_ve)
 
     p = sub.add_parser("plim-predict", help="tag a split with a PLIM checkpoint and write an MNER submission")
     p.add_argument("checkpoint", help="a checkpoint folder (<run>/best)")
