@@ -1,0 +1,75 @@
+"""Caption VE on tiny models: examples, threshold choice, a training run, a checkpoint round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from .conftest import IN_CI
+
+torch = pytest.importorskip("torch") if not IN_CI else __import__("torch")
+
+from smner_bench.baselines.caption_ve import (  # noqa: E402
+    CrossEncoder,
+    best_threshold,
+    evaluate,
+    load_caption_ve,
+    predict_probabilities,
+    train_caption_ve,
+    ve_examples,
+)
+from smner_bench.loaders import load  # noqa: E402
+
+
+def test_threshold_and_metrics():
+    probs = np.array([0.1, 0.4, 0.35, 0.8, 0.9])
+    labels = np.array([0, 0, 1, 1, 1])
+    t = best_threshold(probs, labels)
+    assert 0.1 < t <= 0.35  # 0.35 must count as groundable, 0.1 not; 0.4 costs one either way
+    m = evaluate(probs, labels, t)
+    assert m["accuracy"] == 0.8 and m["groundable_recall"] == 1.0 and m["groundable_precision"] == 0.75
+
+
+def test_train_and_reload(tmp_path, sample_dir, hf_cache):
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    ds = load("gmner", sample_dir, captions=sample_dir / "captions", cache_dir=hf_cache)
+    train, dev = ve_examples(ds["train"]), ve_examples(ds["validation"])
+    assert len(train) == 58 and sum(e.label for e in train) == 39
+    assert train[0].expression == f"{ds['train'][0]['entities'][0]['text']} ({ds['train'][0]['entities'][0]['type']})"
+    assert ds["train"][0]["caption"] in train[0].context
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "light", "grey", "background", "with", "per", "loc"]
+    (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt"))
+    torch.manual_seed(0)
+    model = CrossEncoder(
+        BertModel(
+            BertConfig(
+                vocab_size=len(vocab),
+                hidden_size=16,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=20,
+                max_position_embeddings=64,
+            ),
+            add_pooling_layer=False,
+        )
+    )
+    meta = train_caption_ve(
+        "tiny",
+        train,
+        dev,
+        tmp_path / "ve",
+        epochs=2,
+        batch_size=8,
+        max_length=48,
+        progress=False,
+        model=model,
+        tokenizer=tokenizer,
+    )
+    assert len(meta["history"]) == 2 and 0 <= meta["threshold"] <= 1 and meta["dev"]["examples"] == 19
+    reloaded, tok, saved = load_caption_ve(tmp_path / "ve")
+    assert saved["threshold"] == meta["threshold"]
+    a = predict_probabilities(model, tokenizer, dev, max_length=48)
+    b = predict_probabilities(reloaded, tok, dev, max_length=48, batch_size=3)
+    np.testing.assert_allclose(a, b, atol=1e-6)
