@@ -66,6 +66,13 @@ def _plots(key: tuple[str, str, str], rows: list[Row], folder: Path) -> list[tup
     plt.rcParams["svg.hashsalt"] = "smner-bench"  # deterministic ids in the SVG
     stem = "-".join(key)
     out = []
+
+    def save(fig, kind: str, caption: str) -> tuple[str, str]:
+        name = f"{stem}-{kind}.svg"
+        fig.savefig(folder / name, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        plt.close(fig)
+        return name, caption
+
     pr = [
         (r.entry.system, r.entry.main.precision, r.entry.main.recall)
         for r in rows
@@ -81,10 +88,7 @@ def _plots(key: tuple[str, str, str], rows: list[Row], folder: Path) -> list[tup
         ax.set_ylabel("precision (%)")
         ax.set_title(f"Precision / recall: {key[0].upper()} on {key[1]}")
         ax.grid(alpha=0.3)
-        name = f"{stem}-pr.svg"
-        fig.savefig(folder / name, format="svg", metadata={"Date": None}, bbox_inches="tight")
-        plt.close(fig)
-        out.append((name, "Precision against recall of every row (numbers are ranks)."))
+        out.append(save(fig, "pr", "Precision against recall of every row (numbers are ranks)."))
     swept = [r for r in rows if r.entry.sweep]
     if swept:
         fig, ax = plt.subplots(figsize=(6, 4.5))
@@ -100,10 +104,7 @@ def _plots(key: tuple[str, str, str], rows: list[Row], folder: Path) -> list[tup
         ax.set_title("Sensitivity to the IoU threshold")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-        name = f"{stem}-iou.svg"
-        fig.savefig(folder / name, format="svg", metadata={"Date": None}, bbox_inches="tight")
-        plt.close(fig)
-        out.append((name, "F1 against the IoU threshold (0.50:0.05:0.95) of the submissions scored here."))
+        out.append(save(fig, "iou", "F1 against the IoU threshold (0.50:0.05:0.95) of the submissions scored here."))
     typed = [r for r in rows if r.entry.per_type]
     if typed:
         fig, ax = plt.subplots(figsize=(6, 4.5))
@@ -116,10 +117,7 @@ def _plots(key: tuple[str, str, str], rows: list[Row], folder: Path) -> list[tup
         ax.set_ylabel(f"{key[0].upper()} F1 (%)")
         ax.set_title("F1 per entity type")
         ax.legend(fontsize=7)
-        name = f"{stem}-types.svg"
-        fig.savefig(folder / name, format="svg", metadata={"Date": None}, bbox_inches="tight")
-        plt.close(fig)
-        out.append((name, "F1 per entity type of the submissions scored here."))
+        out.append(save(fig, "types", "F1 per entity type of the submissions scored here."))
     return out
 
 
