@@ -124,10 +124,9 @@ def cmd_knowledge(args: argparse.Namespace) -> int:
 
 
 def cmd_expand(args: argparse.Namespace) -> int:
-    from smner_bench.benchmark.atomic import write_text
     from smner_bench.benchmark.errors import UsageError
     from smner_bench.benchmark.gold import load_gold
-    from smner_bench.benchmark.submission import read_submission
+    from smner_bench.benchmark.submission import read_submission, write_submission
     from smner_bench.loaders import read_captions
 
     from .expansion import expand
@@ -150,13 +149,13 @@ def cmd_expand(args: argparse.Namespace) -> int:
         {**descriptions, **captions},
         llms,
     )
-    write_text(args.output, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in out))
+    write_submission(args.output, out)
     print(f"wrote {args.output}: referring expressions of {len(sub.predictions)} entities from {len(llms)} LLMs")
     return 0
 
 
 def cmd_masks(args: argparse.Namespace) -> int:
-    from smner_bench.benchmark.atomic import write_text
+    from smner_bench.benchmark.submission import write_submission
 
     from .sam import BoxToMask, add_masks, load_predictor, read_gmner_lines
 
@@ -167,15 +166,15 @@ def cmd_masks(args: argparse.Namespace) -> int:
         raise MissingDataError("image folder not found", file=args.images)
     adapter = BoxToMask(load_predictor(args.sam_checkpoint, args.model_type, args.device), multimask=args.multimask)
     out = add_masks(lines, args.images, adapter, progress=True)
-    write_text(args.output, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in out))
+    write_submission(args.output, out)
     boxes = sum(e["mask"] is not None for line in out for e in line["entities"])
     print(f"wrote {args.output}: {boxes} masks for the boxes of {len(out)} tweets")
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from smner_bench.benchmark.atomic import write_text
     from smner_bench.benchmark.gold import load_gold
+    from smner_bench.benchmark.submission import write_submission
 
     from .importers import import_hindex, import_riveg
 
@@ -184,7 +183,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         lines, report = import_riveg(args.lines, args.grounding, gold)
     else:
         lines, report = import_hindex(args.predictions, args.candidates, gold)
-    write_text(args.output, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
+    write_submission(args.output, lines)
     for problem in report.problems[: args.show]:
         print(f"  {problem}")
     if len(report.problems) > args.show:

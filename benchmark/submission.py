@@ -345,7 +345,7 @@ def gold_as_submission(gold: Gold, *, box: bool = False, mask: bool = False) -> 
 
 
 def write_submission(path: str | os.PathLike, lines: list[dict[str, Any]]) -> None:
-    """Write submission lines as JSON Lines (UTF-8)."""
-    with open(path, "w", encoding="utf-8") as f:
-        for line in lines:
-            f.write(json.dumps(line, ensure_ascii=False) + "\n")
+    """Write submission lines as JSON Lines (UTF-8), atomically."""
+    from .atomic import write_text
+
+    write_text(path, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
