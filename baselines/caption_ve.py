@@ -24,6 +24,8 @@ from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warm
 
 from smner_bench.benchmark.atomic import atomic_folder
 
+from .decision import best_threshold, evaluate
+
 
 @dataclass(frozen=True)
 class VEExample:
@@ -85,28 +87,6 @@ def predict_probabilities(
             idx = order[k * batch_size : (k + 1) * batch_size]
             probs[idx] = torch.sigmoid(model(batch)).numpy()
     return probs
-
-
-def best_threshold(probs: np.ndarray, labels: np.ndarray) -> float:
-    """The threshold with the highest accuracy (ties: the lowest), among the midpoints of the sorted scores."""
-    values = np.unique(np.concatenate(([0.0, 1.0], probs)))
-    candidates = np.concatenate(([0.5], (values[:-1] + values[1:]) / 2))
-    accuracy = [(np.mean((probs >= t) == labels.astype(bool)), -t) for t in candidates]
-    return float(-max(accuracy)[1])
-
-
-def evaluate(probs: np.ndarray, labels: np.ndarray, threshold: float) -> dict:
-    pred = probs >= threshold
-    gold = labels.astype(bool)
-    tp = int(np.sum(pred & gold))
-    return {
-        "accuracy": float(np.mean(pred == gold)),
-        "groundable_precision": tp / max(1, int(pred.sum())),
-        "groundable_recall": tp / max(1, int(gold.sum())),
-        "examples": len(labels),
-        "groundable_gold": int(gold.sum()),
-        "groundable_predicted": int(pred.sum()),
-    }
 
 
 def train_caption_ve(

@@ -65,32 +65,12 @@ def cmd_plim_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def make_llm(spec: str, cache: str, *, dataset: str, data_dir: str, split: str, batch_size: int = 8):
-    """``transformers:PATH`` | ``openai:MODEL@BASE_URL`` | ``replay:RELEASE`` behind the answer cache."""
-    from smner_bench.benchmark.errors import UsageError
-
-    from .providers.cache import AnswerCache
-    from .providers.llm import CachedLLM, OpenAICompatibleLLM, ReplayLLM, TransformersLLM
-
-    kind, _, rest = spec.partition(":")
-    if kind == "transformers" and rest:
-        llm = TransformersLLM(rest, batch_size=batch_size)
-    elif kind == "openai" and "@" in rest:
-        model, _, url = rest.partition("@")
-        llm = OpenAICompatibleLLM(url, model)
-    elif kind == "replay" and rest:
-        llm = ReplayLLM.from_release(rest, dataset, data_dir, split)
-    else:
-        raise UsageError(f"--llm {spec!r}: expected transformers:PATH, openai:MODEL@BASE_URL or replay:RELEASE")
-    return CachedLLM(llm, AnswerCache(cache), batch_size=batch_size, progress=True)
-
-
 def cmd_knowledge(args: argparse.Namespace) -> int:
     from smner_bench.loaders import load, read_captions, read_manual_annotations
 
     from .knowledge import build_prompts, example_features, manual_examples, write_release
     from .providers.encoder import Encoder
-    from .providers.llm import Request
+    from .providers.llm import Request, llm_from_spec
 
     ds = load(args.dataset, args.data_dir)
     captions, descriptions = read_captions(args.captions)
@@ -110,7 +90,7 @@ def cmd_knowledge(args: argparse.Namespace) -> int:
     knowledge = {}
     for split in args.splits:
         rows = list(ds[split])
-        llm = make_llm(args.llm, args.cache, dataset=args.dataset, data_dir=args.data_dir, split=split)
+        llm = llm_from_spec(args.llm, args.cache, dataset=args.dataset, data_dir=args.data_dir, split=split)
         requests = (
             [Request("", key=r["id"]) for r in rows]
             if replay
@@ -130,6 +110,7 @@ def cmd_expand(args: argparse.Namespace) -> int:
     from smner_bench.loaders import read_captions
 
     from .expansion import expand
+    from .providers.llm import llm_from_spec
 
     if any(spec.startswith("replay:") for spec in args.llm):
         raise UsageError("the released knowledge holds no expansion expressions: use a transformers or openai LLM")
@@ -140,7 +121,7 @@ def cmd_expand(args: argparse.Namespace) -> int:
         lines[gold.tweets[p.tweet].id].append({"start": p.start, "end": p.end, "text": p.text, "type": p.type})
     captions, descriptions = read_captions(args.captions)
     llms = {
-        spec: make_llm(spec, args.cache, dataset=args.dataset, data_dir=args.data_dir, split=args.split)
+        spec: llm_from_spec(spec, args.cache, dataset=args.dataset, data_dir=args.data_dir, split=args.split)
         for spec in args.llm
     }
     out = expand(
@@ -265,14 +246,126 @@ def cmd_caption_ve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ve_train(args: argparse.Namespace) -> int:
+    from smner_bench.loaders import load
+
+    from .ve import train_matcher, ve_items
+
+    _threads(args.threads)
+    _need_folder(args.images, "image folder")
+    ds = load(args.dataset, args.data_dir)
+    train, dev = ve_items(ds["train"], args.images), ve_items(ds["validation"], args.images)
+    if args.max_train:
+        train = train[: args.max_train]
+    meta = train_matcher(
+        args.base,
+        train,
+        dev,
+        args.images,
+        args.out,
+        epochs=args.epochs,
+        lr=args.lr,
+        images_per_batch=args.images_per_batch,
+        seed=args.seed,
+        device=args.device,
+    )
+    _save_command(args.out, "ve.json", meta)
+    print(f"VE: {len(train)} training pairs; threshold {meta['threshold']:.3f}; dev {json.dumps(meta['dev'])}")
+    return 0
+
+
+def cmd_vg_train(args: argparse.Namespace) -> int:
+    from smner_bench.loaders import load
+
+    from .vg import train_grounder, vg_images
+
+    _threads(args.threads)
+    _need_folder(args.images, "image folder")
+    ds = load(args.dataset, args.data_dir)
+    train, dev = vg_images(ds["train"], args.images), vg_images(ds["validation"], args.images)
+    if args.max_train:
+        train = train[: args.max_train]
+    meta = train_grounder(
+        args.base,
+        train,
+        dev,
+        args.images,
+        args.out,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        device=args.device,
+    )
+    _save_command(args.out, "vg.json", meta)
+    print(f"VG: {len(train)} training images; dev {json.dumps(meta['dev'])}")
+    return 0
+
+
+def _threads(n: int | None) -> None:
+    if n:
+        import torch
+
+        torch.set_num_threads(n)
+
+
+def _need_folder(path: str, what: str) -> None:
+    from smner_bench.benchmark.errors import MissingDataError
+
+    if not Path(path).is_dir():
+        raise MissingDataError(f"{what} not found", file=path)
+
+
+def _save_command(folder: str, name: str, meta: dict) -> None:
+    """Add the exact command line to a saved model's metadata file."""
+    from smner_bench.benchmark.atomic import write_text
+
+    meta = {"command": "smner-bench " + shlex.join(sys.argv[1:]), **meta}
+    write_text(Path(folder) / name, json.dumps(meta, indent=1))
+
+
+def cmd_tiny_models(args: argparse.Namespace) -> int:
+    from smner_bench.loaders import load
+
+    from . import tiny
+
+    ds = load(args.dataset, args.data_dir)
+    words = sorted({t for split in ds.values() for r in split for t in r["tokens"]})
+    paths = tiny.save_all(args.out, words)
+    for role, path in paths.items():
+        print(f"{role:10s} {path}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .run_config import load_run_config
+    from .runner import describe, final_output, merge, run
+
+    cfg = load_run_config(args.config)
+    _threads(args.threads)
+    if args.merge:
+        written = merge(cfg, args.num_shards)
+        print(f"merged {args.num_shards} shards into {len(written)} files; final: {final_output(cfg)}")
+        return 0
+    logging.getLogger("smner_bench").setLevel(logging.INFO)
+    status = run(cfg, num_shards=args.num_shards, shard_index=args.shard_index, force=args.force)
+    print(describe(status))
+    if args.num_shards == 1:
+        print(f"wrote {final_output(cfg)}")
+    else:
+        print(f"shard {args.shard_index} of {args.num_shards} done; join the shards with --merge")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     from .plim.config import PRESETS
+    from .sam import MODEL_TYPES
 
     p = subparsers.add_parser("masks", help="turn any GMNER submission into an SMNER one with SAM (box prompts)")
     p.add_argument("--predictions", required=True, help="a GMNER submission (every entity has 'box' or null)")
     p.add_argument("--images", required=True, help="folder of the tweet images (<id>.jpg)")
     p.add_argument("--sam-checkpoint", required=True, help="a segment-anything checkpoint file")
-    p.add_argument("--model-type", choices=("vit_h", "vit_l", "vit_b"), default="vit_h")
+    p.add_argument("--model-type", choices=MODEL_TYPES, default="vit_h", help="tiny: the random test model")
     p.add_argument("--multimask", action="store_true", help="decode 3 masks per box, keep the best predicted IoU")
     p.add_argument("--device", default="cpu")
     p.add_argument("-o", "--output", required=True)
@@ -367,6 +460,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-train", type=int, help="a prefix of the training pairs (smoke runs)")
     p.add_argument("--predictions", help="a tagger's test submission to judge (e.g. PLIM's)")
     p.set_defaults(func=cmd_caption_ve)
+
+    p = subparsers.add_parser("run", help="run a whole reference pipeline from a run file (stages cached, shardable)")
+    p.add_argument("pipeline", choices=["riveg"])
+    p.add_argument("--config", required=True, help="the run file (YAML); see smner_bench.baselines.run_config")
+    p.add_argument("--num-shards", type=int, default=1, help="split every stage into this many shards")
+    p.add_argument("--shard-index", type=int, default=0, help="the shard this process runs (0-based)")
+    p.add_argument("--merge", action="store_true", help="join the finished shards' files into the run folder")
+    p.add_argument("--force", nargs="+", default=[], metavar="STAGE", help="rerun these stages even if cached")
+    p.add_argument("--threads", type=int)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("ve-train", help="fine-tune an image-text matching model (BLIP ITM) for visual entailment")
+    p.add_argument("--base", required=True, help="a BlipForImageTextRetrieval folder (from_pretrained)")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--lr", type=float, default=2e-5)
+    p.add_argument("--images-per-batch", type=int, default=8)
+    p.set_defaults(func=cmd_ve_train)
+    ve = p
+    p = sub.add_parser("vg-train", help="fine-tune Grounding DINO on the GMNER VG set (largest box per entity)")
+    p.add_argument("--base", required=True, help="a GroundingDinoForObjectDetection folder (from_pretrained)")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--lr", type=float, default=1e-5)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.set_defaults(func=cmd_vg_train)
+    vg = p
+    for q in (ve, vg):
+        q.add_argument("--dataset", choices=list(ANNOTATIONS), default="gmner")
+        q.add_argument("--data-dir", required=True)
+        q.add_argument("--images", required=True, help="folder of the tweet images")
+        q.add_argument("--out", required=True, help="folder of the fine-tuned model (with its threshold/metrics)")
+        q.add_argument("--seed", type=int, default=42)
+        q.add_argument("--device", default="cpu")
+        q.add_argument("--threads", type=int)
+        q.add_argument("--max-train", type=int, help="a prefix of the training set (smoke runs)")
+
+    p = sub.add_parser("tiny-models", help="write tiny random-weight models of every stage (tests, make demo)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--dataset", choices=list(ANNOTATIONS), default="gmner")
+    p.add_argument("--data-dir", required=True, help="a release whose words make the tiny vocabularies")
+    p.set_defaults(func=cmd_tiny_models)
 
     p = sub.add_parser("plim-predict", help="tag a split with a PLIM checkpoint and write an MNER submission")
     p.add_argument("checkpoint", help="a checkpoint folder (<run>/best)")

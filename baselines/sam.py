@@ -24,18 +24,30 @@ from smner_bench.benchmark.errors import DataFormatError, MissingDataError, Usag
 from smner_bench.benchmark.submission import LineIn
 from smner_bench.loaders.labelme import encode_rle
 
-MODEL_TYPES = ("vit_h", "vit_l", "vit_b")
+MODEL_TYPES = ("vit_h", "vit_l", "vit_b", "tiny")  # tiny: the random-weight test model of baselines.tiny
 
 
 def load_predictor(checkpoint: str | os.PathLike, model_type: str = "vit_h", device: str = "cpu"):
-    """A ``SamPredictor`` over a local checkpoint (segment-anything's ``sam_model_registry``)."""
+    """A ``SamPredictor`` over a local checkpoint (segment-anything's ``sam_model_registry``; ``tiny`` is the
+    smoke-test architecture of :func:`smner_bench.baselines.tiny.tiny_sam`)."""
+    import torch
     from segment_anything import SamPredictor, sam_model_registry
 
     if model_type not in MODEL_TYPES:
         raise UsageError(f"unknown SAM model type {model_type!r} (expected {', '.join(MODEL_TYPES)})")
     if not Path(checkpoint).is_file():
         raise MissingDataError("SAM checkpoint not found", file=checkpoint)
-    sam = sam_model_registry[model_type](checkpoint=str(checkpoint))
+    try:
+        if model_type == "tiny":
+            from .tiny import tiny_sam
+
+            sam = tiny_sam()
+            sam.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+        else:
+            sam = sam_model_registry[model_type](checkpoint=str(checkpoint))
+    except (RuntimeError, KeyError, EOFError) as exc:  # a checkpoint of another architecture, or not one at all
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataFormatError(f"not a SAM {model_type} checkpoint ({first[:200]})", file=checkpoint) from None
     return SamPredictor(sam.to(device).eval())
 
 

@@ -40,7 +40,7 @@ def test_train_and_reload(tmp_path, sample_dir, hf_cache):
     assert ds["train"][0]["caption"] in train[0].context
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "light", "grey", "background", "with", "per", "loc"]
     (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt"))
+    tokenizer = BertTokenizerFast(vocab=str(tmp_path / "vocab.txt"))
     torch.manual_seed(0)
     model = CrossEncoder(
         BertModel(

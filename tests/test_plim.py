@@ -34,7 +34,7 @@ def tiny(tmp_path_factory, sample_dir):
                 words.add(line.split("\t")[0].lower())
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(words), "named", "entities", "person", "##s"]
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    tokenizer = BertTokenizerFast(vocab=str(folder / "vocab.txt"), do_lower_case=True)
     tokenizer.save_pretrained(folder)
     config = BertConfig(
         vocab_size=len(vocab),

@@ -189,7 +189,7 @@ def tiny_encoder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-encoder")
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "kobe", "bryant", "paris", "nba", "city", "a", "dog"]
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    BertTokenizerFast(vocab=str(folder / "vocab.txt")).save_pretrained(folder)
     torch.manual_seed(0)
     BertModel(
         BertConfig(

@@ -225,3 +225,20 @@ class ReplayLLM:
                 raise ProviderError(f"the released knowledge has no answer for tweet {r.key!r}")
             out.append(answer)
         return out
+
+
+def llm_from_spec(
+    spec: str, cache: str, *, dataset: str, data_dir: str, split: str, batch_size: int = 8, progress: bool = True
+) -> CachedLLM:
+    """``transformers:PATH`` | ``openai:MODEL@BASE_URL`` | ``replay:RELEASE`` behind the answer cache."""
+    kind, _, rest = spec.partition(":")
+    if kind == "transformers" and rest:
+        llm = TransformersLLM(rest, batch_size=batch_size)
+    elif kind == "openai" and "@" in rest:
+        model, _, url = rest.partition("@")
+        llm = OpenAICompatibleLLM(url, model)
+    elif kind == "replay" and rest:
+        llm = ReplayLLM.from_release(rest, dataset, data_dir, split)
+    else:
+        raise UsageError(f"--llm {spec!r}: expected transformers:PATH, openai:MODEL@BASE_URL or replay:RELEASE")
+    return CachedLLM(llm, AnswerCache(cache), batch_size=batch_size, progress=progress)

@@ -1,0 +1,27 @@
+"""Tweet images on disk: ``<folder>/<image id>`` (the releases' ``71044.jpg``), read as RGB."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from smner_bench.benchmark.errors import DataFormatError
+
+
+def image_file(folder: str | os.PathLike, image_id: str) -> Path:
+    """The file of ``image_id`` (``71044.jpg``; a bare id gets ``.jpg``)."""
+    return Path(folder) / (image_id if Path(image_id).suffix else f"{image_id}.jpg")
+
+
+def open_rgb(folder: str | os.PathLike, image_id: str) -> Image.Image | None:
+    """The image as RGB, or None when the tweet's image is not in ``folder`` (some release images are lost)."""
+    path = image_file(folder, image_id)
+    if not path.is_file():
+        return None
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise DataFormatError(f"not a readable image ({exc})", file=path) from None

@@ -1,0 +1,150 @@
+"""The run file of ``smner-bench run riveg --config run.yaml``: which split, which models, where outputs go.
+
+Relative paths are read from the folder of the run file. Optional stages (``knowledge``, ``expansion``, ``sam``)
+are left out by omitting their section: without ``expansion`` the expression is ``"Entity (TYPE)"``, without
+``sam`` the run ends with the GMNER submission. Example (what ``smner-bench baseline tiny-models`` writes)::
+
+    dataset: smner
+    data_dir: sample
+    split: test
+    images: sample/images
+    out: riveg
+    captions: {captioner: "transformers:tiny/captioner"}     # or "replay:FILE[,FILE...]"
+    knowledge: {llm: "transformers:tiny/llm", encoder: tiny/encoder, top_n: 5}
+    plim: {checkpoint: plim/best}
+    expansion: {llm: "transformers:tiny/llm"}
+    ve: {checkpoint: ve}
+    vg: {checkpoint: vg}
+    sam: {checkpoint: tiny/sam.pth, model_type: tiny}
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from smner_bench.benchmark.configs import ANNOTATIONS
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CaptionsStage(Section):
+    captioner: str = Field(description="transformers:PATH (a BLIP-2-style model) or replay:FILE[,FILE...]")
+    batch_size: int = Field(8, ge=1)
+    max_new_tokens: int = Field(40, ge=1)
+
+
+class KnowledgeStage(Section):
+    llm: str = Field(description="transformers:PATH | openai:MODEL@URL | replay:RELEASE")
+    encoder: str | None = Field(None, description="MSEA encoder (needed with in-context examples)")
+    manual: list[str] = Field(default_factory=list, description="manual annotation folders")
+    manual_data: list[str] = Field(default_factory=list, description="CONFIG:FOLDER whose train texts they annotate")
+    top_n: int = Field(5, ge=0)
+    batch_size: int = Field(8, ge=1)
+
+
+class PlimStage(Section):
+    checkpoint: str
+    batch_size: int = Field(64, ge=1)
+
+
+class ExpansionStage(Section):
+    llm: str
+    batch_size: int = Field(8, ge=1)
+
+
+class VEStage(Section):
+    checkpoint: str
+    threshold: float | None = Field(None, description="default: the one chosen on dev (ve.json)")
+
+
+class VGStage(Section):
+    checkpoint: str
+
+
+class SamStage(Section):
+    checkpoint: str
+    model_type: Literal["vit_h", "vit_l", "vit_b", "tiny"] = "vit_h"
+    multimask: bool = False
+
+
+class RunConfig(Section):
+    dataset: str
+    data_dir: str
+    split: str
+    images: str
+    out: str
+    device: str = "cpu"
+    captions: CaptionsStage
+    knowledge: KnowledgeStage | None = None
+    plim: PlimStage
+    expansion: ExpansionStage | None = None
+    ve: VEStage
+    vg: VGStage
+    sam: SamStage | None = None
+
+    def model_post_init(self, _context) -> None:
+        if self.dataset not in ANNOTATIONS:
+            raise ValueError(f"dataset {self.dataset!r}: expected one of {', '.join(ANNOTATIONS)}")
+
+
+def _resolve(value: str, base: Path) -> str:
+    """A path relative to the run file's folder; ``kind:PATH`` specs keep their kind (URLs are left alone)."""
+    kind, sep, rest = value.partition(":")
+    if sep and kind in ("transformers", "replay"):
+        return f"{kind}:" + ",".join(_resolve(p, base) for p in rest.split(","))
+    if sep and kind == "openai":
+        return value
+    return str(base / value) if not Path(value).is_absolute() else value
+
+
+PATH_FIELDS = {
+    None: ("data_dir", "images", "out"),
+    "captions": ("captioner",),
+    "knowledge": ("llm", "encoder"),
+    "plim": ("checkpoint",),
+    "expansion": ("llm",),
+    "ve": ("checkpoint",),
+    "vg": ("checkpoint",),
+    "sam": ("checkpoint",),
+}
+
+
+def load_run_config(path: str | os.PathLike) -> RunConfig:
+    """Read and check a run file; every problem is reported with the file and the field."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise MissingDataError("run file not found", file=path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise DataFormatError(
+            f"not YAML ({getattr(exc, 'problem', exc)})", file=path, line=mark.line + 1 if mark else None
+        ) from None
+    if not isinstance(raw, dict):
+        raise DataFormatError("expected a mapping of settings", file=path)
+    base = path.resolve().parent
+    for section, names in PATH_FIELDS.items():
+        target = raw if section is None else raw.get(section)
+        if isinstance(target, dict):
+            for name in names:
+                if isinstance(target.get(name), str):
+                    target[name] = _resolve(target[name], base)
+    for key in ("manual",):
+        if isinstance(raw.get("knowledge"), dict) and isinstance(raw["knowledge"].get(key), list):
+            raw["knowledge"][key] = [_resolve(v, base) if isinstance(v, str) else v for v in raw["knowledge"][key]]
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise DataFormatError(err["msg"] + more, file=path, field=".".join(map(str, err["loc"]))) from None

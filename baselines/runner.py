@@ -1,0 +1,443 @@
+"""The end-to-end RiVEG runner: captions -> knowledge -> PLIM -> expansion -> VE -> VG -> SAM on one split.
+
+Every stage reads the files of the stages before it and writes one JSON Lines file plus ``<stage>.json``, which
+holds the stage's key: a hash of its settings, the run's data, the shard, the contents of its input files and
+the size and time of every model file it loads. A rerun skips a stage whose key is unchanged (a crash loses
+only the stage that was running; ``force`` reruns chosen stages).
+
+Sharding: ``num_shards``/``shard_index`` give each process a contiguous block of the split's tweets and its own
+folder ``<out>/shard-<i>-of-<n>/``, so any launcher (a SLURM array, torchrun, accelerate, a shell loop) can
+spread the work; :func:`merge` joins the shards' files, in split order, into ``<out>/``. An unsharded run is
+one shard and merges itself.
+
+Files (each line has the tweet ``id``): ``captions.jsonl`` (``caption``), ``knowledge.jsonl`` (``knowledge``),
+``mner.jsonl`` (MNER submission), ``expressions.jsonl`` (entities + ``expression``), ``ve.jsonl`` (+ ``groundable``,
+``ve_score``), ``gmner.jsonl`` (GMNER submission), ``smner.jsonl`` (SMNER submission).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from smner_bench.benchmark.atomic import write_text
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
+from smner_bench.benchmark.submission import write_submission
+
+from .run_config import RunConfig
+
+log = logging.getLogger(__name__)
+
+STAGE_VERSION = 1  # bump when a stage's output changes for the same inputs
+SUBMISSION_KEYS = ("start", "end", "text", "type")
+
+
+@dataclass
+class Stage:
+    name: str
+    output: str
+    inputs: tuple[str, ...]  # names of earlier stages whose files it reads
+    models: Callable[[RunConfig], list[str]]
+    run: Callable[[Context, dict[str, list[dict]]], list[dict]]
+    optional: bool = False
+
+
+@dataclass
+class Context:
+    cfg: RunConfig
+    rows: list[dict]
+    folder: Path
+    progress: bool = True
+    images: dict = field(default_factory=dict)
+
+    def image(self, image_id: str):
+        from .images import open_rgb
+
+        if image_id not in self.images:
+            self.images[image_id] = open_rgb(self.cfg.images, image_id)
+        return self.images[image_id]
+
+
+# --- the stages ------------------------------------------------------------------------------------------
+
+
+def _spec_path(spec: str) -> list[str]:
+    kind, _, rest = spec.partition(":")
+    return rest.split(",") if kind in ("transformers", "replay") else []
+
+
+def run_captions(ctx: Context, _inputs) -> list[dict]:
+    from .providers.captioner import ReplayCaptioner, TransformersCaptioner
+
+    spec = ctx.cfg.captions.captioner
+    kind, _, rest = spec.partition(":")
+    if kind == "replay":
+        replay = ReplayCaptioner(rest.split(","))
+        return [
+            {"id": r["id"], "caption": replay.captions.get(r["id"]) or replay.descriptions.get(r["id"]) or ""}
+            for r in ctx.rows
+        ]
+    if kind != "transformers":
+        raise UsageError(f"captions.captioner {spec!r}: expected transformers:PATH or replay:FILE[,FILE...]")
+    captioner = TransformersCaptioner(
+        rest,
+        batch_size=ctx.cfg.captions.batch_size,
+        max_new_tokens=ctx.cfg.captions.max_new_tokens,
+        device=ctx.cfg.device,
+    )
+    with_image = [r for r in ctx.rows if ctx.image(r["image_id"]) is not None]
+    captions = dict(
+        zip(
+            [r["id"] for r in with_image],
+            captioner.caption_images([ctx.image(r["image_id"]) for r in with_image]),
+            strict=True,
+        )
+    )
+    return [{"id": r["id"], "caption": captions.get(r["id"], "")} for r in ctx.rows]
+
+
+def run_knowledge(ctx: Context, inputs) -> list[dict]:
+    from smner_bench.loaders import load, read_manual_annotations
+
+    from .knowledge import build_prompts, manual_examples
+    from .providers.encoder import Encoder
+    from .providers.llm import Request, llm_from_spec
+
+    k = ctx.cfg.knowledge
+    llm = llm_from_spec(
+        k.llm,
+        str(ctx.folder / "llm-cache.jsonl"),
+        dataset=ctx.cfg.dataset,
+        data_dir=ctx.cfg.data_dir,
+        split=ctx.cfg.split,
+        batch_size=k.batch_size,
+        progress=ctx.progress,
+    )
+    if k.llm.startswith("replay:"):
+        requests = [Request("", key=r["id"]) for r in ctx.rows]
+    else:
+        if k.encoder is None:
+            raise UsageError("knowledge.encoder is needed to choose in-context examples (MSEA)")
+        images = {line["id"]: line["caption"] for line in inputs["captions"]}
+        texts = {}
+        for spec in k.manual_data:
+            config, _, folder = spec.partition(":")
+            texts.update({r["id"]: " ".join(r["tokens"]) for r in load(config, folder)["train"]})
+        examples = [e for folder in k.manual for e in manual_examples(read_manual_annotations(folder), texts, images)]
+        encoder = Encoder(k.encoder, device=ctx.cfg.device)
+        requests = build_prompts(ctx.rows, images, examples, encoder, n=k.top_n)
+    answers = llm.generate(requests)
+    return [{"id": r["id"], "knowledge": a} for r, a in zip(ctx.rows, answers, strict=True)]
+
+
+def run_plim(ctx: Context, inputs) -> list[dict]:
+    from .plim.config import PlimConfig
+    from .plim.train import encode_rows, load_checkpoint, predict_tags, submission_lines
+
+    model, tokenizer, meta = load_checkpoint(ctx.cfg.plim.checkpoint)
+    cfg = PlimConfig.model_validate(meta["config"])
+    rows = ctx.rows
+    if cfg.knowledge:
+        if "knowledge" not in inputs:
+            raise UsageError(
+                f"the PLIM checkpoint {ctx.cfg.plim.checkpoint} was trained with knowledge: add a knowledge stage"
+            )
+        knowledge = {line["id"]: line["knowledge"] for line in inputs["knowledge"]}
+        rows = [{**r, "knowledge": knowledge[r["id"]]} for r in rows]
+    encoded = encode_rows(rows, tokenizer, cfg, with_labels=False)
+    return submission_lines(rows, predict_tags(model, encoded, tokenizer.pad_token_id, ctx.cfg.plim.batch_size))
+
+
+def run_expansion(ctx: Context, inputs) -> list[dict]:
+    from .expansion import expand
+    from .providers.llm import llm_from_spec
+
+    llm = llm_from_spec(
+        ctx.cfg.expansion.llm,
+        str(ctx.folder / "llm-cache.jsonl"),
+        dataset=ctx.cfg.dataset,
+        data_dir=ctx.cfg.data_dir,
+        split=ctx.cfg.split,
+        batch_size=ctx.cfg.expansion.batch_size,
+        progress=ctx.progress,
+    )
+    images = {line["id"]: line["caption"] for line in inputs["captions"]}
+    texts = {r["id"]: " ".join(r["tokens"]) for r in ctx.rows}
+    out = expand(inputs["mner"], texts, images, {"llm": llm})
+    return [
+        {
+            "id": line["id"],
+            "entities": [{**_entity(e), "expression": e["expressions"]["llm"]} for e in line["entities"]],
+        }
+        for line in out
+    ]
+
+
+def _entity(e: dict) -> dict:
+    return {k: e[k] for k in SUBMISSION_KEYS if k in e}
+
+
+def run_ve(ctx: Context, inputs) -> list[dict]:
+    from .ve import ImageTextMatcher, expression
+
+    matcher = ImageTextMatcher(ctx.cfg.ve.checkpoint, device=ctx.cfg.device)
+    threshold = ctx.cfg.ve.threshold if ctx.cfg.ve.threshold is not None else matcher.threshold
+    source = inputs["expansion"] if "expansion" in inputs else inputs["mner"]
+    image_of = {r["id"]: r["image_id"] for r in ctx.rows}
+    out = []
+    for line in source:
+        entities = [
+            {**_entity(e), "expression": e.get("expression") or expression(e["text"], e["type"])}
+            for e in line["entities"]
+        ]
+        image = ctx.image(image_of[line["id"]])
+        scores = (
+            matcher.scores(image, [e["expression"] for e in entities]) if image is not None else [0.0] * len(entities)
+        )
+        for e, s in zip(entities, scores, strict=True):
+            e["ve_score"] = round(float(s), 6)
+            e["groundable"] = bool(image is not None and s >= threshold)
+        out.append({"id": line["id"], "entities": entities})
+    return out
+
+
+def run_vg(ctx: Context, inputs) -> list[dict]:
+    from .vg import Grounder
+
+    grounder = Grounder(ctx.cfg.vg.checkpoint, device=ctx.cfg.device)
+    image_of = {r["id"]: r["image_id"] for r in ctx.rows}
+    out = []
+    for line in inputs["ve"]:
+        entities = [dict(_entity(e), box=None) for e in line["entities"]]
+        chosen = [i for i, e in enumerate(line["entities"]) if e["groundable"]]
+        if chosen:
+            found = grounder.ground(
+                ctx.image(image_of[line["id"]]), [line["entities"][i]["expression"] for i in chosen]
+            )
+            for i, (box, _) in zip(chosen, found, strict=True):
+                entities[i]["box"] = box
+        out.append({"id": line["id"], "entities": entities})
+    return out
+
+
+def run_sam(ctx: Context, inputs) -> list[dict]:
+    import numpy as np
+
+    from .sam import BoxToMask, load_predictor
+
+    adapter = BoxToMask(
+        load_predictor(ctx.cfg.sam.checkpoint, ctx.cfg.sam.model_type, ctx.cfg.device), multimask=ctx.cfg.sam.multimask
+    )
+    image_of = {r["id"]: r["image_id"] for r in ctx.rows}
+    out = []
+    for line in inputs["vg"]:
+        entities = [dict(e, mask=None) for e in line["entities"]]
+        boxed = [i for i, e in enumerate(entities) if e["box"] is not None]
+        if boxed:
+            pixels = np.asarray(ctx.image(image_of[line["id"]]))
+            for i, rle in zip(boxed, adapter.masks(pixels, [entities[i]["box"] for i in boxed]), strict=True):
+                entities[i]["mask"] = rle
+        out.append({"id": line["id"], "entities": entities})
+    return out
+
+
+STAGES = (
+    Stage("captions", "captions.jsonl", (), lambda c: _spec_path(c.captions.captioner), run_captions),
+    Stage(
+        "knowledge",
+        "knowledge.jsonl",
+        ("captions",),
+        lambda c: [
+            *_spec_path(c.knowledge.llm),
+            *([c.knowledge.encoder] if c.knowledge.encoder else []),
+            *c.knowledge.manual,
+        ],
+        run_knowledge,
+        optional=True,
+    ),
+    Stage("mner", "mner.jsonl", ("knowledge",), lambda c: [c.plim.checkpoint], run_plim),
+    Stage(
+        "expansion",
+        "expressions.jsonl",
+        ("mner", "captions"),
+        lambda c: _spec_path(c.expansion.llm),
+        run_expansion,
+        optional=True,
+    ),
+    Stage("ve", "ve.jsonl", ("mner", "expansion"), lambda c: [c.ve.checkpoint], run_ve),
+    Stage("vg", "gmner.jsonl", ("ve",), lambda c: [c.vg.checkpoint], run_vg),
+    Stage("sam", "smner.jsonl", ("vg",), lambda c: [c.sam.checkpoint], run_sam, optional=True),
+)
+SECTION = {
+    "captions": "captions",
+    "knowledge": "knowledge",
+    "mner": "plim",
+    "expansion": "expansion",
+    "ve": "ve",
+    "vg": "vg",
+    "sam": "sam",
+}
+
+
+def enabled(cfg: RunConfig) -> list[Stage]:
+    return [s for s in STAGES if getattr(cfg, SECTION[s.name]) is not None]
+
+
+# --- keys, shards, the run ---------------------------------------------------------------------------------
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def stamp(path: str) -> list:
+    """Size and modification time of a model file, or of every file under a model folder."""
+    p = Path(path)
+    if p.is_file():
+        st = p.stat()
+        return [p.name, st.st_size, st.st_mtime_ns]
+    if p.is_dir():
+        return [
+            [str(f.relative_to(p)), f.stat().st_size, f.stat().st_mtime_ns] for f in sorted(p.rglob("*")) if f.is_file()
+        ]
+    raise MissingDataError("model file or folder not found", file=p)
+
+
+def stage_key(stage: Stage, cfg: RunConfig, shard: tuple[int, int], ids: Sequence[str], inputs: dict[str, Path]) -> str:
+    section = getattr(cfg, SECTION[stage.name])
+    payload = {
+        "stage": stage.name,
+        "version": STAGE_VERSION,
+        "settings": section.model_dump(),
+        "run": {
+            "dataset": cfg.dataset,
+            "data_dir": cfg.data_dir,
+            "split": cfg.split,
+            "images": cfg.images,
+            "device": cfg.device,
+        },
+        "shard": list(shard),
+        "ids": hashlib.sha256("\n".join(ids).encode()).hexdigest(),
+        "inputs": {name: file_digest(path) for name, path in sorted(inputs.items())},
+        "models": [stamp(p) for p in stage.models(cfg)],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def shard_folder(cfg: RunConfig, num_shards: int, shard_index: int) -> Path:
+    return Path(cfg.out) / f"shard-{shard_index}-of-{num_shards}"
+
+
+def shard_rows(rows: list[dict], num_shards: int, shard_index: int) -> list[dict]:
+    """A contiguous block: the first ``len % n`` shards get one tweet more."""
+    if num_shards < 1 or not 0 <= shard_index < num_shards:
+        raise UsageError(f"--shard-index {shard_index} is not in 0..{num_shards - 1}")
+    size, extra = divmod(len(rows), num_shards)
+    start = shard_index * size + min(shard_index, extra)
+    return rows[start : start + size + (shard_index < extra)]
+
+
+def read_lines(path: Path) -> list[dict]:
+    lines = []
+    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            lines.append(json.loads(raw))
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(
+                f"not JSON ({exc.msg}); delete the file to rerun its stage", file=path, line=n
+            ) from None
+    return lines
+
+
+def split_rows(cfg: RunConfig) -> list[dict]:
+    from smner_bench.loaders import load_split
+
+    if not Path(cfg.data_dir).is_dir():
+        raise MissingDataError("data_dir not found", file=cfg.data_dir)
+    if not Path(cfg.images).is_dir():
+        raise MissingDataError("image folder not found", file=cfg.images)
+    ds = load_split(cfg.dataset, cfg.data_dir, cfg.split).remove_columns(["image"])
+    return [{"id": r["id"], "image_id": r["image_id"], "tokens": r["tokens"]} for r in ds]
+
+
+def run(
+    cfg: RunConfig,
+    *,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    force: Sequence[str] = (),
+    progress: bool = True,
+) -> dict[str, str]:
+    """Run (or resume) one shard; returns ``{stage: "ran" | "cached"}``. An unsharded run also merges."""
+    unknown = set(force) - {s.name for s in STAGES}
+    if unknown:
+        raise UsageError(f"--force {', '.join(sorted(unknown))}: the stages are {', '.join(s.name for s in STAGES)}")
+    rows = shard_rows(split_rows(cfg), num_shards, shard_index)
+    folder = shard_folder(cfg, num_shards, shard_index)
+    folder.mkdir(parents=True, exist_ok=True)
+    ctx = Context(cfg, rows, folder, progress)
+    ids = [r["id"] for r in rows]
+    done: dict[str, Path] = {}
+    status = {}
+    for stage in enabled(cfg):
+        inputs = {name: done[name] for name in stage.inputs if name in done}
+        key = stage_key(stage, cfg, (shard_index, num_shards), ids, inputs)
+        out, meta = folder / stage.output, folder / f"{stage.name}.json"
+        if (
+            stage.name not in force
+            and out.is_file()
+            and meta.is_file()
+            and json.loads(meta.read_text()).get("key") == key
+        ):
+            status[stage.name] = "cached"
+        else:
+            started = time.time()
+            lines = stage.run(ctx, {name: read_lines(path) for name, path in inputs.items()})
+            if [line["id"] for line in lines] != ids:
+                raise RuntimeError(f"stage {stage.name} returned lines out of step with the split")  # a bug, not input
+            write_submission(out, lines)
+            seconds = round(time.time() - started, 2)
+            write_submission(meta, [{"key": key, "stage": stage.name, "tweets": len(lines), "seconds": seconds}])
+            status[stage.name] = "ran"
+            log.info("%s: %d tweets in %.1f s", stage.name, len(lines), seconds)
+        done[stage.name] = out
+    if num_shards == 1:
+        merge(cfg, 1)
+    return status
+
+
+def merge(cfg: RunConfig, num_shards: int) -> list[Path]:
+    """Join every stage file of the shards into ``<out>/``; refuses while a shard is missing or unfinished."""
+    written = []
+    for stage in enabled(cfg):
+        parts = []
+        for i in range(num_shards):
+            folder = shard_folder(cfg, num_shards, i)
+            path, meta = folder / stage.output, folder / f"{stage.name}.json"
+            if not (path.is_file() and meta.is_file()):
+                raise MissingDataError(
+                    f"shard {i} of {num_shards} has not finished stage {stage.name}: run it with --shard-index {i}",
+                    file=path,
+                )
+            parts.append(path.read_text(encoding="utf-8"))
+        target = Path(cfg.out) / stage.output
+        write_text(target, "".join(parts))
+        written.append(target)
+    return written
+
+
+def final_output(cfg: RunConfig) -> Path:
+    return Path(cfg.out) / enabled(cfg)[-1].output
+
+
+def describe(status: dict[str, str]) -> str:
+    return ", ".join(f"{name} {state}" for name, state in status.items())

@@ -1,0 +1,266 @@
+"""Tiny models with random weights, built from configs (no download), saved as ordinary local checkpoints so
+that every loading path of the pipeline (``from_pretrained(path)``, SAM checkpoints) runs on them: the tests,
+``make demo`` and ``smner-bench baseline tiny-models`` use them. They predict nonsense, fast.
+
+One BERT-style word vocabulary serves every text model. Its special tokens sit at bert-base-uncased's ids
+([PAD] 0, [UNK] 100, [CLS] 101, [SEP] 102, [MASK] 103, "." 1012, "?" 1029) because Grounding DINO hard-codes
+those ids as its phrase delimiters.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+
+from smner_bench.benchmark.atomic import atomic_folder
+
+VOCAB_SIZE = 1100
+_SPECIAL = {0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]", 1012: ".", 1029: "?"}
+_COMMON = ("per", "loc", "org", "other", "misc", "(", ")", "-", "a", "the", "of", "in", "image", "photo", "with")
+
+
+def bert_vocab(words: Iterable[str]) -> list[str]:
+    """``VOCAB_SIZE`` tokens: the specials at their bert-base-uncased ids, then the lower-cased ``words`` (as many
+    as fit), then fillers."""
+    chosen = iter(dict.fromkeys([*_COMMON, *(w.lower() for w in words if w.strip() and w not in _SPECIAL.values())]))
+    vocab = []
+    for i in range(VOCAB_SIZE):
+        vocab.append(_SPECIAL.get(i) or next(chosen, None) or f"[unused{i}]")
+    return vocab
+
+
+def bert_tokenizer(folder: str | os.PathLike, words: Iterable[str]):
+    """A lower-casing WordPiece tokenizer over :func:`bert_vocab`, saved in ``folder``."""
+    from transformers import BertTokenizer
+
+    vocab = bert_vocab(words)
+    tokenizer = BertTokenizer(vocab={w: i for i, w in enumerate(vocab)}, do_lower_case=True)
+    tokenizer.save_pretrained(folder)
+    return tokenizer
+
+
+def save_encoder(folder: str | os.PathLike, words: Iterable[str]) -> Path:
+    """A 1-layer BERT (hidden 32) + tokenizer: PLIM's and MSEA's encoder."""
+    from transformers import BertConfig, BertModel
+
+    with atomic_folder(folder) as tmp:
+        bert_tokenizer(tmp, words)
+        torch.manual_seed(0)
+        BertModel(
+            BertConfig(
+                vocab_size=VOCAB_SIZE,
+                hidden_size=32,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=37,
+                max_position_embeddings=512,
+            )
+        ).save_pretrained(tmp)
+    return Path(folder)
+
+
+def save_causal_lm(folder: str | os.PathLike, words: Iterable[str]) -> Path:
+    """A 1-layer GPT-2 over a word-level vocabulary with a chat template: the LLM of knowledge and expansion."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    vocab = list(dict.fromkeys(["<pad>", "<eos>", "<unk>", "user", "assistant", ":", *words]))
+    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(vocab)}, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
+    tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}assistant :"
+    with atomic_folder(folder) as tmp:
+        tokenizer.save_pretrained(tmp)
+        torch.manual_seed(0)
+        GPT2LMHeadModel(
+            GPT2Config(
+                vocab_size=len(vocab),
+                n_positions=4096,
+                n_embd=16,
+                n_layer=1,
+                n_head=2,
+                bos_token_id=1,
+                eos_token_id=1,
+                pad_token_id=0,
+            )
+        ).save_pretrained(tmp)
+    return Path(folder)
+
+
+def save_captioner(folder: str | os.PathLike, words: Iterable[str]) -> Path:
+    """A BLIP-2 (1-layer ViT, Q-Former and OPT, 32 px images): the image captioner."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import (
+        Blip2Config,
+        Blip2ForConditionalGeneration,
+        Blip2Processor,
+        Blip2QFormerConfig,
+        Blip2VisionConfig,
+        BlipImageProcessor,
+        OPTConfig,
+        PreTrainedTokenizerFast,
+    )
+
+    vocab = list(dict.fromkeys(["<pad>", "</s>", "<unk>", "<image>", *(w.lower() for w in words)]))
+    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(vocab)}, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", bos_token="</s>"
+    )
+    small = {"num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 37}
+    config = Blip2Config(
+        vision_config=Blip2VisionConfig(hidden_size=32, image_size=32, patch_size=16, **small).to_dict(),
+        qformer_config=Blip2QFormerConfig(hidden_size=32, encoder_hidden_size=32, **small).to_dict(),
+        text_config=OPTConfig(
+            vocab_size=len(vocab),
+            hidden_size=32,
+            num_hidden_layers=1,
+            ffn_dim=37,
+            num_attention_heads=2,
+            word_embed_proj_dim=32,
+            max_position_embeddings=64,
+            pad_token_id=0,
+            bos_token_id=1,
+            eos_token_id=1,
+        ).to_dict(),
+        num_query_tokens=4,
+        image_token_index=3,
+    )
+    with atomic_folder(folder) as tmp:
+        torch.manual_seed(0)
+        Blip2ForConditionalGeneration(config).save_pretrained(tmp)
+        Blip2Processor(
+            image_processor=BlipImageProcessor(size={"height": 32, "width": 32}),
+            tokenizer=tokenizer,
+            num_query_tokens=4,
+        ).save_pretrained(tmp)
+    return Path(folder)
+
+
+def save_image_text_matcher(folder: str | os.PathLike, words: Iterable[str]) -> Path:
+    """A BLIP image-text matching model (``BlipForImageTextRetrieval``, 1 layer, 32 px): visual entailment."""
+    from transformers import (
+        BlipConfig,
+        BlipForImageTextRetrieval,
+        BlipImageProcessor,
+        BlipProcessor,
+        BlipTextConfig,
+        BlipVisionConfig,
+    )
+
+    small = {"num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 37}
+    config = BlipConfig(
+        vision_config=BlipVisionConfig(hidden_size=32, image_size=32, patch_size=16, **small).to_dict(),
+        text_config=BlipTextConfig(
+            vocab_size=VOCAB_SIZE,
+            hidden_size=32,
+            encoder_hidden_size=32,
+            max_position_embeddings=128,
+            bos_token_id=101,
+            pad_token_id=0,
+            sep_token_id=102,
+            eos_token_id=102,
+            **small,
+        ).to_dict(),
+        projection_dim=16,
+        image_text_hidden_size=16,
+    )
+    with atomic_folder(folder) as tmp:
+        tokenizer = bert_tokenizer(tmp, words)
+        torch.manual_seed(0)
+        BlipForImageTextRetrieval(config).save_pretrained(tmp)
+        BlipProcessor(
+            image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer
+        ).save_pretrained(tmp)
+    return Path(folder)
+
+
+def save_grounder(folder: str | os.PathLike, words: Iterable[str]) -> Path:
+    """A Grounding DINO (Swin with 1 block per stage, 1 encoder / 2 decoder layers, 8 queries, 128 px):
+    visual grounding."""
+    from transformers import (
+        BertConfig,
+        GroundingDinoConfig,
+        GroundingDinoForObjectDetection,
+        GroundingDinoImageProcessor,
+        GroundingDinoProcessor,
+        SwinConfig,
+    )
+
+    config = GroundingDinoConfig(
+        backbone_config=SwinConfig(
+            embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4, out_indices=[2, 3, 4]
+        ).to_dict(),
+        text_config=BertConfig(
+            vocab_size=VOCAB_SIZE,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=37,
+            max_position_embeddings=256,
+        ).to_dict(),
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=2,
+        encoder_ffn_dim=37,
+        decoder_ffn_dim=37,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_n_points=2,
+        decoder_n_points=2,
+        num_queries=8,
+        max_text_len=256,
+    )
+    with atomic_folder(folder) as tmp:
+        tokenizer = bert_tokenizer(tmp, words)
+        torch.manual_seed(0)
+        GroundingDinoForObjectDetection(config).save_pretrained(tmp)
+        GroundingDinoProcessor(
+            image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 128, "longest_edge": 128}),
+            tokenizer=tokenizer,
+        ).save_pretrained(tmp)
+    return Path(folder)
+
+
+def tiny_sam():
+    """A ``Sam`` from segment-anything's modules: 64 px inputs, a 1-block ViT, 32-dim prompts and decoder."""
+    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+
+    torch.manual_seed(0)
+    return Sam(
+        image_encoder=ImageEncoderViT(img_size=64, patch_size=16, embed_dim=16, depth=1, num_heads=2, out_chans=32),
+        prompt_encoder=PromptEncoder(
+            embed_dim=32, image_embedding_size=(4, 4), input_image_size=(64, 64), mask_in_chans=4
+        ),
+        mask_decoder=MaskDecoder(
+            transformer_dim=32,
+            transformer=TwoWayTransformer(depth=1, embedding_dim=32, mlp_dim=64, num_heads=2),
+            iou_head_hidden_dim=16,
+        ),
+    ).eval()
+
+
+def save_sam(path: str | os.PathLike) -> Path:
+    """The state dict of :func:`tiny_sam`, loadable with ``--model-type tiny``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(tiny_sam().state_dict(), tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def save_all(out: str | os.PathLike, words: Iterable[str]) -> dict[str, Path]:
+    """Every tiny model of the RiVEG chain under ``out``; returns their paths by role."""
+    out, words = Path(out), list(words)
+    return {
+        "captioner": save_captioner(out / "captioner", words),
+        "llm": save_causal_lm(out / "llm", words),
+        "encoder": save_encoder(out / "encoder", words),
+        "matcher": save_image_text_matcher(out / "matcher", words),
+        "grounder": save_grounder(out / "grounder", words),
+        "sam": save_sam(out / "sam.pth"),
+    }

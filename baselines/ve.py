@@ -1,0 +1,180 @@
+"""Visual entailment (paper section IV-C-1): is the entity in the tweet's image? An image-text matching model
+(BLIP's ITM head, ``BlipForImageTextRetrieval``; any ``from_pretrained`` path) scores (image, referring
+expression); entail = groundable, contradict = not. The decision threshold is the one with the best dev accuracy.
+
+Each image is encoded once for all its entities: the vision tower runs per image, the text encoder
+cross-attends to that embedding for every expression of the image.
+
+Steps: ``ve_items`` (the GMNER VE set from the loaders) -> ``train_matcher`` (fine-tuning, threshold on dev,
+saved with ``ve.json``) -> ``ImageTextMatcher.scores``. Command: ``smner-bench baseline ve-train``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from smner_bench.benchmark.atomic import atomic_folder
+from smner_bench.benchmark.errors import MissingDataError
+
+from .decision import best_threshold, evaluate
+from .images import image_file, open_rgb
+
+
+@dataclass(frozen=True)
+class VEItem:
+    image_id: str
+    expression: str
+    label: int  # 1 = entail (groundable)
+
+
+def expression(text: str, kind: str) -> str:
+    """The expression of a gold entity when no LLM expansion is at hand: ``"Garfield Park (LOC)"``."""
+    return f"{text} ({kind})"
+
+
+def ve_items(rows, images: str | os.PathLike) -> list[VEItem]:
+    """One item per gold entity of the tweets whose image is in ``images`` (the others cannot be judged)."""
+    return [
+        VEItem(r["image_id"], expression(e["text"], e["type"]), int(e["groundable"]))
+        for r in rows
+        if image_file(images, r["image_id"]).is_file()
+        for e in r["entities"]
+    ]
+
+
+def by_image(items: Sequence[VEItem]) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, item in enumerate(items):
+        groups[item.image_id].append(i)
+    return dict(groups)
+
+
+class ImageTextMatcher:
+    """BLIP ITM with its processor. ``logits`` is the shared forward (training and inference)."""
+
+    def __init__(self, path: str | os.PathLike, *, device: str = "cpu", max_length: int = 64) -> None:
+        from transformers import AutoProcessor, BlipForImageTextRetrieval
+
+        if not Path(path).is_dir():
+            raise MissingDataError("image-text matching model folder not found", file=path)
+        self.path = str(path)
+        self.processor = AutoProcessor.from_pretrained(path)
+        self.model = BlipForImageTextRetrieval.from_pretrained(path).to(device).eval()
+        self.device, self.max_length = device, max_length
+        meta = Path(path) / "ve.json"
+        self.meta = json.loads(meta.read_text()) if meta.is_file() else {}
+        self.threshold = float(self.meta.get("threshold", 0.5))
+
+    def logits(self, images: Sequence, image_index: Sequence[int], texts: Sequence[str]) -> torch.Tensor:
+        """(len(texts), 2) ITM logits; ``texts[k]`` is matched with ``images[image_index[k]]``, and every image
+        goes through the vision tower once."""
+        pixels = self.processor.image_processor(images=list(images), return_tensors="pt")["pixel_values"]
+        embeds = self.model.vision_model(pixel_values=pixels.to(self.device)).last_hidden_state
+        embeds = embeds[torch.as_tensor(list(image_index), device=self.device)]
+        text = self.processor.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        ).to(self.device)
+        hidden = self.model.text_encoder(
+            input_ids=text["input_ids"],
+            attention_mask=text["attention_mask"],
+            encoder_hidden_states=embeds,
+            encoder_attention_mask=torch.ones(embeds.shape[:-1], dtype=torch.long, device=self.device),
+        ).last_hidden_state
+        return self.model.itm_head(hidden[:, 0, :])
+
+    def scores(self, image, texts: Sequence[str]) -> np.ndarray:
+        """P(match) of each expression with one image (one vision pass)."""
+        if not texts:
+            return np.zeros(0)
+        with torch.no_grad():
+            logits = self.logits([image], [0] * len(texts), texts)
+        return torch.softmax(logits, dim=-1)[:, 1].cpu().numpy()
+
+    def score_items(self, items: Sequence[VEItem], images: str | os.PathLike, progress: bool = False) -> np.ndarray:
+        probs = np.zeros(len(items))
+        for image_id, idx in tqdm(by_image(items).items(), desc="VE", disable=not progress, leave=False):
+            probs[idx] = self.scores(open_rgb(images, image_id), [items[i].expression for i in idx])
+        return probs
+
+
+def train_matcher(
+    base: str | os.PathLike,
+    train: Sequence[VEItem],
+    dev: Sequence[VEItem],
+    images: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    epochs: int = 1,
+    lr: float = 2e-5,
+    images_per_batch: int = 8,
+    seed: int = 42,
+    device: str = "cpu",
+    progress: bool = True,
+) -> dict:
+    """Fine-tune the ITM head and encoders with cross-entropy (batches of ``images_per_batch`` images with all
+    their items), choose the dev-accuracy threshold, save the model, processor and ``ve.json`` atomically."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    matcher = ImageTextMatcher(base, device=device)
+    model = matcher.model
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    groups = list(by_image(train).items())
+    cache = {image_id: open_rgb(images, image_id) for image_id, _ in groups}
+    gen = torch.Generator().manual_seed(seed)
+    history, started = [], time.time()
+    for epoch in range(1, epochs + 1):
+        model.train()
+        order = torch.randperm(len(groups), generator=gen).tolist()
+        losses = []
+        for start in tqdm(
+            range(0, len(order), images_per_batch),
+            total=math.ceil(len(order) / images_per_batch),
+            desc=f"VE epoch {epoch}",
+            disable=not progress,
+            leave=False,
+        ):
+            chunk = [groups[i] for i in order[start : start + images_per_batch]]
+            index = [k for k, (_, idx) in enumerate(chunk) for _ in idx]
+            texts = [train[i].expression for _, idx in chunk for i in idx]
+            labels = torch.tensor([train[i].label for _, idx in chunk for i in idx], device=device)
+            logits = matcher.logits([cache[image_id] for image_id, _ in chunk], index, texts)
+            loss = torch.nn.functional.cross_entropy(logits, labels)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            losses.append(float(loss.detach()))
+        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "seconds": round(time.time() - started, 1)})
+    model.eval()
+    dev_probs = matcher.score_items(dev, images)
+    dev_labels = np.array([item.label for item in dev])
+    threshold = best_threshold(dev_probs, dev_labels)
+    meta = {
+        "base": str(base),
+        "threshold": threshold,
+        "epochs": epochs,
+        "lr": lr,
+        "images_per_batch": images_per_batch,
+        "seed": seed,
+        "train_items": len(train),
+        "history": history,
+        "dev": evaluate(dev_probs, dev_labels, threshold),
+    }
+    with atomic_folder(out) as tmp:
+        model.save_pretrained(tmp)
+        matcher.processor.save_pretrained(tmp)
+        (tmp / "ve.json").write_text(json.dumps(meta, indent=1))
+    return meta
