@@ -325,15 +325,35 @@ def _save_command(folder: str, name: str, meta: dict) -> None:
 
 
 def cmd_tiny_models(args: argparse.Namespace) -> int:
+    import yaml
+
+    from smner_bench.benchmark.atomic import write_text
     from smner_bench.loaders import load
 
     from . import tiny
 
     ds = load(args.dataset, args.data_dir)
     words = sorted({t for split in ds.values() for r in split for t in r["tokens"]})
-    paths = tiny.save_all(args.out, words)
+    paths = tiny.save_all(Path(args.out) / "tiny", words)
     for role, path in paths.items():
         print(f"{role:10s} {path}")
+    images = args.images or str(Path(args.data_dir) / "images")
+    run = {  # model paths relative to the run file; PLIM, VE and VG are trained into plim/, ve/, vg/ first
+        "dataset": args.dataset,
+        "data_dir": str(Path(args.data_dir).resolve()),
+        "split": "test",
+        "images": str(Path(images).resolve()),
+        "out": "run",
+        "captions": {"captioner": "transformers:tiny/captioner", "max_new_tokens": 8},
+        "knowledge": {"llm": "transformers:tiny/llm", "encoder": "tiny/encoder", "max_new_tokens": 16},
+        "plim": {"checkpoint": "plim/best"},
+        "expansion": {"llm": "transformers:tiny/llm", "max_new_tokens": 8},
+        "ve": {"checkpoint": "ve"},
+        "vg": {"checkpoint": "vg"},
+        "sam": {"checkpoint": "tiny/sam.pth", "model_type": "tiny"},
+    }
+    write_text(Path(args.out) / "run.yaml", yaml.safe_dump(run, sort_keys=False))
+    print(f"run file  {Path(args.out) / 'run.yaml'}")
     return 0
 
 
@@ -495,10 +515,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         q.add_argument("--threads", type=int)
         q.add_argument("--max-train", type=int, help="a prefix of the training set (smoke runs)")
 
-    p = sub.add_parser("tiny-models", help="write tiny random-weight models of every stage (tests, make demo)")
+    p = sub.add_parser("tiny-models", help="tiny random models of every stage + a run file (tests, demo)")
     p.add_argument("--out", required=True)
     p.add_argument("--dataset", choices=list(ANNOTATIONS), default="gmner")
     p.add_argument("--data-dir", required=True, help="a release whose words make the tiny vocabularies")
+    p.add_argument("--images", help="its image folder (default: <data-dir>/images), for the run file")
     p.set_defaults(func=cmd_tiny_models)
 
     p = sub.add_parser("plim-predict", help="tag a split with a PLIM checkpoint and write an MNER submission")

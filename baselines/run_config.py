@@ -47,6 +47,7 @@ class KnowledgeStage(Section):
     manual_data: list[str] = Field(default_factory=list, description="CONFIG:FOLDER whose train texts they annotate")
     top_n: int = Field(5, ge=0)
     batch_size: int = Field(8, ge=1)
+    max_new_tokens: int = Field(256, ge=1)
 
 
 class PlimStage(Section):
@@ -57,6 +58,7 @@ class PlimStage(Section):
 class ExpansionStage(Section):
     llm: str
     batch_size: int = Field(8, ge=1)
+    max_new_tokens: int = Field(64, ge=1)
 
 
 class VEStage(Section):
@@ -139,9 +141,15 @@ def load_run_config(path: str | os.PathLike) -> RunConfig:
             for name in names:
                 if isinstance(target.get(name), str):
                     target[name] = _resolve(target[name], base)
-    for key in ("manual",):
-        if isinstance(raw.get("knowledge"), dict) and isinstance(raw["knowledge"].get(key), list):
-            raw["knowledge"][key] = [_resolve(v, base) if isinstance(v, str) else v for v in raw["knowledge"][key]]
+    knowledge = raw.get("knowledge")
+    if isinstance(knowledge, dict):
+        if isinstance(knowledge.get("manual"), list):
+            knowledge["manual"] = [_resolve(v, base) if isinstance(v, str) else v for v in knowledge["manual"]]
+        if isinstance(knowledge.get("manual_data"), list):  # CONFIG:FOLDER
+            knowledge["manual_data"] = [
+                f"{v.partition(':')[0]}:{_resolve(v.partition(':')[2], base)}" if isinstance(v, str) and ":" in v else v
+                for v in knowledge["manual_data"]
+            ]
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as exc:

@@ -117,6 +117,8 @@ def run_knowledge(ctx: Context, inputs) -> list[dict]:
         split=ctx.cfg.split,
         batch_size=k.batch_size,
         progress=ctx.progress,
+        max_new_tokens=k.max_new_tokens,
+        device=ctx.cfg.device,
     )
     if k.llm.startswith("replay:"):
         requests = [Request("", key=r["id"]) for r in ctx.rows]
@@ -165,6 +167,8 @@ def run_expansion(ctx: Context, inputs) -> list[dict]:
         split=ctx.cfg.split,
         batch_size=ctx.cfg.expansion.batch_size,
         progress=ctx.progress,
+        max_new_tokens=ctx.cfg.expansion.max_new_tokens,
+        device=ctx.cfg.device,
     )
     images = {line["id"]: line["caption"] for line in inputs["captions"]}
     texts = {r["id"]: " ".join(r["tokens"]) for r in ctx.rows}
@@ -381,6 +385,9 @@ def run(
     unknown = set(force) - {s.name for s in STAGES}
     if unknown:
         raise UsageError(f"--force {', '.join(sorted(unknown))}: the stages are {', '.join(s.name for s in STAGES)}")
+    for stage in enabled(cfg):  # every model is there before anything runs
+        for path in stage.models(cfg):
+            stamp(path)
     rows = shard_rows(split_rows(cfg), num_shards, shard_index)
     folder = shard_folder(cfg, num_shards, shard_index)
     folder.mkdir(parents=True, exist_ok=True)

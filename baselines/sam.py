@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def load_predictor(checkpoint: str | os.PathLike, model_type: str = "vit_h", dev
             sam.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
         else:
             sam = sam_model_registry[model_type](checkpoint=str(checkpoint))
-    except (RuntimeError, KeyError, EOFError) as exc:  # a checkpoint of another architecture, or not one at all
+    except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as exc:  # not SAM weights
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataFormatError(f"not a SAM {model_type} checkpoint ({first[:200]})", file=checkpoint) from None
     return SamPredictor(sam.to(device).eval())

@@ -10,6 +10,7 @@ those ids as its phrase delimiters.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,9 +24,10 @@ _COMMON = ("per", "loc", "org", "other", "misc", "(", ")", "-", "a", "the", "of"
 
 
 def bert_vocab(words: Iterable[str]) -> list[str]:
-    """``VOCAB_SIZE`` tokens: the specials at their bert-base-uncased ids, then the lower-cased ``words`` (as many
-    as fit), then fillers."""
-    chosen = iter(dict.fromkeys([*_COMMON, *(w.lower() for w in words if w.strip() and w not in _SPECIAL.values())]))
+    """``VOCAB_SIZE`` tokens: the specials at their bert-base-uncased ids, then the lower-cased pieces of ``words``
+    (punctuation apart, as many as fit), then fillers."""
+    pieces = (p for w in words for p in re.findall(r"\w+|[^\w\s]", w.lower()))  # BERT splits off punctuation
+    chosen = iter(dict.fromkeys(p for p in (*_COMMON, *pieces) if p not in _SPECIAL.values()))
     vocab = []
     for i in range(VOCAB_SIZE):
         vocab.append(_SPECIAL.get(i) or next(chosen, None) or f"[unused{i}]")

@@ -26,10 +26,10 @@ import torch
 from tqdm import tqdm
 
 from smner_bench.benchmark.atomic import atomic_folder
-from smner_bench.benchmark.errors import MissingDataError
 
 from .decision import best_threshold, evaluate
 from .images import image_file, open_rgb
+from .loading import from_pretrained
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,9 @@ class ImageTextMatcher:
     def __init__(self, path: str | os.PathLike, *, device: str = "cpu", max_length: int = 64) -> None:
         from transformers import AutoProcessor, BlipForImageTextRetrieval
 
-        if not Path(path).is_dir():
-            raise MissingDataError("image-text matching model folder not found", file=path)
         self.path = str(path)
-        self.processor = AutoProcessor.from_pretrained(path)
-        self.model = BlipForImageTextRetrieval.from_pretrained(path).to(device).eval()
+        self.processor = from_pretrained(AutoProcessor, path, "image-text matching model")
+        self.model = from_pretrained(BlipForImageTextRetrieval, path, "image-text matching model").to(device).eval()
         self.device, self.max_length = device, max_length
         meta = Path(path) / "ve.json"
         self.meta = json.loads(meta.read_text()) if meta.is_file() else {}

@@ -26,17 +26,17 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from smner_bench.benchmark.atomic import atomic_folder
-from smner_bench.benchmark.errors import MissingDataError, SmnerError
+from smner_bench.benchmark.errors import SmnerError
 from smner_bench.benchmark.rle import box_ious
 
 from .images import image_file, open_rgb
+from .loading import from_pretrained
 from .ve import expression
 
 
@@ -79,11 +79,9 @@ class Grounder:
     def __init__(self, path: str | os.PathLike, *, device: str = "cpu") -> None:
         from transformers import AutoProcessor, GroundingDinoForObjectDetection
 
-        if not Path(path).is_dir():
-            raise MissingDataError("grounding model folder not found", file=path)
         self.path = str(path)
-        self.processor = AutoProcessor.from_pretrained(path)
-        self.model = GroundingDinoForObjectDetection.from_pretrained(path).to(device).eval()
+        self.processor = from_pretrained(AutoProcessor, path, "grounding model")
+        self.model = from_pretrained(GroundingDinoForObjectDetection, path, "grounding model").to(device).eval()
         self.device = device
         self.max_text = min(self.model.config.max_text_len, self.processor.tokenizer.model_max_length)
 

@@ -87,11 +87,13 @@ def test_alignment_truncation_and_empty_tokens(tiny):
     tokens = ["mara", "\ufe0f", "quill", "\u200b", "visits"]
     knowledge = " ".join(["named entities person"] * 40)
     e = encode(tokenizer, tokens, knowledge, tags=[1, 0, 2, 0, 0], max_length=24)
-    assert len(e.input_ids) == 24 and e.knowledge_cut > 0 and e.knowledge_kept == 24 - 7 - 1
+    # [CLS] + 6 word pieces (visits = visit ##s) + [SEP] = 8 positions before the knowledge, [SEP] at the end
+    assert len(e.input_ids) == 24 and e.knowledge_cut > 0 and e.knowledge_kept == 24 - 8 - 1
     assert e.input_ids[0] == tokenizer.cls_token_id and e.input_ids[-1] == tokenizer.sep_token_id
     assert len(e.first) == 5  # every token keeps a position
     assert e.input_ids[e.first[1]] == tokenizer.unk_token_id and e.input_ids[e.first[3]] == tokenizer.unk_token_id
-    assert e.input_ids[e.first[4] + 1] == tokenizer.sep_token_id  # the tweet is whole, then the separator
+    assert tokenizer.convert_ids_to_tokens(e.input_ids[e.first[4] : e.first[4] + 2]) == ["visit", "##s"]
+    assert e.input_ids[e.first[4] + 2] == tokenizer.sep_token_id  # the tweet is whole, then the separator
     long_tweet = ["visits"] * 30
     e = encode(tokenizer, long_tweet, knowledge, max_length=16)
     assert len(e.first) == 30 and e.knowledge_kept == 0  # only the knowledge is ever cut

@@ -10,29 +10,13 @@ from .conftest import IN_CI
 
 torch = pytest.importorskip("torch") if not IN_CI else __import__("torch")
 
-from smner_bench.baselines.sam import BoxToMask, add_masks, read_gmner_lines  # noqa: E402
+from smner_bench.baselines.sam import BoxToMask, add_masks, load_predictor, read_gmner_lines  # noqa: E402
+from smner_bench.baselines.tiny import save_sam, tiny_sam  # noqa: E402
 from smner_bench.benchmark.cli import main  # noqa: E402
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError  # noqa: E402
 from smner_bench.benchmark.gold import gold_from_rows  # noqa: E402
 from smner_bench.benchmark.submission import gold_as_submission, read_submission, write_submission  # noqa: E402
 from smner_bench.loaders import decode_rle, load_split  # noqa: E402
-
-
-def tiny_sam():
-    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
-
-    torch.manual_seed(0)
-    return Sam(
-        image_encoder=ImageEncoderViT(img_size=64, patch_size=16, embed_dim=16, depth=1, num_heads=2, out_chans=32),
-        prompt_encoder=PromptEncoder(
-            embed_dim=32, image_embedding_size=(4, 4), input_image_size=(64, 64), mask_in_chans=4
-        ),
-        mask_decoder=MaskDecoder(
-            transformer_dim=32,
-            transformer=TwoWayTransformer(depth=1, embedding_dim=32, mlp_dim=64, num_heads=2),
-            iou_head_hidden_dim=16,
-        ),
-    ).eval()
 
 
 class CountingPredictor:
@@ -139,3 +123,16 @@ def test_bad_inputs(tmp_path, sample_dir, gmner_lines):
         ]
     )
     assert code == 2 and not (tmp_path / "o.jsonl").exists()
+
+
+def test_load_predictor_reads_a_checkpoint_and_refuses_other_files(tmp_path):
+    path = save_sam(tmp_path / "tiny.pth")
+    predictor = load_predictor(path, "tiny")
+    reference = tiny_sam().state_dict()
+    loaded = predictor.model.state_dict()
+    assert reference.keys() == loaded.keys() and all(torch.equal(reference[k], loaded[k]) for k in reference)
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(DataFormatError, match="not a SAM tiny checkpoint"):
+        load_predictor(tmp_path / "junk.pth", "tiny")
+    with pytest.raises(DataFormatError, match="not a SAM vit_b checkpoint"):
+        load_predictor(path, "vit_b")  # the tiny weights do not fit vit_b

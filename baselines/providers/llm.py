@@ -228,15 +228,24 @@ class ReplayLLM:
 
 
 def llm_from_spec(
-    spec: str, cache: str, *, dataset: str, data_dir: str, split: str, batch_size: int = 8, progress: bool = True
+    spec: str,
+    cache: str,
+    *,
+    dataset: str,
+    data_dir: str,
+    split: str,
+    batch_size: int = 8,
+    progress: bool = True,
+    max_new_tokens: int = 256,
+    device: str = "cpu",
 ) -> CachedLLM:
     """``transformers:PATH`` | ``openai:MODEL@BASE_URL`` | ``replay:RELEASE`` behind the answer cache."""
     kind, _, rest = spec.partition(":")
     if kind == "transformers" and rest:
-        llm = TransformersLLM(rest, batch_size=batch_size)
+        llm = TransformersLLM(rest, batch_size=batch_size, max_new_tokens=max_new_tokens, device=device)
     elif kind == "openai" and "@" in rest:
         model, _, url = rest.partition("@")
-        llm = OpenAICompatibleLLM(url, model)
+        llm = OpenAICompatibleLLM(url, model, max_tokens=max_new_tokens)
     elif kind == "replay" and rest:
         llm = ReplayLLM.from_release(rest, dataset, data_dir, split)
     else:

@@ -1,0 +1,190 @@
+"""The end-to-end RiVEG runner with tiny random models on the synthetic sample: the chain, its stage cache,
+resuming after a crash, shards merged equal to one run, and bad run files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from .conftest import IN_CI
+
+torch = pytest.importorskip("torch") if not IN_CI else __import__("torch")
+
+from smner_bench.baselines import runner  # noqa: E402
+from smner_bench.baselines.run_config import load_run_config  # noqa: E402
+from smner_bench.benchmark.cli import main  # noqa: E402
+from smner_bench.benchmark.gold import gold_from_rows  # noqa: E402
+from smner_bench.benchmark.submission import read_submission  # noqa: E402
+from smner_bench.loaders import load_split  # noqa: E402
+
+FILES = (
+    "captions.jsonl",
+    "knowledge.jsonl",
+    "mner.jsonl",
+    "expressions.jsonl",
+    "ve.jsonl",
+    "gmner.jsonl",
+    "smner.jsonl",
+)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory, sample_dir, hf_cache):
+    """Tiny models of every stage, PLIM/VE/VG briefly trained on the sample (as ``make demo`` does)."""
+    root = tmp_path_factory.mktemp("riveg")
+    data = ["--data-dir", str(sample_dir)]
+    images = ["--images", str(sample_dir / "images")]
+    assert main(["baseline", "tiny-models", "--out", str(root / "tiny"), *data]) == 0
+    assert main(["baseline", "plim-train", "--encoder", str(root / "tiny/encoder"), *data, "--knowledge",
+                 str(sample_dir / "knowledge.zip"), "--out", str(root / "plim"), "--epochs", "1",
+                 "--batch-size", "8", "--max-length", "96"]) == 0  # fmt: skip
+    assert main(["baseline", "ve-train", "--base", str(root / "tiny/matcher"), *data, *images, "--out",
+                 str(root / "ve")]) == 0  # fmt: skip
+    assert main(["baseline", "vg-train", "--base", str(root / "tiny/grounder"), *data, *images, "--out",
+                 str(root / "vg")]) == 0  # fmt: skip
+    return root
+
+
+def write_config(folder, sample_dir, models, out="run", **changes):
+    cfg = {
+        "dataset": "smner",
+        "data_dir": str(sample_dir),
+        "split": "test",
+        "images": str(sample_dir / "images"),
+        "out": out,  # relative: under the run file's folder
+        "captions": {"captioner": "transformers:tiny/captioner", "max_new_tokens": 6},
+        "knowledge": {"llm": "transformers:tiny/llm", "encoder": "tiny/encoder", "max_new_tokens": 8},
+        "plim": {"checkpoint": "plim/best"},
+        "expansion": {"llm": "transformers:tiny/llm", "max_new_tokens": 6},
+        "ve": {"checkpoint": "ve"},
+        "vg": {"checkpoint": "vg"},
+        "sam": {"checkpoint": "tiny/sam.pth", "model_type": "tiny"},
+    }
+    for key, value in changes.items():
+        if value is None:
+            cfg.pop(key)
+        else:
+            cfg[key] = value
+    for name in ("tiny", "plim", "ve", "vg"):  # model paths relative to the run file
+        if not (folder / name).exists():
+            (folder / name).symlink_to(models / name)
+    path = folder / "run.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture(scope="module")
+def single(models, sample_dir, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("single")
+    path = write_config(folder, sample_dir, models)
+    assert main(["run", "riveg", "--config", str(path)]) == 0
+    return path
+
+
+def test_chain_writes_valid_submissions_at_every_task(single, sample_dir, hf_cache, capsys):
+    out = single.parent / "run"
+    rows = load_split("smner", sample_dir, "test", cache_dir=hf_cache)
+    gold = gold_from_rows(rows, name="smner/test", has_boxes=True, has_masks=True)
+    assert read_submission(out / "mner.jsonl", gold).tasks() == ("mner",)
+    assert read_submission(out / "gmner.jsonl", gold).tasks() == ("mner", "eeg", "gmner")
+    smner = read_submission(out / "smner.jsonl", gold)
+    assert smner.tasks() == ("mner", "eeg", "gmner", "ees", "smner")
+    ve = [e for line in map(json.loads, (out / "ve.jsonl").read_text().splitlines()) for e in line["entities"]]
+    boxed = [e for line in map(json.loads, (out / "gmner.jsonl").read_text().splitlines()) for e in line["entities"]]
+    assert [e["box"] is not None for e in boxed] == [e["groundable"] for e in ve]  # VG grounds what VE passed
+    assert all(" - " in e["expression"] and e["expression"].startswith(e["text"]) for e in ve)  # expansion used
+    assert main(["score", str(out / "smner.jsonl"), "--dataset", "smner", "--split", "test", "--data-dir",
+                 str(sample_dir)]) == 0  # fmt: skip
+    assert "SMNER" in capsys.readouterr().out
+
+
+def test_rerun_is_cached_and_a_changed_setting_reruns_from_its_stage(single, models, sample_dir, capsys):
+    assert runner.run(load_run_config(single), progress=False) == dict.fromkeys(runner.SECTION, "cached")
+    before = (single.parent / "run" / "mner.jsonl").read_text()
+    path = write_config(single.parent, sample_dir, models, ve={"checkpoint": "ve", "threshold": 1.5})
+    status = runner.run(load_run_config(path), progress=False)
+    assert status == {"captions": "cached", "knowledge": "cached", "mner": "cached", "expansion": "cached",
+                      "ve": "ran", "vg": "ran", "sam": "ran"}  # fmt: skip
+    lines = [json.loads(x) for x in (single.parent / "run" / "gmner.jsonl").read_text().splitlines()]
+    assert all(e["box"] is None for line in lines for e in line["entities"])  # nothing passes a threshold of 1.5
+    assert (single.parent / "run" / "mner.jsonl").read_text() == before
+    forced = runner.run(load_run_config(path), force=["mner"], progress=False)
+    assert forced["mner"] == "ran" and forced["ve"] == "cached"  # same PLIM output: later stages stay cached
+    write_config(single.parent, sample_dir, models)  # back to the module's settings
+
+
+def test_a_crash_loses_only_the_running_stage(models, sample_dir, tmp_path, monkeypatch):
+    path = write_config(tmp_path, sample_dir, models, expansion=None)  # no expansion: "Entity (TYPE)"
+    cfg = load_run_config(path)
+
+    def boom(ctx, inputs):
+        raise KeyboardInterrupt
+
+    stages = tuple(runner.Stage(s.name, s.output, s.inputs, s.models, boom if s.name == "vg" else s.run, s.optional)
+                   for s in runner.STAGES)  # fmt: skip
+    monkeypatch.setattr(runner, "STAGES", stages)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(cfg, progress=False)
+    folder = runner.shard_folder(cfg, 1, 0)
+    assert (folder / "ve.jsonl").is_file() and not (folder / "gmner.jsonl").exists()
+    monkeypatch.undo()
+    status = runner.run(cfg, progress=False)
+    assert status == {
+        "captions": "cached",
+        "knowledge": "cached",
+        "mner": "cached",
+        "ve": "cached",
+        "vg": "ran",
+        "sam": "ran",
+    }
+    ve = [json.loads(x) for x in (tmp_path / "run" / "ve.jsonl").read_text().splitlines()]
+    assert all(e["expression"] == f"{e['text']} ({e['type']})" for line in ve for e in line["entities"])
+
+
+def test_two_shards_merged_equal_one_run(single, models, sample_dir, tmp_path, capsys):
+    runner.run(load_run_config(single), progress=False)  # the one-shard run at the module's settings
+    path = write_config(tmp_path, sample_dir, models)
+    shard = ["run", "riveg", "--config", str(path), "--num-shards", "2"]
+    assert main([*shard, "--shard-index", "0"]) == 0
+    assert main([*shard, "--merge"]) == 2  # shard 1 has not run
+    assert "shard 1 of 2 has not finished stage captions" in capsys.readouterr().err
+    assert main([*shard, "--shard-index", "1"]) == 0
+    assert main([*shard, "--merge"]) == 0
+    first = [json.loads(x)["id"] for x in (tmp_path / "run/shard-0-of-2/mner.jsonl").read_text().splitlines()]
+    second = [json.loads(x)["id"] for x in (tmp_path / "run/shard-1-of-2/mner.jsonl").read_text().splitlines()]
+    assert len(first) == len(second) == 6 and not set(first) & set(second)
+    for name in FILES:
+        assert (tmp_path / "run" / name).read_text() == (single.parent / "run" / name).read_text(), name
+    assert main([*shard, "--shard-index", "2"]) == 2
+    assert "--shard-index 2 is not in 0..1" in capsys.readouterr().err
+
+
+def test_shard_rows_cover_the_split_once():
+    rows = list(range(11))
+    parts = [runner.shard_rows(rows, 4, i) for i in range(4)]
+    assert parts == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10]]
+    assert runner.shard_rows(rows[:2], 4, 3) == []
+
+
+def test_bad_run_files(tmp_path, sample_dir, models, capsys):
+    path = write_config(tmp_path, sample_dir, models, extra_setting=1)
+    assert main(["run", "riveg", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "run.yaml" in err and "extra_setting" in err and "Traceback" not in err
+    path = write_config(
+        tmp_path, sample_dir, models, sam={"checkpoint": "tiny/sam.pth", "model_type": "vit_x"}
+    )
+    assert main(["run", "riveg", "--config", str(path)]) == 1
+    assert "sam.model_type" in capsys.readouterr().err
+    path.write_text("dataset: [unclosed\n")
+    assert main(["run", "riveg", "--config", str(path)]) == 1
+    assert "not YAML" in capsys.readouterr().err
+    assert main(["run", "riveg", "--config", str(tmp_path / "none.yaml")]) == 2
+    path = write_config(tmp_path, sample_dir, models, sam=None, vg={"checkpoint": "missing-model"})
+    assert main(["run", "riveg", "--config", str(path)]) == 2
+    assert "missing-model" in capsys.readouterr().err
+    shutil.rmtree(tmp_path / "run", ignore_errors=True)
