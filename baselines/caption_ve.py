@@ -25,6 +25,7 @@ from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warm
 from smner_bench.benchmark.atomic import atomic_folder
 
 from .decision import best_threshold, evaluate
+from .loading import from_pretrained
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,8 @@ def train_caption_ve(
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    tokenizer = tokenizer or AutoTokenizer.from_pretrained(encoder)
-    model = model or CrossEncoder(AutoModel.from_pretrained(encoder, add_pooling_layer=False))
+    tokenizer = tokenizer or from_pretrained(AutoTokenizer, encoder, "encoder")
+    model = model or CrossEncoder(from_pretrained(AutoModel, encoder, "encoder", add_pooling_layer=False))
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     steps = epochs * math.ceil(len(train) / batch_size)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(0.1 * steps), steps)
@@ -163,6 +164,12 @@ def load_caption_ve(folder: str | Path) -> tuple[CrossEncoder, object, dict]:
     from transformers import AutoConfig
 
     folder = Path(folder)
-    model = CrossEncoder(AutoModel.from_config(AutoConfig.from_pretrained(folder), add_pooling_layer=False))
+    model = CrossEncoder(
+        AutoModel.from_config(from_pretrained(AutoConfig, folder, "caption VE model"), add_pooling_layer=False)
+    )
     model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
-    return model.eval(), AutoTokenizer.from_pretrained(folder), json.loads((folder / "caption_ve.json").read_text())
+    return (
+        model.eval(),
+        from_pretrained(AutoTokenizer, folder, "caption VE model"),
+        json.loads((folder / "caption_ve.json").read_text()),
+    )

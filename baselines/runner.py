@@ -230,24 +230,11 @@ def run_vg(ctx: Context, inputs) -> list[dict]:
 
 
 def run_sam(ctx: Context, inputs) -> list[dict]:
-    import numpy as np
+    from .sam import BoxToMask, add_masks, load_predictor
 
-    from .sam import BoxToMask, load_predictor
-
-    adapter = BoxToMask(
-        load_predictor(ctx.cfg.sam.checkpoint, ctx.cfg.sam.model_type, ctx.cfg.device), multimask=ctx.cfg.sam.multimask
-    )
-    image_of = {r["id"]: r["image_id"] for r in ctx.rows}
-    out = []
-    for line in inputs["vg"]:
-        entities = [dict(e, mask=None) for e in line["entities"]]
-        boxed = [i for i, e in enumerate(entities) if e["box"] is not None]
-        if boxed:
-            pixels = np.asarray(ctx.image(image_of[line["id"]]))
-            for i, rle in zip(boxed, adapter.masks(pixels, [entities[i]["box"] for i in boxed]), strict=True):
-                entities[i]["mask"] = rle
-        out.append({"id": line["id"], "entities": entities})
-    return out
+    sam = ctx.cfg.sam
+    adapter = BoxToMask(load_predictor(sam.checkpoint, sam.model_type, ctx.cfg.device), multimask=sam.multimask)
+    return add_masks(inputs["vg"], ctx.cfg.images, adapter, image_ids={r["id"]: r["image_id"] for r in ctx.rows})
 
 
 STAGES = (

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -108,22 +108,28 @@ def read_gmner_lines(path: str | os.PathLike) -> list[dict]:
 
 
 def add_masks(
-    lines: list[dict], images: str | os.PathLike, adapter: BoxToMask, *, progress: bool = False
+    lines: list[dict],
+    images: str | os.PathLike,
+    adapter: BoxToMask,
+    *,
+    image_ids: Mapping[str, str] | None = None,
+    progress: bool = False,
 ) -> list[dict]:
-    """Each entity gets ``mask``: SAM's mask for its box, or null when its box is null."""
+    """Each entity gets ``mask``: SAM's mask for its box, or null when its box is null. The image of a tweet is
+    ``<images>/<image_ids[id]>`` (default ``<id>.jpg``)."""
     from tqdm import tqdm
 
-    images = Path(images)
+    from .images import image_file
+
     out = []
     for line in tqdm(lines, desc="SAM", disable=not progress):
         boxed = [i for i, e in enumerate(line["entities"]) if e.get("box") is not None]
         entities = [dict(e, mask=None) for e in line["entities"]]
         if boxed:
-            path = images / f"{line['id']}.jpg"
+            path = image_file(images, (image_ids or {}).get(line["id"], line["id"]))
+            where = f" (line {line['line']})" if "line" in line else ""
             if not path.is_file():
-                raise MissingDataError(
-                    f"no image for tweet {line['id']} (line {line['line']}), which has boxes", file=path
-                )
+                raise MissingDataError(f"no image for tweet {line['id']}{where}, which has boxes", file=path)
             with Image.open(path) as im:
                 pixels = np.asarray(im.convert("RGB"))
             h, w = pixels.shape[:2]
@@ -132,7 +138,7 @@ def add_masks(
                 if not (0 <= x1 < x2 <= w + 1 and 0 <= y1 < y2 <= h + 1):
                     raise DataFormatError(
                         f"box {entities[i]['box']} does not fit the {w}x{h} image",
-                        line=line["line"],
+                        line=line.get("line"),
                         field=f"entities[{i}].box",
                         file=path,
                     )

@@ -36,7 +36,8 @@ def models(tmp_path_factory, sample_dir, hf_cache):
     root = tmp_path_factory.mktemp("riveg")
     data = ["--data-dir", str(sample_dir)]
     images = ["--images", str(sample_dir / "images")]
-    assert main(["baseline", "tiny-models", "--out", str(root / "tiny"), *data]) == 0
+    assert main(["baseline", "tiny-models", "--out", str(root), *data]) == 0
+    assert load_run_config(root / "run.yaml").sam.model_type == "tiny"  # the run file it writes is valid
     assert main(["baseline", "plim-train", "--encoder", str(root / "tiny/encoder"), *data, "--knowledge",
                  str(sample_dir / "knowledge.zip"), "--out", str(root / "plim"), "--epochs", "1",
                  "--batch-size", "8", "--max-length", "96"]) == 0  # fmt: skip
@@ -175,9 +176,7 @@ def test_bad_run_files(tmp_path, sample_dir, models, capsys):
     assert main(["run", "riveg", "--config", str(path)]) == 1
     err = capsys.readouterr().err
     assert "run.yaml" in err and "extra_setting" in err and "Traceback" not in err
-    path = write_config(
-        tmp_path, sample_dir, models, sam={"checkpoint": "tiny/sam.pth", "model_type": "vit_x"}
-    )
+    path = write_config(tmp_path, sample_dir, models, sam={"checkpoint": "tiny/sam.pth", "model_type": "vit_x"})
     assert main(["run", "riveg", "--config", str(path)]) == 1
     assert "sam.model_type" in capsys.readouterr().err
     path.write_text("dataset: [unclosed\n")

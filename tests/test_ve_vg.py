@@ -157,4 +157,4 @@ def test_training_commands(matcher_dir, grounder_dir, sample_dir, tmp_path, caps
     assert meta["command"].startswith("smner-bench ") and "threshold" in meta
     code = main(["baseline", "vg-train", "--base", str(tmp_path / "nope"), "--out", str(tmp_path / "x"), *common])
     assert code == 2 and not (tmp_path / "x").exists()
-    assert "grounding model folder not found" in capsys.readouterr().err
+    assert "grounding model not found: no such folder" in capsys.readouterr().err

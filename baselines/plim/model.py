@@ -9,6 +9,8 @@ from transformers import AutoConfig, AutoModel
 
 from smner_bench.benchmark.tags import TAG_NAMES
 
+from ..loading import from_pretrained
+
 
 class PlimTagger(nn.Module):
     def __init__(self, encoder: nn.Module, dropout: float = 0.1, num_tags: int = len(TAG_NAMES)) -> None:
@@ -21,13 +23,13 @@ class PlimTagger(nn.Module):
     @classmethod
     def from_pretrained(cls, path: str, dropout: float = 0.1) -> PlimTagger:
         """The encoder's weights from a local folder (or hub name, where a hub is reachable)."""
-        return cls(AutoModel.from_pretrained(path, add_pooling_layer=False), dropout)
+        return cls(from_pretrained(AutoModel, path, "encoder", add_pooling_layer=False), dropout)
 
     @classmethod
     def from_config(cls, config, dropout: float = 0.1) -> PlimTagger:
         """Random weights from a config (tests; and the skeleton a checkpoint is loaded into)."""
         if isinstance(config, str):
-            config = AutoConfig.from_pretrained(config)
+            config = from_pretrained(AutoConfig, config, "encoder")
         return cls(AutoModel.from_config(config, add_pooling_layer=False), dropout)
 
     def emissions(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, first: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,7 @@ from smner_bench.benchmark.submission import read_submission, write_submission
 from smner_bench.benchmark.tags import TAG_NAMES
 from smner_bench.loaders import load
 
+from ..loading import from_pretrained
 from .config import PlimConfig
 from .data import Encoded, collate, encode
 from .model import PlimTagger
@@ -120,10 +121,12 @@ def load_checkpoint(folder: str | Path) -> tuple[PlimTagger, object, dict]:
 
     folder = Path(folder)
     meta = json.loads((folder / "plim.json").read_text())
-    model = PlimTagger.from_config(AutoConfig.from_pretrained(folder), dropout=meta["config"]["dropout"])
+    model = PlimTagger.from_config(
+        from_pretrained(AutoConfig, folder, "PLIM checkpoint"), dropout=meta["config"]["dropout"]
+    )
     model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
     model.eval()
-    return model, AutoTokenizer.from_pretrained(folder), meta
+    return model, from_pretrained(AutoTokenizer, folder, "PLIM checkpoint"), meta
 
 
 def train(cfg: PlimConfig, *, model: PlimTagger | None = None, tokenizer=None, progress: bool = True) -> dict:
@@ -133,7 +136,7 @@ def train(cfg: PlimConfig, *, model: PlimTagger | None = None, tokenizer=None, p
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = tokenizer or AutoTokenizer.from_pretrained(cfg.encoder)
+    tokenizer = tokenizer or from_pretrained(AutoTokenizer, cfg.encoder, "encoder")
     model = model or PlimTagger.from_pretrained(cfg.encoder, dropout=cfg.dropout)
     versions = load_splits(cfg)
     train_rows = [

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from smner_bench.benchmark.errors import MissingDataError
 
+from ..loading import from_pretrained
+
 
 class ReplayCaptioner:
     """Captions (and detailed descriptions) from the released caption files, by image id."""
@@ -42,8 +44,8 @@ class TransformersCaptioner:
     ) -> None:
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        self.processor = processor or AutoProcessor.from_pretrained(path)
-        self.model = (model or AutoModelForImageTextToText.from_pretrained(path)).to(device).eval()
+        self.processor = processor or from_pretrained(AutoProcessor, path, "captioner")
+        self.model = (model or from_pretrained(AutoModelForImageTextToText, path, "captioner")).to(device).eval()
         self.max_new_tokens, self.batch_size, self.device = max_new_tokens, batch_size, device
 
     def caption_images(self, images: Sequence) -> list[str]:

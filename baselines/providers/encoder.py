@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..loading import from_pretrained
+
 
 class Encoder:
     def __init__(
@@ -14,8 +16,8 @@ class Encoder:
         from transformers import AutoModel, AutoTokenizer
 
         self.name = str(path)
-        self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
-        self.model = (model or AutoModel.from_pretrained(path)).to(device).eval()
+        self.tokenizer = tokenizer or from_pretrained(AutoTokenizer, path, "encoder")
+        self.model = (model or from_pretrained(AutoModel, path, "encoder")).to(device).eval()
         self.max_length, self.batch_size, self.device = max_length, batch_size, device
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from smner_bench.benchmark.errors import SmnerError, UsageError
 
+from ..loading import from_pretrained
 from .cache import AnswerCache, prompt_key
 
 log = logging.getLogger(__name__)
@@ -92,11 +93,11 @@ class TransformersLLM:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.model = str(path)
-        self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
+        self.tokenizer = tokenizer or from_pretrained(AutoTokenizer, path, "LLM")
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.network = (model or AutoModelForCausalLM.from_pretrained(path)).to(device).eval()
+        self.network = (model or from_pretrained(AutoModelForCausalLM, path, "LLM")).to(device).eval()
         self.max_new_tokens, self.batch_size, self.device = max_new_tokens, batch_size, device
 
     def _text(self, prompt: str) -> str:
