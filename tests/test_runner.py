@@ -187,3 +187,45 @@ def test_bad_run_files(tmp_path, sample_dir, models, capsys):
     assert main(["run", "riveg", "--config", str(path)]) == 2
     assert "missing-model" in capsys.readouterr().err
     shutil.rmtree(tmp_path / "run", ignore_errors=True)
+
+
+def test_wrong_kind_of_model_folder(models, sample_dir, tmp_path, capsys):
+    path = write_config(tmp_path, sample_dir, models, sam=None, vg={"checkpoint": "ve"})  # a BLIP folder
+    assert main(["run", "riveg", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "not a grounding model folder" in err and "Traceback" not in err
+
+
+def test_real_gmner_shard_with_released_captions_and_knowledge(models, data_root, tmp_path, hf_cache):
+    """Plumbing on real data: a shard of Twitter-GMNER v2.0 test, the released captions and gpt-3.5 knowledge
+    replayed by tweet id, no images on this machine (so every entity is judged not in the image)."""
+    from smner_bench.loaders import read_captions
+
+    gmner = data_root / "twitter-gmner" / "v2.0"
+    release = data_root / "llm-knowledge" / "twitter-gmner_gpt-3.5-turbo.zip"
+    captions = sorted(str(p) for p in (data_root / "captions").iterdir())
+    (tmp_path / "no-images").mkdir()
+    path = write_config(
+        tmp_path,
+        gmner,
+        models,
+        dataset="gmner",
+        images=str(tmp_path / "no-images"),
+        captions={"captioner": "replay:" + ",".join(captions)},
+        knowledge={"llm": f"replay:{release}"},
+        expansion=None,
+        sam=None,
+    )
+    assert main(["run", "riveg", "--config", str(path), "--num-shards", "150", "--shard-index", "7"]) == 0
+    folder = tmp_path / "run" / "shard-7-of-150"
+    rows = load_split("gmner", gmner, "test", knowledge=release, cache_dir=hf_cache)
+    expected = [r for r in rows][70:80]
+    lines = [json.loads(x) for x in (folder / "knowledge.jsonl").read_text().splitlines()]
+    assert [x["id"] for x in lines] == [r["id"] for r in expected]
+    assert [x["knowledge"] for x in lines] == [r["knowledge"] for r in expected]  # the release, word for word
+    caption, description = read_captions(captions)
+    got = [json.loads(x)["caption"] for x in (folder / "captions.jsonl").read_text().splitlines()]
+    assert got == [caption.get(r["id"]) or description.get(r["id"]) or "" for r in expected] and all(got)
+    gold = gold_from_rows(rows.select(range(70, 80)), name="gmner/test", has_boxes=True, has_masks=False)
+    sub = read_submission(folder / "gmner.jsonl", gold)
+    assert sub.tasks() == ("mner", "eeg", "gmner") and all(p.box is None for p in sub.predictions)
