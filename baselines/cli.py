@@ -106,7 +106,7 @@ def cmd_knowledge(args: argparse.Namespace) -> int:
 def cmd_expand(args: argparse.Namespace) -> int:
     from smner_bench.benchmark.errors import UsageError
     from smner_bench.benchmark.gold import load_gold
-    from smner_bench.benchmark.submission import read_submission, write_submission
+    from smner_bench.benchmark.submission import gold_as_submission, read_submission, write_submission
     from smner_bench.loaders import read_captions
 
     from .expansion import expand
@@ -114,11 +114,17 @@ def cmd_expand(args: argparse.Namespace) -> int:
 
     if any(spec.startswith("replay:") for spec in args.llm):
         raise UsageError("the released knowledge holds no expansion expressions: use a transformers or openai LLM")
+    if (args.predictions is None) == (not args.gold_entities):
+        raise UsageError("give a predictions file or --gold-entities (the split's gold entities), not both")
     gold = load_gold(args.dataset, args.split, data_dir=args.data_dir)
-    sub = read_submission(args.predictions, gold, allow_missing=True)
     lines: dict[str, list] = {t.id: [] for t in gold.tweets}
-    for p in sub.predictions:
-        lines[gold.tweets[p.tweet].id].append({"start": p.start, "end": p.end, "text": p.text, "type": p.type})
+    if args.gold_entities:  # the expressions VE/VG are trained with (ve-train/vg-train --expressions)
+        for line in gold_as_submission(gold):
+            lines[line["id"]] = [{k: e[k] for k in ("start", "end", "text", "type")} for e in line["entities"]]
+    else:
+        sub = read_submission(args.predictions, gold, allow_missing=True)
+        for p in sub.predictions:
+            lines[gold.tweets[p.tweet].id].append({"start": p.start, "end": p.end, "text": p.text, "type": p.type})
     captions, descriptions = read_captions(args.captions)
     llms = {
         spec: llm_from_spec(spec, args.cache, dataset=args.dataset, data_dir=args.data_dir, split=args.split)
@@ -131,7 +137,8 @@ def cmd_expand(args: argparse.Namespace) -> int:
         llms,
     )
     write_submission(args.output, out)
-    print(f"wrote {args.output}: referring expressions of {len(sub.predictions)} entities from {len(llms)} LLMs")
+    count = sum(len(v) for v in lines.values())
+    print(f"wrote {args.output}: referring expressions of {count} entities from {len(llms)} LLMs")
     return 0
 
 
@@ -249,12 +256,14 @@ def cmd_caption_ve(args: argparse.Namespace) -> int:
 def cmd_ve_train(args: argparse.Namespace) -> int:
     from smner_bench.loaders import load
 
-    from .ve import train_matcher, ve_items
+    from .ve import read_expressions, train_matcher, ve_items
 
     _threads(args.threads)
     _need_folder(args.images, "image folder")
     ds = load(args.dataset, args.data_dir)
-    train, dev = ve_items(ds["train"], args.images), ve_items(ds["validation"], args.images)
+    expressions = read_expressions(args.expressions) if args.expressions else None
+    train = ve_items(ds["train"], args.images, expressions)
+    dev = ve_items(ds["validation"], args.images, expressions)
     if args.max_train:
         train = train[: args.max_train]
     meta = train_matcher(
@@ -277,12 +286,15 @@ def cmd_ve_train(args: argparse.Namespace) -> int:
 def cmd_vg_train(args: argparse.Namespace) -> int:
     from smner_bench.loaders import load
 
+    from .ve import read_expressions
     from .vg import train_grounder, vg_images
 
     _threads(args.threads)
     _need_folder(args.images, "image folder")
     ds = load(args.dataset, args.data_dir)
-    train, dev = vg_images(ds["train"], args.images), vg_images(ds["validation"], args.images)
+    expressions = read_expressions(args.expressions) if args.expressions else None
+    train = vg_images(ds["train"], args.images, expressions)
+    dev = vg_images(ds["validation"], args.images, expressions)
     if args.max_train:
         train = train[: args.max_train]
     meta = train_grounder(
@@ -457,7 +469,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_knowledge)
 
     p = sub.add_parser("expand", help="referring expressions 'Entity (TYPE) - expansion' for predicted entities")
-    p.add_argument("predictions", help="an MNER (or richer) submission")
+    p.add_argument("predictions", nargs="?", help="an MNER (or richer) submission")
+    p.add_argument("--gold-entities", action="store_true", help="expand the split's gold entities instead")
     p.add_argument("--dataset", choices=list(ANNOTATIONS), default="gmner")
     p.add_argument("--split", required=True)
     p.add_argument("--data-dir", required=True)
@@ -514,6 +527,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         q.add_argument("--device", default="cpu")
         q.add_argument("--threads", type=int)
         q.add_argument("--max-train", type=int, help="a prefix of the training set (smoke runs)")
+        q.add_argument(
+            "--expressions",
+            nargs="+",
+            help="LLM referring expressions of the gold entities (baseline expand --gold-entities, train and dev); "
+            'default "Entity (TYPE)"',
+        )
 
     p = sub.add_parser("tiny-models", help="tiny random models of every stage + a run file (tests, demo)")
     p.add_argument("--out", required=True)

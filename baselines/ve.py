@@ -17,7 +17,7 @@ import os
 import random
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ import torch
 from tqdm import tqdm
 
 from smner_bench.benchmark.atomic import atomic_folder
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 
 from .decision import best_threshold, evaluate
 from .images import image_file, open_rgb
@@ -44,10 +45,36 @@ def expression(text: str, kind: str) -> str:
     return f"{text} ({kind})"
 
 
-def ve_items(rows, images: str | os.PathLike) -> list[VEItem]:
+def read_expressions(paths: Sequence[str | os.PathLike]) -> dict[tuple[str, int, int], str]:
+    """Referring expressions by (tweet id, start, end) from ``baseline expand`` outputs (``expressions``: the
+    first LLM's) or the runner's ``expressions.jsonl`` (``expression``)."""
+    out = {}
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            raise MissingDataError("expressions file not found", file=path)
+        for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            try:
+                line = json.loads(raw)
+                for e in line["entities"]:
+                    text = e.get("expression") or next(iter(e["expressions"].values()))
+                    out[(line["id"], e["start"], e["end"])] = text
+            except (json.JSONDecodeError, KeyError, TypeError, StopIteration, AttributeError):
+                raise DataFormatError(
+                    "expected {id, entities: [{start, end, expression | expressions}]}", file=path, line=n
+                ) from None
+    return out
+
+
+def entity_expression(row, e, expressions: Mapping[tuple[str, int, int], str] | None) -> str:
+    """The LLM expression of a gold entity when given, else ``"Entity (TYPE)"``."""
+    return (expressions or {}).get((row["id"], e["start"], e["end"])) or expression(e["text"], e["type"])
+
+
+def ve_items(rows, images: str | os.PathLike, expressions: Mapping | None = None) -> list[VEItem]:
     """One item per gold entity of the tweets whose image is in ``images`` (the others cannot be judged)."""
     return [
-        VEItem(r["image_id"], expression(e["text"], e["type"]), int(e["groundable"]))
+        VEItem(r["image_id"], entity_expression(r, e, expressions), int(e["groundable"]))
         for r in rows
         if image_file(images, r["image_id"]).is_file()
         for e in r["entities"]
@@ -64,15 +91,25 @@ def by_image(items: Sequence[VEItem]) -> dict[str, list[int]]:
 class ImageTextMatcher:
     """BLIP ITM with its processor. ``logits`` is the shared forward (training and inference)."""
 
-    def __init__(self, path: str | os.PathLike, *, device: str = "cpu", max_length: int = 64) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike | None,
+        *,
+        device: str = "cpu",
+        max_length: int = 64,
+        model=None,
+        processor=None,
+    ) -> None:
         from transformers import AutoProcessor, BlipForImageTextRetrieval
 
         self.path = str(path)
-        self.processor = from_pretrained(AutoProcessor, path, "image-text matching model")
-        self.model = from_pretrained(BlipForImageTextRetrieval, path, "image-text matching model").to(device).eval()
+        self.processor = processor or from_pretrained(AutoProcessor, path, "image-text matching model")
+        self.model = (
+            (model or from_pretrained(BlipForImageTextRetrieval, path, "image-text matching model")).to(device).eval()
+        )
         self.device, self.max_length = device, max_length
-        meta = Path(path) / "ve.json"
-        self.meta = json.loads(meta.read_text()) if meta.is_file() else {}
+        meta = Path(path or "") / "ve.json"
+        self.meta = json.loads(meta.read_text()) if path and meta.is_file() else {}
         self.threshold = float(self.meta.get("threshold", 0.5))
 
     def logits(self, images: Sequence, image_index: Sequence[int], texts: Sequence[str]) -> torch.Tensor:

@@ -24,7 +24,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +37,7 @@ from smner_bench.benchmark.rle import box_ious
 
 from .images import image_file, open_rgb
 from .loading import from_pretrained
-from .ve import expression
+from .ve import entity_expression
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def clean_phrase(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[.?]", " ", text)).strip() or "object"
 
 
-def vg_images(rows, images: str | os.PathLike) -> list[VGImage]:
+def vg_images(rows, images: str | os.PathLike, expressions: Mapping | None = None) -> list[VGImage]:
     """The tweets with an image on disk and at least one groundable entity: expressions and gold boxes."""
     out = []
     for r in rows:
@@ -66,7 +66,7 @@ def vg_images(rows, images: str | os.PathLike) -> list[VGImage]:
             out.append(
                 VGImage(
                     r["image_id"],
-                    tuple(expression(e["text"], e["type"]) for e in grounded),
+                    tuple(entity_expression(r, e, expressions) for e in grounded),
                     tuple(tuple(tuple(b) for b in e["boxes"]) for e in grounded),
                 )
             )
@@ -76,12 +76,14 @@ def vg_images(rows, images: str | os.PathLike) -> list[VGImage]:
 class Grounder:
     """Grounding DINO with its processor; ``forward`` is shared by training and inference."""
 
-    def __init__(self, path: str | os.PathLike, *, device: str = "cpu") -> None:
+    def __init__(self, path: str | os.PathLike | None, *, device: str = "cpu", model=None, processor=None) -> None:
         from transformers import AutoProcessor, GroundingDinoForObjectDetection
 
         self.path = str(path)
-        self.processor = from_pretrained(AutoProcessor, path, "grounding model")
-        self.model = from_pretrained(GroundingDinoForObjectDetection, path, "grounding model").to(device).eval()
+        self.processor = processor or from_pretrained(AutoProcessor, path, "grounding model")
+        self.model = (
+            (model or from_pretrained(GroundingDinoForObjectDetection, path, "grounding model")).to(device).eval()
+        )
         self.device = device
         self.max_text = min(self.model.config.max_text_len, self.processor.tokenizer.model_max_length)
 

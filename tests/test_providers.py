@@ -412,6 +412,23 @@ def test_cli_knowledge_and_expand(capsys, tmp_path, sample_dir, tiny_encoder, ti
     entities = [e for line in expressed for e in line["entities"]]
     assert len(entities) == len(gold.entities)
     assert all(next(iter(e["expressions"].values())).startswith(f"{e['text']} ({e['type']})") for e in entities)
+    common = ["--dataset", "gmner", "--split", "test", "--data-dir", str(sample_dir), "--captions",
+              str(sample_dir / "captions"), "--llm", f"transformers:{tiny_causal}", "--cache", str(cache)]  # fmt: skip
+    from_gold = tmp_path / "gold-expressions.jsonl"
+    assert main(["baseline", "expand", "--gold-entities", *common, "-o", str(from_gold)]) == 0
+    assert from_gold.read_text(encoding="utf-8") == out_file.read_text(encoding="utf-8")  # the same entities
+    assert main(["baseline", "expand", str(preds), "--gold-entities", *common, "-o", str(from_gold)]) == 2
+    from smner_bench.baselines.ve import read_expressions, ve_items
+
+    expressions = read_expressions([from_gold])
+    items = ve_items(load_split("gmner", sample_dir, "test"), sample_dir / "images", expressions)
+    assert [i.expression for i in items] == [next(iter(e["expressions"].values())) for e in entities]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "s0049", "entities": [{"start": 0}]}\n')
+    from smner_bench.benchmark.errors import DataFormatError
+
+    with pytest.raises(DataFormatError, match="expected"):
+        read_expressions([bad])
     assert (
         main(
             [
