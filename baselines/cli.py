@@ -253,64 +253,29 @@ def cmd_caption_ve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ve_train(args: argparse.Namespace) -> int:
+def cmd_ve_vg_train(args: argparse.Namespace) -> int:
+    """``baseline ve-train`` and ``baseline vg-train``: the same data steps, then each stage's trainer."""
     from smner_bench.loaders import load
 
     from .ve import read_expressions, train_matcher, ve_items
-
-    _threads(args.threads)
-    _need_folder(args.images, "image folder")
-    ds = load(args.dataset, args.data_dir)
-    expressions = read_expressions(args.expressions) if args.expressions else None
-    train = ve_items(ds["train"], args.images, expressions)
-    dev = ve_items(ds["validation"], args.images, expressions)
-    if args.max_train:
-        train = train[: args.max_train]
-    meta = train_matcher(
-        args.base,
-        train,
-        dev,
-        args.images,
-        args.out,
-        epochs=args.epochs,
-        lr=args.lr,
-        images_per_batch=args.images_per_batch,
-        seed=args.seed,
-        device=args.device,
-    )
-    _save_command(args.out, "ve.json", meta)
-    print(f"VE: {len(train)} training pairs; threshold {meta['threshold']:.3f}; dev {json.dumps(meta['dev'])}")
-    return 0
-
-
-def cmd_vg_train(args: argparse.Namespace) -> int:
-    from smner_bench.loaders import load
-
-    from .ve import read_expressions
     from .vg import train_grounder, vg_images
 
     _threads(args.threads)
     _need_folder(args.images, "image folder")
     ds = load(args.dataset, args.data_dir)
     expressions = read_expressions(args.expressions) if args.expressions else None
-    train = vg_images(ds["train"], args.images, expressions)
-    dev = vg_images(ds["validation"], args.images, expressions)
-    if args.max_train:
-        train = train[: args.max_train]
-    meta = train_grounder(
-        args.base,
-        train,
-        dev,
-        args.images,
-        args.out,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        device=args.device,
-    )
-    _save_command(args.out, "vg.json", meta)
-    print(f"VG: {len(train)} training images; dev {json.dumps(meta['dev'])}")
+    items = ve_items if args.stage == "ve" else vg_images
+    train = items(ds["train"], args.images, expressions)[: args.max_train or None]
+    dev = items(ds["validation"], args.images, expressions)
+    common = {"epochs": args.epochs, "lr": args.lr, "seed": args.seed, "device": args.device}
+    if args.stage == "ve":
+        meta = train_matcher(args.base, train, dev, args.images, args.out, images_per_batch=args.batch, **common)
+        summary = f"VE: {len(train)} training pairs; threshold {meta['threshold']:.3f}"
+    else:
+        meta = train_grounder(args.base, train, dev, args.images, args.out, batch_size=args.batch, **common)
+        summary = f"VG: {len(train)} training images"
+    _save_command(args.out, f"{args.stage}.json", meta)
+    print(f"{summary}; dev {json.dumps(meta['dev'])}")
     return 0
 
 
@@ -508,15 +473,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--base", required=True, help="a BlipForImageTextRetrieval folder (from_pretrained)")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--lr", type=float, default=2e-5)
-    p.add_argument("--images-per-batch", type=int, default=8)
-    p.set_defaults(func=cmd_ve_train)
+    p.add_argument("--images-per-batch", dest="batch", type=int, default=8)
+    p.set_defaults(func=cmd_ve_vg_train, stage="ve")
     ve = p
     p = sub.add_parser("vg-train", help="fine-tune Grounding DINO on the GMNER VG set (largest box per entity)")
     p.add_argument("--base", required=True, help="a GroundingDinoForObjectDetection folder (from_pretrained)")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--lr", type=float, default=1e-5)
-    p.add_argument("--batch-size", type=int, default=4)
-    p.set_defaults(func=cmd_vg_train)
+    p.add_argument("--batch-size", dest="batch", type=int, default=4, help="images per batch")
+    p.set_defaults(func=cmd_ve_vg_train, stage="vg")
     vg = p
     for q in (ve, vg):
         q.add_argument("--dataset", choices=list(ANNOTATIONS), default="gmner")

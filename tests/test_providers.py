@@ -458,19 +458,9 @@ def test_cli_knowledge_and_expand(capsys, tmp_path, sample_dir, tiny_encoder, ti
 
 def test_captioners(tmp_path, sample_dir):
     from PIL import Image
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import (
-        Blip2Config,
-        Blip2ForConditionalGeneration,
-        Blip2Processor,
-        Blip2QFormerConfig,
-        Blip2VisionConfig,
-        BlipImageProcessor,
-        OPTConfig,
-        PreTrainedTokenizerFast,
-    )
 
     from smner_bench.baselines.providers.captioner import ReplayCaptioner, TransformersCaptioner
+    from smner_bench.baselines.tiny import save_captioner
     from smner_bench.benchmark.errors import MissingDataError
 
     replay = ReplayCaptioner([sample_dir / "captions"])
@@ -478,36 +468,7 @@ def test_captioners(tmp_path, sample_dir):
     with pytest.raises(MissingDataError, match="no caption for images nope"):
         replay.caption(["nope"])
 
-    words = ["<pad>", "</s>", "<unk>", "<image>", "a", "dog", "on", "the", "grass", "cat"]
-    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", bos_token="</s>"
-    )
-    small = {"num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 37}
-    config = Blip2Config(
-        vision_config=Blip2VisionConfig(hidden_size=32, image_size=32, patch_size=16, **small).to_dict(),
-        qformer_config=Blip2QFormerConfig(hidden_size=32, encoder_hidden_size=32, **small).to_dict(),
-        text_config=OPTConfig(
-            vocab_size=len(words),
-            hidden_size=32,
-            num_hidden_layers=1,
-            ffn_dim=37,
-            num_attention_heads=2,
-            word_embed_proj_dim=32,
-            max_position_embeddings=64,
-            pad_token_id=0,
-            bos_token_id=1,
-            eos_token_id=1,
-        ).to_dict(),
-        num_query_tokens=4,
-        image_token_index=3,
-    )
-    torch.manual_seed(0)
-    Blip2ForConditionalGeneration(config).save_pretrained(tmp_path / "blip2")
-    Blip2Processor(
-        image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer, num_query_tokens=4
-    ).save_pretrained(tmp_path / "blip2")
+    save_captioner(tmp_path / "blip2", ["a", "dog", "on", "the", "grass", "cat"])
     captioner = TransformersCaptioner(str(tmp_path / "blip2"), max_new_tokens=4, batch_size=2)
     images = [Image.open(sample_dir / "images" / f"s000{i}.jpg").convert("RGB") for i in (1, 2, 3)]
     captions = captioner.caption_images(images)

@@ -48,32 +48,22 @@ def models(tmp_path_factory, sample_dir, hf_cache):
     return root
 
 
-def write_config(folder, sample_dir, models, out="run", **changes):
-    cfg = {
-        "dataset": "smner",
-        "data_dir": str(sample_dir),
-        "split": "test",
-        "images": str(sample_dir / "images"),
-        "out": out,  # relative: under the run file's folder
-        "captions": {"captioner": "transformers:tiny/captioner", "max_new_tokens": 6},
-        "knowledge": {"llm": "transformers:tiny/llm", "encoder": "tiny/encoder", "max_new_tokens": 8},
-        "plim": {"checkpoint": "plim/best"},
-        "expansion": {"llm": "transformers:tiny/llm", "max_new_tokens": 6},
-        "ve": {"checkpoint": "ve"},
-        "vg": {"checkpoint": "vg"},
-        "sam": {"checkpoint": "tiny/sam.pth", "model_type": "tiny"},
-    }
+def write_config(folder, sample_dir, models, **changes):
+    """The run file ``baseline tiny-models`` wrote, on ``sample_dir``, with ``changes`` (None drops a section);
+    written to ``folder``, next to links to the models (its model paths are relative)."""
+    import yaml
+
+    cfg = yaml.safe_load((models / "run.yaml").read_text())
+    cfg.update(data_dir=str(sample_dir), images=str(sample_dir / "images"), dataset="smner")
     for key, value in changes.items():
         if value is None:
             cfg.pop(key)
         else:
             cfg[key] = value
-    for name in ("tiny", "plim", "ve", "vg"):  # model paths relative to the run file
+    for name in ("tiny", "plim", "ve", "vg"):
         if not (folder / name).exists():
             (folder / name).symlink_to(models / name)
     path = folder / "run.yaml"
-    import yaml
-
     path.write_text(yaml.safe_dump(cfg))
     return path
 
