@@ -33,6 +33,7 @@ def cmd_plim_train(args: argparse.Namespace) -> int:
                 "crf_lr",
                 "seed",
                 "threads",
+                "device",
                 "patience",
                 "max_train_tweets",
                 "time_budget_minutes",
@@ -60,6 +61,7 @@ def cmd_plim_predict(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         knowledge=args.knowledge,
         batch_size=args.batch_size,
+        device=args.device,
     )
     print(f"wrote {path}")
     return 0
@@ -408,6 +410,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("patience", int),
         ("max-train-tweets", int),
         ("time-budget-minutes", float),
+        ("device", str),
     ):
         p.add_argument(f"--{name}", type=kind)
     p.set_defaults(func=cmd_plim_train)
@@ -513,4 +516,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", help="default: the run's")
     p.add_argument("--knowledge", help="default: the run's first release")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_plim_predict)

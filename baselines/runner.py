@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,14 +54,17 @@ class Context:
     rows: list[dict]
     folder: Path
     progress: bool = True
-    images: dict = field(default_factory=dict)
+    cache: OrderedDict = field(default_factory=OrderedDict)
 
     def image(self, image_id: str):
+        """The RGB image, or None when it is not on disk; the last 32 are kept (stages read them in order)."""
         from .images import open_rgb
 
-        if image_id not in self.images:
-            self.images[image_id] = open_rgb(self.cfg.images, image_id)
-        return self.images[image_id]
+        if image_id not in self.cache:
+            self.cache[image_id] = open_rgb(self.cfg.images, image_id)
+            if len(self.cache) > 32:
+                self.cache.popitem(last=False)
+        return self.cache[image_id]
 
 
 # --- the stages ------------------------------------------------------------------------------------------
@@ -90,14 +94,13 @@ def run_captions(ctx: Context, _inputs) -> list[dict]:
         max_new_tokens=ctx.cfg.captions.max_new_tokens,
         device=ctx.cfg.device,
     )
-    with_image = [r for r in ctx.rows if ctx.image(r["image_id"]) is not None]
-    captions = dict(
-        zip(
-            [r["id"] for r in with_image],
-            captioner.caption_images([ctx.image(r["image_id"]) for r in with_image]),
-            strict=True,
-        )
-    )
+    captions: dict[str, str] = {}
+    size = ctx.cfg.captions.batch_size
+    for start in range(0, len(ctx.rows), size):  # a batch of images in memory at a time
+        chunk = [r for r in ctx.rows[start : start + size] if ctx.image(r["image_id"]) is not None]
+        if chunk:
+            texts = captioner.caption_images([ctx.image(r["image_id"]) for r in chunk])
+            captions.update(zip([r["id"] for r in chunk], texts, strict=True))
     return [{"id": r["id"], "caption": captions.get(r["id"], "")} for r in ctx.rows]
 
 
@@ -152,7 +155,9 @@ def run_plim(ctx: Context, inputs) -> list[dict]:
         knowledge = {line["id"]: line["knowledge"] for line in inputs["knowledge"]}
         rows = [{**r, "knowledge": knowledge[r["id"]]} for r in rows]
     encoded = encode_rows(rows, tokenizer, cfg, with_labels=False)
-    return submission_lines(rows, predict_tags(model, encoded, tokenizer.pad_token_id, ctx.cfg.plim.batch_size))
+    model.to(ctx.cfg.device)
+    tags = predict_tags(model, encoded, tokenizer.pad_token_id, ctx.cfg.plim.batch_size, ctx.cfg.device)
+    return submission_lines(rows, tags)
 
 
 def run_expansion(ctx: Context, inputs) -> list[dict]:

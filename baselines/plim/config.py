@@ -42,6 +42,7 @@ class PlimConfig(BaseModel):
     patience: int = Field(default=3, ge=1)  # epochs without a better dev F1 before stopping
     seed: int = 42
     threads: int | None = None  # torch CPU threads (default: torch's)
+    device: str = "cpu"  # cpu, cuda, cuda:1...
     max_train_tweets: int | None = None  # a prefix of train, for smoke runs
     time_budget_minutes: float | None = None  # stop after the epoch that passes this budget
     cache_dir: str | None = None  # datasets cache (default: the Hugging Face cache)

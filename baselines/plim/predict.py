@@ -19,6 +19,7 @@ def predict(
     data_dir: str | None = None,
     knowledge: str | None = None,
     batch_size: int = 64,
+    device: str = "cpu",
 ) -> Path:
     """Tag ``split`` with the checkpoint and write ``out``; the dataset and knowledge default to the run's."""
     model, tokenizer, meta = load_checkpoint(checkpoint)
@@ -26,5 +27,6 @@ def predict(
     knowledge = knowledge if knowledge is not None else (cfg.knowledge[0] if cfg.knowledge else None)
     rows = list(load_split(cfg.dataset, data_dir or cfg.data_dir, split, knowledge=knowledge, cache_dir=cfg.cache_dir))
     encoded = encode_rows(rows, tokenizer, cfg, with_labels=False)
-    write_submission(out, submission_lines(rows, predict_tags(model, encoded, tokenizer.pad_token_id, batch_size)))
+    tags = predict_tags(model.to(device), encoded, tokenizer.pad_token_id, batch_size, device)
+    write_submission(out, submission_lines(rows, tags))
     return Path(out)

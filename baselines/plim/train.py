@@ -74,14 +74,18 @@ def bucketed_batches(encoded: list[Encoded], batch_size: int, gen: torch.Generat
     return [batches[i] for i in torch.randperm(len(batches), generator=gen).tolist()]
 
 
-def predict_tags(model: PlimTagger, encoded: list[Encoded], pad_id: int, batch_size: int) -> list[list[int]]:
-    """Decoded tag ids per tweet, in batches sorted by length (no per-tweet model calls)."""
+def predict_tags(
+    model: PlimTagger, encoded: list[Encoded], pad_id: int, batch_size: int, device: str = "cpu"
+) -> list[list[int]]:
+    """Decoded tag ids per tweet, in batches sorted by length (no per-tweet model calls), on the model's
+    ``device``."""
     model.eval()
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))
     out: list[list[int]] = [[] for _ in encoded]
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        for i, tags in zip(chunk, model.decode(collate([encoded[i] for i in chunk], pad_id)), strict=True):
+        batch = {k: v.to(device) for k, v in collate([encoded[i] for i in chunk], pad_id).items()}
+        for i, tags in zip(chunk, model.decode(batch), strict=True):
             out[i] = tags
     return out
 
@@ -97,7 +101,7 @@ def submission_lines(rows, tag_ids: list[list[int]]) -> list[dict]:
 
 def evaluate(model, rows, encoded, pad_id: int, cfg: PlimConfig, name: str) -> dict:
     """MNER P/R/F1 of the model on ``rows``, scored by the project's scorer (span matching)."""
-    lines = submission_lines(rows, predict_tags(model, encoded, pad_id, cfg.eval_batch_size))
+    lines = submission_lines(rows, predict_tags(model, encoded, pad_id, cfg.eval_batch_size, cfg.device))
     gold = gold_from_rows(rows, name=name, has_boxes=False, has_masks=False)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "dev.jsonl"
@@ -137,7 +141,7 @@ def train(cfg: PlimConfig, *, model: PlimTagger | None = None, tokenizer=None, p
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = tokenizer or from_pretrained(AutoTokenizer, cfg.encoder, "encoder")
-    model = model or PlimTagger.from_pretrained(cfg.encoder, dropout=cfg.dropout)
+    model = (model or PlimTagger.from_pretrained(cfg.encoder, dropout=cfg.dropout)).to(cfg.device)
     versions = load_splits(cfg)
     train_rows = [
         row
@@ -193,6 +197,7 @@ def train(cfg: PlimConfig, *, model: PlimTagger | None = None, tokenizer=None, p
             batch = collate([train_set[i] for i in chunk], tokenizer.pad_token_id)
             tokens_seen += int(batch["attention_mask"].sum())
             batch = word_dropout(batch, cfg.word_dropout, tokenizer.unk_token_id, special, gen)
+            batch = {k: v.to(cfg.device) for k, v in batch.items()}
             loss = model.loss(batch)
             optimizer.zero_grad()
             loss.backward()
