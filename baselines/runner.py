@@ -365,6 +365,18 @@ def split_rows(cfg: RunConfig) -> list[dict]:
     return [{"id": r["id"], "image_id": r["image_id"], "tokens": r["tokens"]} for r in ds]
 
 
+def _fresh(stage: Stage, cfg: RunConfig, shard: tuple[int, int], ids, done: dict[str, Path], folder: Path):
+    """The stage's key, its input files, and whether its output on disk was made with exactly that key."""
+    inputs = {name: done[name] for name in stage.inputs if name in done}
+    key = stage_key(stage, cfg, shard, ids, inputs)
+    out, meta = folder / stage.output, folder / f"{stage.name}.json"
+    try:
+        fresh = out.is_file() and json.loads(meta.read_text(encoding="utf-8")).get("key") == key
+    except (OSError, ValueError, AttributeError):  # missing or unreadable: stale
+        fresh = False
+    return key, inputs, fresh
+
+
 def run(
     cfg: RunConfig,
     *,
@@ -388,15 +400,9 @@ def run(
     done: dict[str, Path] = {}
     status = {}
     for stage in enabled(cfg):
-        inputs = {name: done[name] for name in stage.inputs if name in done}
-        key = stage_key(stage, cfg, (shard_index, num_shards), ids, inputs)
-        out, meta = folder / stage.output, folder / f"{stage.name}.json"
-        if (
-            stage.name not in force
-            and out.is_file()
-            and meta.is_file()
-            and json.loads(meta.read_text()).get("key") == key
-        ):
+        key, inputs, fresh = _fresh(stage, cfg, (shard_index, num_shards), ids, done, folder)
+        out = folder / stage.output
+        if fresh and stage.name not in force:
             status[stage.name] = "cached"
         else:
             started = time.time()
@@ -405,7 +411,8 @@ def run(
                 raise RuntimeError(f"stage {stage.name} returned lines out of step with the split")  # a bug, not input
             write_submission(out, lines)
             seconds = round(time.time() - started, 2)
-            write_submission(meta, [{"key": key, "stage": stage.name, "tweets": len(lines), "seconds": seconds}])
+            meta = {"key": key, "stage": stage.name, "tweets": len(lines), "seconds": seconds}
+            write_submission(folder / f"{stage.name}.json", [meta])
             status[stage.name] = "ran"
             log.info("%s: %d tweets in %.1f s", stage.name, len(lines), seconds)
         done[stage.name] = out
@@ -415,21 +422,28 @@ def run(
 
 
 def merge(cfg: RunConfig, num_shards: int) -> list[Path]:
-    """Join every stage file of the shards into ``<out>/``; refuses while a shard is missing or unfinished."""
+    """Join every stage file of the shards into ``<out>/``; refuses while a shard is missing, unfinished or made
+    with other settings or inputs than the run file's (its keys are checked again)."""
+    rows = split_rows(cfg)
+    parts: dict[str, list[str]] = {stage.name: [] for stage in enabled(cfg)}
+    for i in range(num_shards):
+        folder = shard_folder(cfg, num_shards, i)
+        ids = [r["id"] for r in shard_rows(rows, num_shards, i)]
+        done: dict[str, Path] = {}
+        for stage in enabled(cfg):
+            _, _, fresh = _fresh(stage, cfg, (i, num_shards), ids, done, folder)
+            if not fresh:
+                raise MissingDataError(
+                    f"shard {i} of {num_shards} has not finished stage {stage.name} with the run file's settings: "
+                    f"run it with --shard-index {i}",
+                    file=folder / stage.output,
+                )
+            done[stage.name] = folder / stage.output
+            parts[stage.name].append(done[stage.name].read_text(encoding="utf-8"))
     written = []
     for stage in enabled(cfg):
-        parts = []
-        for i in range(num_shards):
-            folder = shard_folder(cfg, num_shards, i)
-            path, meta = folder / stage.output, folder / f"{stage.name}.json"
-            if not (path.is_file() and meta.is_file()):
-                raise MissingDataError(
-                    f"shard {i} of {num_shards} has not finished stage {stage.name}: run it with --shard-index {i}",
-                    file=path,
-                )
-            parts.append(path.read_text(encoding="utf-8"))
         target = Path(cfg.out) / stage.output
-        write_text(target, "".join(parts))
+        write_text(target, "".join(parts[stage.name]))
         written.append(target)
     return written
 

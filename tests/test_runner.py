@@ -150,6 +150,12 @@ def test_two_shards_merged_equal_one_run(single, models, sample_dir, tmp_path, c
     assert len(first) == len(second) == 6 and not set(first) & set(second)
     for name in FILES:
         assert (tmp_path / "run" / name).read_text() == (single.parent / "run" / name).read_text(), name
+    stale = write_config(tmp_path, sample_dir, models, ve={"checkpoint": "ve", "threshold": 0.1})
+    assert main(["run", "riveg", "--config", str(stale), "--num-shards", "2", "--shard-index", "0"]) == 0
+    assert main(["run", "riveg", "--config", str(stale), "--num-shards", "2", "--merge"]) == 2
+    assert "shard 1 of 2 has not finished stage ve with the run file's settings" in capsys.readouterr().err
+    (tmp_path / "run/shard-0-of-2/ve.json").write_text("{not json")  # a damaged record: the stage reruns
+    assert runner.run(load_run_config(stale), num_shards=2, shard_index=0, progress=False)["ve"] == "ran"
     assert main([*shard, "--shard-index", "2"]) == 2
     assert "--shard-index 2 is not in 0..1" in capsys.readouterr().err
 
