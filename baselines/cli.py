@@ -1,4 +1,5 @@
-"""Subcommands of the baselines: ``baseline plim-train`` and ``baseline plim-predict``."""
+"""Subcommands of the baselines: `baseline ...` (training, single stages, tiny models), `run riveg` (the chain),
+`masks` (SAM adapter) and `import` (other systems' outputs)."""
 
 from __future__ import annotations
 
@@ -388,7 +389,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--show", type=int, default=20, help="problems to print (all are counted)")
         p.set_defaults(func=cmd_import)
 
-    b = subparsers.add_parser("baseline", help="RiVEG reference baselines (stage 1: PLIM)")
+    b = subparsers.add_parser("baseline", help="RiVEG reference baselines: train the models, run stages one by one")
     sub = b.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
 
     p = sub.add_parser("plim-train", help="train the PLIM tagger (encoder + CRF), select on dev F1")
