@@ -12,10 +12,7 @@ saved with ``ve.json``) -> ``ImageTextMatcher.scores``. Command: ``smner-bench b
 from __future__ import annotations
 
 import json
-import math
 import os
-import random
-import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +28,7 @@ from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 from .decision import best_threshold, evaluate
 from .images import image_file, open_rgb
 from .loading import from_pretrained
+from .training import fit, set_seed
 
 
 @dataclass(frozen=True)
@@ -160,40 +158,32 @@ def train_matcher(
 ) -> dict:
     """Fine-tune the ITM head and encoders with cross-entropy (batches of ``images_per_batch`` images with all
     their items), choose the dev-accuracy threshold, save the model, processor and ``ve.json`` atomically."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    set_seed(seed)
     matcher = ImageTextMatcher(base, device=device)
     model = matcher.model
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     groups = list(by_image(train).items())
     cache = {image_id: open_rgb(images, image_id) for image_id, _ in groups}
-    gen = torch.Generator().manual_seed(seed)
-    history, started = [], time.time()
-    for epoch in range(1, epochs + 1):
-        model.train()
-        order = torch.randperm(len(groups), generator=gen).tolist()
-        losses = []
-        for start in tqdm(
-            range(0, len(order), images_per_batch),
-            total=math.ceil(len(order) / images_per_batch),
-            desc=f"VE epoch {epoch}",
-            disable=not progress,
-            leave=False,
-        ):
-            chunk = [groups[i] for i in order[start : start + images_per_batch]]
-            index = [k for k, (_, idx) in enumerate(chunk) for _ in idx]
-            texts = [train[i].expression for _, idx in chunk for i in idx]
-            labels = torch.tensor([train[i].label for _, idx in chunk for i in idx], device=device)
-            logits = matcher.logits([cache[image_id] for image_id, _ in chunk], index, texts)
-            loss = torch.nn.functional.cross_entropy(logits, labels)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            losses.append(float(loss.detach()))
-        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "seconds": round(time.time() - started, 1)})
-    model.eval()
+
+    def loss_of(chunk: list) -> torch.Tensor:  # images with all their items
+        index = [k for k, (_, idx) in enumerate(chunk) for _ in idx]
+        texts = [train[i].expression for _, idx in chunk for i in idx]
+        labels = torch.tensor([train[i].label for _, idx in chunk for i in idx], device=device)
+        logits = matcher.logits([cache[image_id] for image_id, _ in chunk], index, texts)
+        return torch.nn.functional.cross_entropy(logits, labels)
+
+    history = fit(
+        model,
+        optimizer,
+        groups,
+        loss_of,
+        epochs=epochs,
+        batch_size=images_per_batch,
+        seed=seed,
+        clip=1.0,
+        desc="VE",
+        progress=progress,
+    )
     dev_probs = matcher.score_items(dev, images)
     dev_labels = np.array([item.label for item in dev])
     threshold = best_threshold(dev_probs, dev_labels)

@@ -19,17 +19,13 @@ the entity's gold boxes. Command: ``smner-bench baseline vg-train``.
 from __future__ import annotations
 
 import json
-import math
 import os
-import random
 import re
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from smner_bench.benchmark.atomic import atomic_folder
 from smner_bench.benchmark.errors import SmnerError
@@ -37,6 +33,7 @@ from smner_bench.benchmark.rle import box_ious
 
 from .images import image_file, open_rgb
 from .loading import from_pretrained
+from .training import fit, set_seed
 from .ve import entity_expression
 
 
@@ -189,9 +186,7 @@ def train_grounder(
     """Fine-tune on ``train`` (batches of ``batch_size`` images, each with its phrases; prompts too long for
     the text encoder are cut to the phrases that fit), report dev accuracy, save model + processor +
     ``vg.json`` atomically."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    set_seed(seed)
     grounder = Grounder(base, device=device)
     model = grounder.model
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
@@ -200,33 +195,26 @@ def train_grounder(
     for item in train:
         keep = grounder.chunks(item.phrases)[0]
         fitted.append(VGImage(item.image_id, tuple(item.phrases[i] for i in keep), tuple(item.boxes[i] for i in keep)))
-    gen = torch.Generator().manual_seed(seed)
-    history, started = [], time.time()
-    for epoch in range(1, epochs + 1):
-        model.train()
-        order = torch.randperm(len(fitted), generator=gen).tolist()
-        losses = []
-        for start in tqdm(
-            range(0, len(order), batch_size),
-            total=math.ceil(len(order) / batch_size),
-            desc=f"VG epoch {epoch}",
-            disable=not progress,
-            leave=False,
-        ):
-            chunk = [fitted[i] for i in order[start : start + batch_size]]
-            ims = [pixels[item.image_id] for item in chunk]
-            labels = [
-                {k: v.to(device) for k, v in targets(item, im.size).items()}
-                for item, im in zip(chunk, ims, strict=True)
-            ]
-            outputs, _ = grounder.forward(ims, [item.phrases for item in chunk], labels=labels)
-            optimizer.zero_grad()
-            outputs.loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1)
-            optimizer.step()
-            losses.append(float(outputs.loss.detach()))
-        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "seconds": round(time.time() - started, 1)})
-    model.eval()
+
+    def loss_of(chunk: list[VGImage]) -> torch.Tensor:
+        ims = [pixels[item.image_id] for item in chunk]
+        labels = [
+            {k: v.to(device) for k, v in targets(item, im.size).items()} for item, im in zip(chunk, ims, strict=True)
+        ]
+        return grounder.forward(ims, [item.phrases for item in chunk], labels=labels)[0].loss
+
+    history = fit(
+        model,
+        optimizer,
+        fitted,
+        loss_of,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        clip=0.1,
+        desc="VG",
+        progress=progress,
+    )
     meta = {
         "base": str(base),
         "epochs": epochs,

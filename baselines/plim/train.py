@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import random
 import tempfile
 import time
 from pathlib import Path
@@ -24,18 +23,13 @@ from smner_bench.benchmark.tags import TAG_NAMES
 from smner_bench.loaders import load
 
 from ..loading import from_pretrained
+from ..training import set_seed
 from .config import PlimConfig
 from .data import Encoded, collate, encode
 from .model import PlimTagger
 
 log = logging.getLogger(__name__)
 CHECKPOINT_FILES = ("model.pt", "config.json", "plim.json")
-
-
-def set_seed(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def load_splits(cfg: PlimConfig) -> list[dict]:

@@ -1,0 +1,58 @@
+"""The fine-tuning loop shared by visual entailment and visual grounding: seeded shuffles, batches of
+examples, AdamW steps with gradient clipping, the mean loss and time of each epoch."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def fit(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    examples: Sequence,
+    loss_of: Callable[[list], torch.Tensor],
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    clip: float,
+    desc: str,
+    progress: bool = True,
+) -> list[dict]:
+    """``epochs`` passes over ``examples`` in shuffled batches; ``loss_of(batch)`` gives a batch's loss.
+    Returns ``[{"epoch", "loss", "seconds"}]``; the model is left in eval mode."""
+    gen = torch.Generator().manual_seed(seed)
+    history, started = [], time.time()
+    for epoch in range(1, epochs + 1):
+        model.train()
+        order = torch.randperm(len(examples), generator=gen).tolist()
+        losses = []
+        for start in tqdm(
+            range(0, len(order), batch_size),
+            total=math.ceil(len(order) / batch_size),
+            desc=f"{desc} epoch {epoch}",
+            disable=not progress,
+            leave=False,
+        ):
+            loss = loss_of([examples[i] for i in order[start : start + batch_size]])
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            optimizer.step()
+            losses.append(float(loss.detach()))
+        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "seconds": round(time.time() - started, 1)})
+    model.eval()
+    return history
