@@ -136,3 +136,22 @@ def test_load_predictor_reads_a_checkpoint_and_refuses_other_files(tmp_path):
         load_predictor(tmp_path / "junk.pth", "tiny")
     with pytest.raises(DataFormatError, match="not a SAM vit_b checkpoint"):
         load_predictor(path, "vit_b")  # the tiny weights do not fit vit_b
+
+
+@pytest.mark.parametrize("multimask", [False, True])
+def test_batched_masks_equal_segment_anythings_own_per_box_predict(sample_dir, multimask):
+    """Peer check: the adapter's one-call decoding gives the masks SamPredictor.predict gives box by box."""
+    import numpy as np
+    from PIL import Image
+    from segment_anything import SamPredictor
+
+    pixels = np.asarray(Image.open(sample_dir / "images" / "s0001.jpg").convert("RGB"))
+    h, w = pixels.shape[:2]
+    boxes = [[0, 0, w // 2, h // 2], [w // 4, h // 4, w - 1, h - 1], [5, h // 3, w // 3, h - 5]]
+    ours = BoxToMask(SamPredictor(tiny_sam()), multimask=multimask).masks(pixels, boxes)
+    reference = SamPredictor(tiny_sam())
+    reference.set_image(pixels)
+    for box, rle in zip(boxes, ours, strict=True):
+        masks, scores, _ = reference.predict(box=np.array(box), multimask_output=multimask)
+        expected = masks[int(np.argmax(scores))] if multimask else masks[0]
+        assert (decode_rle(rle) == expected).all()

@@ -158,3 +158,26 @@ def test_training_commands(matcher_dir, grounder_dir, sample_dir, tmp_path, caps
     code = main(["baseline", "vg-train", "--base", str(tmp_path / "nope"), "--out", str(tmp_path / "x"), *common])
     assert code == 2 and not (tmp_path / "x").exists()
     assert "grounding model not found: no such folder" in capsys.readouterr().err
+
+
+def test_box_conversion_agrees_with_grounding_dinos_post_processing(grounder_dir, sample, sample_dir):
+    """Peer check: for a one-token phrase, the chosen box is transformers' post-processed box of the query
+    with the highest probability on that token (clipped to the image)."""
+    g = Grounder(grounder_dir)
+    item = vg_images(sample["test"], sample_dir / "images")[0]
+    image = open_rgb(sample_dir / "images", item.image_id)
+    word = next(w for w in ("photo", "image", "the") if len(g.processor.tokenizer.tokenize(w)) == 1)
+    ((box, score),) = g.ground(image, [word])
+    batch = g.processor(images=[image], text=[f"{word} ."], return_tensors="pt")
+    with torch.no_grad():
+        outputs = g.model(**batch)
+    post = g.processor.post_process_grounded_object_detection(
+        outputs, batch["input_ids"], threshold=0.0, text_threshold=0.0, target_sizes=[image.size[::-1]]
+    )[0]
+    probs = outputs.logits[0].sigmoid()[:, 1]  # the word's token ([CLS] is position 0)
+    best = int(probs.argmax())
+    assert score == pytest.approx(float(probs[best]), abs=1e-6)
+    w, h = image.size
+    x1, y1, x2, y2 = post["boxes"][best].tolist()
+    expected = [max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2)]
+    assert box == pytest.approx([round(v, 2) for v in expected], abs=0.011)
