@@ -258,6 +258,7 @@ def cmd_caption_ve(args: argparse.Namespace) -> int:
 
 def cmd_ve_vg_train(args: argparse.Namespace) -> int:
     """``baseline ve-train`` and ``baseline vg-train``: the same data steps, then each stage's trainer."""
+    from smner_bench.benchmark.errors import MissingDataError
     from smner_bench.loaders import load
 
     from .ve import read_expressions, train_matcher, ve_items
@@ -270,6 +271,14 @@ def cmd_ve_vg_train(args: argparse.Namespace) -> int:
     items = ve_items if args.stage == "ve" else vg_images
     train = items(ds["train"], args.images, expressions)[: args.max_train or None]
     dev = items(ds["validation"], args.images, expressions)
+    for split, found in (("train", train), ("validation", dev)):
+        if not found:
+            example = next(iter(ds[split]), {}).get("image_id", "<image_id>")
+            raise MissingDataError(
+                f"no image of the {split} split's tweets{' with a box' if args.stage == 'vg' else ''} is in this "
+                f"folder (expected files like {example})",
+                file=args.images,
+            )
     common = {"epochs": args.epochs, "lr": args.lr, "seed": args.seed, "device": args.device}
     if args.stage == "ve":
         meta = train_matcher(args.base, train, dev, args.images, args.out, images_per_batch=args.batch, **common)

@@ -158,6 +158,10 @@ def test_training_commands(matcher_dir, grounder_dir, sample_dir, tmp_path, caps
     code = main(["baseline", "vg-train", "--base", str(tmp_path / "nope"), "--out", str(tmp_path / "x"), *common])
     assert code == 2 and not (tmp_path / "x").exists()
     assert "grounding model not found: no such folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    common[3] = str(tmp_path / "empty")  # --images: a folder without the tweets' images
+    assert main(["baseline", "ve-train", "--base", str(matcher_dir), "--out", str(tmp_path / "y"), *common]) == 2
+    assert "no image of the train split's tweets is in this folder (expected files like s00" in capsys.readouterr().err
 
 
 def test_box_conversion_agrees_with_grounding_dinos_post_processing(grounder_dir, sample, sample_dir):
