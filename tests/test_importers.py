@@ -12,6 +12,8 @@ from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.scoring import score
 from smner_bench.benchmark.submission import read_submission
 
+from .conftest import IN_CI
+
 ROWS = [
     {
         "id": "71044",
@@ -194,3 +196,33 @@ def test_import_command(capsys, tmp_path, sample_dir):
         == 1
     )
     assert "expected a JSON list" in capsys.readouterr().err
+
+
+def test_imported_riveg_file_becomes_smner_with_one_command(tmp_path, sample_dir, hf_cache, capsys):
+    """The whole adapter path with real files: RiVEG release lines -> GMNER -> `smner-bench masks` (a SAM
+    checkpoint file, tiny architecture) -> an SMNER submission that scores the grounded entity."""
+    if not IN_CI:  # needs [baselines] (torch, segment-anything), which CI installs
+        pytest.importorskip("segment_anything")
+    from smner_bench.baselines.tiny import save_sam
+    from smner_bench.loaders import load_split
+
+    gold = gold_from_rows(
+        load_split("smner", sample_dir, "test", cache_dir=hf_cache), name="smner/test", has_boxes=True, has_masks=True
+    )
+    e = next(e for e in gold.entities if len(e.boxes) and " " not in e.text)
+    tweet = gold.tweets[e.tweet]
+    (tmp_path / "r.txt").write_text(
+        f"Imageid:{tweet.id}.jpg#00aa###{e.text}({e.type})###{e.text}({e.type})-something.###2\n", encoding="utf-8"
+    )
+    (tmp_path / "g.json").write_text(json.dumps([{"uniq_id": f"{tweet.id}.jpg#00aa", "box": e.boxes[0].tolist()}]))
+    data = ["--dataset", "smner", "--split", "test", "--data-dir", str(sample_dir)]
+    riveg = ["import", "riveg", "--lines", str(tmp_path / "r.txt"), "--grounding", str(tmp_path / "g.json")]
+    assert main([*riveg, *data, "-o", str(tmp_path / "gmner.jsonl")]) == 0
+    sam = ["--sam-checkpoint", str(save_sam(tmp_path / "sam.pth")), "--model-type", "tiny"]
+    masks = ["masks", "--predictions", str(tmp_path / "gmner.jsonl"), "--images", str(sample_dir / "images"), *sam]
+    assert main([*masks, "-o", str(tmp_path / "smner.jsonl")]) == 0
+    sub = read_submission(tmp_path / "smner.jsonl", gold)
+    assert sub.tasks() == ("mner", "eeg", "gmner", "ees", "smner")
+    results = score(sub, gold, task="smner")["results"]
+    assert results["gmner"]["tp"] == results["mner"]["tp"] == 1  # the entity and its exact box
+    assert results["smner"]["pred"] == 1
