@@ -83,62 +83,104 @@ def _best_box_ious(pred_boxes: np.ndarray, gold: Gold, pairs_pred: np.ndarray, p
     return best
 
 
-def pair_table(predictions: list[Prediction], gold: Gold, *, boxes: bool = True, masks: bool = True) -> PairTable:
-    """Every (prediction, gold entity) pair with the same tweet and text, in (prediction, gold) order."""
-    index: dict[tuple[int, str], list[int]] = defaultdict(list)
-    for e in gold.entities:
-        index[(e.tweet, e.text)].append(e.index)
-    group_of: dict[tuple[int, str], int] = {}
-    pairs_pred: list[int] = []
-    pairs_gold: list[int] = []
-    groups: list[int] = []
-    for p in predictions:
-        key = (p.tweet, p.text)
-        candidates = index.get(key)
-        if candidates:
-            gid = group_of.setdefault(key, len(group_of))
-            pairs_pred.extend([p.order] * len(candidates))
-            pairs_gold.extend(candidates)
-            groups.extend([gid] * len(candidates))
-    pp, gg = np.asarray(pairs_pred, dtype=np.int64), np.asarray(pairs_gold, dtype=np.int64)
-    group = np.asarray(groups, dtype=np.int64)
+@dataclass(frozen=True)
+class Columns:
+    """What matching and counting need of every prediction and gold entity, as arrays (one pass each)."""
+
+    pred_tweet: np.ndarray
+    pred_start: np.ndarray  # -1: no span
+    pred_end: np.ndarray
+    pred_type: np.ndarray  # index in TYPES
+    pred_type_raw: np.ndarray  # index in TYPES of the type as written, -1 (MISC)
+    pred_text: np.ndarray  # text id shared with gold_text, -1 when no gold entity has the text
+    pred_has: dict[str, np.ndarray]  # "box" / "mask": a region is given
+    gold_tweet: np.ndarray
+    gold_start: np.ndarray
+    gold_end: np.ndarray
+    gold_type: np.ndarray  # -1: not one of TYPES
+    gold_text: np.ndarray
+    gold_regions: dict[str, np.ndarray]  # "box" / "mask": how many the entity has
+
+
+def columns(predictions: list[Prediction], gold: Gold) -> Columns:
     codes = {t: i for i, t in enumerate(TYPES)}
-    p_start = np.array([-1 if p.start is None else p.start for p in predictions], dtype=np.int64)
-    p_end = np.array([-1 if p.end is None else p.end for p in predictions], dtype=np.int64)
-    p_type = np.array([codes[p.type] for p in predictions], dtype=np.int64)
-    p_raw = np.array([codes.get(p.type_raw, -1) for p in predictions], dtype=np.int64)
-    g_start = np.array([e.start for e in gold.entities], dtype=np.int64)
-    g_end = np.array([e.end for e in gold.entities], dtype=np.int64)
-    g_type = np.array([codes.get(e.type, -2) for e in gold.entities], dtype=np.int64)
-    same_span = (p_start[pp] == g_start[gg]) & (p_end[pp] == g_end[gg]) if pp.size else pp.astype(bool)
-    type_ok = p_type[pp] == g_type[gg] if pp.size else pp.astype(bool)
-    type_raw_ok = p_raw[pp] == g_type[gg] if pp.size else pp.astype(bool)
+    texts: dict[str, int] = {}
+    golds, preds = gold.entities, predictions
+
+    def ints(values) -> np.ndarray:
+        return np.fromiter(values, dtype=np.int64)
+
+    def flags(values) -> np.ndarray:
+        return np.fromiter(values, dtype=bool)
+
+    gold_text = ints(texts.setdefault(e.text, len(texts)) for e in golds)
+    return Columns(
+        pred_tweet=ints(p.tweet for p in preds),
+        pred_start=ints(-1 if p.start is None else p.start for p in preds),
+        pred_end=ints(-1 if p.end is None else p.end for p in preds),
+        pred_type=ints(codes[p.type] for p in preds),
+        pred_type_raw=ints(codes.get(p.type_raw, -1) for p in preds),
+        pred_text=ints(texts.get(p.text, -1) for p in preds),
+        pred_has={"box": flags(p.box is not None for p in preds), "mask": flags(p.mask is not None for p in preds)},
+        gold_tweet=ints(e.tweet for e in golds),
+        gold_start=ints(e.start for e in golds),
+        gold_end=ints(e.end for e in golds),
+        gold_type=ints(codes.get(e.type, -1) for e in golds),
+        gold_text=gold_text,
+        gold_regions={"box": ints(len(e.boxes) for e in golds), "mask": ints(len(e.masks) for e in golds)},
+    )
+
+
+def _join(cols: Columns) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs with the same (tweet, text), as a sorted join on integer keys: prediction rows (in file order),
+    gold rows (in dataset order within a prediction), the group of each pair (a (tweet, text) key, numbered by
+    first appearance among the predictions) and the number of gold entities of each group."""
+    width = int(cols.gold_text.max(initial=-1)) + 2
+    g_key = cols.gold_tweet * width + cols.gold_text
+    known = cols.pred_text >= 0
+    p_key = np.where(known, cols.pred_tweet * width + cols.pred_text, -1)
+    by_key = np.argsort(g_key, kind="stable")  # gold rows grouped by key, dataset order within a key
+    sorted_keys = g_key[by_key]
+    lo = np.searchsorted(sorted_keys, p_key, side="left")
+    counts = np.where(known, np.searchsorted(sorted_keys, p_key, side="right") - lo, 0)
+    pp = np.repeat(np.arange(p_key.size, dtype=np.int64), counts)
+    offsets = np.arange(pp.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    gg = by_key[np.repeat(lo, counts) + offsets].astype(np.int64)
+    matched = counts > 0
+    keys, first, inverse = np.unique(p_key[matched], return_index=True, return_inverse=True)
+    number = np.empty(keys.size, dtype=np.int64)
+    number[np.argsort(first, kind="stable")] = np.arange(keys.size)
+    group = np.repeat(number[inverse.ravel()], counts[matched])
+    golds_per_key = np.zeros(keys.size, dtype=np.int64)
+    golds_per_key[number[inverse.ravel()]] = counts[matched]
+    return pp, gg, group, golds_per_key
+
+
+def pair_table(
+    predictions: list[Prediction], gold: Gold, *, boxes: bool = True, masks: bool = True, cols: Columns | None = None
+) -> PairTable:
+    """Every (prediction, gold entity) pair with the same tweet and text, in (prediction, gold) order."""
+    c = cols or columns(predictions, gold)
+    pp, gg, group, golds_per_key = _join(c)
+    same_span = (c.pred_start[pp] == c.gold_start[gg]) & (c.pred_end[pp] == c.gold_end[gg])
+    type_ok = c.pred_type[pp] == c.gold_type[gg]
+    type_raw_ok = (c.pred_type_raw[pp] >= 0) & (c.pred_type_raw[pp] == c.gold_type[gg])
 
     box = np.full(pp.size, -np.inf)
     if boxes and pp.size:
-        has = np.array([p.box is not None for p in predictions], dtype=bool)
-        n_boxes = np.array([len(e.boxes) for e in gold.entities], dtype=np.int64)
-        box = _region_scores(pp, gg, has, n_boxes)
+        box = _region_scores(pp, gg, c.pred_has["box"], c.gold_regions["box"])
         need = np.isnan(box)
         coords = np.array([p.box if p.box is not None else (0.0, 0.0, 0.0, 0.0) for p in predictions])
         box[need] = _best_box_ious(coords.reshape(-1, 4), gold, pp[need], gg[need])
     mask = np.full(pp.size, -np.inf)
     if masks and pp.size:
-        has = np.array([p.mask is not None for p in predictions], dtype=bool)
-        n_masks = np.array([len(e.masks) for e in gold.entities], dtype=np.int64)
-        mask = _region_scores(pp, gg, has, n_masks)
+        mask = _region_scores(pp, gg, c.pred_has["mask"], c.gold_regions["mask"])
         for row in np.flatnonzero(np.isnan(mask)):
             mask[row] = float(np.max(mask_ious(predictions[pp[row]].mask, gold.entities[gg[row]].masks)))
 
-    preds_per_group = np.bincount(group, minlength=len(group_of))
-    golds_in_group = np.zeros(len(group_of), dtype=np.int64)
-    for key, gid in group_of.items():
-        golds_in_group[gid] = len(index[key])
-    trivial = (
-        (preds_per_group[group] == golds_in_group[group]) & (golds_in_group[group] == 1) if pp.size else pp.astype(bool)
-    )
-    tweet = np.array([p.tweet for p in predictions], dtype=np.int64)[pp] if pp.size else pp
-    return PairTable(pp, gg, tweet, group, same_span, type_ok, type_raw_ok, box, mask, trivial)
+    pairs_per_group = np.bincount(group, minlength=golds_per_key.size)
+    trivial = (pairs_per_group[group] == golds_per_key[group]) & (golds_per_key[group] == 1)
+    return PairTable(pp, gg, c.pred_tweet[pp], group, same_span, type_ok, type_raw_ok, box, mask, trivial)
 
 
 def correct(table: PairTable, task: str, mode: str, iou: float) -> np.ndarray:
@@ -188,15 +230,17 @@ def select(table: PairTable, task: str, mode: str, iou: float = 0.5) -> np.ndarr
         return chosen
     if mode == "text":
         by_group: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
-        for row in rest:
-            by_group[int(table.group[row])].append((int(table.pred[row]), int(table.gold[row]), int(row)))
+        for g, p, q, row in zip(
+            table.group[rest].tolist(), table.pred[rest].tolist(), table.gold[rest].tolist(), rest.tolist(), strict=True
+        ):
+            by_group[g].append((p, q, row))
         for edges in by_group.values():
             chosen[_max_matching(edges)] = True
         return chosen
     used_pred: set[int] = set()
     used_gold: set[int] = set()
-    for row in rest:  # rows are in (prediction order, gold order): first fit
-        p, g = int(table.pred[row]), int(table.gold[row])
+    # rows are in (prediction order, gold order): first fit
+    for p, g, row in zip(table.pred[rest].tolist(), table.gold[rest].tolist(), rest.tolist(), strict=True):
         if p in used_pred or g in used_gold:
             continue
         used_pred.add(p)

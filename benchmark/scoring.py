@@ -14,7 +14,7 @@ import numpy as np
 from . import __version__
 from .errors import UsageError
 from .gold import Gold
-from .matching import MODES, REGION, TYPED, PairTable, pair_table, select
+from .matching import MODES, REGION, TYPED, Columns, PairTable, columns, pair_table, select
 from .metrics import SWEEP, prf
 from .submission import TASKS, Submission
 from .tags import TYPES
@@ -45,30 +45,16 @@ class Scorer:
     submission: Submission
     gold: Gold
     table: PairTable
+    cols: Columns
 
     @classmethod
     def build(cls, submission: Submission, gold: Gold) -> Scorer:
         has_box = "gmner" in submission.tasks() and gold.has_boxes
         has_mask = "smner" in submission.tasks() and gold.has_masks
         with _without_gc():
-            table = pair_table(submission.predictions, gold, boxes=has_box, masks=has_mask)
-            return cls(submission, gold, table)
-
-    def __post_init__(self) -> None:
-        preds, golds = self.submission.predictions, self.gold.entities
-        codes = {t: i for i, t in enumerate(TYPES)}
-        self._pred_type = np.array([codes[p.type] for p in preds], dtype=np.int64)
-        self._gold_type = np.array([codes.get(e.type, -1) for e in golds], dtype=np.int64)
-        self._pred_tweet = np.array([p.tweet for p in preds], dtype=np.int64)
-        self._gold_tweet = np.array([e.tweet for e in golds], dtype=np.int64)
-        self._gold_has = {
-            "box": np.array([len(e.boxes) > 0 for e in golds], dtype=bool),
-            "mask": np.array([len(e.masks) > 0 for e in golds], dtype=bool),
-        }
-        self._pred_has = {
-            "box": np.array([p.box is not None for p in preds], dtype=bool),
-            "mask": np.array([p.mask is not None for p in preds], dtype=bool),
-        }
+            cols = columns(submission.predictions, gold)
+            table = pair_table(submission.predictions, gold, boxes=has_box, masks=has_mask, cols=cols)
+            return cls(submission, gold, table, cols)
 
     def tasks(self, task: str) -> list[str]:
         """The asked task and every subtask the file supports."""
@@ -114,19 +100,20 @@ class Scorer:
         n = len(self.gold.tweets)
         chosen = self.selection(task, mode, iou)
         tp = np.bincount(self.table.tweet[chosen], minlength=n)
-        return tp, np.bincount(self._pred_tweet, minlength=n), np.bincount(self._gold_tweet, minlength=n)
+        c = self.cols
+        return tp, np.bincount(c.pred_tweet, minlength=n), np.bincount(c.gold_tweet, minlength=n)
 
     # --- report -----------------------------------------------------------------------------------
 
     def task_report(self, task: str, mode: str, iou: float) -> dict:
-        t = self.table
-        n_pred, n_gold = self._pred_type.size, self._gold_type.size
+        t, c = self.table, self.cols
+        n_pred, n_gold = c.pred_type.size, c.gold_type.size
         chosen = self.selection(task, mode, iou)
         out = prf(int(chosen.sum()), n_pred, n_gold)
-        by_gold = np.bincount(self._gold_type[t.gold[chosen]], minlength=len(TYPES))
-        by_pred = np.bincount(self._pred_type[t.pred[chosen]], minlength=len(TYPES))
-        preds = np.bincount(self._pred_type, minlength=len(TYPES))
-        golds = np.bincount(self._gold_type[self._gold_type >= 0], minlength=len(TYPES))
+        by_gold = np.bincount(c.gold_type[t.gold[chosen]], minlength=len(TYPES))
+        by_pred = np.bincount(c.pred_type[t.pred[chosen]], minlength=len(TYPES))
+        preds = np.bincount(c.pred_type, minlength=len(TYPES))
+        golds = np.bincount(c.gold_type[c.gold_type >= 0], minlength=len(TYPES))
         out["per_type"] = {
             kind: prf(int(by_gold[i]), int(preds[i]), int(golds[i]), tp_pred=None if TYPED[task] else int(by_pred[i]))
             for i, kind in enumerate(TYPES)
@@ -142,7 +129,7 @@ class Scorer:
 
     def _grounding(self, chosen: np.ndarray, region: str) -> dict:
         """Recall on groundable vs ungroundable gold; precision of predictions with vs without a region."""
-        t, gold_has, pred_has = self.table, self._gold_has[region], self._pred_has[region]
+        t, gold_has, pred_has = self.table, self.cols.gold_regions[region] > 0, self.cols.pred_has[region]
         out = {}
         for name, flag in (("groundable", True), ("ungroundable", False)):
             tp_gold = int(np.sum(gold_has[t.gold[chosen]] == flag))
