@@ -279,14 +279,14 @@ def cmd_ve_vg_train(args: argparse.Namespace) -> int:
                 f"folder (expected files like {example})",
                 file=args.images,
             )
-    common = {"epochs": args.epochs, "lr": args.lr, "seed": args.seed, "device": args.device}
+    command = "smner-bench " + shlex.join(sys.argv[1:])
+    common = {"epochs": args.epochs, "lr": args.lr, "seed": args.seed, "device": args.device, "command": command}
     if args.stage == "ve":
         meta = train_matcher(args.base, train, dev, args.images, args.out, images_per_batch=args.batch, **common)
         summary = f"VE: {len(train)} training pairs; threshold {meta['threshold']:.3f}"
     else:
         meta = train_grounder(args.base, train, dev, args.images, args.out, batch_size=args.batch, **common)
         summary = f"VG: {len(train)} training images"
-    _save_command(args.out, f"{args.stage}.json", meta)
     print(f"{summary}; dev {json.dumps(meta['dev'])}")
     return 0
 
@@ -303,14 +303,6 @@ def _need_folder(path: str, what: str) -> None:
 
     if not Path(path).is_dir():
         raise MissingDataError(f"{what} not found", file=path)
-
-
-def _save_command(folder: str, name: str, meta: dict) -> None:
-    """Add the exact command line to a saved model's metadata file."""
-    from smner_bench.benchmark.atomic import write_text
-
-    meta = {"command": "smner-bench " + shlex.join(sys.argv[1:]), **meta}
-    write_text(Path(folder) / name, json.dumps(meta, indent=1))
 
 
 def cmd_tiny_models(args: argparse.Namespace) -> int:

@@ -416,8 +416,8 @@ def run(
             status[stage.name] = "ran"
             log.info("%s: %d tweets in %.1f s", stage.name, len(lines), seconds)
         done[stage.name] = out
-    if num_shards == 1:
-        merge(cfg, 1)
+    if num_shards == 1:  # its own files, just checked or written: no second check
+        _join(cfg, [folder])
     return status
 
 
@@ -425,7 +425,7 @@ def merge(cfg: RunConfig, num_shards: int) -> list[Path]:
     """Join every stage file of the shards into ``<out>/``; refuses while a shard is missing, unfinished or made
     with other settings or inputs than the run file's (its keys are checked again)."""
     rows = split_rows(cfg)
-    parts: dict[str, list[str]] = {stage.name: [] for stage in enabled(cfg)}
+    folders = []
     for i in range(num_shards):
         folder = shard_folder(cfg, num_shards, i)
         ids = [r["id"] for r in shard_rows(rows, num_shards, i)]
@@ -439,11 +439,16 @@ def merge(cfg: RunConfig, num_shards: int) -> list[Path]:
                     file=folder / stage.output,
                 )
             done[stage.name] = folder / stage.output
-            parts[stage.name].append(done[stage.name].read_text(encoding="utf-8"))
+        folders.append(folder)
+    return _join(cfg, folders)
+
+
+def _join(cfg: RunConfig, folders: Sequence[Path]) -> list[Path]:
+    """Concatenate each stage's file of ``folders`` (in shard order) into ``<out>/``."""
     written = []
     for stage in enabled(cfg):
         target = Path(cfg.out) / stage.output
-        write_text(target, "".join(parts[stage.name]))
+        write_text(target, "".join((f / stage.output).read_text(encoding="utf-8") for f in folders))
         written.append(target)
     return written
 

@@ -1,9 +1,12 @@
 """The fine-tuning loop shared by visual entailment and visual grounding: seeded shuffles, batches of
-examples, AdamW steps with gradient clipping, the mean loss and time of each epoch."""
+examples, AdamW steps with gradient clipping, the mean loss and time of each epoch; and how the fine-tuned
+model is saved."""
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -11,6 +14,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 from tqdm import tqdm
+
+from smner_bench.benchmark.atomic import atomic_folder
 
 
 def set_seed(seed: int) -> None:
@@ -56,3 +61,11 @@ def fit(
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "seconds": round(time.time() - started, 1)})
     model.eval()
     return history
+
+
+def save_fine_tuned(out: str | os.PathLike, model, processor, name: str, meta: dict) -> None:
+    """Model, processor and ``<name>`` (the run's metadata) written to ``out`` atomically."""
+    with atomic_folder(out) as tmp:
+        model.save_pretrained(tmp)
+        processor.save_pretrained(tmp)
+        (tmp / name).write_text(json.dumps(meta, indent=1))

@@ -22,13 +22,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from smner_bench.benchmark.atomic import atomic_folder
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 
 from .decision import best_threshold, evaluate
 from .images import image_file, open_rgb
 from .loading import from_pretrained
-from .training import fit, set_seed
+from .training import fit, save_fine_tuned, set_seed
 
 
 @dataclass(frozen=True)
@@ -155,6 +154,7 @@ def train_matcher(
     seed: int = 42,
     device: str = "cpu",
     progress: bool = True,
+    command: str | None = None,
 ) -> dict:
     """Fine-tune the ITM head and encoders with cross-entropy (batches of ``images_per_batch`` images with all
     their items), choose the dev-accuracy threshold, save the model, processor and ``ve.json`` atomically."""
@@ -188,6 +188,7 @@ def train_matcher(
     dev_labels = np.array([item.label for item in dev])
     threshold = best_threshold(dev_probs, dev_labels)
     meta = {
+        **({"command": command} if command else {}),
         "base": str(base),
         "threshold": threshold,
         "epochs": epochs,
@@ -198,8 +199,5 @@ def train_matcher(
         "history": history,
         "dev": evaluate(dev_probs, dev_labels, threshold),
     }
-    with atomic_folder(out) as tmp:
-        model.save_pretrained(tmp)
-        matcher.processor.save_pretrained(tmp)
-        (tmp / "ve.json").write_text(json.dumps(meta, indent=1))
+    save_fine_tuned(out, model, matcher.processor, "ve.json", meta)
     return meta

@@ -18,7 +18,6 @@ the entity's gold boxes. Command: ``smner-bench baseline vg-train``.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -27,13 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from smner_bench.benchmark.atomic import atomic_folder
 from smner_bench.benchmark.errors import SmnerError
 from smner_bench.benchmark.rle import box_ious
 
 from .images import image_file, open_rgb
 from .loading import from_pretrained
-from .training import fit, set_seed
+from .training import fit, save_fine_tuned, set_seed
 from .ve import entity_expression
 
 
@@ -182,6 +180,7 @@ def train_grounder(
     seed: int = 42,
     device: str = "cpu",
     progress: bool = True,
+    command: str | None = None,
 ) -> dict:
     """Fine-tune on ``train`` (batches of ``batch_size`` images, each with its phrases; prompts too long for
     the text encoder are cut to the phrases that fit), report dev accuracy, save model + processor +
@@ -216,6 +215,7 @@ def train_grounder(
         progress=progress,
     )
     meta = {
+        **({"command": command} if command else {}),
         "base": str(base),
         "epochs": epochs,
         "lr": lr,
@@ -225,8 +225,5 @@ def train_grounder(
         "history": history,
         "dev": accuracy(grounder, dev, images),
     }
-    with atomic_folder(out) as tmp:
-        model.save_pretrained(tmp)
-        grounder.processor.save_pretrained(tmp)
-        (tmp / "vg.json").write_text(json.dumps(meta, indent=1))
+    save_fine_tuned(out, model, grounder.processor, "vg.json", meta)
     return meta

@@ -150,51 +150,13 @@ def test_import_command(capsys, tmp_path, sample_dir):
     grounding = tmp_path / "g.json"
     grounding.write_text("[]")
     out = tmp_path / "gmner.jsonl"
-    assert (
-        main(
-            [
-                "import",
-                "riveg",
-                "--lines",
-                str(lines),
-                "--grounding",
-                str(grounding),
-                "--dataset",
-                "gmner",
-                "--split",
-                "test",
-                "--data-dir",
-                str(sample_dir),
-                "-o",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    command = ["import", "riveg", "--lines", str(lines), "--grounding", str(grounding), "--dataset", "gmner",
+               "--split", "test", "--data-dir", str(sample_dir), "-o", str(out)]  # fmt: skip
+    assert main(command) == 0
     printed = capsys.readouterr().out
     assert "1 entities (1 without a span) in 12 tweets; 1 problems reported" in printed
     grounding.write_text("{not json")
-    assert (
-        main(
-            [
-                "import",
-                "riveg",
-                "--lines",
-                str(lines),
-                "--grounding",
-                str(grounding),
-                "--dataset",
-                "gmner",
-                "--split",
-                "test",
-                "--data-dir",
-                str(sample_dir),
-                "-o",
-                str(out),
-            ]
-        )
-        == 1
-    )
+    assert main(command) == 1
     assert "expected a JSON list" in capsys.readouterr().err
 
 

@@ -384,36 +384,13 @@ def test_cli_knowledge_and_expand(capsys, tmp_path, sample_dir, tiny_encoder, ti
     gold = gold_from_rows(load_split("gmner", sample_dir, "test"), name="gmner/test", has_boxes=True, has_masks=False)
     write_submission(preds, gold_as_submission(gold))
     out_file = tmp_path / "expressions.jsonl"
-    assert (
-        main(
-            [
-                "baseline",
-                "expand",
-                str(preds),
-                "--dataset",
-                "gmner",
-                "--split",
-                "test",
-                "--data-dir",
-                str(sample_dir),
-                "--captions",
-                str(sample_dir / "captions"),
-                "--llm",
-                f"transformers:{tiny_causal}",
-                "--cache",
-                str(cache),
-                "-o",
-                str(out_file),
-            ]
-        )
-        == 0
-    )
+    common = ["--dataset", "gmner", "--split", "test", "--data-dir", str(sample_dir), "--captions",
+              str(sample_dir / "captions"), "--llm", f"transformers:{tiny_causal}", "--cache", str(cache)]  # fmt: skip
+    assert main(["baseline", "expand", str(preds), *common, "-o", str(out_file)]) == 0
     expressed = [json.loads(x) for x in out_file.read_text(encoding="utf-8").splitlines()]
     entities = [e for line in expressed for e in line["entities"]]
     assert len(entities) == len(gold.entities)
     assert all(next(iter(e["expressions"].values())).startswith(f"{e['text']} ({e['type']})") for e in entities)
-    common = ["--dataset", "gmner", "--split", "test", "--data-dir", str(sample_dir), "--captions",
-              str(sample_dir / "captions"), "--llm", f"transformers:{tiny_causal}", "--cache", str(cache)]  # fmt: skip
     from_gold = tmp_path / "gold-expressions.jsonl"
     assert main(["baseline", "expand", "--gold-entities", *common, "-o", str(from_gold)]) == 0
     assert from_gold.read_text(encoding="utf-8") == out_file.read_text(encoding="utf-8")  # the same entities
@@ -429,30 +406,8 @@ def test_cli_knowledge_and_expand(capsys, tmp_path, sample_dir, tiny_encoder, ti
 
     with pytest.raises(DataFormatError, match="expected"):
         read_expressions([bad])
-    assert (
-        main(
-            [
-                "baseline",
-                "expand",
-                str(preds),
-                "--dataset",
-                "gmner",
-                "--split",
-                "test",
-                "--data-dir",
-                str(sample_dir),
-                "--captions",
-                str(sample_dir / "captions"),
-                "--llm",
-                "replay:x.zip",
-                "--cache",
-                str(cache),
-                "-o",
-                str(out_file),
-            ]
-        )
-        == 2
-    )
+    replay = [*common[: common.index("--llm") + 1], "replay:x.zip", "--cache", str(cache)]
+    assert main(["baseline", "expand", str(preds), *replay, "-o", str(out_file)]) == 2
     assert "no expansion expressions" in capsys.readouterr().err
 
 
