@@ -22,7 +22,7 @@ from torch import nn
 from tqdm import tqdm
 from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
 
-from smner_bench.benchmark.atomic import atomic_folder
+from smner_bench.benchmark.safe_output import atomic_folder
 
 from .decision import best_threshold, evaluate
 from .loading import from_pretrained
@@ -152,7 +152,7 @@ def train_caption_ve(
         "history": history,
         "dev": evaluate(dev_probs, dev_labels, threshold),
     }
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, "model") as tmp:
         torch.save(model.state_dict(), tmp / "model.pt")
         model.encoder.config.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

@@ -308,7 +308,7 @@ def _need_folder(path: str, what: str) -> None:
 def cmd_tiny_models(args: argparse.Namespace) -> int:
     import yaml
 
-    from smner_bench.benchmark.atomic import write_text
+    from smner_bench.benchmark.safe_output import write_text
     from smner_bench.loaders import load
 
     from . import tiny

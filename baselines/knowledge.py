@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from smner_bench.benchmark.atomic import atomic_folder
+from smner_bench.benchmark.safe_output import atomic_folder
 from smner_bench.benchmark.tags import TAG_NAMES
 
 from .msea import Example, feature_text, heuristic_prompt, top_n
@@ -71,7 +71,7 @@ def write_release(
 ) -> Path:
     """Write ``labels.txt`` and one file per split: tokens and tags, ``<EOS>``, the knowledge one word per line
     tagged ``X``, a blank line (atomically: a temporary folder, then a rename)."""
-    with atomic_folder(folder) as tmp:
+    with atomic_folder(folder, "knowledge") as tmp:
         (tmp / "labels.txt").write_text("\n".join(TAG_NAMES) + "\n", encoding="utf-8")
         for split, rows in splits.items():
             lines = []

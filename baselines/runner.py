@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smner_bench.benchmark.atomic import write_text
+from smner_bench.benchmark.safe_output import write_text
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
 from smner_bench.benchmark.submission import write_submission
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from smner_bench.benchmark.atomic import atomic_folder
+from smner_bench.benchmark.safe_output import atomic_folder
 
 VOCAB_SIZE = 1100
 _SPECIAL = {0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]", 1012: ".", 1029: "?"}
@@ -48,7 +48,7 @@ def save_encoder(folder: str | os.PathLike, words: Iterable[str]) -> Path:
     """A 1-layer BERT (hidden 32) + tokenizer: PLIM's and MSEA's encoder."""
     from transformers import BertConfig, BertModel
 
-    with atomic_folder(folder) as tmp:
+    with atomic_folder(folder, "model") as tmp:
         bert_tokenizer(tmp, words)
         torch.manual_seed(0)
         BertModel(
@@ -74,7 +74,7 @@ def save_causal_lm(folder: str | os.PathLike, words: Iterable[str]) -> Path:
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
     tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}assistant :"
-    with atomic_folder(folder) as tmp:
+    with atomic_folder(folder, "model") as tmp:
         tokenizer.save_pretrained(tmp)
         torch.manual_seed(0)
         GPT2LMHeadModel(
@@ -131,7 +131,7 @@ def save_captioner(folder: str | os.PathLike, words: Iterable[str]) -> Path:
         num_query_tokens=4,
         image_token_index=3,
     )
-    with atomic_folder(folder) as tmp:
+    with atomic_folder(folder, "model") as tmp:
         torch.manual_seed(0)
         Blip2ForConditionalGeneration(config).save_pretrained(tmp)
         Blip2Processor(
@@ -170,7 +170,7 @@ def save_image_text_matcher(folder: str | os.PathLike, words: Iterable[str]) -> 
         projection_dim=16,
         image_text_hidden_size=16,
     )
-    with atomic_folder(folder) as tmp:
+    with atomic_folder(folder, "model") as tmp:
         tokenizer = bert_tokenizer(tmp, words)
         torch.manual_seed(0)
         BlipForImageTextRetrieval(config).save_pretrained(tmp)
@@ -216,7 +216,7 @@ def save_grounder(folder: str | os.PathLike, words: Iterable[str]) -> Path:
         num_queries=8,
         max_text_len=256,
     )
-    with atomic_folder(folder) as tmp:
+    with atomic_folder(folder, "model") as tmp:
         tokenizer = bert_tokenizer(tmp, words)
         torch.manual_seed(0)
         GroundingDinoForObjectDetection(config).save_pretrained(tmp)

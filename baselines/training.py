@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from smner_bench.benchmark.atomic import atomic_folder
+from smner_bench.benchmark.safe_output import atomic_folder
 
 
 def set_seed(seed: int) -> None:
@@ -65,7 +65,7 @@ def fit(
 
 def save_fine_tuned(out: str | os.PathLike, model, processor, name: str, meta: dict) -> None:
     """Model, processor and ``<name>`` (the run's metadata) written to ``out`` atomically."""
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, "model") as tmp:
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
         (tmp / name).write_text(json.dumps(meta, indent=1))

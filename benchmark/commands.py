@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 
-from .atomic import write_text
+from .safe_output import write_json
 from .configs import ANNOTATIONS
 from .gold import Gold, load_gold
 from .submission import TASKS, Submission, read_submission
@@ -43,8 +43,10 @@ def _read(args: argparse.Namespace, path: str, gold: Gold) -> Submission:
     return read_submission(path, gold, task=args.task, allow_missing=args.allow_missing, max_issues=args.max_errors)
 
 
-def write_json(path: str | os.PathLike, data: dict) -> None:
-    write_text(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+def _inputs(args: argparse.Namespace) -> list[str]:
+    """Every path the command reads: a report may never replace one of them."""
+    names = ("predictions", "predictions_a", "predictions_b", "data_dir", "gold")
+    return [getattr(args, n) for n in names if getattr(args, n, None)]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -70,7 +72,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         report["ci"] = bootstrap_interval(counts, resamples=args.resamples, seed=args.seed)
     print(format_report(report))
     if args.json:
-        write_json(args.json, report)
+        write_json(args.json, report, inputs=_inputs(args))
     return 0
 
 
@@ -107,7 +109,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         + f"(paired bootstrap over tweets, {args.resamples} resamples, seed {args.seed})"
     )
     if args.json:
-        write_json(args.json, result)
+        write_json(args.json, result, inputs=_inputs(args))
     return 0
 
 

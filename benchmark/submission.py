@@ -16,6 +16,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -344,8 +345,10 @@ def gold_as_submission(gold: Gold, *, box: bool = False, mask: bool = False) -> 
     return lines
 
 
-def write_submission(path: str | os.PathLike, lines: list[dict[str, Any]]) -> None:
-    """Write submission lines as JSON Lines (UTF-8), atomically."""
-    from .atomic import write_text
+def write_submission(
+    path: str | os.PathLike, lines: list[dict[str, Any]], *, inputs: Iterable[str | os.PathLike | None] = ()
+) -> None:
+    """Write submission lines as JSON Lines (UTF-8), atomically, following the safe-output rules."""
+    from .safe_output import write_jsonl
 
-    write_text(path, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
+    write_jsonl(path, lines, inputs=inputs)

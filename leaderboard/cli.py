@@ -86,7 +86,7 @@ def cmd_show_board(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from smner_bench.benchmark.atomic import write_text
+    from smner_bench.benchmark.safe_output import write_text
 
     from .render import boards, markdown
     from .store import load_entries

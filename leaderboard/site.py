@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from smner_bench.benchmark import __version__
-from smner_bench.benchmark.atomic import atomic_folder
+from smner_bench.benchmark.safe_output import atomic_folder
 
 from .entry import SUBTASKS
 from .render import Row, board_title, boards, cells, columns
@@ -182,7 +182,7 @@ IoU threshold 0.5. Figures in percent; click a column to sort. {len(rows)} rows.
 def build_site(stored: list[Stored], out: str | os.PathLike) -> Path:
     """Write the site to ``out`` (replaced atomically as a whole); returns its path."""
     out = Path(out).resolve()
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, "site") as tmp:
         (tmp / "plots").mkdir()
         (tmp / "style.css").write_text(STYLE, encoding="utf-8")
         links = []

@@ -23,7 +23,7 @@ import yaml
 from datasets.table import embed_table_storage
 
 from smner_bench.benchmark import __version__
-from smner_bench.benchmark.atomic import atomic_folder
+from smner_bench.benchmark.safe_output import atomic_folder
 from smner_bench.benchmark.errors import UsageError
 
 from .configs import config_info
@@ -86,7 +86,7 @@ def export(
         raise UsageError(f"{out} exists and is not an smner-bench export folder: choose another --out")
     if out.exists() and (out / "README.md").is_file() and MARKER not in (out / "README.md").read_text("utf-8"):
         raise UsageError(f"{out} holds a README.md that smner-bench did not write: choose another --out")
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, "export") as tmp:
         meta: dict = {"configs": [], "dataset_info": []}
         if out.exists():
             for child in out.iterdir():  # keep the other configs of an existing export

@@ -15,7 +15,7 @@ import torch
 from tqdm import tqdm
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
-from smner_bench.benchmark.atomic import atomic_folder
+from smner_bench.benchmark.safe_output import atomic_folder
 from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.scoring import score
 from smner_bench.benchmark.submission import read_submission, write_submission
@@ -107,7 +107,7 @@ def evaluate(model, rows, encoded, pad_id: int, cfg: PlimConfig, name: str) -> d
 def save_checkpoint(model: PlimTagger, tokenizer, cfg: PlimConfig, folder: Path, extra: dict) -> None:
     """model.pt (state dict), config.json (encoder config), the tokenizer, plim.json (run config + extra):
     written to a temporary folder and renamed, so a checkpoint is complete or absent."""
-    with atomic_folder(folder) as tmp:
+    with atomic_folder(folder, "model") as tmp:
         torch.save(model.state_dict(), tmp / "model.pt")
         model.encoder.config.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
