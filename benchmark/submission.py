@@ -204,20 +204,35 @@ def _check_entity(c: _Checker, tweet: GoldTweet, e: EntityIn, where: str, lineno
     )
 
 
-def _check_box(c: _Checker, tweet: GoldTweet, box: list[float], where: str, lineno: int):
-    if len(box) != 4 or not all(math.isfinite(v) for v in box):
-        c.add(lineno, where, "expected [x1, y1, x2, y2]: 4 finite numbers, or null")
-        return None
+def box_problem(box: Any, width: int | None, height: int | None) -> str | None:
+    """Why ``box`` breaks the submission's box rules for a ``width`` x ``height`` image (size unknown: None),
+    or None when it is a valid box. Pure; the validator and the importers share it.
+
+    >>> box_problem([0, 0, 10, 10], 20, 20) is None, box_problem([5, 0, 1, 10], 20, 20)
+    (True, '[5, 0, 1, 10] is inverted or empty (need x1 < x2 and y1 < y2)')
+    """
+    if (
+        not isinstance(box, (list, tuple))
+        or len(box) != 4
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box)
+    ):
+        return "expected [x1, y1, x2, y2]: 4 finite numbers, or null"
     x1, y1, x2, y2 = box
     if x1 >= x2 or y1 >= y2:
-        c.add(lineno, where, f"{box} is inverted or empty (need x1 < x2 and y1 < y2)")
-        return None
+        return f"{list(box)} is inverted or empty (need x1 < x2 and y1 < y2)"
     if min(box) < 0:
-        c.add(lineno, where, f"{box} has a negative coordinate")
+        return f"{list(box)} has a negative coordinate"
+    if width and height and (x2 > width + BOX_TOLERANCE or y2 > height + BOX_TOLERANCE):
+        return f"{list(box)} lies outside the {width}x{height} image by more than 1 pixel"
+    return None
+
+
+def _check_box(c: _Checker, tweet: GoldTweet, box: list[float], where: str, lineno: int):
+    problem = box_problem(box, tweet.width, tweet.height)
+    if problem is not None:
+        c.add(lineno, where, problem)
         return None
-    if tweet.width and tweet.height and (x2 > tweet.width + BOX_TOLERANCE or y2 > tweet.height + BOX_TOLERANCE):
-        c.add(lineno, where, f"{box} lies outside the {tweet.width}x{tweet.height} image by more than 1 pixel")
-        return None
+    x1, y1, x2, y2 = box
     return (float(x1), float(y1), float(x2), float(y2))
 
 
