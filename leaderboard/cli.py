@@ -25,6 +25,29 @@ def _entries(p: argparse.ArgumentParser) -> None:
     p.add_argument("--entries", default=str(DEFAULT_ROOT), help="entries folder (default: %(default)s)")
 
 
+def _unit_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text[:40]!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text[:40]}")
+    return value
+
+
+def _sheet_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text[:40]!r}") from None
+    if not 1 <= value <= MAX_SHEET:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_SHEET}, got {text[:40]}")
+    return value
+
+
+MAX_SHEET = 100  # tweets on one contact sheet
+
+
 def _gold_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, choices=list(ANNOTATIONS))
     p.add_argument("--split", required=True, help="train, validation (alias dev) or test")
@@ -33,23 +56,56 @@ def _gold_options(p: argparse.ArgumentParser) -> None:
     src.add_argument("--gold", help="exported dataset folder (smner-bench prepare --out)")
 
 
+def _board(args: argparse.Namespace):
+    """The good entries; each excluded one is reported on stderr (the command still does its work)."""
+    from .store import read_entries
+
+    board = read_entries(args.entries)
+    for bad in board.bad:
+        print(f"smner-bench leaderboard: excluded {bad}", file=sys.stderr)
+    return board
+
+
+def _fail_if_excluded(bad: list) -> None:
+    """Exit 1 (after the work is done) when entries were excluded."""
+    from smner_bench.benchmark.errors import DataFormatError
+
+    if bad:
+        names = ", ".join(sorted({b.file.name for b in bad}))
+        raise DataFormatError(f"{len(bad)} bad entries were excluded (see above): {names}")
+
+
+def submitted_command(args: argparse.Namespace) -> str:
+    """The command as published in the entry: every path reduced to its file name."""
+    from .submit import redact_command
+
+    parts = ["smner-bench", "leaderboard", "submit", args.predictions, "--meta", args.meta]
+    parts += ["--dataset", args.dataset, "--split", args.split]
+    parts += ["--data-dir", args.data_dir] if args.data_dir else ["--gold", args.gold]
+    if args.iou != 0.5:
+        parts += ["--iou", str(args.iou)]
+    return redact_command(shlex.join(parts))
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
     from smner_bench.benchmark.gold import load_gold
 
     from .submit import submit
 
     gold = load_gold(args.dataset, args.split, data_dir=args.data_dir, gold=args.gold)
-    command = "smner-bench " + shlex.join(sys.argv[1:])
-    entry, path = submit(
+    entry, path, bad = submit(
         args.predictions,
         args.meta,
         gold,
-        command=command,
+        command=submitted_command(args),
         dataset_version=DATASET_VERSIONS[args.dataset],
         root=args.entries,
         iou=args.iou,
     )
+    for b in bad:
+        print(f"smner-bench leaderboard: excluded {b}", file=sys.stderr)
     print(f"added {entry.id}: {entry.task.upper()} F1 {entry.main.f1:.2f} on {gold.name} -> {path}")
+    _fail_if_excluded(bad)
     return 0
 
 
@@ -57,31 +113,37 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from smner_bench.benchmark.errors import DataFormatError
     from smner_bench.benchmark.gold import load_gold
 
-    from .store import load_entries
     from .submit import verify
 
     gold = load_gold(args.dataset, args.split, data_dir=args.data_dir, gold=args.gold)
-    stored = load_entries(args.entries)  # refuses entries whose submission copy was changed
-    problems = verify(stored, gold, root=args.entries)
+    board = _board(args)
+    problems, checked = verify(board.stored, gold)
+    problems = [f"{b.file.name}: {b.reason}" for b in board.bad] + problems
     if problems:
-        raise DataFormatError("entries that do not verify:\n" + "\n".join(problems), file=args.entries)
-    print(f"every scored entry on {gold.name} verifies")
+        shown = problems[:200] + ([f"... and {len(problems) - 200} more"] if len(problems) > 200 else [])
+        raise DataFormatError(
+            f"{len(problems)} problems ({checked} scored entries of {gold.name} re-scored, "
+            f"{len(board.bad)} bad entries):\n" + "\n".join(shown),
+            file=args.entries,
+        )
+    print(f"{checked} scored entries on {gold.name} verify: every figure equals a fresh score of the kept copy")
     return 0
 
 
 def cmd_show_board(args: argparse.Namespace) -> int:
     from .render import boards, terminal_table
-    from .store import load_entries
 
+    board = _board(args)
     selected = {
         k: rows
-        for k, rows in boards(load_entries(args.entries)).items()
+        for k, rows in boards(board.stored).items()
         if k[0] == args.task and (args.dataset is None or k[1] == args.dataset)
     }
     if not selected:
         print(f"no entries for task {args.task}" + (f" on {args.dataset}" if args.dataset else ""))
-        return 0
-    print("\n\n".join(terminal_table(key, rows) for key, rows in selected.items()))
+    else:
+        print("\n\n".join(terminal_table(key, rows) for key, rows in selected.items()))
+    _fail_if_excluded(board.bad)
     return 0
 
 
@@ -89,19 +151,21 @@ def cmd_render(args: argparse.Namespace) -> int:
     from smner_bench.benchmark.safe_output import write_text
 
     from .render import boards, markdown
-    from .store import load_entries
 
-    write_text(args.output, markdown(boards(load_entries(args.entries))))
+    board = _board(args)
+    write_text(args.output, markdown(boards(board.stored)), inputs=[args.entries])
     print(f"wrote {args.output}")
+    _fail_if_excluded(board.bad)
     return 0
 
 
 def cmd_build(args: argparse.Namespace) -> int:
     from .site import build_site
-    from .store import load_entries
 
-    out = build_site(load_entries(args.entries), args.out)
+    board = _board(args)
+    out = build_site(board.stored, args.out, inputs=[args.entries])
     print(f"wrote the site to {out} (open {out / 'index.html'})")
+    _fail_if_excluded(board.bad)
     return 0
 
 
@@ -119,7 +183,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("predictions", help="JSON Lines prediction file")
     p.add_argument("--meta", required=True, help="YAML: system, variant, task, match, notes")
     _gold_options(p)
-    p.add_argument("--iou", type=float, default=0.5)
+    p.add_argument("--iou", type=_unit_interval, default=0.5, help="IoU threshold in (0, 1] (default 0.5)")
     _entries(p)
     p.set_defaults(func=cmd_submit)
 
@@ -140,7 +204,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("build", help="build the static HTML site with plots")
-    p.add_argument("--out", required=True, help="site folder (replaced)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="site folder: created, or replaced when it is a site smner-bench built (never another folder)",
+    )
     _entries(p)
     p.set_defaults(func=cmd_build)
 
@@ -148,10 +216,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _gold_options(p)
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--id", help="the tweet to draw")
-    target.add_argument("--errors", type=int, metavar="N", help="a contact sheet of the N tweets with most errors")
+    target.add_argument(
+        "--errors",
+        type=_sheet_size,
+        metavar="N",
+        help=f"a contact sheet of the N tweets with most errors (N <= {MAX_SHEET})",
+    )
     p.add_argument("--predictions", help="a submission to draw beside the gold")
     p.add_argument("--images", help="folder of the tweet images (<id>.jpg); without it a blank canvas")
-    p.add_argument("--iou", type=float, default=0.5)
+    p.add_argument("--iou", type=_unit_interval, default=0.5, help="IoU threshold in (0, 1] (default 0.5)")
     p.add_argument("--match", choices=("span", "text", "riveg"))
-    p.add_argument("-o", "--output", required=True, help="PNG file to write")
+    p.add_argument("-o", "--output", required=True, help="picture to write (.png, or .jpg)")
     p.set_defaults(func=cmd_visualize)

@@ -3,66 +3,192 @@
 An entry is one system's figures on one task of one dataset split. Figures are percentages (0-100) as a
 paper prints them (two decimals); a figure a source does not give is ``null``. Provenance is either a
 publication (citation, arXiv id, table, the row's label as printed) or "scored here" (the submission's
-SHA-256, the smner-bench version, the gold's checksum, the date and the exact command).
+SHA-256 and canonical-content SHA-256, the smner-bench version, the gold's checksum, the date and the
+command with its paths reduced to file names).
 
 Files: ``entries/published/<source>.yaml`` hold a list of entries each (reviewed in pull requests, never
 written by code); ``entries/scored/<id>.json`` hold one scored entry each (written by ``submit``).
+
+Consistency rules the model enforces on every entry:
+
+- an F1 agrees with its precision and recall: some P, R within half a unit of the last printed digit give
+  an F1 that rounds to it (:func:`f1_consistent`); the only exceptions are the source tables' own typos,
+  pinned with their printed value in :data:`PRINTED_F1_EXCEPTIONS`;
+- a scored entry carries the counts behind every figure (tp, predicted, gold), and every percentage is
+  exactly the rounded figure of its counts; its sweep is 0.50:0.05:0.95 with the true positives of each
+  threshold; it carries a :attr:`Entry.digest` (SHA-256 over its canonical content, :func:`entry_digest`)
+  that the store checks on every read. Published entries carry no digest (hand-edited, reviewed files).
+- provenance text is bounded, one line, without control characters; ``system`` is non-empty and stripped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
-from typing import Annotated, Literal
+import unicodedata
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from smner_bench.benchmark.metrics import SWEEP, prf
 
 Task = Literal["mner", "eeg", "gmner", "ees", "smner"]
 BOARD_TASKS = ("mner", "gmner", "smner")  # the tasks a board ranks; eeg/ees are shown as subtasks
 Dataset = Literal["twitter2015", "twitter2017", "gmner", "gmner-v1", "smner"]
 SUBTASKS = {"mner": ("mner",), "gmner": ("gmner", "mner", "eeg"), "smner": ("smner", "mner", "ees")}
+TypeName = Literal["PER", "LOC", "ORG", "OTHER"]
+
+MAX_NAME = 200  # system, variant parts, table, row, dataset version
+MAX_TEXT = 2000  # notes, citation, command
+MAX_URL = 500
+
+# (entry id, figures path) -> the F1 the source prints although it is not 2PR/(P+R) of its printed P and R.
+# Each is a typo (or another averaging) in the source table, kept as printed and explained in the entry's notes.
+PRINTED_F1_EXCEPTIONS: dict[tuple[str, str], float] = {
+    ("riveg-tmm2025/tablev/bert/r-gcn/twitter2015", "results.mner"): 75.00,
+    ("riveg-tmm2025/tablev/bert/r-gcn/twitter2017", "results.mner"): 87.11,
+}
+
+
+def _one_line(value: str) -> str:
+    bad = [c for c in value if unicodedata.category(c) == "Cc"]
+    if bad:
+        raise ValueError(f"must be one line without control characters (found {bad[0]!r})")
+    return value
+
+
+def _stripped(value: str) -> str:
+    if value != value.strip():
+        raise ValueError("must not start or end with spaces")
+    return value
+
+
+def _text_block(value: str) -> str:
+    bad = [c for c in value if unicodedata.category(c) == "Cc" and c not in "\n\t"]
+    if bad:
+        raise ValueError(f"must not hold control characters (found {bad[0]!r})")
+    return value
+
+
+def _url(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s\"'<>]+", value):
+        raise ValueError("must be an http(s) URL without spaces or quotes")
+    return value
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a date YYYY-MM-DD")
+    if not isinstance(value, (str, dt.date)) or isinstance(value, dt.datetime):
+        raise ValueError("must be a date YYYY-MM-DD")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(_one_line), AfterValidator(_stripped)]
+Line = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_one_line)]
+Block = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_text_block)]
+Url = Annotated[str, Field(max_length=MAX_URL), AfterValidator(_url)]
+Date = Annotated[dt.date, BeforeValidator(_iso_date)]
+Count = Annotated[int, Field(ge=0, le=10**9)]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _pct(value: float) -> float:
+    return round(100 * value, 2)
+
+
 class Figures(_Strict):
-    """Precision, recall, F1 in percent; precision and recall may be unknown (a paper's "-")."""
+    """Precision, recall, F1 in percent; precision and recall may be unknown (a paper's "-").
+
+    Scored entries also carry the counts: ``tp`` (gold entities found), ``tp_pred`` (correct predictions,
+    when it differs from ``tp``: a type-blind or grounding breakdown), ``pred`` and ``gold``; the
+    percentages must then be exactly their rounded figures."""
 
     precision: float | None = Field(default=None, ge=0, le=100)
     recall: float | None = Field(default=None, ge=0, le=100)
     f1: float = Field(ge=0, le=100)
+    tp: Count | None = None
+    tp_pred: Count | None = None
+    pred: Count | None = None
+    gold: Count | None = None
+
+    @property
+    def has_counts(self) -> bool:
+        return self.tp is not None
+
+    @model_validator(mode="after")
+    def _counts(self) -> Figures:
+        counts = (self.tp, self.pred, self.gold)
+        if all(c is None for c in counts):
+            if self.tp_pred is not None:
+                raise ValueError("tp_pred without tp, pred and gold")
+            return self
+        if any(c is None for c in counts):
+            raise ValueError("give all of tp, pred and gold, or none")
+        tp_pred = self.tp if self.tp_pred is None else self.tp_pred
+        if self.tp > self.gold or tp_pred > self.pred:  # type: ignore[operator]
+            raise ValueError(f"counts impossible: tp {self.tp}, tp_pred {tp_pred}, pred {self.pred}, gold {self.gold}")
+        fresh = prf(self.tp, self.pred, self.gold, tp_pred=self.tp_pred)  # type: ignore[arg-type]
+        for name in ("precision", "recall", "f1"):
+            if getattr(self, name) != _pct(fresh[name]):
+                raise ValueError(
+                    f"{name} {getattr(self, name)} is not the figure of its counts ({_pct(fresh[name])} from "
+                    f"tp {self.tp}, pred {self.pred}, gold {self.gold})"
+                )
+        return self
+
+
+def f1_consistent(precision: float, recall: float, f1: float, half: float = 0.005) -> bool:
+    """Whether ``f1`` can be the rounded F1 of some precision and recall that round to the printed ones
+    (each within ``half`` a unit of the last printed digit). F1 grows with P and R, so the extremes bound it.
+
+    >>> f1_consistent(73.95, 76.18, 75.05), f1_consistent(73.95, 76.18, 75.00)
+    (True, False)
+    """
+
+    def f(p: float, r: float) -> float:
+        p, r = min(max(p, 0.0), 100.0), min(max(r, 0.0), 100.0)
+        return 2 * p * r / (p + r) if p + r > 0 else 0.0
+
+    low, high = f(precision - half, recall - half), f(precision + half, recall + half)
+    return low - half - 1e-9 <= f1 <= high + half + 1e-9
 
 
 class Variant(_Strict):
     """What the system is made of, where a source says so (all optional, free text)."""
 
-    mner: str | None = None
-    ve: str | None = None
-    vg: str | None = None
-    text_encoder: str | None = None
-    llm: str | None = None
-    augmentation: str | None = None
+    mner: Name | None = None
+    ve: Name | None = None
+    vg: Name | None = None
+    text_encoder: Name | None = None
+    llm: Name | None = None
+    augmentation: Name | None = None
 
 
 class Publication(_Strict):
     kind: Literal["publication"] = "publication"
-    citation: str
-    arxiv: str | None = None
-    url: str | None = None
-    table: str  # e.g. "Table VI"
-    row: str  # the row's label as printed
+    citation: Block
+    arxiv: Annotated[str, Field(pattern=r"^\d{4}\.\d{4,5}(v\d+)?$")] | None = None
+    url: Url | None = None
+    table: Name  # e.g. "Table VI"
+    row: Name  # the row's label as printed
 
 
 class ScoredHere(_Strict):
     kind: Literal["scored"] = "scored"
-    submission_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    submission_file: str
-    smner_bench_version: str
-    dataset_checksum: str = Field(pattern=r"^[0-9a-f]{64}$")
-    date: dt.date
-    command: str
+    submission_sha256: Sha256  # of the file's bytes (its gzip copy must hash to it)
+    content_sha256: Sha256  # of its canonical content (parsed lines): the same predictions, however written
+    submission_file: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^/\\]+$")]
+    smner_bench_version: Annotated[str, Field(min_length=1, max_length=64)]
+    dataset_checksum: Sha256
+    date: Date
+    command: Line  # paths reduced to file names
     match: Literal["span", "text", "riveg"]
 
 
@@ -72,22 +198,25 @@ Provenance = Annotated[Publication | ScoredHere, Field(discriminator="kind")]
 class SweepPoint(_Strict):
     threshold: float = Field(ge=0.5, le=0.95)
     f1: float = Field(ge=0, le=100)
+    tp: Count | None = None  # scored entries: the true positives at this threshold
 
 
 class Entry(_Strict):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._/-]*$")
-    system: str
+    id: str = Field(max_length=MAX_NAME, pattern=r"^[a-z0-9][a-z0-9._/-]*$")
+    system: Name
     variant: Variant = Variant()
     task: Literal["mner", "gmner", "smner"]
     dataset: Dataset
-    dataset_version: str
+    dataset_version: Name
     split: Literal["train", "validation", "test"] = "test"
     iou: float = Field(default=0.5, gt=0, le=1)
     results: dict[Task, Figures]
-    per_type: dict[Literal["PER", "LOC", "ORG", "OTHER"], Figures] | None = None
-    sweep: list[SweepPoint] | None = None
+    per_type: dict[TypeName, Figures] | None = None
+    grounding: dict[Literal["groundable", "ungroundable"], Figures] | None = None
+    sweep: list[SweepPoint] | None = Field(default=None, max_length=len(SWEEP))
     provenance: Provenance
-    notes: str | None = None
+    notes: Block | None = None
+    digest: Sha256 | None = None  # scored entries: SHA-256 of the canonical content (see entry_digest)
 
     @field_validator("id")
     @classmethod
@@ -108,11 +237,74 @@ class Entry(_Strict):
             raise ValueError("SMNER figures are on the smner dataset")
         if self.task == "gmner" and self.dataset not in ("gmner", "gmner-v1"):
             raise ValueError("GMNER figures are on the gmner or gmner-v1 dataset")
+        for path, figures in self.all_figures():
+            if figures.precision is None or figures.recall is None:
+                continue
+            pinned = PRINTED_F1_EXCEPTIONS.get((self.id, path))
+            if pinned is not None and figures.f1 == pinned:
+                continue
+            if not f1_consistent(figures.precision, figures.recall, figures.f1):
+                raise ValueError(
+                    f"{path}: F1 {figures.f1} does not agree with precision {figures.precision} and recall "
+                    f"{figures.recall} (2PR/(P+R) = {_harmonic(figures):.2f})"
+                )
+        if self.provenance.kind == "scored":
+            self._check_scored()
+        elif self.digest is not None:
+            raise ValueError("digest: published entries carry no digest (they are reviewed by hand)")
         return self
+
+    def _check_scored(self) -> None:
+        for path, figures in self.all_figures():
+            if not figures.has_counts:
+                raise ValueError(f"{path}: a scored entry gives tp, pred and gold for every figure")
+        main = self.main
+        if self.per_type is None or set(self.per_type) != {"PER", "LOC", "ORG", "OTHER"}:
+            raise ValueError("per_type: a scored entry gives the figures of every type")
+        if self.sweep is not None:
+            if tuple(p.threshold for p in self.sweep) != SWEEP:
+                raise ValueError(f"sweep: thresholds must be {', '.join(map(str, SWEEP))}")
+            for p in self.sweep:
+                if p.tp is None or p.tp > main.gold or p.f1 != _pct(prf(p.tp, main.pred, main.gold)["f1"]):  # type: ignore[arg-type]
+                    raise ValueError(f"sweep: F1 {p.f1} at {p.threshold} is not the figure of its tp {p.tp}")
+                if p.threshold == self.iou and p.tp != main.tp:
+                    raise ValueError(f"sweep: tp at {p.threshold} differs from the entry's tp {main.tp}")
+            tps = [p.tp for p in self.sweep]
+            if tps != sorted(tps, reverse=True):  # type: ignore[type-var]
+                raise ValueError("sweep: true positives must not grow with the threshold")
+
+    def all_figures(self) -> list[tuple[str, Figures]]:
+        """Every figure of the entry with its path (``results.mner``, ``per_type.PER``, ``grounding.groundable``)."""
+        out = [(f"results.{t}", f) for t, f in self.results.items()]
+        out += [(f"per_type.{k}", f) for k, f in (self.per_type or {}).items()]
+        out += [(f"grounding.{k}", f) for k, f in (self.grounding or {}).items()]
+        return out
 
     @property
     def main(self) -> Figures:
         return self.results[self.task]
+
+
+def _harmonic(figures: Figures) -> float:
+    p, r = figures.precision or 0.0, figures.recall or 0.0
+    return 2 * p * r / (p + r) if p + r > 0 else 0.0
+
+
+def canonical_json(data: Any) -> bytes:
+    """One canonical byte form of JSON data: sorted keys, no spaces, UTF-8."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def entry_digest(entry: Entry) -> str:
+    """SHA-256 over the entry's canonical content: every field but the digest itself (figures, counts, sweep,
+    provenance with the kept copy's SHA-256, system, notes...), as ``model_dump`` gives it (None left out)."""
+    data = entry.model_dump(mode="json", exclude={"digest"}, exclude_none=True)
+    return hashlib.sha256(canonical_json(data)).hexdigest()
+
+
+def sealed(entry: Entry) -> Entry:
+    """The entry with its digest set."""
+    return entry.model_copy(update={"digest": entry_digest(entry)})
 
 
 def slug(text: str) -> str:

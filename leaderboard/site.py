@@ -8,15 +8,18 @@ the entries that carry per-type figures. Sorting is a few lines of plain JavaScr
 from __future__ import annotations
 
 import html
+import io
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from smner_bench.benchmark import __version__
-from smner_bench.benchmark.safe_output import atomic_folder
+from smner_bench.benchmark.safe_output import FOLDER_MODE, atomic_folder, write_bytes, write_text
 
 from .entry import SUBTASKS
 from .render import Row, board_title, boards, cells, columns
 from .store import Stored
+from .submit import redact_command
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -69,8 +72,10 @@ def _plots(key: tuple[str, str, str], rows: list[Row], folder: Path) -> list[tup
 
     def save(fig, kind: str, caption: str) -> tuple[str, str]:
         name = f"{stem}-{kind}.svg"
-        fig.savefig(folder / name, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
         plt.close(fig)
+        write_bytes(folder / name, buffer.getvalue())
         return name, caption
 
     pr = [
@@ -136,7 +141,7 @@ def _source_html(row: Row) -> str:
             )
         else:
             parts.append(
-                f'<span title="{html.escape(p.command)}">scored here {p.date}, sha256 '
+                f'<span title="{html.escape(redact_command(p.command))}">scored here {p.date}, sha256 '
                 f"<code>{p.submission_sha256[:12]}</code>, smner-bench {html.escape(p.smner_bench_version)}"
                 f", match {p.match}</span>"
             )
@@ -179,22 +184,25 @@ IoU threshold 0.5. Figures in percent; click a column to sort. {len(rows)} rows.
 """
 
 
-def build_site(stored: list[Stored], out: str | os.PathLike) -> Path:
-    """Write the site to ``out`` (replaced atomically as a whole); returns its path."""
-    out = Path(out).resolve()
-    with atomic_folder(out, "site") as tmp:
+def build_site(stored: list[Stored], out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike] = ()) -> Path:
+    """Write the site to ``out``, replaced atomically as a whole (:func:`atomic_folder`: only a folder that
+    smner-bench built as a site, or an empty one, is ever replaced; ``inputs`` such as the entries folder are
+    refused); files 0644, folders 0755. Returns its path."""
+    with atomic_folder(out, "site", inputs=inputs) as tmp:
         (tmp / "plots").mkdir()
-        (tmp / "style.css").write_text(STYLE, encoding="utf-8")
+        os.chmod(tmp / "plots", FOLDER_MODE)
+        write_text(tmp / "style.css", STYLE)
         links = []
         for key, rows in boards(stored).items():
             plots = _plots(key, rows, tmp / "plots")
-            (tmp / page_name(key)).write_text(_page(key, rows, plots), encoding="utf-8")
+            write_text(tmp / page_name(key), _page(key, rows, plots))
             best = rows[0].entry
             links.append(
                 f'<li><a href="{page_name(key)}">{html.escape(board_title(key, rows))}</a>: {len(rows)} '
                 f"rows, best F1 {best.main.f1:.2f} ({html.escape(best.system)})</li>"
             )
-        (tmp / "index.html").write_text(
+        write_text(
+            tmp / "index.html",
             f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>smner-bench leaderboard</title>
 <link rel="stylesheet" href="style.css"></head><body>
@@ -203,6 +211,5 @@ def build_site(stored: list[Stored], out: str | os.PathLike) -> Path:
 has its provenance: a publication's table, or a submission scored here (its SHA-256).</p>
 <ul>{"".join(links)}</ul><p class="meta">Built by smner-bench {__version__}.</p></body></html>
 """,
-            encoding="utf-8",
         )
-    return out
+    return Path(out).resolve()

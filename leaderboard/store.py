@@ -2,8 +2,12 @@
 
 Published entries (``entries/published/*.yaml``) are only ever read; scored entries
 (``entries/scored/<name>.json``) are written once, atomically, and never overwritten, next to a gzip copy of
-the scored submission (``<name>.jsonl.gz``) whose SHA-256 must stay the entry's: a copy that was changed, or
-is missing, makes the entry refused when entries are loaded, and ``verify`` re-scores the copies.
+the scored submission (``<name>.jsonl.gz``).
+
+Every read checks every entry (:func:`read_entries`): the schema and its consistency rules (see
+:mod:`.entry`), the digest of a scored entry over its canonical content, and its kept copy (present, a
+readable gzip, hashing to the entry's ``submission_sha256``). A bad entry is excluded and reported by file
+name; the others are still returned, so one damaged file never takes the board down.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -22,9 +27,12 @@ from pydantic import ValidationError
 
 from smner_bench.benchmark.errors import DataFormatError, UsageError
 
-from .entry import Entry
+from .entry import Entry, entry_digest, sealed
 
 DEFAULT_ROOT = Path(__file__).resolve().parent / "entries"
+MAX_PUBLISHED_BYTES = 5 << 20  # one YAML file of published entries
+MAX_SCORED_BYTES = 1 << 20  # one scored entry's JSON
+MAX_COPY_BYTES = 1 << 30  # a kept copy, decompressed
 
 
 @dataclass(frozen=True)
@@ -33,65 +41,164 @@ class Stored:
     file: Path
 
 
-def _validate(item: object, file: Path, where: str) -> Entry:
+@dataclass(frozen=True)
+class BadEntry:
+    """An entry (or a whole file) that was excluded, and why."""
+
+    file: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.reason}"
+
+
+@dataclass
+class Board:
+    """What :func:`read_entries` found: the good entries and the excluded ones."""
+
+    stored: list[Stored] = field(default_factory=list)
+    bad: list[BadEntry] = field(default_factory=list)
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _validation_message(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where + ': ' if where else ''}{_short(first['msg'])}{more}"
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {_short(key, 40)!r}")
+        out[key] = value
+    return out
+
+
+def _read_text(file: Path, limit: int) -> str:
+    size = file.stat().st_size
+    if size > limit:
+        raise ValueError(f"file of {size} bytes, more than the limit of {limit}")
+    return file.read_bytes().decode("utf-8")
+
+
+def sha256_of_copy(path: Path) -> str:
+    """SHA-256 of a kept copy's decompressed bytes; ``ValueError`` if it is not a readable gzip file."""
+    digest = hashlib.sha256()
+    total = 0
     try:
-        return Entry.model_validate(item)
+        with gzip.open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                total += len(block)
+                if total > MAX_COPY_BYTES:
+                    raise ValueError(f"the copy {path.name} decompresses to more than {MAX_COPY_BYTES} bytes")
+                digest.update(block)
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"the copy {path.name} is not a readable gzip file ({_short(exc, 80)})") from None
+    return digest.hexdigest()
+
+
+def check_scored(file: Path) -> Entry:
+    """Read one scored entry file and check it completely; ``ValueError`` says what is wrong."""
+    try:
+        item = json.loads(_read_text(file, MAX_SCORED_BYTES), object_pairs_hook=_no_duplicate_keys)
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON ({exc.msg}, line {exc.lineno})") from None
+    except RecursionError:
+        raise ValueError("invalid JSON (nested too deeply)") from None
+    try:
+        entry = Entry.model_validate(item)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or None
-        raise DataFormatError(
-            f"{where}: {first['msg']} ({exc.error_count()} problems)", file=file, field=field
-        ) from None
+        raise ValueError(_validation_message(exc)) from None
+    if entry.provenance.kind != "scored":
+        raise ValueError("a file in scored/ must hold a scored entry (published entries are YAML files)")
+    if entry.digest is None:
+        raise ValueError("no digest: the entry was not written by smner-bench (or predates digests)")
+    if entry.digest != entry_digest(entry):
+        raise ValueError("digest mismatch: the entry was edited after it was scored")
+    copy = submission_copy(file)
+    if not copy.is_file():
+        raise ValueError(f"the scored submission's copy {copy.name} is missing")
+    if sha256_of_copy(copy) != entry.provenance.submission_sha256:
+        raise ValueError(f"tampered entry: {copy.name} does not hash to the entry's submission_sha256")
+    return entry
 
 
-def load_entries(root: str | os.PathLike = DEFAULT_ROOT) -> list[Stored]:
-    """Every entry under ``root`` (published YAML lists, scored JSON files), validated; ids must be unique."""
+def _read_published(file: Path, board: Board) -> list[Stored]:
+    try:
+        items = yaml.safe_load(_read_text(file, MAX_PUBLISHED_BYTES))
+    except UnicodeDecodeError:
+        board.bad.append(BadEntry(file, "not UTF-8"))
+        return []
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        board.bad.append(BadEntry(file, f"unreadable YAML ({_short(exc)})"))
+        return []
+    if not isinstance(items, list):
+        board.bad.append(BadEntry(file, "a published entries file must be a YAML list of entries"))
+        return []
+    out = []
+    for i, item in enumerate(items):
+        label = f"entry #{i + 1}"
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
+            label += f" ({_short(item['id'], 80)})"
+        try:
+            entry = Entry.model_validate(item)
+        except ValidationError as exc:
+            board.bad.append(BadEntry(file, f"{label}: {_validation_message(exc)}"))
+            continue
+        if entry.provenance.kind != "publication":
+            board.bad.append(BadEntry(file, f"{label}: published files hold publication entries only"))
+            continue
+        out.append(Stored(entry, file))
+    return out
+
+
+def read_entries(root: str | os.PathLike = DEFAULT_ROOT) -> Board:
+    """Every entry under ``root`` (published YAML lists, scored JSON files), each checked; bad ones excluded
+    and listed in :attr:`Board.bad`. Ids must be unique: a later entry with a seen id is excluded."""
     root = Path(root)
     if not root.is_dir():
         raise UsageError(f"no leaderboard entries folder at {root}")
-    out: list[Stored] = []
+    board = Board()
+    candidates: list[Stored] = []
     for file in sorted((root / "published").glob("*.yaml")):
-        try:
-            items = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise DataFormatError(f"unreadable YAML ({exc})", file=file) from None
-        if not isinstance(items, list):
-            raise DataFormatError("a published entries file must be a YAML list of entries", file=file)
-        out += [Stored(_validate(item, file, f"entry #{i + 1}"), file) for i, item in enumerate(items)]
+        candidates += _read_published(file, board)
     for file in sorted((root / "scored").glob("*.json")):
         try:
-            item = json.loads(file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(f"unreadable JSON ({exc.msg})", file=file, line=exc.lineno) from None
-        entry = _validate(item, file, "entry")
-        copy = submission_copy(file)
-        if not copy.is_file():
-            raise DataFormatError(f"the scored submission's copy {copy.name} is missing", file=file)
-        if _sha256_gz(copy) != entry.provenance.submission_sha256:  # type: ignore[union-attr]
-            raise DataFormatError(
-                f"tampered entry: {copy.name} does not hash to the entry's submission_sha256", file=file
-            )
-        out.append(Stored(entry, file))
+            candidates.append(Stored(check_scored(file), file))
+        except (ValueError, OSError) as exc:
+            board.bad.append(BadEntry(file, _short(str(exc), 300)))
     seen: dict[str, Path] = {}
-    for stored in out:
+    for stored in candidates:
         if stored.entry.id in seen:
-            raise DataFormatError(
-                f"duplicate entry id {stored.entry.id!r} (also in {seen[stored.entry.id]})", file=stored.file
+            board.bad.append(
+                BadEntry(stored.file, f"duplicate entry id {stored.entry.id!r} (also in {seen[stored.entry.id]})")
             )
+            continue
         seen[stored.entry.id] = stored.file
-    return out
+        board.stored.append(stored)
+    return board
+
+
+def load_entries(root: str | os.PathLike = DEFAULT_ROOT) -> list[Stored]:
+    """Every entry under ``root``, all of which must be good: raises :class:`DataFormatError` naming the bad
+    ones otherwise (the commands use :func:`read_entries`, which excludes them and goes on)."""
+    board = read_entries(root)
+    if board.bad:
+        raise DataFormatError(f"{len(board.bad)} bad entries: " + "; ".join(map(str, board.bad)), file=root)
+    return board.stored
 
 
 def submission_copy(entry_file: Path) -> Path:
     return entry_file.with_suffix(".jsonl.gz")
-
-
-def _sha256_gz(path: Path) -> str:
-    digest = hashlib.sha256()
-    with gzip.open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _publish(tmp: str, target: Path) -> None:
@@ -102,17 +209,32 @@ def _publish(tmp: str, target: Path) -> None:
         raise UsageError(f"{target} already exists") from None
 
 
+def entry_file(entry: Entry, root: str | os.PathLike = DEFAULT_ROOT) -> Path:
+    return Path(root) / "scored" / (entry.id.replace("/", "__") + ".json")
+
+
+def entry_json(entry: Entry) -> str:
+    return entry.model_dump_json(indent=1, exclude_none=True) + "\n"
+
+
 def write_scored(entry: Entry, submission: str | os.PathLike, root: str | os.PathLike = DEFAULT_ROOT) -> Path:
-    """Write a scored entry as ``scored/<id with / as __>.json`` with a gzip copy of its submission.
+    """Write a scored entry (sealed with its digest) as ``scored/<id with / as __>.json`` with a gzip copy of
+    its submission.
 
     Each file is written to a temporary name, flushed and synced, then linked into place: the copy first,
     the entry last, so a crash leaves either nothing or a copy without entry (ignored), never a half-written
-    entry; an existing file is never replaced."""
+    entry; an existing entry is never replaced. Files are 0644."""
     if entry.provenance.kind != "scored":
         raise UsageError("only scored entries are written by code; published entries are edited by hand")
-    folder = Path(root) / "scored"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / (entry.id.replace("/", "__") + ".json")
+    entry = sealed(entry)
+    root = Path(root)
+    if not root.is_dir():
+        raise UsageError(f"no leaderboard entries folder at {root}")
+    folder = root / "scored"
+    if not folder.is_dir():
+        folder.mkdir()
+        os.chmod(folder, 0o755)
+    target = entry_file(entry, root)
     if target.exists():
         raise UsageError(f"{target} already exists")
     temporaries = []
@@ -130,7 +252,7 @@ def write_scored(entry: Entry, submission: str | os.PathLike, root: str | os.Pat
         fd, tmp_entry = tempfile.mkstemp(prefix=".entry.", suffix=".tmp", dir=folder)
         temporaries.append(tmp_entry)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(entry.model_dump_json(indent=1, exclude_none=True) + "\n")
+            f.write(entry_json(entry))
             f.flush()
             os.fsync(f.fileno())
         for tmp in temporaries:

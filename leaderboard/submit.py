@@ -1,25 +1,37 @@
-"""``leaderboard submit``: validate and score a submission, then add a "scored here" entry."""
+"""``leaderboard submit``: validate and score a submission, then add a "scored here" entry; ``verify``:
+re-score every kept copy and compare every stored figure."""
 
 from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
+import json
 import os
+import shlex
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from smner_bench.benchmark import __version__
-from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError, SmnerError, UsageError
 from smner_bench.benchmark.gold import Gold
 from smner_bench.benchmark.scoring import Scorer
 from smner_bench.benchmark.submission import read_submission
 
-from .entry import SUBTASKS, Entry, Figures, ScoredHere, SweepPoint, Variant, slug
-from .store import DEFAULT_ROOT, load_entries, write_scored
+from .entry import SUBTASKS, Block, Entry, Figures, Name, ScoredHere, SweepPoint, Variant, canonical_json, sealed, slug
+from .store import DEFAULT_ROOT, Stored, read_entries, submission_copy, write_scored
+
+MAX_META_BYTES = 64 << 10
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
 
 
 class Meta(BaseModel):
@@ -27,93 +39,264 @@ class Meta(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    system: str
+    system: Annotated[Name, BeforeValidator(_strip)]
     variant: Variant = Variant()
-    task: str | None = None  # default: the most specific the file supports
-    match: str | None = None
-    notes: str | None = None
+    task: Literal["mner", "gmner", "smner"] | None = None  # default: the most specific the file supports
+    match: Literal["span", "text", "riveg"] | None = None
+    notes: Annotated[Block, BeforeValidator(_strip)] | None = None
 
 
 def read_meta(path: str | os.PathLike) -> Meta:
+    """The meta file, validated; every problem is exit 1 naming the file and the field."""
     path = Path(path)
     if not path.is_file():
         raise MissingDataError("meta file not found", file=path)
+    size = path.stat().st_size
+    if size > MAX_META_BYTES:
+        raise DataFormatError(f"a meta file of {size} bytes (at most {MAX_META_BYTES})", file=path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise DataFormatError("not UTF-8", file=path) from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise DataFormatError(f"unreadable YAML ({str(exc)[:200]})", file=path) from None
+    if not isinstance(data, dict):
+        raise DataFormatError("expected a mapping (system: ..., variant: ..., notes: ...)", file=path)
+    try:
         return Meta.model_validate(data)
-    except yaml.YAMLError as exc:
-        raise DataFormatError(f"unreadable YAML ({exc})", file=path) from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise DataFormatError(first["msg"], file=path, field=".".join(map(str, first["loc"]))) from None
+        field = ".".join(map(str, first["loc"])) or None
+        more = f" ({exc.error_count()} problems)" if exc.error_count() > 1 else ""
+        raise DataFormatError(first["msg"][:300] + more, file=path, field=field) from None
 
 
-def _pct(r: dict) -> Figures:
+# --- canonical content ---------------------------------------------------------------------------------------
+
+
+def _canonical_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _canonical_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical_value(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):  # 5, 5.0 and -0.0 / 0 are the same number
+        try:
+            number = float(value)
+        except OverflowError:
+            return value
+        return 0.0 if number == 0 else number
+    return value
+
+
+def content_digest(lines: Iterable[bytes]) -> str:
+    """SHA-256 of a submission's canonical content: each non-blank line parsed as JSON, written back with
+    sorted keys, no spaces and numbers as floats, the lines sorted by tweet id. Line endings (CRLF), key
+    order, spacing, blank lines and the order of the lines do not change it; the order of the entities within
+    a line does (the ``riveg`` matching is first-fit in file order). The lines must be valid JSON (a
+    validated submission)."""
+    records = []
+    for raw in lines:
+        if not raw.strip():
+            continue
+        obj = _canonical_value(json.loads(raw))
+        key = str(obj.get("id")) if isinstance(obj, dict) else ""
+        records.append((key, canonical_json(obj)))
+    digest = hashlib.sha256()
+    for _, record in sorted(records):
+        digest.update(record + b"\n")
+    return digest.hexdigest()
+
+
+def file_content_digest(path: str | os.PathLike, *, gzipped: bool = False) -> str:
+    with (gzip.open if gzipped else open)(path, "rb") as f:
+        return content_digest(f)
+
+
+# --- commands as published ----------------------------------------------------------------------------------
+
+PATH_OPTIONS = ("--meta", "--data-dir", "--gold", "--entries", "--images", "--predictions", "-o", "--output", "--out")
+
+
+def _looks_like_path(token: str) -> bool:
+    return "/" in token or "\\" in token or token.startswith("~")
+
+
+def _name(token: str) -> str:
+    name = Path(token.replace("\\", "/").rstrip("/")).name
+    return name or "."
+
+
+def redact_command(command: str) -> str:
+    """The command with every path reduced to its last component: ``--meta /tmp/m.yaml`` -> ``--meta m.yaml``,
+    so that no published page shows a submitter's folders.
+
+    >>> redact_command("smner-bench leaderboard submit /home/ann/p.jsonl --data-dir=../data/gmner --iou 0.5")
+    'smner-bench leaderboard submit p.jsonl --data-dir=gmner --iou 0.5'
+    """
+    try:
+        tokens = shlex.split(command)
+    except ValueError:
+        tokens = command.split()
+    out = []
+    for token in tokens:
+        option, eq, value = token.partition("=")
+        if eq and option.startswith("-"):
+            out.append(f"{option}={_name(value) if _looks_like_path(value) else value}")
+        else:
+            out.append(_name(token) if _looks_like_path(token) else token)
+    return shlex.join(out)
+
+
+# --- entries from reports ---------------------------------------------------------------------------------
+
+
+def _figures(r: dict) -> Figures:
     return Figures(
-        precision=round(100 * r["precision"], 2), recall=round(100 * r["recall"], 2), f1=round(100 * r["f1"], 2)
+        precision=round(100 * r["precision"], 2),
+        recall=round(100 * r["recall"], 2),
+        f1=round(100 * r["f1"], 2),
+        tp=r["tp"],
+        tp_pred=r.get("tp_pred"),
+        pred=r["pred"],
+        gold=r["gold"],
     )
 
 
-def build_entry(report: dict, meta: Meta, gold: Gold, *, command: str, dataset_version: str) -> Entry:
+def build_entry(
+    report: dict,
+    meta: Meta,
+    gold: Gold,
+    *,
+    command: str,
+    dataset_version: str,
+    content_sha256: str,
+    date: dt.date | None = None,
+    version: str = __version__,
+    entry_id: str | None = None,
+) -> Entry:
+    """The sealed entry of a score report (figures with their counts, per type, groundable split, sweep)."""
     task = report["task"]
     if task not in SUBTASKS:
         raise UsageError(f"the leaderboard ranks mner, gmner and smner; this report's task is {task}")
     dataset, split = gold.name.split("/")
     main = report["results"][task]
     sha = report["submission"]["sha256"]
-    return Entry(
-        id=f"scored/{dataset}/{task}/{slug(meta.system)}-{sha[:12]}",
-        system=meta.system,
-        variant=meta.variant,
-        task=task,
-        dataset=dataset,
-        dataset_version=dataset_version,
-        split=split,
-        iou=report["iou"],
-        results={t: _pct(report["results"][t]) for t in SUBTASKS[task] if t in report["results"]},
-        per_type={k: _pct(v) for k, v in main["per_type"].items()},
-        sweep=[
-            SweepPoint(threshold=t, f1=round(100 * f, 2))
-            for t, f in zip(main["sweep"]["thresholds"], main["sweep"]["f1"], strict=True)
+    sweep = None
+    if "sweep" in main:
+        s = main["sweep"]
+        sweep = [
+            SweepPoint(threshold=t, f1=round(100 * f, 2), tp=tp)
+            for t, f, tp in zip(s["thresholds"], s["f1"], s["tp"], strict=True)
         ]
-        if "sweep" in main
-        else None,
-        provenance=ScoredHere(
-            submission_sha256=sha,
-            submission_file=Path(report["submission"]["file"]).name,
-            smner_bench_version=__version__,
-            dataset_checksum=gold.checksum(),
-            date=dt.date.today(),
-            command=command,
-            match=report["match"],
-        ),
-        notes=meta.notes,
+    try:
+        entry = Entry(
+            id=entry_id or f"scored/{dataset}/{task}/{slug(meta.system) or 'system'}-{sha[:12]}",
+            system=meta.system,
+            variant=meta.variant,
+            task=task,
+            dataset=dataset,
+            dataset_version=dataset_version,
+            split=split,
+            iou=report["iou"],
+            results={t: _figures(report["results"][t]) for t in SUBTASKS[task] if t in report["results"]},
+            per_type={k: _figures(v) for k, v in main["per_type"].items()},
+            grounding={k: _figures(v) for k, v in main["grounding"].items()} if "grounding" in main else None,
+            sweep=sweep,
+            provenance=ScoredHere(
+                submission_sha256=sha,
+                content_sha256=content_sha256,
+                submission_file=Path(report["submission"]["file"]).name,
+                smner_bench_version=version,
+                dataset_checksum=gold.checksum(),
+                date=date or dt.date.today(),
+                command=redact_command(command),
+                match=report["match"],
+            ),
+            notes=meta.notes,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise UsageError(f"cannot make an entry: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    return sealed(entry)
+
+
+def score_copy(copy: Path, file_name: str, gold: Gold, *, task: str, match: str, iou: float) -> tuple[dict, str]:
+    """Score a kept gzip copy through the same path as ``submit`` (validated as ``file_name``); returns the
+    report and the copy's canonical content digest."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / file_name
+        with gzip.open(copy, "rb") as src, open(path, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        submission = read_submission(path, gold, task=task)
+        report = Scorer.build(submission, gold).report(task, match, iou)
+        return report, file_content_digest(path)
+
+
+def rescore(stored: Stored, gold: Gold) -> Entry:
+    """The entry ``stored`` should be: its kept copy scored again on ``gold`` through the same path as
+    ``submit``, with the stored system, notes, date, command and version."""
+    e = stored.entry
+    prov = e.provenance
+    if prov.kind != "scored":
+        raise UsageError(f"{e.id} is a published entry: only scored entries are re-scored")
+    copy = submission_copy(stored.file)
+    report, content = score_copy(copy, prov.submission_file, gold, task=e.task, match=prov.match, iou=e.iou)
+    meta = Meta(system=e.system, variant=e.variant, task=e.task, match=prov.match, notes=e.notes)
+    return build_entry(
+        report,
+        meta,
+        gold,
+        command=prov.command,
+        dataset_version=e.dataset_version,
+        content_sha256=content,
+        date=prov.date,
+        version=prov.smner_bench_version,
+        entry_id=e.id,
     )
 
 
-def verify(stored: list, gold: Gold, *, root: str | os.PathLike = DEFAULT_ROOT) -> list[str]:
-    """Re-score the kept copy of every scored entry on ``gold``'s dataset and split; returns the problems
-    (an entry whose figures differ from a fresh score was tampered with, or scored on other gold)."""
-    from .store import submission_copy
+def _differences(stored: dict, fresh: dict, path: str = "") -> list[str]:
+    if isinstance(stored, dict) and isinstance(fresh, dict):
+        out = []
+        for key in sorted(set(stored) | set(fresh)):
+            out += _differences(stored.get(key), fresh.get(key), f"{path}.{key}" if path else key)
+        return out
+    if isinstance(stored, list) and isinstance(fresh, list) and len(stored) == len(fresh):
+        return [
+            d for i, (a, b) in enumerate(zip(stored, fresh, strict=True)) for d in _differences(a, b, f"{path}[{i}]")
+        ]
+    return [] if stored == fresh else [f"{path}: stored {json.dumps(stored)[:80]}, recomputed {json.dumps(fresh)[:80]}"]
 
+
+def verify(stored: list[Stored], gold: Gold) -> tuple[list[str], int]:
+    """Re-score the kept copy of every scored entry on ``gold``'s dataset and split and compare every stored
+    figure (all subtasks, per type, groundable split, IoU sweep, with their counts) and the copy's canonical
+    content digest. Returns (problems, number of entries verified); entries of other splits are skipped."""
     problems = []
+    checked = 0
     dataset, split = gold.name.split("/")
     for s in stored:
         e = s.entry
         if e.provenance.kind != "scored" or (e.dataset, e.split) != (dataset, split):
             continue
+        checked += 1
         if e.provenance.dataset_checksum != gold.checksum():
-            problems.append(f"{e.id}: scored on other gold (dataset checksum differs)")
+            problems.append(f"{s.file.name}: scored on other gold (dataset checksum differs)")
             continue
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / e.provenance.submission_file
-            with gzip.open(submission_copy(s.file), "rb") as src, open(path, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            report = Scorer.build(read_submission(path, gold), gold).report(e.task, e.provenance.match, e.iou)
-        fresh = {t: _pct(report["results"][t]) for t in e.results}
-        if fresh != e.results:
-            problems.append(f"{e.id}: figures differ from a fresh score: {fresh} vs {e.results}")
-    return problems
+        try:
+            fresh = rescore(s, gold)
+        except SmnerError as exc:
+            problems.append(f"{s.file.name}: the kept copy does not score any more: {str(exc)[:300]}")
+            continue
+        keep = {"results", "per_type", "grounding", "sweep", "provenance"}
+        differences = _differences(
+            e.model_dump(mode="json", include=keep, exclude_none=True),
+            fresh.model_dump(mode="json", include=keep, exclude_none=True),
+        )
+        problems += [f"{s.file.name}: {d}" for d in differences]
+    return problems, checked
 
 
 def submit(
@@ -125,20 +308,24 @@ def submit(
     dataset_version: str,
     root: str | os.PathLike = DEFAULT_ROOT,
     iou: float = 0.5,
-) -> tuple[Entry, Path]:
-    """Score ``predictions`` and write its entry; refuses a file already on the board (same SHA-256)."""
+) -> tuple[Entry, Path, list]:
+    """Score ``predictions`` and write its entry; refuses predictions already on the board (the same
+    canonical content, however the file is written). Returns the entry, its file and the bad entries that
+    were excluded from the board while checking (reported by the caller)."""
     meta = read_meta(meta_path)
-    existing = load_entries(root)
+    board = read_entries(root)
     submission = read_submission(predictions, gold, task=meta.task)
-    for stored in existing:
+    content = file_content_digest(predictions)
+    for stored in board.stored:
         prov = stored.entry.provenance
-        if prov.kind == "scored" and prov.submission_sha256 == submission.sha256:
+        if prov.kind == "scored" and prov.content_sha256 == content:
+            same = "this file" if prov.submission_sha256 == submission.sha256 else "the same predictions"
             raise UsageError(
-                f"this file (SHA-256 {submission.sha256[:12]}...) is already on the board as "
-                f"{stored.entry.id} ({stored.file})"
+                f"{same} (canonical SHA-256 {content[:12]}...) is already on the board as {stored.entry.id} "
+                f"({stored.file.name})"
             )
     report = Scorer.build(submission, gold).report(meta.task, meta.match, iou)
-    entry = build_entry(report, meta, gold, command=command, dataset_version=dataset_version)
-    if any(s.entry.id == entry.id for s in existing):
+    entry = build_entry(report, meta, gold, command=command, dataset_version=dataset_version, content_sha256=content)
+    if any(s.entry.id == entry.id for s in board.stored):
         raise UsageError(f"an entry {entry.id} already exists")
-    return entry, write_scored(entry, predictions, root)
+    return entry, write_scored(entry, predictions, root), board.bad

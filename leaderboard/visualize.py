@@ -4,18 +4,27 @@ masks on the left, the predicted ones on the right, each prediction marked corre
 ``smner-bench show --dataset gmner --split test --id 71044 [--predictions p.jsonl] [--images DIR] -o out.png``;
 ``--errors N`` draws the N tweets with the most errors (wrong predictions + missed gold) into one sheet.
 Without ``--images`` the image is a blank canvas of the image's size.
+
+Bounded: an image (or blank canvas) larger than :data:`MAX_PIXELS` is refused before it is decoded or
+allocated; a mask is decoded only when its RLE size equals the image's (and its counts are not absurdly
+long); a box must be finite and within :data:`BOX_MARGIN` image sizes around the image. Refusals are exit 1
+naming the file (or the tweet and entity); the picture is written with the safe-output rules.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import math
+import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
-from smner_bench.benchmark.errors import UsageError
+from smner_bench.benchmark.errors import DataFormatError, UsageError
 from smner_bench.benchmark.gold import Gold, GoldTweet, load_gold
+from smner_bench.benchmark.safe_output import write_bytes
 from smner_bench.benchmark.scoring import Scorer
 from smner_bench.benchmark.submission import Prediction, read_submission
 
@@ -25,6 +34,10 @@ BLANK = (255, 255, 255)
 DEFAULT_SIZE = (640, 480)
 MASK_ALPHA = 0.45
 PANEL_WIDTH = 480  # each image panel is scaled to this width
+MAX_PANEL_HEIGHT = 4 * PANEL_WIDTH  # a very tall image is squeezed to this height
+MAX_PIXELS = 40_000_000  # the largest image or mask decoded (a 40-megapixel photo)
+BOX_MARGIN = 1.0  # a box may reach one image size beyond each border (generous; the scorer clips nothing)
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 
 
 def _font(size: int = 14) -> ImageFont.ImageFont:
@@ -34,38 +47,106 @@ def _font(size: int = 14) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
+class Refused(DataFormatError):
+    """A picture, mask or box the visualizer will not decode or draw (exit 1)."""
+
+
 def _decode(rle: dict) -> np.ndarray:
     from pycocotools import mask as mask_utils
 
     return mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")}).astype(bool)
 
 
+def check_mask(rle: object, size: tuple[int, int], where: str) -> None:
+    """Refuse, before decoding, a mask that is not an RLE of ``size`` = (height, width)."""
+    if not isinstance(rle, dict) or not isinstance(rle.get("counts"), str):
+        raise Refused(f"{where}: the mask is not a COCO RLE with string counts")
+    shape = rle.get("size")
+    if not (isinstance(shape, list) and len(shape) == 2 and all(type(v) is int and v > 0 for v in shape)):
+        raise Refused(f"{where}: the mask's size is not [height, width] in pixels")
+    if shape[0] * shape[1] > MAX_PIXELS:
+        raise Refused(f"{where}: a mask of {shape[0]}x{shape[1]} pixels is more than {MAX_PIXELS} pixels")
+    if tuple(shape) != tuple(size):
+        raise Refused(f"{where}: the mask's size {shape} differs from the image's [{size[0]}, {size[1]}]")
+    if len(rle["counts"]) > 2 * shape[0] * shape[1] + 64 or not rle["counts"].isascii():
+        raise Refused(f"{where}: the mask's counts are not a compressed RLE of its size")
+
+
+def check_box(box: object, size: tuple[int, int], where: str) -> None:
+    """Refuse a box that is not four finite numbers within :data:`BOX_MARGIN` image sizes of the image."""
+    height, width = size
+    if not (isinstance(box, (list, tuple, np.ndarray)) and len(box) == 4):
+        raise Refused(f"{where}: the box is not [x1, y1, x2, y2]")
+    values = [float(v) for v in box]
+    if not all(math.isfinite(v) for v in values):
+        raise Refused(f"{where}: the box {values} has a non-finite coordinate")
+    low_x, high_x = -BOX_MARGIN * width, (1 + BOX_MARGIN) * width
+    low_y, high_y = -BOX_MARGIN * height, (1 + BOX_MARGIN) * height
+    x1, y1, x2, y2 = values
+    if not (low_x <= x1 <= high_x and low_x <= x2 <= high_x and low_y <= y1 <= high_y and low_y <= y2 <= high_y):
+        raise Refused(f"{where}: the box {values} lies far outside the {width}x{height} image")
+
+
+def _canvas_size(tweet: GoldTweet) -> tuple[int, int]:
+    size = tweet.mask_size
+    width, height = (size[1], size[0]) if size else DEFAULT_SIZE
+    if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
+        raise Refused(f"tweet {tweet.id}: the image size {width}x{height} is not a size in pixels")
+    if width * height > MAX_PIXELS:
+        raise Refused(f"tweet {tweet.id}: an image of {width}x{height} pixels is more than {MAX_PIXELS} pixels")
+    return width, height
+
+
 def _base_image(tweet: GoldTweet, images: Path | None) -> Image.Image:
     if images is not None:
         path = images / f"{tweet.id}.jpg"
         if path.is_file():
-            return Image.open(path).convert("RGB")
-    size = (tweet.width, tweet.height) if tweet.width and tweet.height else DEFAULT_SIZE
-    return Image.new("RGB", size, BLANK)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    with Image.open(path) as image:
+                        if image.width * image.height > MAX_PIXELS:
+                            raise Refused(
+                                f"an image of {image.width}x{image.height} pixels is more than {MAX_PIXELS} pixels",
+                                file=path,
+                            )
+                        return image.convert("RGB")
+            except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+                raise Refused(f"not a readable image ({str(exc)[:120]})", file=path) from None
+            except OSError as exc:
+                raise Refused(f"the image cannot be decoded ({str(exc)[:120]})", file=path) from None
+    return Image.new("RGB", _canvas_size(tweet), BLANK)
+
+
+def check_items(items: list[tuple[str, list, list, tuple | None, str]], image: Image.Image) -> None:
+    """Check every box and mask of (type, boxes, masks, mark, label) items against ``image`` before drawing."""
+    size = (image.height, image.width)
+    for _, boxes, masks, _, label in items:
+        for box in boxes:
+            check_box(box, size, label)
+        for mask in masks:
+            check_mask(mask, size, label)
 
 
 def _overlay(image: Image.Image, mask: np.ndarray, colour: tuple[int, int, int]) -> None:
-    if mask.shape != (image.height, image.width):
+    if mask.shape != (image.height, image.width):  # checked before decoding (check_mask)
         return
     pixels = np.asarray(image).astype(np.float64)
     pixels[mask] = (1 - MASK_ALPHA) * pixels[mask] + MASK_ALPHA * np.asarray(colour)
     image.paste(Image.fromarray(pixels.round().astype(np.uint8)))
 
 
-def _regions(image: Image.Image, items: list[tuple[str, list, list, tuple | None]]) -> Image.Image:
-    """Draw (type, boxes, masks, mark colour) items on a copy of ``image``."""
+def _regions(image: Image.Image, items: list[tuple[str, list, list, tuple | None, str]]) -> Image.Image:
+    """Draw (type, boxes, masks, mark colour, label) items on a copy of ``image``; each box and mask is
+    checked (:func:`check_items`) before anything is decoded."""
+    check_items(items, image)
     image = image.copy()
-    for kind, _, masks, _ in items:
+    for kind, _, masks, _, _ in items:
         for m in masks:
             _overlay(image, _decode(m), TYPE_COLOURS[kind])
     draw = ImageDraw.Draw(image)
     line = max(2, round(image.width / 240))
-    for kind, boxes, _, mark in items:
+    for kind, boxes, _, mark, _ in items:
         for box in boxes:
             draw.rectangle([float(v) for v in box], outline=TYPE_COLOURS[kind], width=line)
             if mark is not None:
@@ -75,7 +156,7 @@ def _regions(image: Image.Image, items: list[tuple[str, list, list, tuple | None
 
 
 def _scale(image: Image.Image) -> Image.Image:
-    height = max(1, round(image.height * PANEL_WIDTH / image.width))
+    height = min(MAX_PANEL_HEIGHT, max(1, round(image.height * PANEL_WIDTH / image.width)))
     return image.resize((PANEL_WIDTH, height))
 
 
@@ -135,11 +216,16 @@ def render_tweet(
     verdicts: dict[int, bool],
     images: Path | None,
     matched_gold: set[int] | None = None,
+    source: str = "predictions",
 ) -> Image.Image:
-    """One tweet: gold on the left, predictions on the right (or the gold alone)."""
+    """One tweet: gold on the left, predictions on the right (or the gold alone). ``source`` names the
+    prediction file in messages."""
     font = _font()
     base = _base_image(tweet, images)
-    gold_items = [(e.type, e.boxes.tolist(), e.masks, None) for e in tweet.entities]
+    gold_items = [
+        (e.type, e.boxes.tolist(), e.masks, None, f"tweet {tweet.id}: gold entity {e.text[:40]!r}")
+        for e in tweet.entities
+    ]
     panels = [
         (
             "gold",
@@ -152,7 +238,8 @@ def render_tweet(
         items, spans = [], []
         for p in predictions:
             mark = CORRECT if verdicts.get(p.order) else WRONG
-            items.append((p.type, [p.box] if p.box else [], [p.mask] if p.mask else [], mark))
+            label = f"{source}: tweet {tweet.id}: predicted entity {(p.text or '')[:40]!r}"
+            items.append((p.type, [p.box] if p.box else [], [p.mask] if p.mask else [], mark, label))
             spans.append((p.start, p.end, p.type, p.text, mark))
         missed = tuple(e for e in tweet.entities if matched_gold is not None and e.index not in matched_gold)
         panels.append(("predicted", _scale(_regions(base, items)), spans, missed))
@@ -207,6 +294,9 @@ def contact_sheet(panels: list[Image.Image], columns: int = 2) -> Image.Image:
 
 
 def run(args: argparse.Namespace) -> int:
+    fmt = FORMATS.get(Path(args.output).suffix.lower())
+    if fmt is None:
+        raise UsageError(f"-o {args.output}: give a .png or .jpg file name")
     gold = load_gold(args.dataset, args.split, data_dir=args.data_dir, gold=args.gold)
     images = Path(args.images) if args.images else None
     if images is not None and not images.is_dir():
@@ -226,11 +316,20 @@ def run(args: argparse.Namespace) -> int:
             print("no tweet has an error")
             return 0
     pictures = [
-        render_tweet(t, None if by_tweet is None else by_tweet.get(t.index, []), verdicts, images, matched)
+        render_tweet(
+            t,
+            None if by_tweet is None else by_tweet.get(t.index, []),
+            verdicts,
+            images,
+            matched,
+            source=Path(args.predictions).name if args.predictions else "predictions",
+        )
         for t in chosen
     ]
     picture = pictures[0] if len(pictures) == 1 else contact_sheet(pictures)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    picture.save(args.output)
+    buffer = io.BytesIO()
+    picture.save(buffer, format=fmt)
+    inputs = [args.predictions, args.images, args.data_dir, args.gold]
+    write_bytes(args.output, buffer.getvalue(), inputs=inputs)
     print(f"wrote {args.output} ({len(chosen)} tweet{'s' * (len(chosen) != 1)})")
     return 0
