@@ -10,15 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
-from smner_bench.benchmark.errors import DataFormatError, MissingDataError
+from smner_bench.benchmark.errors import MissingDataError
 
 from .captions import read_captions
 from .configs import DatasetInfo, split_file
 from .conll import ConllTweet, read_conll
 from .knowledge import align_knowledge, read_knowledge
 from .labelme import read_labelme
+from .rawfile import image_size, present
 from .report import Report, sha256_file
 from .voc import read_voc
 
@@ -33,7 +32,7 @@ class Sources:
     knowledge: Path | None = None
     captions: tuple[Path, ...] = ()
     mask_dir: Path | None = None  # default: <data_dir>/masks for configs with masks
-    _caption_cache: tuple[dict[str, str], dict[str, str]] | None = field(default=None, repr=False)
+    _caption_cache: tuple[dict[str, str], dict[str, str], Report] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.info.masks and self.mask_dir is None:
@@ -62,10 +61,15 @@ class Sources:
         fields: tuple[str, ...] = ("knowledge",) if self.knowledge else ()
         return fields + (("caption", "description") if self.captions else ())
 
-    def caption_maps(self) -> tuple[dict[str, str], dict[str, str]]:
+    def caption_maps(self, report: Report | None = None) -> tuple[dict[str, str], dict[str, str]]:
+        """The caption files, read once; their quirks (a byte-order mark) go to every split's report."""
         if self._caption_cache is None:
-            self._caption_cache = read_captions(list(self.captions))
-        return self._caption_cache
+            own = Report()
+            self._caption_cache = (*read_captions(list(self.captions), own), own)
+        captions, descriptions, own = self._caption_cache
+        if report is not None:
+            report.quirks.extend(own.quirks)
+        return captions, descriptions
 
 
 def _entities(tweet: ConllTweet) -> list[dict[str, Any]]:
@@ -109,16 +113,16 @@ class _Digest:
 def iter_examples(sources: Sources, split: str, report: Report) -> Iterator[dict[str, Any]]:
     """Stream the examples of one split in file order; quirks and checksums go to ``report``."""
     conll = split_file(sources.data_dir, split)
+    tweets = read_conll(conll, report)  # checks that it is a regular file of bounded size first
     report.checksums[str(conll)] = sha256_file(conll)
-    tweets = read_conll(conll, report)
 
     knowledge: dict[str, str] = {}
     if sources.knowledge is not None:
-        name, records = read_knowledge(sources.knowledge, split)
+        name, records = read_knowledge(sources.knowledge, split, report)
         knowledge = align_knowledge([(t.id, t.tokens, t.tags) for t in tweets], records, file=name, report=report)
         read_from = sources.knowledge if sources.knowledge.is_file() else Path(name)  # the zip, or the file
         report.checksums[str(read_from)] = sha256_file(read_from)
-    captions, descriptions = sources.caption_maps() if sources.captions else ({}, {})
+    captions, descriptions = sources.caption_maps(report) if sources.captions else ({}, {})
     for p in sources.captions:
         for f in sorted(p.glob("*.txt")) if p.is_dir() else [p]:
             report.checksums[str(f)] = sha256_file(f)
@@ -131,10 +135,18 @@ def iter_examples(sources: Sources, split: str, report: Report) -> Iterator[dict
     for tweet in tweets:
         entities = _entities(tweet)
         size_xml = size_mask = size_image = None
+        image = None
+        if sources.image_dir is not None:
+            image_file = sources.image_dir / f"{tweet.id}.jpg"
+            if present(image_file):
+                size_image = image_size(image_file)  # decoded once: a damaged or oversized image is an error
+                image = {"path": str(image_file), "bytes": None}
+            else:
+                report.add("missing-image", image_file, None, f"no image for tweet {tweet.id}")
         if sources.info.boxes:
             xml_file = xml_dir / f"{tweet.id}.xml"
-            if xml_file.is_file():
-                voc = read_voc(xml_file)
+            if present(xml_file):
+                voc = read_voc(xml_file, report, image_size=size_image)  # boxes checked against the image
                 xml_digest.add(xml_file)
                 boxes: dict[str, list] = {}
                 for obj in voc.objects:
@@ -144,35 +156,17 @@ def iter_examples(sources: Sources, split: str, report: Report) -> Iterator[dict
                     report.add("xml-size", xml_file, None, "no usable <size>")
                 else:
                     size_xml = (voc.width, voc.height)
+                    if size_image and size_xml != size_image:
+                        report.add("xml-size", xml_file, None, f"<size> {size_xml} but image is {size_image}")
         if sources.mask_dir is not None:
             mask_file = sources.mask_dir / f"{tweet.id}.json"
-            if mask_file.is_file():
-                ann = read_labelme(mask_file, report)
+            if present(mask_file):
+                # the labelme size must equal the image's (else the VOC size): checked before any drawing
+                ann = read_labelme(mask_file, report, expected_size=size_image or size_xml)
                 mask_digest.add(mask_file)
                 _attach(entities, "masks", ann.masks, mask_file, "mask-unmatched-label", report, "shape label")
                 size_mask = (ann.width, ann.height)
-        image = None
-        if sources.image_dir is not None:
-            image_file = sources.image_dir / f"{tweet.id}.jpg"
-            if image_file.is_file():
-                try:
-                    with Image.open(image_file) as im:
-                        size_image = im.size
-                except OSError as exc:
-                    raise DataFormatError(f"unreadable image ({exc})", file=image_file) from None
-                image = {"path": str(image_file), "bytes": None}
-            else:
-                report.add("missing-image", image_file, None, f"no image for tweet {tweet.id}")
         size = size_image or size_xml or size_mask
-        if size_xml and size and size_xml != size:
-            report.add("xml-size", xml_dir / f"{tweet.id}.xml", None, f"<size> {size_xml} but image is {size}")
-        if size_mask and size and size_mask != size:
-            report.add(
-                "mask-size",
-                sources.mask_dir / f"{tweet.id}.json",
-                None,  # type: ignore[operator]
-                f"labelme size {size_mask} but image is {size}",
-            )
         for e in entities:
             e["groundable"] = bool(e["boxes"] or e["masks"])
         example: dict[str, Any] = {

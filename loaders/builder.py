@@ -77,7 +77,10 @@ def _stamp(paths: list[Path]) -> str:
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames.sort()
             for name in sorted(filenames):
-                st = os.stat(os.path.join(dirpath, name))
+                try:
+                    st = os.stat(os.path.join(dirpath, name))
+                except OSError:  # a broken link or a link loop: its own entry (the reader names the problem)
+                    st = os.lstat(os.path.join(dirpath, name))
                 digest.update(f"{dirpath}/{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
 

@@ -5,7 +5,9 @@
   ``imgid:<id>###<description>``; the description continues over the following lines (blank lines
   included) until the next ``imgid:`` line.
 
-Both return a dict keyed by image id (the file name without ``.jpg``).
+Both return a dict keyed by image id (the file name without ``.jpg``). Files are read with the rules of
+:mod:`.rawfile` (regular files only, size limit, UTF-8 errors with their line); a byte-order mark is removed
+and reported (``utf8-bom``) when a report is given.
 """
 
 from __future__ import annotations
@@ -14,16 +16,14 @@ from pathlib import Path
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 
+from .rawfile import present, read_text
+from .report import Report
+
 _MPLUG_PREFIX = "imgid:"
 
 
-def _lines(path: Path) -> list[str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MissingDataError("caption file not found", file=path) from None
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(f"not UTF-8 text ({exc.reason})", file=path) from None
+def _lines(path: Path, report: Report | None = None) -> list[str]:
+    text = read_text(path, "caption file", report)
     return [line.rstrip("\r") for line in text.split("\n")]
 
 
@@ -32,11 +32,11 @@ def _image_id(name: str) -> str:
     return name[: -len(".jpg")] if name.lower().endswith(".jpg") else name
 
 
-def read_blip2_captions(path: str | Path) -> dict[str, str]:
+def read_blip2_captions(path: str | Path, report: Report | None = None) -> dict[str, str]:
     """``{image id: caption}`` from a BLIP-2 caption file."""
     path = Path(path)
     captions: dict[str, str] = {}
-    for lineno, line in enumerate(_lines(path), start=1):
+    for lineno, line in enumerate(_lines(path, report), start=1):
         if not line.strip():
             continue
         name, sep, caption = line.partition(" :")
@@ -48,13 +48,13 @@ def read_blip2_captions(path: str | Path) -> dict[str, str]:
     return captions
 
 
-def read_mplug_descriptions(path: str | Path) -> dict[str, str]:
+def read_mplug_descriptions(path: str | Path, report: Report | None = None) -> dict[str, str]:
     """``{image id: description}`` from an mPLUG-Owl description file (multi-line records)."""
     path = Path(path)
     descriptions: dict[str, str] = {}
     current: str | None = None
     parts: list[str] = []
-    for lineno, line in enumerate(_lines(path), start=1):
+    for lineno, line in enumerate(_lines(path, report), start=1):
         if line.startswith(_MPLUG_PREFIX):
             if current is not None:
                 descriptions[current] = "\n".join(parts).strip()
@@ -82,14 +82,14 @@ def caption_format(path: str | Path) -> str:
     raise DataFormatError("empty caption file", file=path)
 
 
-def read_captions(paths: list[str | Path]) -> tuple[dict[str, str], dict[str, str]]:
+def read_captions(paths: list[str | Path], report: Report | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """``(captions, descriptions)`` from caption files and folders (folders: every ``*.txt`` inside),
     each file's format recognised by :func:`caption_format`."""
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
             files.extend(sorted(p.glob("*.txt")))
-        elif p.exists():
+        elif present(p):
             files.append(p)
         else:
             raise MissingDataError("caption file or folder not found", file=p)
@@ -99,7 +99,7 @@ def read_captions(paths: list[str | Path]) -> tuple[dict[str, str], dict[str, st
     descriptions: dict[str, str] = {}
     for f in files:
         if caption_format(f) == "mplug":
-            descriptions.update(read_mplug_descriptions(f))
+            descriptions.update(read_mplug_descriptions(f, report))
         else:
-            captions.update(read_blip2_captions(f))
+            captions.update(read_blip2_captions(f, report))
     return captions, descriptions

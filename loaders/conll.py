@@ -2,19 +2,39 @@
 
 Format: for each tweet a line ``IMGID:<id>``, then one ``token<TAB>tag`` line per token, then a blank
 line. Tags are BIO over PER/LOC/ORG/OTHER (``MISC`` is read as ``OTHER`` and reported).
+
+Rules for odd bytes (real releases included): a UTF-8 byte-order mark at the start is removed and reported
+(``utf8-bom``); invalid UTF-8 is an error with its line. An IMGID names files (``xml/<id>.xml``...), so it
+must be a plain name: no whitespace, control character, ``/`` or ``\\``, not starting with ``.``, at most
+:data:`~.rawfile.MAX_ID_CHARS` characters. A token is a whitespace-split word: an empty token, or one with an
+ASCII space or control character, or longer than :data:`~.rawfile.MAX_TOKEN_CHARS`, is an error; a token
+with non-ASCII whitespace (``\\xa0``) or a C1 control character (``\\x92``, a cp1252 quote decoded as
+Latin-1) is kept as released and reported (``odd-token``): Twitter-2015 valid has one, Twitter-2017 train
+and Twitter-GMNER train two each.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from smner_bench.benchmark.errors import DataFormatError, MissingDataError
+from smner_bench.benchmark.errors import DataFormatError
 from smner_bench.benchmark.tags import TYPE_ALIASES, TYPES, tags_to_spans
 
+from .rawfile import MAX_ID_CHARS, MAX_TOKEN_CHARS, read_text
 from .report import Report
 
 _PREFIX = "IMGID:"
+_BAD_TOKEN = re.compile(r"[\x00-\x20\x7f]")  # ASCII controls and the space
+_ODD_TOKEN = re.compile(r"[\x80-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+_BAD_ID = re.compile(r"[\x00-\x20\x7f-\x9f/\\]|^\.|\s")
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:40]) + "..."
+
+
 _VALID_TAGS = {"O"} | {f"{p}-{t}" for p in "BI" for t in (*TYPES, *TYPE_ALIASES)}
 
 
@@ -31,16 +51,12 @@ def read_conll(path: str | Path, report: Report | None = None) -> list[ConllTwee
     """Read one split file. Quirks (repaired BIO tags, renamed types, duplicate ids) go to ``report``.
 
     Raises :class:`DataFormatError` (file and line) on a token line without a tab, an unknown tag, a
-    token before the first ``IMGID`` line, a tweet without tokens or a file without any tweet.
+    token before the first ``IMGID`` line, a tweet without tokens, a file without any tweet, invalid
+    UTF-8, an IMGID that is not a plain name, or a token that is not a word (see the module docstring).
     """
     path = Path(path)
     report = report if report is not None else Report()
-    if not path.is_file():
-        raise MissingDataError("split file not found", file=path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path) from None
+    text = read_text(path, "split file", report)
 
     tweets: list[ConllTweet] = []
     seen: dict[str, int] = {}
@@ -70,6 +86,13 @@ def read_conll(path: str | Path, report: Report | None = None) -> list[ConllTwee
             tweet_id = line[len(_PREFIX) :].strip()
             if not tweet_id:
                 raise DataFormatError("empty IMGID", file=path, line=lineno)
+            if len(tweet_id) > MAX_ID_CHARS or _BAD_ID.search(tweet_id):
+                raise DataFormatError(
+                    f"IMGID {_short(tweet_id)} is not a plain file name (no whitespace, control character, "
+                    f"'/' or '\\', no leading '.', at most {MAX_ID_CHARS} characters)",
+                    file=path,
+                    line=lineno,
+                )
             if tweet_id in seen:
                 report.add("duplicate-id", path, lineno, f"IMGID {tweet_id} already at line {seen[tweet_id]}")
             else:
@@ -87,9 +110,18 @@ def read_conll(path: str | Path, report: Report | None = None) -> list[ConllTwee
             )
         token, tag = parts
         tag = tag.strip()
+        if not token or len(token) > MAX_TOKEN_CHARS or _BAD_TOKEN.search(token):
+            problem = "is empty" if not token else f"is longer than {MAX_TOKEN_CHARS} characters"
+            if token and len(token) <= MAX_TOKEN_CHARS:
+                problem = "contains a space or an ASCII control character"
+            raise DataFormatError(
+                f"token {_short(token)} {problem} (tokens are whitespace-split words)", file=path, line=lineno
+            )
+        if _ODD_TOKEN.search(token):
+            report.add("odd-token", path, lineno, f"token {_short(token)} of tweet {current.id} kept as released")
         if tag not in _VALID_TAGS:
             raise DataFormatError(
-                f"unknown tag {tag!r} (expected O or B-/I- with {', '.join(TYPES)} or MISC)",
+                f"unknown tag {_short(tag)} (expected O or B-/I- with {', '.join(TYPES)} or MISC)",
                 file=path,
                 line=lineno,
             )

@@ -9,7 +9,9 @@ to tweets by their tokens, never by position.
 
 from __future__ import annotations
 
+import os
 import zipfile
+import zlib
 from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 
+from .rawfile import MAX_TEXT_BYTES, check_file, decode_utf8, present, read_text
 from .report import Report
 
 SPLIT_FILES = {"train": ("train.txt",), "validation": ("valid.txt", "dev.txt"), "test": ("test.txt",)}
@@ -31,33 +34,58 @@ class KnowledgeRecord:
     line: int  # 1-based line of the record's first token
 
 
-def _read_text(source: Path, split: str) -> tuple[str, str]:
+def _read_member(zf: zipfile.ZipFile, source: Path, member: str) -> bytes:
+    info = zf.getinfo(member)
+    name = f"{source}!{member}"
+    if info.file_size > MAX_TEXT_BYTES:
+        raise DataFormatError(f"unpacks to {info.file_size} bytes, more than the limit of {MAX_TEXT_BYTES}", file=name)
+    with zf.open(info) as f:  # the header may lie: read at most one byte more than the limit
+        data = f.read(info.file_size + 1)
+        if len(data) > info.file_size:
+            data += f.read(MAX_TEXT_BYTES + 1 - len(data))
+    if len(data) > MAX_TEXT_BYTES:
+        raise DataFormatError(f"unpacks to more than {MAX_TEXT_BYTES} bytes", file=name)
+    return data
+
+
+def _read_text(source: Path, split: str, report: Report | None) -> tuple[str, str]:
     """(display name, text) of a split's file inside a zip or a folder."""
     names = SPLIT_FILES[split]
-    if source.is_dir():
+    if not present(source):
+        raise MissingDataError("knowledge release not found", file=source)
+    if os.path.isdir(source):
         for name in names:
-            if (source / name).is_file():
-                return str(source / name), (source / name).read_bytes().decode("utf-8")
-    elif zipfile.is_zipfile(source):
+            if present(source / name):
+                return str(source / name), read_text(source / name, "knowledge file", report)
+        raise MissingDataError(f"no {' or '.join(names)} for split {split!r} in the knowledge release", file=source)
+    check_file(source, "knowledge release", MAX_TEXT_BYTES)
+    if not zipfile.is_zipfile(source):
+        raise DataFormatError("a knowledge release must be a zip file or a folder", file=source)
+    try:
         with zipfile.ZipFile(source) as zf:
             members = {Path(m).name: m for m in zf.namelist() if not m.endswith("/")}
             for name in names:
                 if name in members:
-                    return f"{source}!{members[name]}", zf.read(members[name]).decode("utf-8")
-    elif source.exists():
-        raise DataFormatError("a knowledge release must be a zip file or a folder", file=source)
-    else:
-        raise MissingDataError("knowledge release not found", file=source)
+                    display = f"{source}!{members[name]}"
+
+                    def on_bom(display=display) -> None:
+                        if report is not None:
+                            report.add("utf8-bom", display, 1, "UTF-8 byte-order mark at the start (removed)")
+
+                    return display, decode_utf8(_read_member(zf, source, members[name]), display, on_bom)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError) as exc:
+        raise DataFormatError(f"damaged zip file ({type(exc).__name__}: {str(exc)[:100]})", file=source) from None
     raise MissingDataError(f"no {' or '.join(names)} for split {split!r} in the knowledge release", file=source)
 
 
-def read_knowledge(source: str | Path, split: str) -> tuple[str, list[KnowledgeRecord]]:
-    """The records of one split of a knowledge release, and the name of the file they came from."""
+def read_knowledge(source: str | Path, split: str, report: Report | None = None) -> tuple[str, list[KnowledgeRecord]]:
+    """The records of one split of a knowledge release, and the name of the file they came from.
+
+    Errors name the file (``release.zip!train.txt`` inside a zip) and the line; a byte-order mark goes
+    to ``report`` as ``utf8-bom``; zip members are read up to the text-size limit only.
+    """
     source = Path(source)
-    try:
-        name, text = _read_text(source, split)
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(f"{split} file is not UTF-8 ({exc.reason})", file=source) from None
+    name, text = _read_text(source, split, report)
     records: list[KnowledgeRecord] = []
     tokens: list[str] = []
     tags: list[str] = []

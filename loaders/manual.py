@@ -14,6 +14,7 @@ from pathlib import Path
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 from smner_bench.benchmark.tags import normalize_type
 
+from .rawfile import read_text
 from .report import Report
 
 
@@ -24,11 +25,8 @@ class ManualExample:
     entities: list[tuple[str, str]] | None  # (text, type), types canonical; None when only in train.txt
 
 
-def _pairs(path: Path) -> list[tuple[int, str, str]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MissingDataError("manual annotation file not found", file=path) from None
+def _pairs(path: Path, report: Report) -> list[tuple[int, str, str]]:
+    text = read_text(path, "manual annotation file", report)
     numbered = [(i, line.rstrip("\r")) for i, line in enumerate(text.split("\n"), start=1)]
     numbered = [(i, line) for i, line in numbered if line.strip()]
     if len(numbered) % 2:
@@ -38,6 +36,7 @@ def _pairs(path: Path) -> list[tuple[int, str, str]]:
     return [(numbered[k][0], numbered[k][1].strip(), numbered[k + 1][1]) for k in range(0, len(numbered), 2)]
 
 
+MAX_LIST_CHARS = 20_000  # the longest real list has a few hundred characters
 _ITEM = re.compile(r"""\[\s*(['"])(.*?)\1\s*,\s*['"]([A-Za-z]+)['"]\s*\]""")
 
 
@@ -49,6 +48,10 @@ def parse_entity_list(text: str, *, file: Path, line: int) -> list[tuple[str, st
     """
     if text.strip() == "None":
         return []
+    if len(text) > MAX_LIST_CHARS:
+        raise DataFormatError(
+            f"an entity list of {len(text)} characters (limit {MAX_LIST_CHARS})", file=file, line=line
+        )
     items = list(_ITEM.finditer(text))
     rest = _ITEM.sub("", text).replace(",", "").strip()
     if not items or rest:
@@ -57,7 +60,7 @@ def parse_entity_list(text: str, *, file: Path, line: int) -> list[tuple[str, st
     for m in items:
         canonical = normalize_type(m.group(3))
         if canonical is None:
-            raise DataFormatError(f"unknown entity type {m.group(3)!r}", file=file, line=line)
+            raise DataFormatError(f"unknown entity type {m.group(3)[:40]!r}", file=file, line=line)
         out.append((m.group(2), canonical))
     return out
 
@@ -72,9 +75,9 @@ def read_manual_annotations(folder: str | Path, report: Report | None = None) ->
     if not analyses or not lists:
         raise MissingDataError("expected <year>train.txt and <year>train_GPT.txt", file=folder)
     examples: dict[str, ManualExample] = {}
-    for _, image_id, analysis in _pairs(analyses[0]):
+    for _, image_id, analysis in _pairs(analyses[0], report):
         examples[image_id] = ManualExample(image_id, analysis.strip(), None)
-    for lineno, image_id, entity_list in _pairs(lists[0]):
+    for lineno, image_id, entity_list in _pairs(lists[0], report):
         entities = parse_entity_list(entity_list, file=lists[0], line=lineno + 1)
         if image_id in examples:
             examples[image_id].entities = entities

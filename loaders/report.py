@@ -14,14 +14,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 QUIRK_KINDS: dict[str, str] = {
+    "utf8-bom": "a UTF-8 byte-order mark at the start of a text file (removed before reading)",
+    "odd-token": "a token with non-ASCII whitespace, an invisible format character or a C1 control (kept as released)",
     "bio-repair": "I-X after O or after another type: a new entity starts there (conlleval rule)",
     "type-alias": "tag type renamed to the data model's name (MISC -> OTHER)",
     "duplicate-id": "an IMGID that appears more than once in a split (both tweets are kept)",
     "xml-unmatched-name": "a VOC <object> whose <name> equals no entity text of its tweet (box unused)",
-    "xml-size": "a VOC file without a usable <size>, or a size that disagrees with the image",
+    "xml-size": "a VOC file without a usable <size> (absent or 0), or a size that disagrees with the image",
+    "xml-box-clipped": "a VOC box that exceeds the image by at most 1 pixel (clipped to the image)",
     "mask-unmatched-label": "a labelme shape whose label equals no entity text of its tweet (mask unused)",
     "mask-skipped-shape": "a labelme shape of a type that is not a region (line, point...), not used",
-    "mask-size": "a labelme imageHeight/imageWidth that disagrees with the image or the VOC size",
     "missing-image": "a tweet whose image is not in the image folder (image left empty)",
     "knowledge-unaligned-tweet": "a tweet for which the knowledge release has no record (knowledge empty)",
     "knowledge-unaligned-record": "a knowledge record that matches no tweet of the split (not used)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import zipfile
 
 import numpy as np
@@ -125,18 +126,18 @@ def test_voc_without_size(tmp_path):
     ("text", "needle", "line"),
     [
         ("<annotation><object><name>x</name></annotation>", "unreadable XML", 1),
-        ("<annotation>\n<object></object></annotation>", "has no <name>", None),
-        ("<annotation><object><name>x</name></object></annotation>", "has no <bndbox>", None),
+        ("<annotation>\n<object></object></annotation>", "has no <name>", 2),
+        ("<annotation><object><name>x</name></object></annotation>", "has no <bndbox>", 1),
         (
             "<annotation><object><name>x</name><bndbox><xmin>a</xmin><ymin>0</ymin><xmax>1</xmax>"
             "<ymax>1</ymax></bndbox></object></annotation>",
-            "is not a number",
-            None,
+            "<xmin> of <object> #1 ('x') is 'a', expected a finite number",
+            1,
         ),
         (
             "<annotation><object><name>x</name><bndbox><xmin>0</xmin></bndbox></object></annotation>",
             "has no <ymin>",
-            None,
+            1,
         ),
     ],
 )
@@ -321,3 +322,293 @@ def test_manual_annotations(tmp_path):
     write(tmp_path / "2017train_GPT.txt", "11\n['NBA', 'DATE']\n", "\r\n")
     with pytest.raises(DataFormatError, match="unknown entity type 'DATE'"):
         read_manual_annotations(tmp_path)
+
+
+# --- hostile raw files (issue 10, class 4) -------------------------------------------------------------
+
+
+def voc_doc(box, size=(600, 400)):
+    w, h = size
+    x1, y1, x2, y2 = box
+    return (
+        f"<annotation>\n<size><width>{w}</width><height>{h}</height></size>\n<object><name>A</name>\n"
+        f"<bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin><xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object>\n"
+        "</annotation>\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("box", "needle"),
+    [
+        (("nan", 0, 10, 10), "'nan', expected a finite number"),
+        ((0, "inf", 10, 10), "'inf', expected a finite number"),
+        ((0, 0, "-inf", 10), "'-inf', expected a finite number"),
+        ((0, 0, "1e999", 10), "'1e999', expected a finite number"),
+        ((0, 0, "0x10", 10), "expected a finite number"),
+        ((50, 0, 10, 10), "inverted or empty"),
+        ((10, 10, 10, 20), "inverted or empty"),
+        ((10, 10, 10.00000001, 20), "inverted or empty"),  # equal once stored as float32
+        ((-5, 0, 10, 10), "outside the 600x400 image"),
+        ((0, 0, 602, 10), "outside the 600x400 image"),
+        ((0, 0, 10, 1e9), "outside the 600x400 image"),
+        ((600.5, 0, 601, 10), "empty once clipped"),
+    ],
+)
+def test_voc_impossible_boxes_are_errors(tmp_path, box, needle):
+    path = write(tmp_path / "1.xml", voc_doc(box))
+    with pytest.raises(DataFormatError) as err:
+        read_voc(path)
+    assert needle in str(err.value)
+    assert err.value.file == str(path) and err.value.line == 4 and err.value.exit_code == 1
+
+
+def test_voc_box_within_one_pixel_is_clipped_and_reported(tmp_path):
+    report = Report()
+    ann = read_voc(write(tmp_path / "1.xml", voc_doc((-0.5, 0, 600.5, 401))), report)
+    assert ann.objects[0].box == [0.0, 0.0, 600.0, 400.0] and ann.objects[0].line == 3
+    [quirk] = report.quirks
+    assert quirk.kind == "xml-box-clipped" and quirk.line == 4 and "[0.0, 0.0, 600.0, 400.0]" in quirk.message
+    # checked against the image's own size when it is given (the size published with the example)
+    with pytest.raises(DataFormatError, match="outside the 300x200 image"):
+        read_voc(tmp_path / "1.xml", image_size=(300, 200))
+    # without any size, only the size limit bounds a box
+    no_size = "<annotation><object><name>A</name><bndbox><xmin>0</xmin><ymin>0</ymin><xmax>{}</xmax><ymax>5</ymax>"
+    no_size += "</bndbox></object></annotation>"
+    assert read_voc(write(tmp_path / "2.xml", no_size.format(15000))).objects[0].box == [0, 0, 15000, 5]
+    with pytest.raises(DataFormatError, match="size limit of 20000"):
+        read_voc(write(tmp_path / "3.xml", no_size.format(1e30)))
+
+
+@pytest.mark.parametrize(
+    ("width", "needle"),
+    [
+        ("inf", "<width> of <size> is 'inf', expected a finite number"),
+        ("nan", "expected a finite number"),
+        ("abc", "expected a finite number"),
+        ("-600", "expected a whole number of pixels"),
+        ("600.5", "expected a whole number of pixels"),
+        ("100000", "more than the limit of 20000"),
+    ],
+)
+def test_voc_bad_size_is_an_error_with_file_and_line(tmp_path, width, needle):
+    path = write(tmp_path / "1.xml", voc_doc((0, 0, 10, 10)).replace("<width>600</width>", f"<width>{width}</width>"))
+    with pytest.raises(DataFormatError) as err:
+        read_voc(path)
+    assert needle in str(err.value) and err.value.file == str(path) and err.value.line == 2
+    assert err.value.field == "width"
+    # 20000 x 20000 is within each side but over the pixel limit
+    path = write(tmp_path / "2.xml", voc_doc((0, 0, 10, 10), size=(20000, 20000)))
+    with pytest.raises(DataFormatError, match="more than 64000000 pixels"):
+        read_voc(path)
+
+
+def test_voc_paths_that_are_not_readable_xml_files(tmp_path):
+    folder = tmp_path / "folder.xml"
+    folder.mkdir()
+    loop = tmp_path / "loop.xml"
+    loop.symlink_to(loop)
+    dangling = tmp_path / "dangling.xml"
+    dangling.symlink_to(tmp_path / "nowhere")
+    fifo = tmp_path / "fifo.xml"
+    os.mkfifo(fifo)
+    binary = tmp_path / "binary.xml"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\0\0")
+    laughs = tmp_path / "laughs.xml"
+    laughs.write_text('<?xml version="1.0"?><!DOCTYPE a [<!ENTITY a "aaaa">]><annotation>&a;</annotation>')
+    deep = tmp_path / "deep.xml"
+    deep.write_text("<annotation>" + "<a>" * 1000 + "</a>" * 1000 + "</annotation>")
+    other = tmp_path / "other.xml"
+    other.write_text("<html><object/></html>")
+    cases = [
+        (folder, "is a folder"),
+        (loop, "symbolic link loop"),
+        (dangling, "broken symbolic link"),
+        (fifo, "not a regular file"),
+        (binary, "unreadable XML"),
+        (laughs, "DOCTYPE"),
+        (deep, "nested deeper than 64"),
+        (other, "expected <annotation>"),
+    ]
+    for path, needle in cases:
+        with pytest.raises(DataFormatError) as err:
+            read_voc(path)
+        assert needle in str(err.value) and err.value.file == str(path), path
+
+
+def test_labelme_absurd_size_fails_before_any_allocation(tmp_path):
+    import tracemalloc
+
+    doc = labelme([shape("A", [[1, 1], [5, 1], [5, 5]])], h=100000, w=100000)
+    path = write(tmp_path / "big.json", json.dumps(doc))
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataFormatError, match="exceeds the limits") as err:
+            read_labelme(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000 and err.value.field == "imageWidth"
+    # within the limits, but not the image's size: refused before drawing
+    path = write(tmp_path / "other.json", json.dumps(labelme([shape("A", [[1, 1], [5, 1], [5, 5]])], h=4000, w=4000)))
+    with pytest.raises(DataFormatError, match="4000x4000 differs from the image's size 60x40"):
+        read_labelme(path, expected_size=(60, 40))
+
+
+@pytest.mark.parametrize(
+    ("doc", "needle"),
+    [
+        (labelme([shape("A", [[1, 1], [5, 1], [500, 5]])]), "outside the 60x40 image"),
+        (labelme([shape("A", [[-3, 1], [5, 1], [5, 5]])]), "outside the 60x40 image"),
+        (labelme([shape("A", [[1, 1], [5, 1]] + [[3, 3]] * 10001)]), "more than 10000"),
+        (labelme([shape("A", [[1, 1], [True, 1], [5, 5]])]), "list of [x, y] numbers"),
+        (labelme([shape("A", [[1, 1], ["2", 1], [5, 5]])]), "list of [x, y] numbers"),
+        (labelme([shape("A", [[60.5, 0], [61, 0], [61, 40]])]), "covers no pixel"),
+        (labelme([shape("A", [[1, 1], [2, 2]])] * 1001), "more than 1000"),
+        (labelme([shape("A", [[0, 0], [1, 1]], "mask", mask=png_b64(np.ones((50, 70), dtype=bool)))]), "larger than"),
+        ({**labelme([]), "imageWidth": "60"}, "whole number of pixels"),
+        ({**labelme([]), "imageWidth": True}, "whole number of pixels"),
+        ({**labelme([]), "imageWidth": 1e400}, "whole number of pixels"),
+    ],
+)
+def test_labelme_hostile_shapes(tmp_path, doc, needle):
+    path = write(tmp_path / "bad.json", json.dumps(doc))
+    with pytest.raises(DataFormatError) as err:
+        read_labelme(path)
+    assert needle in str(err.value) and err.value.file == str(path)
+
+
+def test_labelme_hostile_json(tmp_path):
+    for name, text in {
+        "deep.json": "[" * 100000 + "]" * 100000,
+        "digits.json": '{"imageWidth": ' + "9" * 5000 + "}",
+        "latin1.json": '{"x": "\xe9"}',
+    }.items():
+        path = tmp_path / name
+        path.write_bytes(text.encode("latin-1"))
+        with pytest.raises(DataFormatError) as err:
+            read_labelme(path)
+        assert err.value.file == str(path) and len(str(err.value)) < 400
+    report = Report()
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(labelme([])).encode())
+    assert read_labelme(path, report).masks == {} and report.counts() == {"utf8-bom": 1}
+
+
+def _png_declaring(width, height):
+    """A PNG whose header declares width x height (no pixel data): what a decompression bomb looks like."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 10)) + chunk(b"IEND", b"")
+    )
+
+
+def test_image_bombs_damage_and_folders_are_named(tmp_path):
+    from smner_bench.loaders.rawfile import image_size
+
+    good = tmp_path / "good.jpg"
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(good, format="JPEG")
+    assert image_size(good) == (64, 48)
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
+    text = tmp_path / "text.jpg"
+    text.write_text("not an image")
+    bomb = tmp_path / "bomb.jpg"
+    bomb.write_bytes(_png_declaring(100000, 100000))
+    wide = tmp_path / "wide.jpg"
+    wide.write_bytes(_png_declaring(30000, 10))
+    many = tmp_path / "many.jpg"
+    many.write_bytes(_png_declaring(9000, 9000))
+    folder = tmp_path / "folder.jpg"
+    folder.mkdir()
+    for path, needle in [
+        (truncated, "unreadable image"),
+        (text, "unreadable image"),
+        (bomb, "decompression bomb"),
+        (wide, "exceeds the limits"),
+        (many, "exceeds the limits"),
+        (folder, "is a folder"),
+    ]:
+        with pytest.raises(DataFormatError) as err:
+            image_size(path)
+        assert needle in str(err.value) and err.value.file == str(path) and len(str(err.value)) < 500, path
+
+
+def test_conll_bom_odd_and_bad_tokens(tmp_path):
+    report = Report()
+    path = tmp_path / "bom.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + CONLL.encode())
+    assert [t.id for t in read_conll(path, report)] == ["1", "O_2"]
+    assert [(q.kind, q.line) for q in report.quirks] == [("utf8-bom", 1)]
+
+    report = Report()
+    tweets = read_conll(write(tmp_path / "odd.txt", "IMGID:1\nit\tO\n\xa0\tO\n\x92\tO\n\n"), report)
+    assert tweets[0].tokens == ["it", "\xa0", "\x92"]  # kept as released
+    assert [(q.kind, q.line) for q in report.quirks] == [("odd-token", 3), ("odd-token", 4)]
+
+    for text, line, needle in [
+        ("IMGID:1\nNew York\tB-LOC\n", 2, "contains a space"),
+        ("IMGID:1\n\tO\n", 2, "is empty"),
+        ("IMGID:1\na\x00b\tO\n", 2, "control character"),
+        ("IMGID:1\na\rb\tO\n", 2, "control character"),
+        ("IMGID:1\n" + "x" * 600 + "\tO\n", 2, "longer than 500"),
+        ("IMGID:1\na\tO\n\nIMGID:../../etc/passwd\nb\tO\n", 4, "not a plain file name"),
+        ("IMGID:.hidden\nb\tO\n", 1, "not a plain file name"),
+        ("IMGID:a b\nb\tO\n", 1, "not a plain file name"),
+        ("IMGID:1\na\t" + "B-" * 10000 + "\n", 2, "unknown tag"),
+    ]:
+        path = write(tmp_path / "bad.txt", text)
+        with pytest.raises(DataFormatError) as err:
+            read_conll(path)
+        assert needle in str(err.value) and err.value.line == line and len(str(err.value)) < 400, text[:30]
+
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(b"IMGID:1\nok\tO\nZ\xfcrich\tB-LOC\n")
+    with pytest.raises(DataFormatError, match=r"not UTF-8 text .* column 2") as err:
+        read_conll(path)
+    assert err.value.line == 3
+
+
+def test_other_text_readers_name_file_and_line(tmp_path):
+    bad = b"1.jpg :fine\n2.jpg :caf\xe9\n"
+    (tmp_path / "cap.txt").write_bytes(bad)
+    with pytest.raises(DataFormatError, match="not UTF-8") as err:
+        read_blip2_captions(tmp_path / "cap.txt")
+    assert err.value.line == 2
+    report = Report()
+    (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbfimgid:1###x\n")
+    assert read_mplug_descriptions(tmp_path / "bom.txt", report) == {"1": "x"}
+    assert report.counts() == {"utf8-bom": 1}
+
+    manual = tmp_path / "manual"
+    manual.mkdir()
+    (manual / "2017train.txt").write_bytes(b"11\r\nanalysis \xff\r\n")
+    (manual / "2017train_GPT.txt").write_bytes(b"11\r\nNone\r\n")
+    with pytest.raises(DataFormatError, match="not UTF-8") as err:
+        read_manual_annotations(manual)
+    assert err.value.line == 2 and err.value.file.endswith("2017train.txt")
+    (manual / "2017train.txt").write_bytes(b"11\r\nanalysis\r\n")
+    (manual / "2017train_GPT.txt").write_bytes(b"11\r\n" + b"['a', 'PER'], " * 3000 + b"\r\n")
+    with pytest.raises(DataFormatError, match="limit 20000"):
+        read_manual_annotations(manual)
+
+    release = tmp_path / "k.zip"
+    with zipfile.ZipFile(release, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("test.txt", b"\xef\xbb\xbfa\tO\n<EOS>\tX\nk\tX\n\nb\tO\n<EOS>\tX\n\xff\tX\n\n")
+    with pytest.raises(DataFormatError, match="not UTF-8") as err:
+        read_knowledge(release, "test")
+    assert err.value.line == 7 and err.value.file == f"{release}!test.txt"
+    damaged = tmp_path / "damaged.zip"
+    damaged.write_bytes(release.read_bytes()[:-30])
+    with pytest.raises(DataFormatError, match="zip"):
+        read_knowledge(damaged, "test")
+    folder = tmp_path / "kfolder"
+    folder.mkdir()
+    (folder / "test.txt").mkdir()
+    with pytest.raises(DataFormatError, match="is a folder"):
+        read_knowledge(folder, "test")
