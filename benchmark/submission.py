@@ -6,6 +6,12 @@ One JSON object per line and per tweet::
 
 Every violation is collected as an :class:`Issue` naming file, line, field and what was expected; a file
 with any issue raises :class:`InvalidSubmission` and is never scored.
+
+Hostile files are bounded: a line is read at most :data:`MAX_LINE_BYTES` at a time, its JSON may nest at most
+:data:`MAX_DEPTH` levels and hold at most :data:`MAX_VALUES` values, integers have at most
+:data:`MAX_INT_DIGITS` digits, a key appears at most once per object, and every value a message echoes is cut
+to a short prefix. A compressed, UTF-16 or binary file, or one that starts with a byte-order mark, is refused
+at once with one message saying what it is.
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ import hashlib
 import json
 import math
 import os
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -30,6 +37,53 @@ TASKS = ("mner", "eeg", "gmner", "ees", "smner")
 BOX_TASKS = ("eeg", "gmner")
 MASK_TASKS = ("ees", "smner")
 BOX_TOLERANCE = 1.0  # pixels a box may exceed the image by
+
+MAX_LINE_BYTES = 10 * 1024 * 1024
+"""Longest line read (10 MiB); a longer one is an error and is never held in memory whole."""
+MAX_DEPTH = 32
+"""Deepest JSON nesting of a line (a valid line nests 5 levels: line, entities, entity, mask, size)."""
+MAX_VALUES = 100_000
+"""Most JSON values (numbers, strings, arrays, objects...) on one line, counted before parsing."""
+MAX_INT_DIGITS = 18
+"""Longest integer (fits in 64 bits); longer ones are refused before Python converts them."""
+SHOWN_CHARS = 40
+"""How much of a user's value a message echoes."""
+MAX_MESSAGE_CHARS = 200
+MAX_FIELD_CHARS = 80
+
+# What the first bytes of a file that is not UTF-8 JSON Lines say it is, and what to do.
+_SIGNATURES = (
+    (b"\x1f\x8b", "gzip-compressed: decompress it first (gunzip, or gzip -dc FILE > predictions.jsonl)"),
+    (b"PK\x03\x04", "a zip archive: extract the JSON Lines file first (unzip)"),
+    (b"BZh", "bzip2-compressed: decompress it first (bunzip2)"),
+    (b"\xfd7zXZ\x00", "xz-compressed: decompress it first (unxz)"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed: decompress it first (unzstd)"),
+    (b"\xef\xbb\xbf", "starts with a UTF-8 byte-order mark (BOM): save it as UTF-8 without a BOM"),
+    (b"\xff\xfe", "UTF-16 encoded (byte-order mark FF FE): save it as UTF-8"),
+    (b"\xfe\xff", "UTF-16 encoded (byte-order mark FE FF): save it as UTF-8"),
+)
+_HEAD_BYTES = 8192
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_PAIR = re.compile(rb"\[\]|\{\}")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
+    """A user's value as a message echoes it: ``repr``, cut to ``limit`` characters of a string.
+
+    >>> shown("x" * 100)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... (100 characters)"
+    """
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        return f"{value[:limit]!r}... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class EntityIn(BaseModel):
@@ -74,7 +128,12 @@ class InvalidSubmission(SmnerError):
 
     def __init__(self, file: str, issues: list[Issue], total: int) -> None:
         self.issues, self.total = issues, total
-        more = f"\n... and {total - len(issues)} more" if total > len(issues) else ""
+        hidden = total - len(issues)
+        more = (
+            f"\n... and {hidden} more problem{'s' * (hidden != 1)} not shown (--max-errors N lists more)"
+            if hidden
+            else ""
+        )
         super().__init__(
             f"{total} problem{'s' * (total != 1)}; nothing was scored:\n" + "\n".join(map(str, issues)) + more,
             file=file,
@@ -126,7 +185,10 @@ class Submission:
 def _field_path(loc: tuple) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if not isinstance(part, int):
+            part = str(part)
+            part = part if len(part) <= SHOWN_CHARS and part.isprintable() else shown(part)
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out
 
 
@@ -138,8 +200,9 @@ class _Checker:
 
     def add(self, line: int | None, field: str | None, message: str) -> None:
         self.total += 1
-        if len(self.issues) < self.max_issues:
-            self.issues.append(Issue(self.file, line, field, message))
+        if len(self.issues) < self.max_issues:  # every message is bounded, whatever it quotes
+            field = None if field is None else _cut(field, MAX_FIELD_CHARS)
+            self.issues.append(Issue(self.file, line, field, _cut(message, MAX_MESSAGE_CHARS)))
 
 
 def _check_entity(c: _Checker, tweet: GoldTweet, e: EntityIn, where: str, lineno: int, order: int) -> Prediction | None:
@@ -160,7 +223,11 @@ def _check_entity(c: _Checker, tweet: GoldTweet, e: EntityIn, where: str, lineno
         else:
             span_text = " ".join(tweet.tokens[e.start : e.end])
             if text is not None and text != span_text:
-                c.add(lineno, f"{where}.text", f"{text!r} disagrees with the tokens {e.start}:{e.end}: {span_text!r}")
+                c.add(
+                    lineno,
+                    f"{where}.text",
+                    f"{shown(text)} disagrees with the tokens {e.start}:{e.end}: {shown(span_text)}",
+                )
                 ok = False
             text = span_text
     if text is not None and not text.strip():
@@ -168,7 +235,7 @@ def _check_entity(c: _Checker, tweet: GoldTweet, e: EntityIn, where: str, lineno
         ok = False
     canonical = normalize_type(e.type)
     if canonical is None:
-        c.add(lineno, f"{where}.type", f"unknown type {e.type!r} (expected {', '.join(TYPES)}; MISC = OTHER)")
+        c.add(lineno, f"{where}.type", f"unknown type {shown(e.type)} (expected {', '.join(TYPES)}; MISC = OTHER)")
         ok = False
     box = None
     if e.box is not None:
@@ -204,6 +271,13 @@ def _check_entity(c: _Checker, tweet: GoldTweet, e: EntityIn, where: str, lineno
     )
 
 
+def _finite(v: float) -> bool:
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
 def box_problem(box: Any, width: int | None, height: int | None) -> str | None:
     """Why ``box`` breaks the submission's box rules for a ``width`` x ``height`` image (size unknown: None),
     or None when it is a valid box. Pure; the validator and the importers share it.
@@ -214,7 +288,7 @@ def box_problem(box: Any, width: int | None, height: int | None) -> str | None:
     if (
         not isinstance(box, (list, tuple))
         or len(box) != 4
-        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box)
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v) for v in box)
     ):
         return "expected [x1, y1, x2, y2]: 4 finite numbers, or null"
     x1, y1, x2, y2 = box
@@ -236,17 +310,78 @@ def _check_box(c: _Checker, tweet: GoldTweet, box: list[float], where: str, line
     return (float(x1), float(y1), float(x2), float(y2))
 
 
-def _check_line(c: _Checker, sub: Submission, gold: Gold, raw: bytes, lineno: int, first_line: dict[str, int]) -> None:
-    """Validate one line and add its predictions to ``sub``; problems go to ``c``."""
+class _Refused(Exception):
+    """A JSON text the parser hooks refuse (a duplicate key, an integer too long)."""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Refused(f"duplicate key {shown(key)} in one object (each key at most once)")
+            seen.add(key)
+    return obj
+
+
+def _integer(text: str) -> int:
+    if len(text) - text.startswith("-") > MAX_INT_DIGITS:
+        raise _Refused(f"integer {shown(text, 20)} has more than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _structure_problem(raw: bytes) -> str | None:
+    """Too deep or too many values, found on the bytes before parsing (strings blanked out first)."""
+    bare = _STRING.sub(b'""', raw)
+    brackets = bare.translate(None, _NOT_BRACKETS)
+    rest, depth = brackets, 0  # peel the innermost [] / {} pairs, one level per pass
+    while rest and depth <= MAX_DEPTH:
+        peeled = _PAIR.sub(b"", rest)
+        if len(peeled) == len(rest):
+            break  # unbalanced: the parser says where
+        rest, depth = peeled, depth + 1
+    if depth > MAX_DEPTH:
+        return f"JSON nested deeper than {MAX_DEPTH} levels"
+    values = bare.count(b",") + len(brackets) // 2 + 1
+    if values > MAX_VALUES:
+        return f"about {values} JSON values on one line (at most {MAX_VALUES})"
+    return None
+
+
+def parse_line(raw: bytes) -> Any:
+    """One line's JSON value, within the bounds of this module; raises :class:`ValueError` with the reason
+    (not UTF-8, not JSON, too deep, too many values, a duplicate key, an integer too long).
+
+    >>> parse_line(b'{"id": "1", "entities": []}')
+    {'id': '1', 'entities': []}
+    >>> parse_line(b'{"id": "1", "id": "2"}')
+    Traceback (most recent call last):
+    ValueError: duplicate key 'id' in one object (each key at most once)
+    """
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        c.add(lineno, None, f"not UTF-8 ({exc.reason} at byte {exc.start})")
-        return
+        raise ValueError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    problem = _structure_problem(raw)
+    if problem is not None:
+        raise ValueError(problem)
     try:
-        obj = json.loads(text)
+        return json.loads(text, object_pairs_hook=_object, parse_int=_integer)
     except json.JSONDecodeError as exc:
-        c.add(lineno, None, f"not JSON ({exc.msg}, column {exc.colno})")
+        raise ValueError(f"not JSON ({exc.msg}, column {exc.colno})") from None
+    except _Refused as exc:
+        raise ValueError(str(exc)) from None
+    except RecursionError:  # unbalanced brackets the structure check could not measure
+        raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+
+
+def _check_line(c: _Checker, sub: Submission, gold: Gold, raw: bytes, lineno: int, first_line: dict[str, int]) -> None:
+    """Validate one line and add its predictions to ``sub``; problems go to ``c``."""
+    try:
+        obj = parse_line(raw)
+    except ValueError as exc:
+        c.add(lineno, None, str(exc))
         return
     if not isinstance(obj, dict):
         c.add(lineno, None, f"expected a JSON object, got {type(obj).__name__}")
@@ -254,17 +389,17 @@ def _check_line(c: _Checker, sub: Submission, gold: Gold, raw: bytes, lineno: in
     tweet_id = obj.get("id")
     if isinstance(tweet_id, str):  # the id first, so that a line with other problems still counts as present
         if tweet_id not in gold.by_id:
-            c.add(lineno, "id", f"unknown id {tweet_id!r}: not a tweet of {gold.name}")
+            c.add(lineno, "id", f"unknown id {shown(tweet_id)}: not a tweet of {gold.name}")
             return
         if tweet_id in first_line:
-            c.add(lineno, "id", f"duplicate id {tweet_id!r} (first at line {first_line[tweet_id]})")
+            c.add(lineno, "id", f"duplicate id {shown(tweet_id)} (first at line {first_line[tweet_id]})")
             return
         first_line[tweet_id] = lineno
         sub.seen.add(tweet_id)
     try:
         parsed = LineIn.model_validate(obj)
     except ValidationError as exc:
-        for err in exc.errors():
+        for err in exc.errors(include_url=False, include_input=False, include_context=False):
             c.add(lineno, _field_path(err["loc"]) or None, err["msg"])
         return
     tweet = gold.by_id[parsed.id]
@@ -283,6 +418,36 @@ def _check_line(c: _Checker, sub: Submission, gold: Gold, raw: bytes, lineno: in
         sub.predictions.append(pred)
 
 
+def _file_kind_problem(head: bytes) -> str | None:
+    """What the first bytes say a file is when it cannot be UTF-8 JSON Lines, with what to do."""
+    for magic, problem in _SIGNATURES:
+        if head.startswith(magic):
+            return problem
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        return f"binary data (a NUL byte at byte {nul}): expected UTF-8 JSON Lines text"
+    return None
+
+
+def _lines(f, digest) -> Iterable[tuple[int, bytes | None]]:
+    """``(line number, bytes)`` of a binary file, each line read with a bound; ``None`` for a line longer
+    than :data:`MAX_LINE_BYTES` (skipped in chunks, never held whole). Every byte goes into ``digest``."""
+    lineno = 0
+    while True:
+        raw = f.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        lineno += 1
+        digest.update(raw)
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                raw = f.readline(1 << 20)
+                digest.update(raw)
+            yield lineno, None
+        else:
+            yield lineno, raw
+
+
 def read_submission(
     path: str | os.PathLike,
     gold: Gold,
@@ -293,7 +458,8 @@ def read_submission(
 ) -> Submission:
     """Read and validate a submission against ``gold``; raises :class:`InvalidSubmission` listing every
     problem (up to ``max_issues``). ``task`` adds the rule that every entity carries the task's key
-    (``box`` for eeg/gmner, ``mask`` for ees/smner); without it, the keys must at least be consistent."""
+    (``box`` for eeg/gmner, ``mask`` for ees/smner); without it, the keys must at least be consistent.
+    A blank line (empty or only whitespace) is an error; the newline that ends the last line is not one."""
     path = Path(path)
     if not path.is_file():
         raise MissingDataError("prediction file not found", file=path)
@@ -303,22 +469,30 @@ def read_submission(
     first_line: dict[str, int] = {}
     empty = True
     with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            digest.update(raw)
-            if not raw.strip():
-                continue
-            empty = False
-            _check_line(c, sub, gold, raw, lineno, first_line)
+        problem = _file_kind_problem(f.read(_HEAD_BYTES))
+        if problem is not None:
+            c.add(None, None, problem)
+            raise InvalidSubmission(str(path), c.issues, c.total)
+        f.seek(0)
+        for lineno, raw in _lines(f, digest):
+            if raw is None:
+                empty = False
+                c.add(lineno, None, f"line longer than {MAX_LINE_BYTES // 2**20} MiB (the limit of one line)")
+            elif not raw.strip():
+                c.add(lineno, None, "blank line: expected one JSON object per line, with no empty lines")
+            else:
+                empty = False
+                _check_line(c, sub, gold, raw, lineno, first_line)
     sub.sha256 = digest.hexdigest()
     if empty:
         c.add(None, None, "empty file: expected one JSON object per tweet")
     sub.missing = [t.id for t in gold.tweets if t.id not in sub.seen]
     if sub.missing and not allow_missing:
-        shown = ", ".join(sub.missing[:5]) + (" ..." if len(sub.missing) > 5 else "")
+        shown_ids = ", ".join(_cut(i, SHOWN_CHARS) for i in sub.missing[:5]) + (" ..." if len(sub.missing) > 5 else "")
         c.add(
             None,
             "id",
-            f"{len(sub.missing)} tweets of {gold.name} are missing ({shown}); "
+            f"{len(sub.missing)} tweets of {gold.name} are missing ({shown_ids}); "
             'write them with "entities": [] or pass --allow-missing to count them as empty',
         )
     _check_keys(c, sub, task)

@@ -135,7 +135,10 @@ def test_valid_edge_cases_pass(tmp_path, gold):
             [(1, "entities[1]", "duplicate span [0, 2)")],
         ),
         ([], b"", [(None, None, "empty file")]),
-        ([], b"\n \n", [(None, None, "empty file")]),
+        ([], b"\n \n", [(1, None, "blank line"), (2, None, "blank line"), (None, None, "empty file")]),
+        ([], b'{"id": "1", "entities": []}\n\n{"id": "2", "entities": []}\n', [(2, None, "blank line")]),
+        ([], b'{"id": "1", "entities": []}\n{"id": "2", "entities": []}\n\n', [(3, None, "blank line")]),
+        ([], b'{"id": "1", "entities": []}\r\n\r\n{"id": "2", "entities": []}\r\n', [(2, None, "blank line")]),
         (
             [],
             b'{"id": "1", "entities": []}\n{"id": "2", "entities": [{"text": "Z\xfcrich"}]}\n',
@@ -178,3 +181,131 @@ def test_all_problems_are_listed_up_to_the_limit(tmp_path, gold):
     assert [i.line for i in err.issues] == [1, 2, 3, 4, 5, None]
     err = problems(write_lines(tmp_path, *bad), gold, max_issues=2)
     assert err.total == 6 and len(err.issues) == 2 and "... and 4 more" in str(err)
+
+
+# Hostile files: bounded, reported with the file and the line, never an internal error.
+
+
+def deep(levels: int) -> str:
+    """A line of ``levels`` nested JSON levels in all (the line's own object counts as one)."""
+    return '{"id": "2", "entities": [], "x": ' + "[" * (levels - 1) + "]" * (levels - 1) + "}"
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "needle"),
+    [
+        ('{"id": "2", "entities": [], "entities": []}', None, "duplicate key 'entities' in one object"),
+        (
+            '{"id": "1", "entities": [{"start": 0, "end": 2, "type": "PER", "type": "LOC", "box": null}]}',
+            None,
+            "duplicate key 'type'",
+        ),
+        (deep(33), None, "nested deeper than 32 levels"),
+        ("[" * 100_000, None, "nested deeper than 32 levels"),
+        ("[" * 100_000 + "]" * 100_000, None, "nested deeper than 32 levels"),
+        ('{"id": "2", "entities": [], "x": ' + '{"a": ' * 5000, None, "nested deeper than 32 levels"),
+        ('{"id": "2", "entities": [], "x": ' + "{" * 5000, None, "not JSON (Expecting property name"),
+        ('{"id": "1", "entities": [{"start": ' + "9" * 5000 + ', "end": 2, "type": "PER"}]}', None, "more than 18"),
+        ('{"id": "1", "entities": [{"start": -' + "9" * 19 + ', "end": 2, "type": "PER"}]}', None, "more than 18"),
+        ('{"id": "2", "entities": [], "x": [' + ",".join(["0"] * 100_001) + "]}", None, "JSON values on one line"),
+        (deep(32), "x", "Extra inputs are not permitted"),  # 32 levels parse; the key is then unknown
+        (
+            '{"id": "1", "entities": [{"start": ' + "9" * 18 + ', "end": 2, "type": "PER"}]}',
+            "entities[0].start",
+            "span",
+        ),
+        (
+            '{"id": "1", "entities": [{"text": "Kevin Durant", "type": "PER", "box": [0, 0, 1e999, 1]}]}',
+            "entities[0].box",
+            "finite",
+        ),
+        (
+            '{"id": "1", "entities": [{"text": "Kevin Durant", "type": "PER", "score": NaN}]}',
+            "entities[0].score",
+            "finite",
+        ),
+        (
+            '{"id": "1", "entities": [{"text": "Kevin Durant", "type": "PER", "score": -Infinity}]}',
+            "entities[0].score",
+            "finite",
+        ),
+    ],
+)
+def test_hostile_lines(tmp_path, gold, line, field, needle):
+    other = EMPTY2 if '"id": "1"' in line else one(OK_ENTITY)
+    err = problems(write_lines(tmp_path, line, other), gold)
+    issues = [i for i in err.issues if i.line == 1]
+    assert len(issues) == 1 and issues[0].field == field and needle in issues[0].message, str(err)
+    assert len(str(err)) < 1000
+
+
+def test_echoed_values_are_cut(tmp_path, gold):
+    huge = "x" * 3_000_000  # three times on line 2: 9 MB, within the 10 MiB of a line
+    lines = [
+        {"id": huge, "entities": []},
+        {"id": "1", "entities": [{**OK_ENTITY, "type": huge, "text": huge}]},
+        {"id": "2", "entities": [], huge: 1},
+    ]
+    err = problems(write_lines(tmp_path, *lines), gold)
+    text = str(err)
+    assert len(text) < 2000, text[:3000]
+    assert "unknown id 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... (3000000 characters)" in text
+    assert "unknown type 'xxxx" in text and "disagrees with the tokens 0:2" in text
+    assert "pred.jsonl:3: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... (3000000 characters): Extra inputs" in text
+    assert all(len(i.message) <= 200 and len(i.field or "") <= 80 for i in err.issues)
+
+
+def test_a_line_longer_than_the_limit_is_skipped_in_chunks(tmp_path, gold, monkeypatch):
+    from smner_bench.benchmark import submission
+
+    monkeypatch.setattr(submission, "MAX_LINE_BYTES", 1000)
+    ok = json.dumps(one(OK_ENTITY)).encode()
+    path = write_lines(tmp_path, raw=b'{"id": "2", "x": "' + b"y" * 5000 + b'"}\n' + ok + b"\n" + b"z" * 1001)
+    err = problems(path, gold)
+    assert [(i.line, i.message) for i in err.issues] == [
+        (1, "line longer than 0 MiB (the limit of one line)"),
+        (3, "line longer than 0 MiB (the limit of one line)"),
+        (None, "1 tweets of tiny/test are missing (2); " + err.issues[-1].message.split("; ", 1)[1]),
+    ]
+    exact = write_lines(tmp_path, raw=ok + b" " * (999 - len(ok)) + b"\n" + json.dumps(EMPTY2).encode())
+    assert read_submission(exact, gold).seen == {"1", "2"}  # 999 bytes and the newline: within the limit
+
+
+@pytest.mark.parametrize(
+    ("head", "needle"),
+    [
+        (b"\x1f\x8b\x08\x00", "gzip-compressed: decompress it first"),
+        (b"PK\x03\x04", "a zip archive"),
+        (b"BZh91AY", "bzip2-compressed"),
+        (b"\xfd7zXZ\x00", "xz-compressed"),
+        (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
+        (b"\xef\xbb\xbf", "UTF-8 byte-order mark (BOM)"),
+        (b"\xff\xfe", "UTF-16 encoded"),
+        (b"\xfe\xff", "UTF-16 encoded"),
+        (b'{"id": "1"}\n\x00\x01', "binary data (a NUL byte at byte 12)"),
+    ],
+)
+def test_files_that_are_not_json_lines_get_one_message(tmp_path, gold, head, needle):
+    body = (json.dumps(one(OK_ENTITY)) + "\n" + json.dumps(EMPTY2) + "\n").encode() * 100 + b"\xff\n" * 200
+    err = problems(write_lines(tmp_path, raw=head + body), gold)
+    assert err.total == 1 and err.issues[0].line is None and needle in err.issues[0].message, str(err)
+
+
+def test_a_real_gzip_file_gets_the_hint(tmp_path, gold):
+    import gzip
+
+    raw = (json.dumps(one(OK_ENTITY)) + "\n" + json.dumps(EMPTY2) + "\n").encode()
+    err = problems(write_lines(tmp_path, raw=gzip.compress(raw * 50)), gold)
+    assert err.total == 1 and "gzip-compressed: decompress it first (gunzip" in str(err)
+
+
+def test_crlf_and_a_missing_final_newline_are_valid(tmp_path, gold):
+    raw = (json.dumps(one(OK_ENTITY)) + "\r\n" + json.dumps(EMPTY2)).encode()
+    assert read_submission(write_lines(tmp_path, raw=raw), gold).seen == {"1", "2"}
+
+
+def test_the_summary_says_how_many_were_not_shown(tmp_path, gold):
+    err = problems(write_lines(tmp_path, raw=b"nope\n" * 500), gold, max_issues=3)
+    text = str(err)
+    assert err.total == 501 and text.count("\n") == 4  # 500 bad lines and the missing ids; 3 shown
+    assert text.endswith("... and 498 more problems not shown (--max-errors N lists more)")
