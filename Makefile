@@ -29,7 +29,7 @@ install-dev: $(BIN)/python
 # expansion -> VE -> VG -> SAM on its test split and score the SMNER submission it writes (numbers near zero:
 # the models are random; the point is that every stage runs and the result is a valid submission).
 demo: install-baselines
-	rm -rf $(DEMO)
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(BIN)/smner-bench sample --out $(DEMO)/sample
 	$(BIN)/smner-bench prepare smner --data-dir $(DEMO)/sample --image-dir $(DEMO)/sample/images \
 	    --knowledge $(DEMO)/sample/knowledge.zip --captions $(DEMO)/sample/captions \

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -165,23 +166,28 @@ def cmd_masks(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from smner_bench.benchmark.gold import load_gold
+    from smner_bench.benchmark.safe_output import output_file
     from smner_bench.benchmark.submission import write_submission
 
     from .importers import import_hindex, import_riveg
 
+    inputs = [getattr(args, k, None) for k in ("lines", "grounding", "predictions", "candidates", "data_dir", "gold")]
+    output_file(args.output, inputs=inputs)  # a refused output path fails before the gold is read
     gold = load_gold(args.dataset, args.split, data_dir=args.data_dir, gold=args.gold)
     if args.format == "riveg":
         lines, report = import_riveg(args.lines, args.grounding, gold)
     else:
-        lines, report = import_hindex(args.predictions, args.candidates, gold)
-    write_submission(args.output, lines)
-    for problem in report.problems[: args.show]:
-        print(f"  {problem}")
-    if len(report.problems) > args.show:
-        print(f"  ... and {len(report.problems) - args.show} more")
+        lines, report = import_hindex(args.predictions, args.candidates, gold, box_num=args.box_num)
+    write_submission(args.output, lines, inputs=inputs)
+    for note in report.notes[: args.show]:
+        print(f"note: {note}", file=sys.stderr)
+    if len(report.notes) > args.show:
+        print(f"note: ... and {len(report.notes) - args.show} more notes (--show)", file=sys.stderr)
+    regions = f"{report.boxes} boxes, {report.entities - report.boxes} null" if report.task == "gmner" else "no boxes"
     print(
-        f"wrote {args.output}: {report.entities} entities ({report.without_span} without a span) in {len(lines)} "
-        f"tweets; {len(report.problems)} problems reported"
+        f"wrote {args.output} ({report.task.upper()} submission): {len(lines)} tweets, {report.entities} entities "
+        f"({report.without_span} without a span; {report.in_image} judged in the image; {regions}); "
+        f"{len(report.notes)} notes"
     )
     return 0
 
@@ -308,22 +314,24 @@ def _need_folder(path: str, what: str) -> None:
 def cmd_tiny_models(args: argparse.Namespace) -> int:
     import yaml
 
-    from smner_bench.benchmark.safe_output import write_text
+    from smner_bench.benchmark.safe_output import owned_folder, write_text
     from smner_bench.loaders import load
 
     from . import tiny
 
+    images = args.images or str(Path(args.data_dir) / "images")
+    inputs = [args.data_dir, images]
+    out = owned_folder(args.out, "riveg", inputs=inputs)  # checked before the data is read
     ds = load(args.dataset, args.data_dir)
     words = sorted({t for split in ds.values() for r in split for t in r["tokens"]})
-    paths = tiny.save_all(Path(args.out) / "tiny", words)
+    paths = tiny.save_all(Path(args.out) / "tiny", words, inputs=inputs)
     for role, path in paths.items():
         print(f"{role:10s} {path}")
-    images = args.images or str(Path(args.data_dir) / "images")
     run = {  # model paths relative to the run file; PLIM, VE and VG are trained into plim/, ve/, vg/ first
         "dataset": args.dataset,
-        "data_dir": str(Path(args.data_dir).resolve()),
+        "data_dir": os.path.relpath(Path(args.data_dir).resolve(), out),
         "split": "test",
-        "images": str(Path(images).resolve()),
+        "images": os.path.relpath(Path(images).resolve(), out),
         "out": "run",
         "captions": {"captioner": "transformers:tiny/captioner", "max_new_tokens": 8},
         "knowledge": {"llm": "transformers:tiny/llm", "encoder": "tiny/encoder", "max_new_tokens": 16},
@@ -333,7 +341,7 @@ def cmd_tiny_models(args: argparse.Namespace) -> int:
         "vg": {"checkpoint": "vg"},
         "sam": {"checkpoint": "tiny/sam.pth", "model_type": "tiny"},
     }
-    write_text(Path(args.out) / "run.yaml", yaml.safe_dump(run, sort_keys=False))
+    write_text(Path(args.out) / "run.yaml", yaml.safe_dump(run, sort_keys=False), inputs=inputs)
     print(f"run file  {Path(args.out) / 'run.yaml'}")
     return 0
 
@@ -345,11 +353,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = load_run_config(args.config)
     _threads(args.threads)
     if args.merge:
-        written = merge(cfg, args.num_shards)
+        written = merge(cfg, args.num_shards, config_file=args.config)
         print(f"merged {args.num_shards} shards into {len(written)} files; final: {final_output(cfg)}")
         return 0
     logging.getLogger("smner_bench").setLevel(logging.INFO)
-    status = run(cfg, num_shards=args.num_shards, shard_index=args.shard_index, force=args.force)
+    status = run(
+        cfg, num_shards=args.num_shards, shard_index=args.shard_index, force=args.force, config_file=args.config
+    )
     print(describe(status))
     if args.num_shards == 1:
         print(f"wrote {final_output(cfg)}")
@@ -372,14 +382,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_masks)
 
-    imp = subparsers.add_parser("import", help="convert another system's output into a GMNER submission")
+    from smner_bench.benchmark.options import positive_int
+
+    imp = subparsers.add_parser(
+        "import", help="convert another system's output into a submission (MNER, or GMNER where it gives boxes)"
+    )
     fmt = imp.add_subparsers(dest="format", metavar="FORMAT", required=True)
-    riveg = fmt.add_parser("riveg", help="RiVEG release files: entity lines + grounding JSON")
+    riveg = fmt.add_parser("riveg", help="RiVEG release files: entity lines (+ a grounding file for GMNER)")
     riveg.add_argument("--lines", required=True, help="Imageid:<id>.jpg#<hex>###<Entity>(<TYPE>)###<expr>###<0|2>")
-    riveg.add_argument("--grounding", required=True, help='JSON list of {"uniq_id", "box"}')
-    hindex = fmt.add_parser("hindex", help="H-Index prediction file + candidate boxes JSON")
-    hindex.add_argument("--predictions", required=True)
-    hindex.add_argument("--candidates", required=True, help="JSON: image id -> candidate boxes in model order")
+    riveg.add_argument(
+        "--grounding",
+        help='JSON list (or JSON Lines) of {"uniq_id", "box"}: a box for every entity judged 2; without it, an MNER '
+        "submission (the authors never released their boxes)",
+    )
+    hindex = fmt.add_parser("hindex", help="H-Index prediction file (+ candidate boxes for GMNER)")
+    hindex.add_argument("--predictions", required=True, help="the pred_*.txt file H-Index's test.py writes")
+    hindex.add_argument(
+        "--candidates", help="JSON: image id -> candidate boxes in model order; without it, an MNER submission"
+    )
+    hindex.add_argument(
+        "--box-num", type=positive_int, default=16, help="H-Index's --box_num (default 16): the 'no region' id"
+    )
     for p in (riveg, hindex):
         p.add_argument("--dataset", required=True, choices=list(ANNOTATIONS))
         p.add_argument("--split", required=True)
@@ -387,7 +410,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         src.add_argument("--data-dir")
         src.add_argument("--gold")
         p.add_argument("-o", "--output", required=True)
-        p.add_argument("--show", type=int, default=20, help="problems to print (all are counted)")
+        p.add_argument("--show", type=positive_int, default=20, help="notes to print (all are counted)")
         p.set_defaults(func=cmd_import)
 
     b = subparsers.add_parser("baseline", help="RiVEG reference baselines: train the models, run stages one by one")

@@ -26,8 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smner_bench.benchmark.safe_output import write_text
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
+from smner_bench.benchmark.safe_output import owned_folder, write_text
 from smner_bench.benchmark.submission import write_submission
 
 from .run_config import RunConfig
@@ -55,6 +55,7 @@ class Context:
     folder: Path
     progress: bool = True
     cache: OrderedDict = field(default_factory=OrderedDict)
+    inputs: list[str] = field(default_factory=list)  # what the run reads: its outputs may never be one of them
 
     def image(self, image_id: str):
         """The RGB image, or None when it is not on disk; the last 32 are kept (stages read them in order)."""
@@ -122,6 +123,7 @@ def run_knowledge(ctx: Context, inputs) -> list[dict]:
         progress=ctx.progress,
         max_new_tokens=k.max_new_tokens,
         device=ctx.cfg.device,
+        inputs=ctx.inputs,
     )
     if k.llm.startswith("replay:"):
         requests = [Request("", key=r["id"]) for r in ctx.rows]
@@ -174,6 +176,7 @@ def run_expansion(ctx: Context, inputs) -> list[dict]:
         progress=ctx.progress,
         max_new_tokens=ctx.cfg.expansion.max_new_tokens,
         device=ctx.cfg.device,
+        inputs=ctx.inputs,
     )
     images = {line["id"]: line["caption"] for line in inputs["captions"]}
     texts = {r["id"]: " ".join(r["tokens"]) for r in ctx.rows}
@@ -354,6 +357,26 @@ def read_lines(path: Path) -> list[dict]:
     return lines
 
 
+def run_inputs(cfg: RunConfig, config_file: str | None = None) -> list[str]:
+    """Every path a run reads (run file, data, images, models, replay files, manual annotations): the run folder
+    may not hold one, and no file the run writes may be one."""
+    paths = [config_file, cfg.data_dir, cfg.images]
+    for stage in enabled(cfg):
+        paths += stage.models(cfg)
+    if cfg.knowledge is not None:
+        paths += [spec.partition(":")[2] for spec in cfg.knowledge.manual_data]
+    return [p for p in paths if p]
+
+
+def run_folders(cfg: RunConfig, inputs: Sequence[str], shard: tuple[int, int] | None = None) -> Path:
+    """The run folder ``out`` (kind ``run``: created when its parent exists, reused when it is a run folder or
+    empty, else refused) and, with ``shard = (index, count)``, the shard's folder in it; returns the latter."""
+    folder = owned_folder(cfg.out, "run", inputs=inputs)
+    if shard is not None:
+        folder = owned_folder(shard_folder(cfg, shard[1], shard[0]), "shard", inputs=inputs)
+    return folder
+
+
 def split_rows(cfg: RunConfig) -> list[dict]:
     from smner_bench.loaders import load_split
 
@@ -384,8 +407,11 @@ def run(
     shard_index: int = 0,
     force: Sequence[str] = (),
     progress: bool = True,
+    config_file: str | None = None,
 ) -> dict[str, str]:
-    """Run (or resume) one shard; returns ``{stage: "ran" | "cached"}``. An unsharded run also merges."""
+    """Run (or resume) one shard; returns ``{stage: "ran" | "cached"}``. An unsharded run also merges.
+
+    ``config_file``: the run file, an input the run's outputs may not replace."""
     unknown = set(force) - {s.name for s in STAGES}
     if unknown:
         raise UsageError(f"--force {', '.join(sorted(unknown))}: the stages are {', '.join(s.name for s in STAGES)}")
@@ -393,9 +419,9 @@ def run(
         for path in stage.models(cfg):
             stamp(path)
     rows = shard_rows(split_rows(cfg), num_shards, shard_index)
-    folder = shard_folder(cfg, num_shards, shard_index)
-    folder.mkdir(parents=True, exist_ok=True)
-    ctx = Context(cfg, rows, folder, progress)
+    inputs = run_inputs(cfg, config_file)
+    folder = run_folders(cfg, inputs, (shard_index, num_shards))
+    ctx = Context(cfg, rows, folder, progress, inputs=inputs)
     ids = [r["id"] for r in rows]
     done: dict[str, Path] = {}
     status = {}
@@ -409,19 +435,19 @@ def run(
             lines = stage.run(ctx, {name: read_lines(path) for name, path in inputs.items()})
             if [line["id"] for line in lines] != ids:
                 raise RuntimeError(f"stage {stage.name} returned lines out of step with the split")  # a bug, not input
-            write_submission(out, lines)
+            write_submission(out, lines, inputs=inputs)
             seconds = round(time.time() - started, 2)
             meta = {"key": key, "stage": stage.name, "tweets": len(lines), "seconds": seconds}
-            write_submission(folder / f"{stage.name}.json", [meta])
+            write_submission(folder / f"{stage.name}.json", [meta], inputs=inputs)
             status[stage.name] = "ran"
             log.info("%s: %d tweets in %.1f s", stage.name, len(lines), seconds)
         done[stage.name] = out
     if num_shards == 1:  # its own files, just checked or written: no second check
-        _join(cfg, [folder])
+        _join(cfg, [folder], inputs)
     return status
 
 
-def merge(cfg: RunConfig, num_shards: int) -> list[Path]:
+def merge(cfg: RunConfig, num_shards: int, *, config_file: str | None = None) -> list[Path]:
     """Join every stage file of the shards into ``<out>/``; refuses while a shard is missing, unfinished or made
     with other settings or inputs than the run file's (its keys are checked again)."""
     rows = split_rows(cfg)
@@ -440,15 +466,18 @@ def merge(cfg: RunConfig, num_shards: int) -> list[Path]:
                 )
             done[stage.name] = folder / stage.output
         folders.append(folder)
-    return _join(cfg, folders)
+    inputs = run_inputs(cfg, config_file)
+    run_folders(cfg, inputs)  # still a run folder
+    return _join(cfg, folders, inputs)
 
 
-def _join(cfg: RunConfig, folders: Sequence[Path]) -> list[Path]:
+def _join(cfg: RunConfig, folders: Sequence[Path], inputs: Sequence[str]) -> list[Path]:
     """Concatenate each stage's file of ``folders`` (in shard order) into ``<out>/``."""
     written = []
     for stage in enabled(cfg):
         target = Path(cfg.out) / stage.output
-        write_text(target, "".join((f / stage.output).read_text(encoding="utf-8") for f in folders))
+        text = "".join((f / stage.output).read_text(encoding="utf-8") for f in folders)
+        write_text(target, text, inputs=inputs)
         written.append(target)
     return written
 

@@ -9,6 +9,7 @@ those ids as its phrase delimiters.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Iterable
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from smner_bench.benchmark.safe_output import atomic_folder
+from smner_bench.benchmark.safe_output import atomic_folder, write_bytes
 
 VOCAB_SIZE = 1100
 _SPECIAL = {0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]", 1012: ".", 1029: "?"}
@@ -245,24 +246,30 @@ def tiny_sam():
     ).eval()
 
 
-def save_sam(path: str | os.PathLike) -> Path:
-    """The state dict of :func:`tiny_sam`, loadable with ``--model-type tiny``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(tiny_sam().state_dict(), tmp)
-    os.replace(tmp, path)
-    return path
+def save_sam(path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
+    """The state dict of :func:`tiny_sam`, loadable with ``--model-type tiny`` (written atomically; the parent
+    folder must exist)."""
+    buffer = io.BytesIO()
+    torch.save(tiny_sam().state_dict(), buffer)
+    write_bytes(path, buffer.getvalue(), inputs=inputs)
+    return Path(path)
 
 
-def save_all(out: str | os.PathLike, words: Iterable[str]) -> dict[str, Path]:
-    """Every tiny model of the RiVEG chain under ``out``; returns their paths by role."""
+def save_all(
+    out: str | os.PathLike, words: Iterable[str], *, inputs: Iterable[str | os.PathLike | None] = ()
+) -> dict[str, Path]:
+    """Every tiny model of the RiVEG chain in the folder ``out`` (a ``tiny-models`` folder, replaced as a whole,
+    atomically; its parent must exist); returns their paths by role."""
     out, words = Path(out), list(words)
-    return {
-        "captioner": save_captioner(out / "captioner", words),
-        "llm": save_causal_lm(out / "llm", words),
-        "encoder": save_encoder(out / "encoder", words),
-        "matcher": save_image_text_matcher(out / "matcher", words),
-        "grounder": save_grounder(out / "grounder", words),
-        "sam": save_sam(out / "sam.pth"),
+    builders = {
+        "captioner": save_captioner,
+        "llm": save_causal_lm,
+        "encoder": save_encoder,
+        "matcher": save_image_text_matcher,
+        "grounder": save_grounder,
     }
+    with atomic_folder(out, "tiny-models", inputs=inputs) as tmp:
+        for role, build in builders.items():
+            build(tmp / role, words)
+        save_sam(tmp / "sam.pth")
+    return {**{role: out / role for role in builders}, "sam": out / "sam.pth"}

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 
-from .safe_output import write_json
 from .configs import ANNOTATIONS
 from .gold import Gold, load_gold
+from .safe_output import write_json
 from .submission import TASKS, Submission, read_submission
 
 

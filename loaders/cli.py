@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 
 from .configs import CONFIGS, SPLITS
@@ -46,16 +45,24 @@ def _prepared(args: argparse.Namespace):
     return b, b.as_dataset()
 
 
-def cmd_prepare(args: argparse.Namespace) -> int:
-    from .export import export
+def _inputs(args: argparse.Namespace) -> list:
+    """Every path the build reads (and its cache): an export folder may not hold one."""
+    return [args.data_dir, args.image_dir, args.knowledge, *(args.captions or []), args.mask_dir, args.cache_dir]
 
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from smner_bench.benchmark.safe_output import check_folder, recorded_command
+
+    from .export import export, legacy_export
+
+    check_folder(args.out, "export", inputs=_inputs(args), legacy=legacy_export)  # refused before the build
     b, dataset = _prepared(args)
     reports = {split: b.quirk_report(split) for split in SPLITS}
     for split, report in reports.items():
         print(f"== {args.config} {split}: {len(dataset[split])} tweets; quirks:")
         print("  " + report.summary(examples=3).replace("\n", "\n  "))
-    command = "smner-bench " + shlex.join(sys.argv[1:]) if sys.argv[0].endswith("smner-bench") else ""
-    out = export(args.config, dataset, reports, args.out, command=command)
+    command = recorded_command() if sys.argv[0].endswith("smner-bench") else ""
+    out = export(args.config, dataset, reports, args.out, command=command, data_dir=args.data_dir, inputs=_inputs(args))
     print(f"wrote {out} (read it with datasets.load_dataset({str(out)!r}, {args.config!r}))")
     return 0
 
@@ -72,12 +79,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     from .sample import write_sample
 
-    try:
-        manifest = write_sample(args.out, seed=args.seed)
-    except FileExistsError as exc:
-        from smner_bench.benchmark.errors import UsageError
-
-        raise UsageError(str(exc)) from None
+    manifest = write_sample(args.out, seed=args.seed)
     print(f"wrote the synthetic sample to {args.out}: " + json.dumps(manifest.get("counts", manifest)))
     from .sample_predictions import write_sample_predictions
 
@@ -99,6 +101,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_stats)
 
     p = subparsers.add_parser("sample", help="write the synthetic sample dataset in the raw release formats")
-    p.add_argument("--out", required=True, help="folder to create (must not exist or be empty)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="folder to write (created when its parent exists; an earlier sample or an empty folder is replaced)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_sample)

@@ -9,13 +9,20 @@ Layout of an export folder (several configs can share one folder)::
     <config>/CARD.md                this config's section: sources with SHA-256, statistics, quirk report
     <config>/quirks.json            the full quirk report
 
-Writing is atomic: everything goes to a temporary sibling folder first, which then replaces ``--out``.
+Writing is atomic: everything goes to a temporary sibling folder first, which then replaces ``--out``. The
+folder is an smner-bench ``export`` folder (``benchmark/safe_output.py``): it is created when its parent exists,
+updated when it is an export (marked, or made before the marker existed: its README.md carries :data:`MARKER`)
+or empty, and anything else is refused. The card names the source files relative to the data folder (or by
+their name alone when they lie elsewhere), never by an absolute path.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import datasets
@@ -24,7 +31,6 @@ from datasets.table import embed_table_storage
 
 from smner_bench.benchmark import __version__
 from smner_bench.benchmark.safe_output import atomic_folder
-from smner_bench.benchmark.errors import UsageError
 
 from .configs import config_info
 from .report import Report
@@ -39,6 +45,45 @@ def _front_matter(readme: Path) -> dict:
         return {}
     end = text.index("\n---\n", 4)
     return yaml.safe_load(text[4:end]) or {}
+
+
+def legacy_export(folder: Path) -> bool:
+    """An export written before folders carried the marker file: its README.md holds :data:`MARKER`."""
+    readme = folder / "README.md"
+    try:
+        return readme.is_file() and not readme.is_symlink() and MARKER in readme.read_text("utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+_COUNTED = re.compile(r"^(.*?)( \(\d+ files of [^()]*\))?$", re.DOTALL)
+
+
+def shown_source(path: str, data_dir: str | os.PathLike | None) -> str:
+    """How a card names a source file: relative to the data folder when it lies in it, else its name alone
+    (an absolute path would publish the builder's home and folder layout). A trailing ``" (N files of split)"``
+    is kept.
+
+    >>> shown_source("/home/me/data/xml (12 files of test)", "/home/me/data")
+    'xml (12 files of test)'
+    >>> shown_source("/home/me/knowledge/k.zip", "/home/me/data")
+    'k.zip'
+    """
+    match = _COUNTED.match(path)
+    name, tail = match.group(1), match.group(2) or ""
+    if name and data_dir is not None:
+        real, base = Path(os.path.abspath(name)), Path(os.path.abspath(data_dir))
+        if real == base or base in real.parents:
+            return str(real.relative_to(base)) if real != base else "."
+    return Path(name).name + tail
+
+
+def _public(report: Report, data_dir: str | os.PathLike | None) -> Report:
+    """The report with every file named as :func:`shown_source` says."""
+    return Report(
+        [replace(q, file=shown_source(q.file, data_dir)) for q in report.quirks],
+        {shown_source(k, data_dir): v for k, v in report.checksums.items()},
+    )
 
 
 def _config_section(name: str, dataset: datasets.DatasetDict, reports: Mapping[str, Report], command: str) -> str:
@@ -79,18 +124,20 @@ def export(
     out: str | Path,
     *,
     command: str = "",
+    data_dir: str | os.PathLike | None = None,
+    inputs: Iterable[str | os.PathLike | None] = (),
 ) -> Path:
-    """Write config ``name`` of ``dataset`` into the export folder ``out`` (created or updated)."""
-    out = Path(out).expanduser().resolve()
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "README.md").is_file())):
-        raise UsageError(f"{out} exists and is not an smner-bench export folder: choose another --out")
-    if out.exists() and (out / "README.md").is_file() and MARKER not in (out / "README.md").read_text("utf-8"):
-        raise UsageError(f"{out} holds a README.md that smner-bench did not write: choose another --out")
-    with atomic_folder(out, "export") as tmp:
+    """Write config ``name`` of ``dataset`` into the export folder ``out`` (created or updated).
+
+    ``data_dir``: the raw release folder, the base of the source names in the card; ``inputs``: every path the
+    build read (the export folder may not hold one)."""
+    reports = {split: _public(report, data_dir) for split, report in reports.items()}
+    with atomic_folder(out, "export", inputs=[data_dir, *inputs], legacy=legacy_export) as tmp:
+        out = Path(out).resolve()
         meta: dict = {"configs": [], "dataset_info": []}
         if out.exists():
             for child in out.iterdir():  # keep the other configs of an existing export
-                if child.is_dir() and child.name != name:
+                if child.is_dir() and not child.is_symlink() and child.name != name and not child.name.startswith("."):
                     shutil.copytree(child, tmp / child.name)
             old = _front_matter(out / "README.md") if (out / "README.md").exists() else {}
             meta["configs"] = [c for c in old.get("configs", []) if c.get("config_name") != name]

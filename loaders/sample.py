@@ -32,8 +32,6 @@ import json
 import math
 import os
 import random
-import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +39,8 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from smner_bench.benchmark.safe_output import atomic_folder, check_folder
 
 TYPES = ("PER", "LOC", "ORG", "OTHER")
 LABELS = ("B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-OTHER", "I-OTHER", "O")
@@ -411,15 +411,18 @@ def _readme(seed: int, missing: str) -> str:
 
 
 def write_sample(out_dir: str | os.PathLike, seed: int = 0) -> dict:
-    """Write the synthetic sample into ``out_dir`` (which must not be a non-empty folder); return a manifest.
+    """Write the synthetic sample into the folder ``out_dir``; return a manifest.
+
+    The folder is written atomically and marked as a ``sample`` folder (``benchmark/safe_output.py``): it is
+    created when its parent exists, and an existing folder is replaced only when it is an earlier sample or
+    empty; anything else is refused (:class:`~smner_bench.benchmark.safe_output.OutputError`, exit 2).
 
     The manifest holds ``splits`` (split -> tweet ids), ``counts`` (split -> tweets, entities, groundable,
     boxes, masks, shapes), ``knowledge_missing`` (the train tweet left out of knowledge.zip) and
     ``special`` (the tweets that carry the fixed edge cases).
     """
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FileExistsError(f"{out} already exists and is not an empty folder; choose a new path or remove it first")
+    check_folder(out, "sample")  # refused before any work
     rng = random.Random(seed)
     tweets: list[_Tweet] = []
     cycle = [rng.randrange(len(SHAPE_TYPES))]
@@ -431,20 +434,11 @@ def write_sample(out_dir: str | os.PathLike, seed: int = 0) -> dict:
             tweets.append(tweet)
     missing = rng.choice([t.tid for t in tweets if t.split == "train"][5:])
     files = _files(seed, tweets, missing)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out, "sample") as tmp:
         for rel in sorted(files):
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(files[rel])
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     counts = {}
     for split, _ in SPLITS:
         ts = [t for t in tweets if t.split == split]

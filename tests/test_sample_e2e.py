@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from smner_bench.benchmark.cli import main
+from smner_bench.benchmark.safe_output import OutputError
 from smner_bench.loaders import decode_rle, load, load_split, quirk_report
 from smner_bench.loaders.export import export
 from smner_bench.loaders.sample import BACKGROUND, write_sample
@@ -48,8 +49,13 @@ def test_sample_is_deterministic(tmp_path, sample_dir):
         assert filecmp.cmpfiles(sample_dir / sub, tmp_path / "again" / sub, names, shallow=False)[0] == names
     assert (sample_dir / "knowledge.zip").read_bytes() == (tmp_path / "again" / "knowledge.zip").read_bytes()
     assert sum(c["tweets"] for c in manifest["counts"].values()) == 60
-    with pytest.raises(FileExistsError):
-        write_sample(tmp_path / "again")
+    write_sample(tmp_path / "again")  # an earlier sample (marked) is replaced, the same bytes again
+    assert not filecmp.dircmp(sample_dir, tmp_path / "again").diff_files
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(OutputError, match="not empty and was not made by smner-bench"):
+        write_sample(tmp_path / "mine")
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
 
 
 def test_counts_match_the_manifest(full, tmp_path):
@@ -247,10 +253,11 @@ def test_cli_usage_errors(capsys, tmp_path, sample_dir, hf_cache):
     code, _, err = run(
         capsys, "prepare", "gmner", "--data-dir", sample_dir, "--cache-dir", hf_cache, "--out", tmp_path / "taken"
     )
-    assert code == 2 and "not an smner-bench export folder" in err
+    assert code == 2 and "is not empty and was not made by smner-bench" in err
     assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"
     code, _, err = run(capsys, "sample", "--out", tmp_path / "taken")
-    assert code == 2 and "exists" in err
+    assert code == 2 and "is not empty and was not made by smner-bench" in err
+    assert [p.name for p in (tmp_path / "taken").iterdir()] == ["notes.txt"]
     with pytest.raises(SystemExit) as exit_:
         main(["stats", "gmner2"])
     assert exit_.value.code == 2

@@ -15,8 +15,8 @@ import torch
 from tqdm import tqdm
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
-from smner_bench.benchmark.safe_output import atomic_folder
 from smner_bench.benchmark.gold import gold_from_rows
+from smner_bench.benchmark.safe_output import atomic_folder
 from smner_bench.benchmark.scoring import score
 from smner_bench.benchmark.submission import read_submission, write_submission
 from smner_bench.benchmark.tags import TAG_NAMES

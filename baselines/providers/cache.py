@@ -3,6 +3,10 @@
 
 Answers are appended and flushed one by one as they arrive, so an interrupted run keeps everything it got; a
 line cut by the interruption is ignored (and counted) when the cache is read again.
+
+The cache file is the command's own output, checked like any other (``benchmark/safe_output.py``) before it is
+read: a folder, FIFO or device, a dangling symbolic link, an input of the command or a missing parent folder
+is refused (exit 2); a symbolic link to a file is followed.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import hashlib
 import json
 import logging
 import os
-from pathlib import Path
+from collections.abc import Iterable
+
+from smner_bench.benchmark.safe_output import append_file, output_file
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +27,10 @@ def prompt_key(backend: str, model: str, prompt: str, key: str | None = None) ->
 
 
 class AnswerCache:
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike | None] = ()) -> None:
+        self.shown = path
+        self.inputs = list(inputs)
+        self.path = output_file(path, inputs=self.inputs)  # a regular file (or none), never an input
         self.answers: dict[str, str] = {}
         self.broken_lines = 0
         if self.path.is_file():
@@ -34,7 +42,6 @@ class AnswerCache:
                     self.broken_lines += 1
             if self.broken_lines:
                 log.warning("%s: %d unreadable lines ignored (an interrupted write)", self.path, self.broken_lines)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = None
 
     def __len__(self) -> int:
@@ -46,7 +53,7 @@ class AnswerCache:
     def put(self, key: str, answer: str, **meta: str) -> None:
         if self._file is None:
             cut = self.path.is_file() and self.path.stat().st_size and not self.path.read_bytes().endswith(b"\n")
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (kept open while answering)
+            self._file = append_file(self.shown, inputs=self.inputs)  # kept open while answering
             if cut:  # end the line an interruption cut, so the next answer starts a line of its own
                 self._file.write("\n")
         self._file.write(json.dumps({"key": key, **meta, "answer": answer}, ensure_ascii=False) + "\n")

@@ -18,7 +18,7 @@ import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
@@ -239,9 +239,12 @@ def llm_from_spec(
     progress: bool = True,
     max_new_tokens: int = 256,
     device: str = "cpu",
+    inputs: Iterable[str | os.PathLike | None] = (),
 ) -> CachedLLM:
-    """``transformers:PATH`` | ``openai:MODEL@BASE_URL`` | ``replay:RELEASE`` behind the answer cache."""
+    """``transformers:PATH`` | ``openai:MODEL@BASE_URL`` | ``replay:RELEASE`` behind the answer cache
+    (``cache``: a JSON Lines file the command owns; ``inputs``: the command's inputs, which it may not be)."""
     kind, _, rest = spec.partition(":")
+    cache_file = AnswerCache(cache, inputs=[*inputs, data_dir, *(rest.split(",") if kind != "openai" else [])])
     if kind == "transformers" and rest:
         llm = TransformersLLM(rest, batch_size=batch_size, max_new_tokens=max_new_tokens, device=device)
     elif kind == "openai" and "@" in rest:
@@ -251,4 +254,4 @@ def llm_from_spec(
         llm = ReplayLLM.from_release(rest, dataset, data_dir, split)
     else:
         raise UsageError(f"--llm {spec!r}: expected transformers:PATH, openai:MODEL@BASE_URL or replay:RELEASE")
-    return CachedLLM(llm, AnswerCache(cache), batch_size=batch_size, progress=progress)
+    return CachedLLM(llm, cache_file, batch_size=batch_size, progress=progress)
