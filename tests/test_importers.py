@@ -1,16 +1,20 @@
-"""Importers of RiVEG release files and H-Index prediction files, on hand-written files."""
+"""Importers of RiVEG release files and H-Index prediction files: hand-made files, the real RiVEG release, the
+command line. The rule under test: an importer writes only what the source says (a box where it gives one, null
+where it judged "not in the image"), and every other case is an error naming file:line, with nothing written."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from smner_bench.baselines.importers import import_hindex, import_riveg, locate
+from smner_bench.baselines.importers import ImportProblems, import_hindex, import_riveg, json_items, locate
 from smner_bench.benchmark.cli import main
+from smner_bench.benchmark.errors import DataFormatError
 from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.scoring import score
-from smner_bench.benchmark.submission import read_submission
+from smner_bench.benchmark.submission import read_submission, write_submission
 
 from .conftest import IN_CI
 
@@ -49,10 +53,30 @@ ROWS = [
     {"id": "O_1", "tokens": ["nothing"], "width": 10, "height": 10, "entities": []},
 ]
 
+GARFIELD = "Imageid:71044.jpg#7060###Garfield Park(LOC)###Garfield Park(LOC)-A conservatory filled with plants.###0\n"
+HALL_1 = "Imageid:475049.jpg#6aac###San Francisco City Hall(LOC)###San Francisco City Hall(LOC)-A building.###2\n"
+HALL_2 = "Imageid:475049.jpg#77aa###San Francisco City Hall(MISC)###San Francisco City Hall(MISC)-Again.###2\n"
+MAYOR = "Imageid:475049.jpg#88bb###Mayor Lee(PER)###Mayor Lee(PER)-A man.###0\n"
+RELEASE = GARFIELD + HALL_1 + HALL_2 + MAYOR
+
 
 @pytest.fixture
 def gold():
     return gold_from_rows(ROWS, name="gmner/test", has_boxes=True, has_masks=False)
+
+
+def problems(exc: pytest.ExceptionInfo) -> str:
+    return "\n".join(exc.value.problems)
+
+
+def write(path, text: str):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# spans and JSON with line numbers
+# ---------------------------------------------------------------------------------------------------------------
 
 
 def test_locate_takes_occurrences_in_order():
@@ -62,102 +86,385 @@ def test_locate_takes_occurrences_in_order():
     taken.add(first)
     assert first == (1, 3) and locate(tokens, "San Francisco", taken) == (4, 6)
     assert locate(tokens, "Paris", set()) is None
+    assert locate(tokens, "", set()) is None
+    assert locate(["Garfield", "Conservatory"], "Garfield Conserv", set()) is None
+    assert locate(["Garfield", "Conservatory"], "Garfield Conserv", set(), prefix=True) == (0, 2)
 
 
-def test_riveg_release(tmp_path, gold):
-    lines = tmp_path / "riveg.txt"
-    lines.write_text(
-        "Imageid:71044.jpg#7060###Garfield Park(LOC)###Garfield Park(LOC)-A conservatory filled with plants.###0\n"
-        "Imageid:475049.jpg#6aac###San Francisco City Hall(LOC)###San Francisco City Hall(LOC)-A building.###2\n"
-        "Imageid:475049.jpg#77aa###San Francisco City Hall(LOC)###San Francisco City Hall(LOC)-Again.###2\n"
-        "Imageid:475049.jpg#88bb###Mayor Lee(PER)###Mayor Lee(PER)-A man.###0\n"
-        "Imageid:999.jpg#0000###Nobody(PER)###Nobody(PER)-x###0\n"
-        "garbage line\n",
-        encoding="utf-8",
-    )
-    grounding = tmp_path / "grounding.json"
-    grounding.write_text(
-        json.dumps(
-            [
-                {"uniq_id": "475049.jpg#6aac", "box": [12, 11, 198, 290]},
-                {"uniq_id": "123.jpg#ffff", "box": [0, 0, 1, 1]},
-            ]
-        )
-    )
-    out, report = import_riveg(lines, grounding, gold)
+def test_json_items_give_the_line_of_each_item(tmp_path):
+    path = write(tmp_path / "g.json", '[\n {"a": 1},\n\n {"b": [1,\n 2]}\n]\n')
+    assert json_items(path, kinds="[l") == [(2, None, {"a": 1}), (4, None, {"b": [1, 2]})]
+    path = write(tmp_path / "g.jsonl", '{"a": 1}\n{"b": 2}\n\n{"c": 3}\n')
+    assert [line for line, _, _ in json_items(path, kinds="[l")] == [1, 2, 4]
+    path = write(tmp_path / "c.json", '{\n "1": [],\n "2": [[0, 0, 1, 1]]\n}')
+    assert json_items(path, kinds="{") == [(2, "1", []), (3, "2", [[0, 0, 1, 1]])]
+    assert json_items(write(tmp_path / "e.json", "[]"), kinds="[l") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds", "message"),
+    [
+        ('[\n {"a": 1, "a": 2}\n]', "[l", ":2: duplicate key 'a' in one object"),
+        ('{\n "1": [],\n "1": []\n}', "{", ":3: duplicate key '1' (first at line 2)"),
+        ('[\n {"a": 1},\n {oops}\n]', "[l", ":3: not JSON (Expecting property name"),
+        ("[\n" + "[" * 100_000 + "]" * 100_000 + "\n]", "[l", ":2: JSON nested too deeply"),
+        ("[\n 1" + "0" * 5000 + "\n]", "[l", ":2: not JSON ("),
+        ('[{"a": 1}] x', "[l", ":1: unexpected text after the end"),
+        ('[{"a": 1} {"b": 2}]', "[l", ":1: expected ',' or ']'"),
+        ('"text"', "[l", ":1: expected a JSON list or JSON Lines"),
+        ("[]", "{", ":1: expected a JSON object"),
+        ("  \n", "[l", "empty file"),
+    ],
+)
+def test_json_items_refuse_bad_json_with_the_line(tmp_path, text, kinds, message):
+    path = write(tmp_path / "bad.json", text)
+    with pytest.raises(DataFormatError) as exc:
+        json_items(path, kinds=kinds)
+    assert message in str(exc.value) and str(path) in str(exc.value)
+    assert len(str(exc.value)) < 300  # nothing of the file is echoed at length
+
+
+def test_gzip_and_non_utf8_are_named(tmp_path):
+    (tmp_path / "g.json.gz").write_bytes(b"\x1f\x8b\x08\x00rest")
+    with pytest.raises(DataFormatError, match="gzip file: decompress it first"):
+        json_items(tmp_path / "g.json.gz")
+    (tmp_path / "bad.json").write_bytes(b'[\n"\xff"]')
+    with pytest.raises(DataFormatError, match=r"bad.json:2: not UTF-8"):
+        json_items(tmp_path / "bad.json")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# RiVEG
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_riveg_without_grounding_is_an_mner_submission(tmp_path, gold):
+    out, report = import_riveg(write(tmp_path / "r.txt", RELEASE), None, gold)
     assert [line["id"] for line in out] == ["71044", "475049", "O_1"]
-    garfield = out[0]["entities"][0]
-    assert garfield == {"start": 5, "end": 7, "text": "Garfield Park", "type": "LOC", "box": None}
-    halls = out[1]["entities"]
-    assert [(e["start"], e["end"], e["box"]) for e in halls[:2]] == [(4, 8, [12.0, 11.0, 198.0, 290.0]), (9, 13, None)]
-    assert halls[2] == {"text": "Mayor Lee", "type": "PER", "box": None}  # not in the tokens: text only
-    text = "\n".join(report.problems)
+    entities = [e for line in out for e in line["entities"]]
+    assert all("box" not in e for e in entities)  # neither a box nor null: the release says neither
+    assert entities[0] == {"start": 5, "end": 7, "text": "Garfield Park", "type": "LOC"}
+    assert [(e.get("start"), e.get("end"), e["type"]) for e in entities[1:]] == [
+        (4, 8, "LOC"),
+        (9, 13, "MISC"),  # the second mention, the type as the model wrote it
+        (None, None, "PER"),  # not among the tokens: text only
+    ]
+    assert (report.task, report.entities, report.in_image, report.boxes, report.without_span) == ("mner", 4, 2, 0, 1)
+    notes = "\n".join(report.notes)
+    assert "r.txt:4: 'Mayor Lee' is not among the tweet's tokens: kept as text only" in notes
+    assert "2 of 4 entities judged in the image" in notes and "not their grounding boxes" in notes
+    path = tmp_path / "mner.jsonl"
+    write_submission(path, out)
+    sub = read_submission(path, gold)
+    assert sub.tasks() == ("mner",)
+    assert score(sub, gold, task="mner")["results"]["mner"]["tp"] == 2  # the second City Hall is MISC = OTHER
+
+
+def test_riveg_with_grounding_writes_boxes_and_nulls_only_where_the_release_says(tmp_path, gold):
+    grounding = write(
+        tmp_path / "g.json",
+        '[\n {"uniq_id": "475049.jpg#6aac", "box": [12, 11, 198, 290]},\n'
+        ' {"uniq_id": "475049.jpg#77aa", "box": [300, 0, 600.5, 400]}\n]\n',
+    )
+    out, report = import_riveg(write(tmp_path / "r.txt", RELEASE), grounding, gold)
+    boxes = [e["box"] for line in out for e in line["entities"]]
+    assert boxes == [None, [12.0, 11.0, 198.0, 290.0], [300.0, 0.0, 600.5, 400.0], None]
+    assert (report.task, report.in_image, report.boxes) == ("gmner", 2, 2)
+    path = tmp_path / "gmner.jsonl"
+    write_submission(path, out)
+    results = score(read_submission(path, gold, task="gmner"), gold, task="gmner", match="text")["results"]
+    assert results["gmner"]["tp"] == 2  # Garfield Park (null = null), City Hall 1 (IoU > 0.5)
+
+
+def test_riveg_grounding_jsonl_is_accepted(tmp_path, gold):
+    grounding = write(
+        tmp_path / "g.jsonl",
+        '{"uniq_id": "475049.jpg#6aac", "box": [12, 11, 198, 290]}\n'
+        '{"uniq_id": "475049.jpg#77aa", "box": [1, 1, 2, 2]}\n',
+    )
+    out, _ = import_riveg(write(tmp_path / "r.txt", RELEASE), grounding, gold)
+    assert out[1]["entities"][1]["box"] == [1.0, 1.0, 2.0, 2.0]
+
+
+def test_riveg_groundable_without_a_box_is_an_error_listing_the_ids(tmp_path, gold):
+    extra = "Imageid:475049.jpg#0000###Join(ORG)###x###2\nImageid:475049.jpg#f000###Centennial(OTHER)###x###2\n"
+    release = write(tmp_path / "r.txt", RELEASE + extra)
+    grounding = write(tmp_path / "g.json", "[]")  # the issue's case: an empty grounding file
+    with pytest.raises(ImportProblems) as exc:
+        import_riveg(release, grounding, gold)
+    text = problems(exc)
+    assert "4 of the 4 entities judged in the image (label 2) have no box" in text
+    assert "475049.jpg#6aac, 475049.jpg#77aa, 475049.jpg#0000, 475049.jpg#f000" in text
+    assert "null would claim 'not in the image'" in text and "import without --grounding" in text
+    # many: the first five ids, then the count
+    many = RELEASE + "".join(f"Imageid:475049.jpg#a{k:03x}###Hall{k}(ORG)###x###2\n" for k in range(30))
+    with pytest.raises(ImportProblems) as exc:
+        import_riveg(write(tmp_path / "many.txt", many), grounding, gold)
+    assert re.search(
+        r"32 of the 32 entities .*: 475049\.jpg#6aac, .*, 475049\.jpg#a002 \.\.\. \(32 in all\)", problems(exc)
+    )
+
+
+@pytest.mark.parametrize(
+    ("box", "message"),
+    [
+        ("[200, 10, 100, 300]", "is inverted or empty"),
+        ("[-5, 10, 100, 300]", "has a negative coordinate"),
+        ("[10, 10, 700, 300]", "lies outside the 600x400 image by more than 1 pixel"),
+        ("[10, 10, NaN, 300]", "4 finite numbers"),
+        ("[10, 10, Infinity, 300]", "4 finite numbers"),
+        ("[10, 10, 100]", "4 finite numbers"),
+        ('[10, 10, "100", 300]', "4 finite numbers"),
+        ("[true, 10, 100, 300]", "4 finite numbers"),
+        ("null", "4 finite numbers"),
+    ],
+)
+def test_riveg_boxes_are_checked_with_the_scorers_rule(tmp_path, gold, box, message):
+    grounding = write(
+        tmp_path / "g.json",
+        '[\n {"uniq_id": "475049.jpg#77aa", "box": [1, 1, 2, 2]},\n {"uniq_id": "475049.jpg#6aac", "box": '
+        + box
+        + "}\n]",
+    )
+    with pytest.raises(ImportProblems) as exc:
+        import_riveg(write(tmp_path / "r.txt", RELEASE), grounding, gold)
+    assert exc.value.problems == [f"{grounding}:3: box: " + exc.value.problems[0].split(": box: ", 1)[1]]
+    assert message in exc.value.problems[0]
+
+
+def test_riveg_duplicates_are_errors_naming_both_lines(tmp_path, gold):
+    release = write(tmp_path / "r.txt", RELEASE + HALL_1.replace("A building", "Again"))
+    with pytest.raises(ImportProblems) as exc:
+        import_riveg(release, None, gold)
+    assert problems(exc) == f"{release}:5: duplicate id 475049.jpg#6aac (first at {release}:2)"
+
+    grounding = write(
+        tmp_path / "g.json",
+        '[{"uniq_id": "475049.jpg#6aac", "box": [1, 1, 2, 2]},\n'
+        ' {"uniq_id": "475049.jpg#77aa", "box": [1, 1, 2, 2]},\n'
+        ' {"uniq_id": "475049.jpg#6aac", "box": [3, 3, 4, 4]}]',
+    )
+    with pytest.raises(ImportProblems) as exc:
+        import_riveg(write(tmp_path / "ok.txt", RELEASE), grounding, gold)
+    assert problems(exc) == f"{grounding}:3: uniq_id: duplicate '475049.jpg#6aac' (first at {grounding}:1)"
+
+    # a third City Hall where the tweet has two: a repeated prediction, not another mention
+    third = HALL_1.replace("6aac", "99cc")
+    with pytest.raises(ImportProblems) as exc:
+        import_riveg(write(tmp_path / "three.txt", RELEASE + third), None, gold)
+    assert problems(exc) == (
+        f"{tmp_path / 'three.txt'}:5: 'San Francisco City Hall' repeats {tmp_path / 'three.txt'}:2, "
+        f"{tmp_path / 'three.txt'}:3: tweet 475049 contains it 2 times (a repeated prediction, not another mention)"
+    )
+    # a text that is not in the tweet, twice
+    with pytest.raises(ImportProblems, match=r"r2.txt:5: 'Mayor Lee' repeats .*r2.txt:4: tweet 475049 contains it 0"):
+        import_riveg(write(tmp_path / "r2.txt", RELEASE + MAYOR.replace("88bb", "88cc")), None, gold)
+
+
+def test_riveg_release_problems_are_all_listed_and_nothing_is_returned(tmp_path, gold):
+    release = write(
+        tmp_path / "r.txt",
+        RELEASE
+        + "garbage line\n"
+        + "Imageid:999.jpg#0000###Nobody(PER)###Nobody(PER)-x###0\n"
+        + "Imageid:71044.jpg#0001###Garfield(LOC)###x###1\n"
+        + "Imageid:71044.jpg#0002###Garfield(CITY)###x###0\n"
+        + "Imageid:71044.jpg#0003###(PER)###x###0\n"
+        + "Imageid:71044.jpg###Garfield(LOC)###x###0\n"
+        + "Imageid:71044.jpg#0004###Garfield(LOC)###x###"
+        + "x" * 10_000
+        + "\n",
+    )
+    grounding = write(
+        tmp_path / "g.json",
+        '[{"uniq_id": "71044.jpg#7060", "box": [1, 1, 2, 2]},\n {"uniq_id": "123.jpg#ffff", "box": [0, 0, 1, 1]},\n'
+        ' {"uniq_id": "475049.jpg#6aac", "box": [1, 1, 2, 2], "score": 0.9},\n'
+        ' {"uniq_id": "nonsense", "box": [0, 0, 1, 1]}]',
+    )
+    with pytest.raises(ImportProblems) as exc:
+        import_riveg(release, grounding, gold)
+    text = problems(exc)
     for needle in (
-        "77aa has no box",
-        "'Mayor Lee' is not among the tweet's tokens",
-        "tweet 999 is not in",
-        "riveg.txt:6: not 'Imageid:",
-        "box of 123.jpg#ffff matches no groundable line",
+        "r.txt:5: expected 'Imageid:<id>.jpg#<hex>###<Entity>(<TYPE>)###<expression>###<0|2>', got 'garbage line'",
+        "r.txt:6: tweet '999' is not in gmner/test (another split?)",
+        "r.txt:7: expected the label 0 (not in the image) or 2 (in the image), got '1'",
+        "r.txt:8: expected '<Entity>(<TYPE>)' with TYPE in PER/LOC/ORG/OTHER/MISC, got 'Garfield(CITY)'",
+        "r.txt:9: expected '<Entity>(<TYPE>)'",
+        "r.txt:10: expected 'Imageid:",
+        "r.txt:11: expected the label 0 (not in the image) or 2 (in the image), got 'xxxxx",
+        "g.json:1: uniq_id 71044.jpg#7060: a box for an entity the release judged not in the image (",
+        "g.json:2: uniq_id 123.jpg#ffff matches no entity line of the release",
+        'g.json:3: expected {"uniq_id": "<id>.jpg#<hex>", "box": [x1, y1, x2, y2]}, got [\'box\', \'score\',',
+        "g.json:4: uniq_id: expected '<id>.jpg#<hex>', got 'nonsense'",
+        "2 entities judged in the image (label 2) have no box",
     ):
-        assert needle in text
-    assert report.entities == 4 and report.without_span == 1
+        assert needle in text, needle
+    assert max(len(p) for p in exc.value.problems) < 400  # a 10,000-character label is not echoed
+    assert "12 problems in the imported files; nothing was written" in str(exc.value)
 
 
-def test_hindex_predictions(tmp_path, gold):
-    pred = tmp_path / "hindex.txt"
-    pred.write_text(
-        "The geometry of plants . Garfield Park Conservatory\n"
-        "Pred: (Garfield Park , [3] , LOC )\n"
-        " GT : (Garfield Park , [3] , LOC )\n"
-        "\n"
-        "nothing\n"
-        "Pred: \n"
-        " GT : \n"
-        "\n"
-        "Join the Centennial of San Francisco City Hall ! San Francisco City Hall\n"
-        "Pred: (San Francisco City Hall , [1, 2] , LOC ) (San Francisco City Hall , [3] , LOC ) (Hall , [9] , ORG )\n"
-        " GT : (San Francisco City Hall , [1] , LOC )\n"
-        "\n"
-        "{'precision': 0.5, 'recall': 0.5}\n",
-        encoding="utf-8",
-    )
-    candidates = tmp_path / "candidates.json"
-    candidates.write_text(
-        json.dumps(
-            {
-                "71044.jpg": [[0, 0, 5, 5], [1, 1, 6, 6], [2, 2, 7, 7]],
-                "475049": [[0, 0, 9, 9], [10, 10, 200, 300], [5, 5, 50, 50]],
-            }
-        )
-    )
-    out, report = import_hindex(pred, candidates, gold)
-    assert out[0]["entities"] == [{"start": 5, "end": 7, "text": "Garfield Park", "type": "LOC", "box": None}]
+def test_riveg_empty_release_is_an_error(tmp_path, gold):
+    with pytest.raises(ImportProblems, match="no entity line"):
+        import_riveg(write(tmp_path / "r.txt", "\n\n"), None, gold)
+
+
+def test_riveg_crlf_and_bom_are_read(tmp_path, gold):
+    release = write(tmp_path / "r.txt", "\ufeff" + RELEASE.replace("\n", "\r\n"))
+    out, report = import_riveg(release, None, gold)
+    assert report.entities == 4 and out[0]["entities"][0]["text"] == "Garfield Park"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# H-Index
+# ---------------------------------------------------------------------------------------------------------------
+
+HINDEX = (
+    "The geometry of plants . Garfield Park Conservatory\n"
+    "Pred: ( Garfield Park Conserv , [16] , <<location>> ) \n"
+    " GT : ( Garfield Park , [16] , <<location>> ) \n"
+    "\n"
+    "Join the Centennial of San Francisco City Hall ! San Francisco City Hall\n"
+    "Pred: (San Francisco City Hall , [1, 2] , LOC ) (San Francisco City Hall , [16] , LOC ) (Hall , [0] , ORG )\n"
+    " GT : (San Francisco City Hall , [1] , LOC )\n"
+    "\n"
+    "{'precision': 0.5, 'recall': 0.5}\n"
+)
+CANDIDATES = '{\n "71044.jpg": [[0, 0, 5, 5]],\n "475049": [[0, 0, 9, 9], [10, 10, 200, 300], [5, 5, 50, 50]]\n}\n'
+
+
+def test_hindex_with_candidates(tmp_path, gold):
+    pred, cands = write(tmp_path / "h.txt", HINDEX), write(tmp_path / "c.json", CANDIDATES)
+    out, report = import_hindex(pred, cands, gold)
+    assert [line["id"] for line in out] == ["71044", "475049"]  # O_1 has no block: not written
+    assert out[0]["entities"] == [
+        {"start": 5, "end": 8, "text": "Garfield Park Conservatory", "type": "LOC", "box": None}
+    ]  # placed by word prefixes (H-Index prints the first sub-word of each word); [16] = no region
     halls = out[1]["entities"]
-    assert halls[0]["box"] == [10.0, 10.0, 200.0, 300.0] and (halls[0]["start"], halls[0]["end"]) == (4, 8)
-    assert halls[1]["box"] is None and (halls[1]["start"], halls[1]["end"]) == (9, 13)  # id 3 = no region
-    assert (halls[2]["start"], halls[2]["end"], halls[2]["box"]) == (7, 8, None)
-    text = "\n".join(report.problems)
-    assert "aligned by words to tweet 475049" in text and "region 9 but tweet 475049 has 3 candidates" in text
-    sub_path = tmp_path / "sub.jsonl"
-    sub_path.write_text("".join(json.dumps(line) + "\n" for line in out))
-    report_ = score(read_submission(sub_path, gold), gold, task="gmner")
-    assert report_["results"]["gmner"]["tp"] == 3  # Garfield Park (none), City Hall 1 (IoU 1), City Hall 2 (none)
+    assert [(e["start"], e["end"], e["box"]) for e in halls] == [
+        (4, 8, [10.0, 10.0, 200.0, 300.0]),  # the first (most confident) of the listed ids
+        (9, 13, None),
+        (7, 8, [0.0, 0.0, 9.0, 9.0]),
+    ]
+    assert (report.task, report.entities, report.in_image, report.boxes, report.tweets_missing) == (
+        "gmner",
+        4,
+        2,
+        2,
+        1,
+    )
+    notes = "\n".join(report.notes)
+    assert "h.txt:2: tuple 1: 'Garfield Park Conserv' placed at tokens 5:8 (placed by word prefixes)" in notes
+    assert "1 tweets of gmner/test have no block (O_1): not written; score with --allow-missing" in notes
+    path = tmp_path / "sub.jsonl"
+    write_submission(path, out)
+    report_ = score(read_submission(path, gold, task="gmner", allow_missing=True), gold, task="gmner")
+    assert report_["results"]["gmner"]["tp"] == 2  # City Hall 1 (IoU 1), City Hall 2 (none)
+
+
+def test_hindex_without_candidates_is_an_mner_submission(tmp_path, gold):
+    out, report = import_hindex(write(tmp_path / "h.txt", HINDEX), None, gold)
+    assert all("box" not in e for line in out for e in line["entities"])
+    assert report.task == "mner" and report.in_image == 2
+    assert "no --candidates file: wrote an MNER submission" in "\n".join(report.notes)
+
+
+def test_hindex_box_num_is_the_no_region_id(tmp_path, gold):
+    text = HINDEX.replace("[16]", "[3]")
+    out, _ = import_hindex(write(tmp_path / "h.txt", text), write(tmp_path / "c.json", CANDIDATES), gold, box_num=3)
+    assert out[1]["entities"][1]["box"] is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("[0] , ORG", "[3] , ORG", "h.txt:6: tuple 3: region 3 is a padding slot: image 475049 has 3 candidates"),
+        ("[0] , ORG", "[17] , ORG", "h.txt:6: tuple 3: region 17 is outside 0..16"),
+        ("[0] , ORG", "[] , ORG", "h.txt:6: tuple 3: an empty region list (H-Index writes [16] for 'no region')"),
+        ("[0] , ORG", "[x] , ORG", "h.txt:6: tuple 3: region ids must be integers"),
+        ("(Hall , [0] , ORG )", "(Hall , [0] , ORG ) junk", "h.txt:6: not '(<span> , [<region ids>] , <TYPE> )'"),
+        ("Pred: (San", "Prediction (San", "h.txt:5: expected the tweet's words, then a 'Pred:' line"),
+        ("Join the", "Leave the", "h.txt:5: the words match no tweet of gmner/test: 'Leave the"),
+        (
+            "(Hall , [0] , ORG )",
+            "(San Francisco City Hall , [0] , ORG )",
+            "h.txt:6: tuple 3: 'San Francisco City Hall' repeats h.txt:6: tuple 1, h.txt:6: tuple 2",
+        ),
+    ],
+)
+def test_hindex_prediction_problems(tmp_path, gold, old, new, message):
+    assert old in HINDEX
+    pred = write(tmp_path / "h.txt", HINDEX.replace(old, new))
+    with pytest.raises(ImportProblems) as exc:
+        import_hindex(pred, write(tmp_path / "c.json", CANDIDATES), gold)
+    assert message in problems(exc).replace(str(tmp_path) + "/", "")
+    assert str(pred) in problems(exc)
+
+
+def test_hindex_duplicate_block_names_both_lines(tmp_path, gold):
+    block = HINDEX.split("\n\n")[0] + "\n\n"
+    pred = write(tmp_path / "h.txt", block + block)
+    with pytest.raises(ImportProblems) as exc:
+        import_hindex(pred, None, gold)
+    assert problems(exc) == f"{pred}:5: repeats the block of tweet 71044 at {pred}:1"
+
+
+@pytest.mark.parametrize(
+    ("candidates", "message"),
+    [
+        ('{\n "475049": [[0, 0, 9, 9], [10, 10, 700, 300]]\n}', "c.json:2: 475049[1]: [10, 10, 700, 300] lies outside"),
+        ('{\n "475049": [[0, 0, 9, 9], [10, 10, 5, 300]]\n}', "c.json:2: 475049[1]: [10, 10, 5, 300] is inverted"),
+        ('{\n "475049": [[0, 0, 9, 9], [1, 2]]\n}', "c.json:2: 475049[1]: expected [x1, y1, x2, y2]"),
+        ('{\n "475049": [[0, 0, 9, 9]],\n "475049.jpg": []\n}', "c.json:3: image '475049.jpg' repeats line 2"),
+        ('{\n "475049": {"a": 1}\n}', "c.json:2: '475049': expected a list of [x1, y1, x2, y2] boxes"),
+        ('{\n "1": []\n}', "h.txt:6: tuple 1: region 1, but"),
+    ],
+)
+def test_hindex_candidate_problems(tmp_path, gold, candidates, message):
+    block = HINDEX.split("\n\n")[1] + "\n\n"
+    pred = write(tmp_path / "h.txt", "\n\n\n\n" + block)  # the block starts on line 5 as in HINDEX
+    cands = write(tmp_path / "c.json", candidates)
+    with pytest.raises(ImportProblems) as exc:
+        import_hindex(pred, cands, gold)
+    assert message in problems(exc).replace(str(tmp_path) + "/", "")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the command line
+# ---------------------------------------------------------------------------------------------------------------
 
 
 def test_import_command(capsys, tmp_path, sample_dir):
-    lines = tmp_path / "r.txt"
-    lines.write_text("Imageid:s0049.jpg#0001###Nobody(PER)###Nobody(PER)-x###0\n")
-    grounding = tmp_path / "g.json"
-    grounding.write_text("[]")
-    out = tmp_path / "gmner.jsonl"
-    command = ["import", "riveg", "--lines", str(lines), "--grounding", str(grounding), "--dataset", "gmner",
-               "--split", "test", "--data-dir", str(sample_dir), "-o", str(out)]  # fmt: skip
-    assert main(command) == 0
-    printed = capsys.readouterr().out
-    assert "1 entities (1 without a span) in 12 tweets; 1 problems reported" in printed
-    grounding.write_text("{not json")
-    assert main(command) == 1
-    assert "expected a JSON list" in capsys.readouterr().err
+    release = write(tmp_path / "r.txt", "Imageid:s0049.jpg#0001###Nobody(PER)###Nobody(PER)-x###2\n")
+    out = tmp_path / "sub.jsonl"
+    data = ["--dataset", "gmner", "--split", "test", "--data-dir", str(sample_dir)]
+    command = ["import", "riveg", "--lines", str(release), *data]
+    assert main([*command, "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert (
+        "(MNER submission): 12 tweets, 1 entities (1 without a span; 1 judged in the image; no boxes)" in captured.out
+    )
+    assert "note: no --grounding file: wrote an MNER submission (no 'box' keys)" in captured.err
+    assert '"box"' not in out.read_text()
+    # with a grounding file that lacks the box: exit 1, nothing written
+    grounding = write(tmp_path / "g.json", "[]")
+    out2 = tmp_path / "gmner.jsonl"
+    assert main([*command, "--grounding", str(grounding), "-o", str(out2)]) == 1
+    err = capsys.readouterr().err
+    assert "1 problem in the imported files; nothing was written" in err and "s0049.jpg#0001" in err
+    assert not out2.exists()
+    write(grounding, "{not json")
+    assert main([*command, "--grounding", str(grounding), "-o", str(out2)]) == 1
+    assert f"{grounding}:1: not JSON" in capsys.readouterr().err
+    # output paths: never an input, never a missing folder (exit 2)
+    before = release.read_text()
+    assert main([*command, "-o", str(release)]) == 2
+    assert "an input of this command" in capsys.readouterr().err and release.read_text() == before
+    assert main([*command, "-o", str(tmp_path / "missing" / "x.jsonl")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["import", "hindex", "--predictions", str(release), "--box-num", "0", *data, "-o", str(out)])
+    assert exit_.value.code == 2
+    assert "--box-num" in capsys.readouterr().err
 
 
 def test_imported_riveg_file_becomes_smner_with_one_command(tmp_path, sample_dir, hf_cache, capsys):
@@ -188,3 +495,72 @@ def test_imported_riveg_file_becomes_smner_with_one_command(tmp_path, sample_dir
     results = score(sub, gold, task="smner")["results"]
     assert results["gmner"]["tp"] == results["mner"]["tp"] == 1  # the entity and its exact box
     assert results["smner"]["pred"] == 1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the real RiVEG release (../shared/data/riveg-release)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gm(data_root, hf_cache):
+    from smner_bench.loaders import load
+
+    ds = load("gmner", data_root / "twitter-gmner" / "v2.0", cache_dir=hf_cache)["test"]
+    cols = ds.select_columns(["id", "tokens", "width", "height", "entities"])
+    return gold_from_rows(cols, name="gmner/test", has_boxes=True, has_masks=False)
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(
+    ("name", "lines", "in_image", "without_span", "mner_tp"),
+    [("OFAVE_to_OFAREC_augment.txt", 2535, 1044, 10, 2213), ("OFAVE_to_OFAREC.txt", 2604, 1189, 0, None)],
+)
+def test_real_release_imports_as_mner(data_root, gm, tmp_path, name, lines, in_image, without_span, mner_tp):
+    release = data_root / "riveg-release" / name
+    out, report = import_riveg(release, None, gm)
+    assert (report.entities, report.in_image, report.without_span, report.boxes) == (
+        lines,
+        in_image,
+        without_span,
+        0,
+    )
+    assert sum(line.rstrip("\r\n").endswith("###2") for line in release.open(encoding="utf-8")) == in_image
+    assert len(out) == 1500 and all("box" not in e for line in out for e in line["entities"])
+    path = tmp_path / "mner.jsonl"
+    write_submission(path, out, inputs=[release])
+    sub = read_submission(path, gm)
+    assert sub.tasks() == ("mner",)
+    results = score(sub, gm, task="mner")["results"]["mner"]
+    assert results["pred"] == lines
+    if mner_tp is not None:
+        assert results["tp"] == mner_tp  # text matching (10 entities have no span), as `score --task mner` gives
+    # a tiny grounding file for a few of the entities judged in the image: the error lists the others
+    judged = [
+        line.split("###")[0].removeprefix("Imageid:")
+        for line in release.open(encoding="utf-8")
+        if line.rstrip().endswith("###2")
+    ]
+    grounding = tmp_path / "g.json"
+    grounding.write_text(json.dumps([{"uniq_id": u, "box": [1, 1, 2, 2]} for u in judged[:3]]), encoding="utf-8")
+    with pytest.raises(ImportProblems) as exc:
+        import_riveg(release, grounding, gm)
+    (problem,) = exc.value.problems
+    assert f"{in_image - 3} of the {in_image} entities judged in the image (label 2) have no box: " in problem
+    assert ", ".join(judged[3:8]) + f" ... ({in_image - 3} in all)" in problem
+    assert judged[0] not in problem
+
+
+@pytest.mark.realdata
+def test_real_release_through_the_command_line(data_root, tmp_path, capsys):
+    release = data_root / "riveg-release" / "OFAVE_to_OFAREC.txt"
+    data = ["--dataset", "gmner", "--split", "test", "--data-dir", str(data_root / "twitter-gmner" / "v2.0")]
+    out = tmp_path / "riveg.jsonl"
+    assert main(["import", "riveg", "--lines", str(release), *data, "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "1189 of 2604 entities judged in the image" in captured.err
+    assert main(["score", str(out), "--task", "mner", *data]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"MNER\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+\d+\s+2604\s+2543", printed), printed
+    assert main(["score", str(out), "--task", "gmner", *data]) == 1  # no box keys: GMNER cannot be scored
+    assert "needs a 'box' key on every entity" in capsys.readouterr().err
