@@ -74,7 +74,7 @@ def shown_source(path: str, data_dir: str | os.PathLike | None) -> str:
     if name and data_dir is not None:
         real, base = Path(os.path.abspath(name)), Path(os.path.abspath(data_dir))
         if real == base or base in real.parents:
-            return str(real.relative_to(base)) if real != base else "."
+            return (str(real.relative_to(base)) if real != base else ".") + tail
     return Path(name).name + tail
 
 
