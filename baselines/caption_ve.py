@@ -104,6 +104,7 @@ def train_caption_ve(
     progress: bool = True,
     model: CrossEncoder | None = None,
     tokenizer=None,
+    inputs: Sequence[str | Path | None] = (),
 ) -> dict:
     """Train, pick the dev-accuracy threshold, save ``<out>/model.pt`` + encoder config + tokenizer +
     ``caption_ve.json`` (threshold, settings, history)."""
@@ -152,11 +153,11 @@ def train_caption_ve(
         "history": history,
         "dev": evaluate(dev_probs, dev_labels, threshold),
     }
-    with atomic_folder(out, "model") as tmp:
+    with atomic_folder(out, "model", inputs=[encoder, *inputs]) as tmp:
         torch.save(model.state_dict(), tmp / "model.pt")
         model.encoder.config.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / "caption_ve.json").write_text(json.dumps(meta, indent=1))
+        (tmp / "caption_ve.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return meta
 
 

@@ -7,7 +7,6 @@ import argparse
 import json
 import logging
 import os
-import shlex
 import sys
 from pathlib import Path
 
@@ -43,13 +42,17 @@ def cmd_plim_train(args: argparse.Namespace) -> int:
         }
         overrides["knowledge"] = args.knowledge or []
         cfg = PlimConfig.from_preset(args.preset, **overrides)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    command = "smner-bench " + shlex.join(sys.argv[1:])
-    (out / "run.json").write_text(json.dumps({"command": command, "config": cfg.model_dump()}, indent=1))
+    from smner_bench.benchmark.safe_output import owned_folder, recorded_command, write_json
+
+    from .plim.train import inputs_of
+
+    inputs = [args.config, *inputs_of(cfg)]
+    out = owned_folder(cfg.out, "plim", inputs=inputs)
+    write_json(out / "run.json", {"command": recorded_command(), "config": cfg.model_dump()}, inputs=inputs)
     logging.getLogger("smner_bench").setLevel(logging.INFO)
     history = train(cfg)
-    print(f"best dev F1 {history['best_dev_f1']:.4f} at epoch {history['best_epoch']}; checkpoint {out / 'best'}")
+    best = Path(cfg.out) / "best"
+    print(f"best dev F1 {history['best_dev_f1']:.4f} at epoch {history['best_epoch']}; checkpoint {best}")
     return 0
 
 
@@ -70,12 +73,18 @@ def cmd_plim_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_knowledge(args: argparse.Namespace) -> int:
+    from smner_bench.benchmark.safe_output import check_folder
     from smner_bench.loaders import load, read_captions, read_manual_annotations
 
     from .knowledge import build_prompts, example_features, manual_examples, write_release
     from .providers.encoder import Encoder
     from .providers.llm import Request, llm_from_spec
 
+    manual_data = [spec.partition(":")[2] for spec in args.manual_data]
+    llm_paths = args.llm.partition(":")[2].split(",") if args.llm.startswith(("transformers:", "replay:")) else []
+    inputs = [args.data_dir, *args.captions, *args.manual, *manual_data, args.encoder, *llm_paths]
+    # the release folder may hold neither the cache nor the features; neither may be an input
+    check_folder(args.out, "knowledge", inputs=[*inputs, args.cache, args.features])  # before any LLM call
     ds = load(args.dataset, args.data_dir)
     captions, descriptions = read_captions(args.captions)
     images = {**descriptions, **captions}
@@ -89,12 +98,19 @@ def cmd_knowledge(args: argparse.Namespace) -> int:
         for folder in args.manual:
             examples += manual_examples(read_manual_annotations(folder), texts, images)
         encoder = Encoder(args.encoder)
-        features = example_features(encoder, examples, args.features)
+        features = example_features(encoder, examples, args.features, inputs=[*inputs, args.cache])
         print(f"{len(examples)} in-context examples")
     knowledge = {}
     for split in args.splits:
         rows = list(ds[split])
-        llm = llm_from_spec(args.llm, args.cache, dataset=args.dataset, data_dir=args.data_dir, split=split)
+        llm = llm_from_spec(
+            args.llm,
+            args.cache,
+            dataset=args.dataset,
+            data_dir=args.data_dir,
+            split=split,
+            inputs=[*inputs, args.features],
+        )
         requests = (
             [Request("", key=r["id"]) for r in rows]
             if replay
@@ -102,7 +118,8 @@ def cmd_knowledge(args: argparse.Namespace) -> int:
         )
         knowledge.update(zip([r["id"] for r in rows], llm.generate(requests), strict=True))
         print(f"{split}: {len(rows)} tweets ({llm.hits} cached answers, {llm.misses} new)")
-    out = write_release(args.out, {split: list(ds[split]) for split in args.splits}, knowledge)
+    splits = {split: list(ds[split]) for split in args.splits}
+    out = write_release(args.out, splits, knowledge, inputs=[*inputs, args.cache, args.features])
     print(f"wrote the knowledge release {out}")
     return 0
 
@@ -110,6 +127,7 @@ def cmd_knowledge(args: argparse.Namespace) -> int:
 def cmd_expand(args: argparse.Namespace) -> int:
     from smner_bench.benchmark.errors import UsageError
     from smner_bench.benchmark.gold import load_gold
+    from smner_bench.benchmark.safe_output import output_file
     from smner_bench.benchmark.submission import gold_as_submission, read_submission, write_submission
     from smner_bench.loaders import read_captions
 
@@ -120,6 +138,9 @@ def cmd_expand(args: argparse.Namespace) -> int:
         raise UsageError("the released knowledge holds no expansion expressions: use a transformers or openai LLM")
     if (args.predictions is None) == (not args.gold_entities):
         raise UsageError("give a predictions file or --gold-entities (the split's gold entities), not both")
+    llm_paths = [p for spec in args.llm if spec.startswith("transformers:") for p in spec.partition(":")[2].split(",")]
+    inputs = [args.predictions, args.data_dir, *args.captions, *llm_paths]
+    output_file(args.output, inputs=[*inputs, args.cache])  # refused before any LLM call
     gold = load_gold(args.dataset, args.split, data_dir=args.data_dir)
     lines: dict[str, list] = {t.id: [] for t in gold.tweets}
     if args.gold_entities:  # the expressions VE/VG are trained with (ve-train/vg-train --expressions)
@@ -131,7 +152,14 @@ def cmd_expand(args: argparse.Namespace) -> int:
             lines[gold.tweets[p.tweet].id].append({"start": p.start, "end": p.end, "text": p.text, "type": p.type})
     captions, descriptions = read_captions(args.captions)
     llms = {
-        spec: llm_from_spec(spec, args.cache, dataset=args.dataset, data_dir=args.data_dir, split=args.split)
+        spec: llm_from_spec(
+            spec,
+            args.cache,
+            dataset=args.dataset,
+            data_dir=args.data_dir,
+            split=args.split,
+            inputs=[*inputs, args.output],
+        )
         for spec in args.llm
     }
     out = expand(
@@ -140,17 +168,20 @@ def cmd_expand(args: argparse.Namespace) -> int:
         {**descriptions, **captions},
         llms,
     )
-    write_submission(args.output, out)
+    write_submission(args.output, out, inputs=[*inputs, args.cache])
     count = sum(len(v) for v in lines.values())
     print(f"wrote {args.output}: referring expressions of {count} entities from {len(llms)} LLMs")
     return 0
 
 
 def cmd_masks(args: argparse.Namespace) -> int:
+    from smner_bench.benchmark.safe_output import output_file
     from smner_bench.benchmark.submission import write_submission
 
     from .sam import BoxToMask, add_masks, load_predictor, read_gmner_lines
 
+    inputs = [args.predictions, args.images, args.sam_checkpoint]
+    output_file(args.output, inputs=inputs)  # refused before SAM is loaded
     lines = read_gmner_lines(args.predictions)
     if not Path(args.images).is_dir():
         from smner_bench.benchmark.errors import MissingDataError
@@ -158,7 +189,7 @@ def cmd_masks(args: argparse.Namespace) -> int:
         raise MissingDataError("image folder not found", file=args.images)
     adapter = BoxToMask(load_predictor(args.sam_checkpoint, args.model_type, args.device), multimask=args.multimask)
     out = add_masks(lines, args.images, adapter, progress=True)
-    write_submission(args.output, out)
+    write_submission(args.output, out, inputs=inputs)
     boxes = sum(e["mask"] is not None for line in out for e in line["entities"])
     print(f"wrote {args.output}: {boxes} masks for the boxes of {len(out)} tweets")
     return 0
@@ -197,12 +228,15 @@ def cmd_caption_ve(args: argparse.Namespace) -> int:
     import torch
 
     from smner_bench.benchmark.gold import gold_from_rows
+    from smner_bench.benchmark.safe_output import owned_folder, recorded_command, write_json
     from smner_bench.benchmark.scoring import Scorer
     from smner_bench.benchmark.submission import read_submission
     from smner_bench.loaders import load
 
     from .caption_ve import evaluate, expression, predict_probabilities, train_caption_ve, ve_examples
 
+    inputs = [args.encoder, args.data_dir, *args.captions, args.predictions]
+    out = owned_folder(args.out, "caption-ve", inputs=inputs)  # before the long training
     if args.threads:
         torch.set_num_threads(args.threads)
     ds = load("gmner", args.data_dir, captions=args.captions)
@@ -212,18 +246,19 @@ def cmd_caption_ve(args: argparse.Namespace) -> int:
         args.encoder,
         train,
         dev,
-        Path(args.out) / "model",
+        out / "model",
         epochs=args.epochs,
         batch_size=args.batch_size,
         max_length=args.max_length,
         seed=args.seed,
+        inputs=inputs,
     )
     from .caption_ve import load_caption_ve
 
-    model, tokenizer, _ = load_caption_ve(Path(args.out) / "model")
+    model, tokenizer, _ = load_caption_ve(out / "model")
     probs = predict_probabilities(model, tokenizer, test, max_length=args.max_length)
     results = {
-        "command": "smner-bench " + shlex.join(sys.argv[1:]),
+        "command": recorded_command(),
         "train_examples": len(train),
         **meta,
         "test": evaluate(probs, np.array([e.label for e in test]), meta["threshold"]),
@@ -256,8 +291,7 @@ def cmd_caption_ve(args: argparse.Namespace) -> int:
             "correct_entities": len(pairs),
             "note": "no boxes are predicted without images: GMNER/EEG cannot be scored from captions alone",
         }
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / "results.json").write_text(json.dumps(results, indent=1))
+    write_json(out / "results.json", results, inputs=inputs)
     print(json.dumps({k: results[k] for k in ("threshold", "dev", "test")}, indent=1))
     return 0
 
@@ -265,11 +299,14 @@ def cmd_caption_ve(args: argparse.Namespace) -> int:
 def cmd_ve_vg_train(args: argparse.Namespace) -> int:
     """``baseline ve-train`` and ``baseline vg-train``: the same data steps, then each stage's trainer."""
     from smner_bench.benchmark.errors import MissingDataError
+    from smner_bench.benchmark.safe_output import check_folder, recorded_command
     from smner_bench.loaders import load
 
     from .ve import read_expressions, train_matcher, ve_items
     from .vg import train_grounder, vg_images
 
+    inputs = [args.base, args.data_dir, args.images, *(args.expressions or [])]
+    check_folder(args.out, "model", inputs=inputs)  # refused before the long training
     _threads(args.threads)
     _need_folder(args.images, "image folder")
     ds = load(args.dataset, args.data_dir)
@@ -285,8 +322,14 @@ def cmd_ve_vg_train(args: argparse.Namespace) -> int:
                 f"folder (expected files like {example})",
                 file=args.images,
             )
-    command = "smner-bench " + shlex.join(sys.argv[1:])
-    common = {"epochs": args.epochs, "lr": args.lr, "seed": args.seed, "device": args.device, "command": command}
+    common = {
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "seed": args.seed,
+        "device": args.device,
+        "command": recorded_command(),
+        "inputs": inputs,
+    }
     if args.stage == "ve":
         meta = train_matcher(args.base, train, dev, args.images, args.out, images_per_batch=args.batch, **common)
         summary = f"VE: {len(train)} training pairs; threshold {meta['threshold']:.3f}"

@@ -4,13 +4,14 @@ write it as a knowledge release (the PGIM/RiVEG format) that the loaders and PLI
 from __future__ import annotations
 
 import hashlib
+import io
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from smner_bench.benchmark.safe_output import atomic_folder
+from smner_bench.benchmark.safe_output import atomic_folder, write_bytes
 from smner_bench.benchmark.tags import TAG_NAMES
 
 from .msea import Example, feature_text, heuristic_prompt, top_n
@@ -29,7 +30,13 @@ def manual_examples(manual, texts: Mapping[str, str], images: Mapping[str, str])
     ]
 
 
-def example_features(encoder, examples: Sequence[Example], store: str | os.PathLike | None = None) -> np.ndarray:
+def example_features(
+    encoder,
+    examples: Sequence[Example],
+    store: str | os.PathLike | None = None,
+    *,
+    inputs: Iterable[str | os.PathLike | None] = (),
+) -> np.ndarray:
     """MSEA features of the in-context examples, computed once and kept in ``store`` (an ``.npz`` keyed by the
     encoder and the examples' texts, recomputed when either changes)."""
     texts = [feature_text(e.text, e.image) for e in examples]
@@ -40,8 +47,9 @@ def example_features(encoder, examples: Sequence[Example], store: str | os.PathL
             return saved["features"]
     features = encoder.encode(texts)
     if store is not None:
-        Path(store).parent.mkdir(parents=True, exist_ok=True)
-        np.savez(store, key=key, features=features)
+        buffer = io.BytesIO()
+        np.savez(buffer, key=key, features=features)
+        write_bytes(store, buffer.getvalue(), inputs=inputs)  # the folder must exist
     return features
 
 
@@ -67,11 +75,15 @@ def build_prompts(
 
 
 def write_release(
-    folder: str | os.PathLike, splits: Mapping[str, Sequence[Mapping]], knowledge: Mapping[str, str]
+    folder: str | os.PathLike,
+    splits: Mapping[str, Sequence[Mapping]],
+    knowledge: Mapping[str, str],
+    *,
+    inputs: Iterable[str | os.PathLike | None] = (),
 ) -> Path:
     """Write ``labels.txt`` and one file per split: tokens and tags, ``<EOS>``, the knowledge one word per line
     tagged ``X``, a blank line (atomically: a temporary folder, then a rename)."""
-    with atomic_folder(folder, "knowledge") as tmp:
+    with atomic_folder(folder, "knowledge", inputs=inputs) as tmp:
         (tmp / "labels.txt").write_text("\n".join(TAG_NAMES) + "\n", encoding="utf-8")
         for split, rows in splits.items():
             lines = []

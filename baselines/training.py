@@ -9,7 +9,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -63,9 +63,13 @@ def fit(
     return history
 
 
-def save_fine_tuned(out: str | os.PathLike, model, processor, name: str, meta: dict) -> None:
-    """Model, processor and ``<name>`` (the run's metadata) written to ``out`` atomically."""
-    with atomic_folder(out, "model") as tmp:
+def save_fine_tuned(
+    out: str | os.PathLike, model, processor, name: str, meta: dict, *, inputs: Iterable[str | os.PathLike | None] = ()
+) -> None:
+    """Model, processor and ``<name>`` (the run's metadata) written to ``out`` atomically, as an smner-bench
+    ``model`` folder (see ``benchmark/safe_output.py``; ``inputs``: what the run read, which ``out`` may not
+    hold)."""
+    with atomic_folder(out, "model", inputs=inputs) as tmp:
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
-        (tmp / name).write_text(json.dumps(meta, indent=1))
+        (tmp / name).write_text(json.dumps(meta, indent=1), encoding="utf-8")

@@ -155,6 +155,7 @@ def train_matcher(
     device: str = "cpu",
     progress: bool = True,
     command: str | None = None,
+    inputs: Sequence[str | os.PathLike | None] = (),
 ) -> dict:
     """Fine-tune the ITM head and encoders with cross-entropy (batches of ``images_per_batch`` images with all
     their items), choose the dev-accuracy threshold, save the model, processor and ``ve.json`` atomically."""
@@ -199,5 +200,5 @@ def train_matcher(
         "history": history,
         "dev": evaluate(dev_probs, dev_labels, threshold),
     }
-    save_fine_tuned(out, model, matcher.processor, "ve.json", meta)
+    save_fine_tuned(out, model, matcher.processor, "ve.json", meta, inputs=[base, images, *inputs])
     return meta

@@ -181,6 +181,7 @@ def train_grounder(
     device: str = "cpu",
     progress: bool = True,
     command: str | None = None,
+    inputs: Sequence[str | os.PathLike | None] = (),
 ) -> dict:
     """Fine-tune on ``train`` (batches of ``batch_size`` images, each with its phrases; prompts too long for
     the text encoder are cut to the phrases that fit), report dev accuracy, save model + processor +
@@ -225,5 +226,5 @@ def train_grounder(
         "history": history,
         "dev": accuracy(grounder, dev, images),
     }
-    save_fine_tuned(out, model, grounder.processor, "vg.json", meta)
+    save_fine_tuned(out, model, grounder.processor, "vg.json", meta, inputs=[base, images, *inputs])
     return meta

@@ -6,7 +6,8 @@ import argparse
 
 from .configs import ANNOTATIONS
 from .gold import Gold, load_gold
-from .safe_output import write_json
+from .options import positive_int, resamples, seed, unit_interval
+from .safe_output import output_file, write_json
 from .submission import TASKS, Submission, read_submission
 
 
@@ -18,19 +19,19 @@ def _common(p: argparse.ArgumentParser) -> None:
     src.add_argument("--gold", help="exported dataset folder (smner-bench prepare --out)")
     p.add_argument("--task", choices=TASKS, help="task to score (default: the most specific the file supports)")
     p.add_argument("--allow-missing", action="store_true", help="count tweets missing from the file as empty")
-    p.add_argument("--max-errors", type=int, default=50, help="how many problems to list (default 50)")
+    p.add_argument("--max-errors", type=positive_int, default=50, help="how many problems to list (default 50)")
 
 
 def _scoring(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--iou", type=float, default=0.5, help="IoU threshold of a correct region (default 0.5)")
+    p.add_argument("--iou", type=unit_interval, default=0.5, help="IoU threshold of a correct region (default 0.5)")
     p.add_argument(
         "--match",
         choices=("span", "text", "riveg"),
         help="entity identity: span (default when spans are given), text, or riveg",
     )
     p.add_argument("--json", metavar="PATH", help="write the report as JSON")
-    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--resamples", type=resamples, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=seed, default=0, help="bootstrap seed (default 0)")
 
 
 def _gold(args: argparse.Namespace) -> Gold:
@@ -45,6 +46,12 @@ def _inputs(args: argparse.Namespace) -> list[str]:
     """Every path the command reads: a report may never replace one of them."""
     names = ("predictions", "predictions_a", "predictions_b", "data_dir", "gold")
     return [getattr(args, n) for n in names if getattr(args, n, None)]
+
+
+def _check_json(args: argparse.Namespace) -> None:
+    """A refused ``--json`` path fails before the gold is read and the file scored."""
+    if args.json:
+        output_file(args.json, inputs=_inputs(args))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -62,6 +69,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from .scoring import Scorer, format_report
     from .significance import bootstrap_interval
 
+    _check_json(args)
     gold = _gold(args)
     scorer = Scorer.build(_read(args, args.predictions, gold), gold)
     report = scorer.report(args.task, args.match, args.iou)
@@ -78,6 +86,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .scoring import Scorer
     from .significance import paired_bootstrap
 
+    _check_json(args)
     gold = _gold(args)
     a = Scorer.build(_read(args, args.predictions_a, gold), gold)
     b = Scorer.build(_read(args, args.predictions_b, gold), gold)

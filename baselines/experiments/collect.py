@@ -8,6 +8,9 @@ import platform
 import sys
 from pathlib import Path
 
+from smner_bench.benchmark.errors import SmnerError
+from smner_bench.benchmark.safe_output import write_json, write_text
+
 
 def machine() -> dict:
     import torch
@@ -57,7 +60,7 @@ def main(out: str, stem: str) -> None:
         "runs": runs,
         "difference_f1": runs["knowledge"]["test"]["f1"] - runs["text"]["test"]["f1"],
     }
-    Path(f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_json(f"{stem}.json", result, inputs=[out])  # never over the runs it reads; the folder must exist
     m = result["machine"]
     lines = [
         "# PLIM with all-MiniLM-L6-v2 on Twitter-GMNER v2.0 (MNER, test)",
@@ -89,9 +92,12 @@ def main(out: str, stem: str) -> None:
         f"Reproduce both with `baselines/experiments/plim_minilm_gmner.sh {runs['text']['config']['epochs']}`.",
         "",
     ]
-    Path(f"{stem}.md").write_text("\n".join(lines))
+    write_text(f"{stem}.md", "\n".join(lines), inputs=[out])
     print("\n".join(lines))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    try:
+        main(sys.argv[1], sys.argv[2])
+    except SmnerError as exc:
+        sys.exit(f"collect: error: {exc}")

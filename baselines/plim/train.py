@@ -16,7 +16,7 @@ from tqdm import tqdm
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
 from smner_bench.benchmark.gold import gold_from_rows
-from smner_bench.benchmark.safe_output import atomic_folder
+from smner_bench.benchmark.safe_output import atomic_folder, owned_folder, write_json
 from smner_bench.benchmark.scoring import score
 from smner_bench.benchmark.submission import read_submission, write_submission
 from smner_bench.benchmark.tags import TAG_NAMES
@@ -104,10 +104,16 @@ def evaluate(model, rows, encoded, pad_id: int, cfg: PlimConfig, name: str) -> d
     return report["results"]["mner"]
 
 
+def inputs_of(cfg: PlimConfig) -> list[str]:
+    """What a training run reads: its run folder may not hold one, and nothing it writes may be one."""
+    return [cfg.encoder, cfg.data_dir, *cfg.knowledge]
+
+
 def save_checkpoint(model: PlimTagger, tokenizer, cfg: PlimConfig, folder: Path, extra: dict) -> None:
     """model.pt (state dict), config.json (encoder config), the tokenizer, plim.json (run config + extra):
-    written to a temporary folder and renamed, so a checkpoint is complete or absent."""
-    with atomic_folder(folder, "model") as tmp:
+    written to a temporary folder and renamed, so a checkpoint is complete or absent (an smner-bench ``model``
+    folder)."""
+    with atomic_folder(folder, "model", inputs=inputs_of(cfg)) as tmp:
         torch.save(model.state_dict(), tmp / "model.pt")
         model.encoder.config.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -128,12 +134,14 @@ def load_checkpoint(folder: str | Path) -> tuple[PlimTagger, object, dict]:
 
 
 def train(cfg: PlimConfig, *, model: PlimTagger | None = None, tokenizer=None, progress: bool = True) -> dict:
-    """Train, select on dev F1, keep the best checkpoint in ``<out>/best``; returns the history."""
+    """Train, select on dev F1, keep the best checkpoint in ``<out>/best``; returns the history.
+
+    ``out`` is the run's own folder (an smner-bench ``plim`` folder: created when its parent exists, reused
+    when it is one or empty, else refused before anything is loaded)."""
     set_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = owned_folder(cfg.out, "plim", inputs=inputs_of(cfg))
     tokenizer = tokenizer or from_pretrained(AutoTokenizer, cfg.encoder, "encoder")
     model = (model or PlimTagger.from_pretrained(cfg.encoder, dropout=cfg.dropout)).to(cfg.device)
     versions = load_splits(cfg)
@@ -216,7 +224,7 @@ def train(cfg: PlimConfig, *, model: PlimTagger | None = None, tokenizer=None, p
             bad_epochs = 0
         else:
             bad_epochs += 1
-        (out / "history.json").write_text(json.dumps(history, indent=1))
+        write_json(out / "history.json", history, inputs=inputs_of(cfg))
         if bad_epochs >= cfg.patience:
             history["stopped"] = f"dev F1 did not rise for {cfg.patience} epochs"
             break
@@ -224,5 +232,5 @@ def train(cfg: PlimConfig, *, model: PlimTagger | None = None, tokenizer=None, p
             history["stopped"] = f"time budget of {cfg.time_budget_minutes} minutes reached"
             break
     history["seconds"] = round(time.time() - started, 1)
-    (out / "history.json").write_text(json.dumps(history, indent=1))
+    write_json(out / "history.json", history, inputs=inputs_of(cfg))
     return history
