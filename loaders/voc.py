@@ -161,13 +161,14 @@ def check_box(
     """The box as gold keeps it (see the module docstring): the same, or clipped by at most the tolerance;
     a :class:`DataFormatError` when the validator would refuse it as a prediction."""
     x1, y1, x2, y2 = box
-    if not (x1 < x2 and y1 < y2) or not (np.float32(x1) < np.float32(x2) and np.float32(y1) < np.float32(y2)):
-        raise DataFormatError(
-            f"{what}: box {box} is inverted or empty (expected xmin < xmax and ymin < ymax)",
-            file=path,
-            line=line,
-            field="bndbox",
-        )
+    empty = DataFormatError(
+        f"{what}: box {box} is inverted or empty (expected xmin < xmax and ymin < ymax)",
+        file=path,
+        line=line,
+        field="bndbox",
+    )
+    if not (x1 < x2 and y1 < y2):
+        raise empty
     width, height = size if size is not None else (MAX_SIDE, MAX_SIDE)
     where = f"the {width}x{height} image" if size is not None else f"the size limit of {MAX_SIDE} pixels"
     tol = BOX_TOLERANCE
@@ -175,6 +176,8 @@ def check_box(
         raise DataFormatError(
             f"{what}: box {box} lies outside {where} by more than {tol:g} pixel", file=path, line=line, field="bndbox"
         )
+    if not (np.float32(x1) < np.float32(x2) and np.float32(y1) < np.float32(y2)):  # as the dataset stores it
+        raise empty
     if size is None:
         width, height = math.inf, math.inf  # type: ignore[assignment]
     clipped = [max(0.0, x1), max(0.0, y1), min(float(width), x2), min(float(height), y2)]
