@@ -5,12 +5,14 @@ subcommands in its own ``cli.py`` and registers them through the ``smner_bench.c
 group, so that this module never imports the parts above it (and ``--help`` never imports torch).
 
 A part's ``register(subparsers)`` adds its subcommands and sets ``func`` on each, a callable taking the
-parsed arguments and returning an exit code.
+parsed arguments and returning an exit code. ``-v/--verbose`` is added here to every subcommand, so that it
+works before or after the subcommand's name.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -21,11 +23,40 @@ from .errors import SmnerError
 
 log = logging.getLogger("smner_bench")
 
+EXIT_CODES = """\
+exit status:
+  0   success
+  1   an input file is invalid: the message names the file, the line and the field
+  2   usage: a bad option, a missing file or folder, an output path that is refused
+  3   internal error: a bug in smner-bench, never caused by a file or an option;
+      please report it with the output of the same command rerun with -v
+  130 interrupted (Ctrl-C)
+"""
+MAX_INTERNAL_MESSAGE = 300
+
+
+def _add_verbose(parser: argparse.ArgumentParser, seen: set[int]) -> None:
+    """``-v/--verbose`` on every subcommand (nested ones too), without overriding a ``-v`` given earlier."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for sub in action.choices.values():
+            if id(sub) in seen:
+                continue  # an alias
+            seen.add(id(sub))
+            with contextlib.suppress(argparse.ArgumentError):  # unless the subcommand has its own -v
+                sub.add_argument(
+                    "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debugging details"
+                )
+            _add_verbose(sub, seen)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="smner-bench",
         description="Datasets, scorer, baselines and leaderboard for multimodal NER on tweets.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"smner-bench {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging details")
@@ -35,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     register(subparsers)
     for ep in sorted(entry_points(group="smner_bench.commands"), key=lambda e: e.name):
         ep.load()(subparsers)
+    _add_verbose(parser, set())
     return parser
 
 
@@ -60,9 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line, and the traceback only when asked for
         if args.verbose:
             raise
+        message = str(exc)
+        if len(message) > MAX_INTERNAL_MESSAGE:
+            message = message[:MAX_INTERNAL_MESSAGE] + "..."
         print(
-            f"smner-bench {args.command}: internal error: {type(exc).__name__}: {exc} "
-            "(rerun with -v for the traceback, and please report it)",
+            f"smner-bench {args.command}: internal error: {type(exc).__name__}: {message} "
+            "(a bug: please report it, with the traceback that -v prints)",
             file=sys.stderr,
         )
         return 3

@@ -65,6 +65,7 @@ _SIGNATURES = (
 _HEAD_BYTES = 8192
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _PAIR = re.compile(rb"\[\]|\{\}")
+_OPENERS = re.compile(rb"[\[{]+")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
@@ -341,8 +342,8 @@ def _structure_problem(raw: bytes) -> str | None:
         if len(peeled) == len(rest):
             break  # unbalanced: the parser says where
         rest, depth = peeled, depth + 1
-    if depth > MAX_DEPTH:
-        return f"JSON nested deeper than {MAX_DEPTH} levels"
+    if depth > MAX_DEPTH or (rest and max(map(len, _OPENERS.findall(rest)), default=0) > MAX_DEPTH):
+        return f"JSON nested deeper than {MAX_DEPTH} levels"  # unbalanced: a run of openers is nested at least
     values = bare.count(b",") + len(brackets) // 2 + 1
     if values > MAX_VALUES:
         return f"about {values} JSON values on one line (at most {MAX_VALUES})"

@@ -37,6 +37,7 @@ def test_sample_predictions_carry_the_four_mistakes(preds):
 
 def test_score_writes_the_report(capsys, tmp_path, sample_dir, preds):
     report_path = tmp_path / "out" / "report.json"
+    report_path.parent.mkdir()  # a missing parent folder is refused (safe output rule), never created
     code, out, _ = run(
         capsys, "score", preds[0], *gold_args(sample_dir), "--json", report_path, "--ci", "--resamples", 200
     )
@@ -164,3 +165,103 @@ def test_validate_and_compare(capsys, tmp_path, sample_dir, preds, hf_cache):
     again = tmp_path / "cmp2.json"
     run(capsys, "compare", perfect, preds[0], *gold_args(sample_dir), "--json", again, "--seed", 3)
     assert json.loads(again.read_text())["p_value"] == result["p_value"]  # seeded: reproducible
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "needle"),
+    [
+        ("--resamples", "0", "expected an integer from 1 to 100000, got '0'"),
+        ("--resamples", "-5", "expected an integer from 1 to 100000"),
+        ("--resamples", "1" + "0" * 30, "expected an integer of at most 18 digits"),
+        ("--resamples", "lots", "expected an integer, got 'lots'"),
+        ("--resamples", "1e3", "expected an integer, got '1e3'"),
+        ("--max-errors", "0", "expected a positive integer"),
+        ("--max-errors", "-1", "expected a positive integer"),
+        ("--iou", "0", "expected a number in (0, 1]"),
+        ("--iou", "1.01", "expected a number in (0, 1]"),
+        ("--iou", "nan", "expected a finite number"),
+        ("--iou", "inf", "expected a finite number"),
+        ("--iou", "x" * 5000, "expected a finite number, got 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'"),
+        ("--seed", "-1", "expected an integer from 0 to 4294967295"),
+        ("--seed", str(2**32), "expected an integer from 0 to 4294967295"),
+    ],
+)
+def test_numeric_options_are_usage_errors(capsys, sample_dir, preds, option, value, needle):
+    with pytest.raises(SystemExit) as exit_:
+        main(["score", str(preds[0]), *map(str, gold_args(sample_dir)), "--ci", option, value])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and f"argument {option}: {needle}" in err and len(err) < 2000
+
+
+def test_option_bounds_are_accepted(capsys, sample_dir, preds):
+    code, out, _ = run(
+        capsys, "score", preds[0], *gold_args(sample_dir), "--iou", "1", "--ci", "--resamples", "1", "--seed", 2**32 - 1
+    )
+    assert code == 0 and "(1 resamples, seed 4294967295)" in out
+    code, _, _ = run(capsys, "validate", preds[0], *gold_args(sample_dir), "--max-errors", "1")
+    assert code == 0
+
+
+def test_verbose_before_or_after_the_subcommand():
+    from smner_bench.benchmark.cli import build_parser
+
+    parser = build_parser()
+    base = ["validate", "p.jsonl", "--dataset", "smner", "--split", "test", "--gold", "g"]
+    assert parser.parse_args(base).verbose is False
+    assert parser.parse_args(["-v", *base]).verbose is True
+    assert parser.parse_args([*base, "-v"]).verbose is True
+    assert parser.parse_args([*base, "--verbose"]).verbose is True
+    assert parser.parse_args(["leaderboard", "show", "--task", "mner", "-v"]).verbose is True  # nested subcommands
+
+
+def test_help_documents_the_exit_codes(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    for line in ("0   success", "1   an input file is invalid", "2   usage", "3   internal error: a bug"):
+        assert line in out
+
+
+def test_an_internal_error_is_one_bounded_line(capsys, monkeypatch, sample_dir, preds):
+    from smner_bench.benchmark import commands
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom " + "x" * 100_000)
+
+    monkeypatch.setattr(commands, "read_submission", broken)
+    code, _, err = run(capsys, "validate", preds[0], *gold_args(sample_dir))
+    assert code == 3 and "internal error: RuntimeError: boom xxx" in err and "please report it" in err
+    assert len(err) < 1000
+    with pytest.raises(RuntimeError):  # -v: the traceback, wherever -v is written
+        main(["validate", str(preds[0]), *map(str, gold_args(sample_dir)), "-v"])
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (b"[" * 200_000, ":1: JSON nested deeper than 32 levels"),
+        (b'{"id": "x", "entities": [{"start": ' + b"9" * 5000 + b"}]}", ":1: integer '9999"),
+        (b'{"id": "x", "entities": [], "entities": []}', ":1: duplicate key 'entities' in one object"),
+        (b'{"id": "' + b"y" * 5_000_000 + b'", "entities": []}', ":1: id: unknown id 'yyyy"),
+        (b"\n", ":1: blank line"),
+        (b"\xef\xbb\xbf{}", ": starts with a UTF-8 byte-order mark (BOM)"),
+    ],
+)
+def test_hostile_submissions_exit_1_with_the_line(capsys, tmp_path, sample_dir, content, needle):
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(content)
+    for command in ("validate", "score"):
+        code, out, err = run(capsys, command, path, *gold_args(sample_dir))
+        assert code == 1 and f"hostile.jsonl{needle}" in err and "internal error" not in err
+        assert len(out + err) < 3000
+
+
+def test_a_gzip_submission_gets_one_message_with_a_hint(capsys, tmp_path, sample_dir, preds):
+    import gzip
+
+    path = tmp_path / "predictions.jsonl.gz"
+    path.write_bytes(gzip.compress(preds[0].read_bytes()))
+    code, _, err = run(capsys, "score", path, *gold_args(sample_dir))
+    assert code == 1 and "1 problem; nothing was scored" in err and "gzip-compressed: decompress it first" in err
+    assert err.count("\n") == 2
