@@ -16,10 +16,10 @@ from smner_bench.benchmark.errors import DataFormatError, UsageError
 from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.submission import write_submission
 from smner_bench.leaderboard import store
-from smner_bench.leaderboard.entry import Entry
+from smner_bench.leaderboard.entry import Entry, entry_digest
 from smner_bench.leaderboard.render import boards, markdown, terminal_table
-from smner_bench.leaderboard.store import load_entries
-from smner_bench.leaderboard.submit import submit, verify
+from smner_bench.leaderboard.store import load_entries, read_entries
+from smner_bench.leaderboard.submit import file_content_digest, submit, verify
 from smner_bench.leaderboard.visualize import BLANK, CORRECT, PANEL_WIDTH, TYPE_COLOURS, WRONG, render_tweet
 from smner_bench.loaders import load_split
 from smner_bench.loaders.sample_predictions import sample_predictions
@@ -68,7 +68,7 @@ def preds(tmp_path, sample_dir, hf_cache):
 
 
 def add(preds, gold, root):
-    return submit(
+    entry, path, bad = submit(
         preds[0],
         preds[1],
         gold,
@@ -76,6 +76,8 @@ def add(preds, gold, root):
         dataset_version="v2.0 (Twitter-SMNER)",
         root=root,
     )
+    assert bad == []
+    return entry, path
 
 
 def test_submit_entry_board_round_trip(preds, gold, root):
@@ -94,7 +96,11 @@ def test_submit_entry_board_round_trip(preds, gold, root):
     md = markdown(boards(stored))
     assert "## SMNER on Twitter-SMNER" in md and "| 2 | H-Index |" in md
     assert "[Table 1](https://arxiv.org/abs/2406.07268), row \u201cH-Index [21]\u201d" in md
-    assert verify(stored, gold, root=root) == []
+    assert verify(stored, gold) == ([], 1)
+    assert entry.digest == entry_digest(entry) and entry.provenance.content_sha256 == file_content_digest(preds[0])
+    tps = [p.tp for p in entry.sweep]
+    assert entry.main.tp == tps[0] and tps == sorted(tps, reverse=True)
+    assert set(entry.grounding) == {"groundable", "ungroundable"}
 
 
 def test_duplicate_and_tampered_submissions_are_refused(preds, gold, root):
@@ -109,11 +115,13 @@ def test_duplicate_and_tampered_submissions_are_refused(preds, gold, root):
     with pytest.raises(DataFormatError, match="tampered entry"):
         load_entries(root)
     copy.write_bytes(original)
-    data = json.loads(path.read_text())
+    saved = path.read_text()
+    data = json.loads(saved)
     data["results"]["smner"]["f1"] = 99.0  # figures edited by hand
     path.write_text(json.dumps(data))
-    problems = verify(load_entries(root), gold, root=root)
-    assert len(problems) == 1 and "figures differ from a fresh score" in problems[0]
+    board = read_entries(root)
+    assert [b.file for b in board.bad] == [path] and len(board.stored) == 1
+    path.write_text(saved)
     copy.unlink()
     with pytest.raises(DataFormatError, match=r"copy .* is missing"):
         load_entries(root)
