@@ -52,9 +52,10 @@ HINDEX_TYPES = {
     "<<others>>": "OTHER",
     **{t: t for t in ("PER", "LOC", "ORG", "OTHER", "MISC")},
 }
-HINDEX_TUPLE = re.compile(
-    r"\((.+?) , \[([^\]]*)\] , (" + "|".join(re.escape(t) for t in HINDEX_TYPES) + r") \)", re.DOTALL
-)
+HINDEX_TAIL = re.compile(r" , \[([^\][]*)\] , (" + "|".join(re.escape(t) for t in HINDEX_TYPES) + r") \)")
+"""The end of an H-Index tuple, `` , [<ids>] , <TYPE> )``: found without backtracking over the span, which
+precedes it after ``(`` (a span may itself hold parentheses or commas)."""
+
 HINDEX_BOX_NUM = 16  # H-Index's default --box_num
 SHOWN = 20  # errors listed in an ImportProblems message (all are counted)
 
@@ -445,6 +446,20 @@ def _read_candidates(path: Path, errors: list[str]) -> dict[str, tuple[int, list
     return out
 
 
+def _hindex_tuples(body: str) -> list[tuple[str, str, str]] | str:
+    """``(span, ids, type)`` of each tuple of a ``Pred:`` line, or the first text that is not part of a tuple.
+    Linear in the line's length (a hostile line cannot make a regular expression backtrack)."""
+    out, pos = [], 0
+    for tail in HINDEX_TAIL.finditer(body):
+        head = body[pos : tail.start()].lstrip()
+        if not head.startswith("(") or not head[1:].strip():
+            return head or body[tail.start() : tail.end()]
+        out.append((head[1:], tail.group(1), tail.group(2)))
+        pos = tail.end()
+    rest = body[pos:].strip()
+    return rest if rest else out
+
+
 def _hindex_blocks(raw: list[str]) -> list[tuple[int, list[tuple[int, str]]]]:
     """(first line, [(line number, text)...]) of each tweet block, up to the closing metrics dict."""
     blocks: list[tuple[int, list[tuple[int, str]]]] = []
@@ -507,12 +522,11 @@ def import_hindex(
         t = tweets[tweet.id] = _Tweet(tweet)
         pred_no, pred = block[1]
         pred_where = f"{pred_path}:{pred_no}"
-        body = pred.lstrip()[len("Pred:") :]
-        leftover = HINDEX_TUPLE.sub("", body).strip()
-        if leftover:
-            errors.append(f"{pred_where}: not '(<span> , [<region ids>] , <TYPE> )' tuples: {_short(leftover)}")
+        tuples = _hindex_tuples(pred.lstrip()[len("Pred:") :])
+        if isinstance(tuples, str):
+            errors.append(f"{pred_where}: not '(<span> , [<region ids>] , <TYPE> )' tuples: {_short(tuples)}")
             continue
-        for k, (text, ids, kind) in enumerate(HINDEX_TUPLE.findall(body)):
+        for k, (text, ids, kind) in enumerate(tuples):
             here = f"{pred_where}: tuple {k + 1}"
             try:
                 region = [int(v) for v in ids.split(",") if v.strip()]

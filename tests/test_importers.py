@@ -5,6 +5,7 @@ where it judged "not in the image"), and every other case is an error naming fil
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -564,3 +565,88 @@ def test_real_release_through_the_command_line(data_root, tmp_path, capsys):
     assert re.search(r"MNER\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+\d+\s+2604\s+2543", printed), printed
     assert main(["score", str(out), "--task", "gmner", *data]) == 1  # no box keys: GMNER cannot be scored
     assert "needs a 'box' key on every entity" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# hostile files: mutations of the hand-made files either import into a file the validator accepts, or raise an
+# SmnerError (exit 1/2 with file:line), never anything else; a long hostile line stays linear
+# ---------------------------------------------------------------------------------------------------------------
+
+TOKENS = [b"NaN", b"1e999", b"-1", b"99999999999999999999", b"[", b"]", b"{", b"}", b'"', b",", b"\n", b"\r\n"]
+TOKENS += [b"###", b"#", b".jpg", b"(PER)", b"(MISC)", b"###2", b"###0", b"[16]", b"[0]", b"\x00", b"\xff"]
+TOKENS += ["\ufeff".encode(), b"Pred: ", b"<<person>>", b" , ", b'"box"', b'"uniq_id"', b"null", b"true", b"  "]
+
+
+def _mutate(data: bytes, edits) -> bytes:
+    for kind, at, size, token in edits:
+        at = at % (len(data) + 1)
+        if kind == 0:
+            data = data[:at] + TOKENS[token % len(TOKENS)] + data[at:]
+        elif kind == 1:
+            data = data[:at] + data[at + size :]
+        elif kind == 2:
+            data = data[:at] + data[at : at + size] * 2 + data[at + size :]
+        else:
+            data = data[:at] + TOKENS[token % len(TOKENS)] + data[at + size :]
+    return data
+
+
+def _check_import(tmp_path, gold, fn, files: dict[str, bytes], **kwargs):
+    from smner_bench.benchmark.errors import SmnerError
+
+    paths = {}
+    for name, data in files.items():
+        paths[name] = tmp_path / name
+        paths[name].write_bytes(data)
+    try:
+        out, report = fn(*paths.values(), gold, **kwargs)
+    except SmnerError as exc:
+        assert len(str(exc)) < 20_000
+        return
+    path = tmp_path / "out.jsonl"
+    write_submission(path, out)
+    read_submission(path, gold, task=report.task, allow_missing=True)  # whatever imports, validates
+
+
+def test_fuzz_importers(tmp_path_factory, gold):
+    """400 mutated pairs of files by default (about 7 s); FUZZ_IMPORTERS=4000 for a longer run (about 50 s).
+    Hypothesis prints the failing example (and how to reproduce it) on failure."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    edits = st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 10_000), st.integers(0, 40), st.integers(0, 100)), max_size=6
+    )
+    riveg = {"r.txt": RELEASE.encode(), "g.json": b'[{"uniq_id": "475049.jpg#6aac", "box": [12, 11, 198, 290]},\n'}
+    riveg["g.json"] += b' {"uniq_id": "475049.jpg#77aa", "box": [300, 0, 600, 400]}]'
+    hindex = {"h.txt": HINDEX.encode(), "c.json": CANDIDATES.encode()}
+
+    @settings(
+        max_examples=int(os.environ.get("FUZZ_IMPORTERS", "400")),
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(st.sampled_from(["riveg", "hindex"]), edits, edits)
+    def run(which, first, second):
+        tmp = tmp_path_factory.mktemp("fuzz")
+        files = riveg if which == "riveg" else hindex
+        (a, da), (b, db) = files.items()
+        mutated = {a: _mutate(da, first), b: _mutate(db, second)}
+        _check_import(tmp, gold, import_riveg if which == "riveg" else import_hindex, mutated)
+
+    run()
+
+
+def test_hostile_hindex_line_is_linear(tmp_path, gold):
+    import time
+
+    block = HINDEX.split("\n\n")[0].split("\n")
+    for pred in (
+        "Pred: " + "(a , [" * 200_000,
+        "Pred: " + "(" * 1_000_000,
+        "Pred: " + "(Garfield , [16] , LOC ) " * 20_000,
+    ):
+        start = time.perf_counter()
+        with pytest.raises(ImportProblems):
+            import_hindex(write(tmp_path / "h.txt", "\n".join([block[0], pred, block[2]]) + "\n"), None, gold)
+        assert time.perf_counter() - start < 5
