@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +82,7 @@ def split_file(data_dir: str | Path, split: str) -> Path:
     """The CoNLL file of ``split`` in a release folder; :class:`MissingDataError` when there is none."""
     data_dir = Path(data_dir)
     for name in SPLIT_FILES[canonical_split(split)]:
-        if (data_dir / name).is_file():
+        if os.path.lexists(data_dir / name):  # a folder, FIFO or link loop there: the reader names the problem
             return data_dir / name
     names = " or ".join(SPLIT_FILES[canonical_split(split)])
     raise MissingDataError(f"split {split!r}: no {names} in this folder", file=data_dir)

@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ from smner_bench.loaders.report import Report
 
 TWEETS = ("s0001", "s0002", "s0003", "s0004")  # s0002: two boxes and masks; s0003: no entity; s0004: group mask
 # examples per test: a few thousand in all, about a minute on a 2-core machine
-EXAMPLES = {"conll": 700, "voc": 900, "labelme": 700, "knowledge": 500, "cli": 25}
+EXAMPLES = {"conll": 700, "voc": 900, "labelme": 700, "knowledge": 500, "cli": 80}
 MAX_MESSAGE = 1000  # characters of one error message or quirk
 
 
@@ -114,7 +115,17 @@ def read_release(root: Path) -> list[dict] | SmnerError:
     return examples
 
 
+OUTCOMES: Counter[str] = Counter()  # "read" / "error": printed at the end of the module (pytest -s)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _print_outcomes():
+    yield
+    print(f"\nraw fuzz outcomes: {dict(OUTCOMES)}")
+
+
 def check_outcome(outcome: list[dict] | SmnerError) -> None:
+    OUTCOMES["error" if isinstance(outcome, SmnerError) else "read"] += 1
     if isinstance(outcome, SmnerError):
         message = str(outcome)
         assert outcome.exit_code in (1, 2), message

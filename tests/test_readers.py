@@ -612,3 +612,51 @@ def test_other_text_readers_name_file_and_line(tmp_path):
     (folder / "test.txt").mkdir()
     with pytest.raises(DataFormatError, match="is a folder"):
         read_knowledge(folder, "test")
+
+
+def test_assembled_release_names_bad_per_tweet_files(tmp_path):
+    from smner_bench.loaders.assemble import Sources, iter_examples
+    from smner_bench.loaders.configs import config_info
+
+    for sub in ("xml", "masks", "images"):
+        (tmp_path / sub).mkdir()
+    write(tmp_path / "train.txt", "IMGID:1\nKevin\tB-PER\n\n")
+    Image.new("RGB", (60, 40)).save(tmp_path / "images" / "1.jpg", format="JPEG")
+
+    def run():
+        sources = Sources(config_info("smner"), tmp_path, image_dir=tmp_path / "images")
+        return list(iter_examples(sources, "train", Report()))
+
+    assert run()[0]["width"] == 60
+    (tmp_path / "xml" / "1.xml").mkdir()
+    with pytest.raises(DataFormatError, match="is a folder") as err:
+        run()
+    assert err.value.file == str(tmp_path / "xml" / "1.xml")
+    (tmp_path / "xml" / "1.xml").rmdir()
+    (tmp_path / "xml" / "1.xml").symlink_to(tmp_path / "xml" / "1.xml")
+    with pytest.raises(DataFormatError, match="symbolic link loop"):
+        run()
+    (tmp_path / "xml" / "1.xml").unlink()
+    write(tmp_path / "xml" / "1.xml", voc_doc((0, 0, 50, 39)).replace("<name>A</name>", "<name>Kevin</name>"))
+    # the VOC <size> says 600x400 but the image is 60x40: boxes are checked against the image, a quirk says so
+    report = Report()
+    example = next(
+        iter_examples(Sources(config_info("gmner"), tmp_path, image_dir=tmp_path / "images"), "train", report)
+    )
+    assert example["entities"][0]["boxes"] == [[0, 0, 50, 39]] and report.counts() == {"xml-size": 1}
+    write(tmp_path / "xml" / "1.xml", voc_doc((0, 0, 500, 39)).replace("<name>A</name>", "<name>Kevin</name>"))
+    with pytest.raises(DataFormatError, match="outside the 60x40 image"):
+        list(iter_examples(Sources(config_info("gmner"), tmp_path, image_dir=tmp_path / "images"), "train", Report()))
+    (tmp_path / "xml" / "1.xml").unlink()
+    write(tmp_path / "masks" / "1.json", json.dumps(labelme([shape("Kevin", [[1, 1], [9, 1], [9, 9]])], h=400, w=600)))
+    with pytest.raises(DataFormatError, match="600x400 differs from the image's size 60x40"):
+        run()
+    (tmp_path / "masks" / "1.json").unlink()
+    (tmp_path / "images" / "1.jpg").write_bytes(_png_declaring(100000, 100000))
+    with pytest.raises(DataFormatError, match="decompression bomb") as err:
+        run()
+    assert err.value.file == str(tmp_path / "images" / "1.jpg")
+    (tmp_path / "train.txt").unlink()
+    (tmp_path / "train.txt").mkdir()
+    with pytest.raises(DataFormatError, match="split file is a folder"):
+        run()
