@@ -502,3 +502,85 @@ def test_shuffled_lines_digest_is_order_free():
     assert a == content_digest((json.dumps(r) + "\r\n").encode() for r in ints)
     gz = gzip.compress(b"".join((json.dumps(r) + "\n").encode() for r in records))
     assert a == content_digest(gzip.decompress(gz).splitlines(keepends=True))
+
+
+# --- migration of entries written before digests: re-scored, never edited -----------------------------------
+
+
+def _old_format(data: dict) -> dict:
+    """What an entry looked like before counts, the groundable split, content digests and entry digests."""
+    old = json.loads(json.dumps(data))
+    for figures in [*old["results"].values(), *old["per_type"].values()]:
+        for key in ("tp", "tp_pred", "pred", "gold"):
+            figures.pop(key, None)
+    for point in old.get("sweep", []):
+        point.pop("tp")
+    old.pop("grounding", None)
+    old.pop("digest")
+    old["provenance"].pop("content_sha256")
+    old["provenance"]["command"] = "smner-bench leaderboard submit /tmp/preds.jsonl --meta /home/ann/meta.yaml"
+    return old
+
+
+def test_migrate_rescores_old_entries_and_refuses_edited_ones(board, root, sample_dir, capsys):
+    from smner_bench.leaderboard.migrate import main as migrate
+
+    first, second = board
+    current = json.loads(first.read_text())
+    first.write_text(json.dumps(_old_format(current), indent=1))
+    assert [b.file for b in read_entries(root).bad] == [first]
+    args = ["--dataset", "smner", "--split", "test", "--data-dir", str(sample_dir), "--entries", str(root)]
+    assert migrate(args) == 0
+    assert "1 entries migrated" in capsys.readouterr().out
+    migrated = json.loads(first.read_text())
+    assert read_entries(root).bad == []
+    assert migrated["provenance"]["command"] == "smner-bench leaderboard submit preds.jsonl --meta meta.yaml"
+    for key in ("results", "per_type", "grounding", "sweep", "id", "system", "notes"):
+        assert migrated[key] == current[key], key
+    assert migrated["provenance"]["content_sha256"] == current["provenance"]["content_sha256"]
+    # an old entry whose figures were edited is not migrated (and not touched)
+    old = _old_format(json.loads(second.read_text()))
+    old["results"]["smner"]["f1"] = 99.0
+    second.write_text(json.dumps(old, indent=1))
+    before = second.read_bytes()
+    assert migrate(args) == 1
+    assert "results.smner" in capsys.readouterr().err and second.read_bytes() == before
+
+
+# --- hostile bytes in entry files never escape as an internal error -------------------------------------------
+
+
+def test_mutated_entry_files_are_good_or_excluded(board, root, capsys):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    first, _ = board
+    original = first.read_bytes()
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), print_blob=True)
+    @given(st.lists(st.tuples(st.integers(0, len(original) - 1), st.binary(max_size=4)), min_size=1, max_size=4))
+    def mutate(edits):
+        data = bytearray(original)
+        for position, replacement in edits:
+            data[position : position + 1] = replacement
+        first.write_bytes(bytes(data))
+        board_read = read_entries(root)  # never raises
+        good = {s.file for s in board_read.stored}
+        assert (first in good) != any(b.file == first for b in board_read.bad)
+        if first in good:  # a mutation that survives changes nothing the entry says (e.g. JSON spacing)
+            assert next(s.entry for s in board_read.stored if s.file == first) == Entry.model_validate_json(original)
+
+    mutate()
+    first.write_bytes(original)
+
+
+def test_repository_scored_entries_verify_on_the_real_gold(data_root, capsys):
+    from smner_bench.leaderboard.store import DEFAULT_ROOT
+
+    scored = sorted((DEFAULT_ROOT / "scored").glob("*.json"))
+    assert scored and read_entries().bad == []
+    datasets = {(json.loads(p.read_text())["dataset"], json.loads(p.read_text())["split"]) for p in scored}
+    assert datasets == {("gmner", "test")}  # the data folder below holds that split
+    folder = data_root / "twitter-gmner" / "v2.0"
+    assert main(["leaderboard", "verify", "--dataset", "gmner", "--split", "test", "--data-dir", str(folder)]) == 0
+    assert f"{len(scored)} scored entries on gmner/test verify" in capsys.readouterr().out
