@@ -187,7 +187,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _entries(p)
     p.set_defaults(func=cmd_submit)
 
-    p = sub.add_parser("verify", help="re-score the kept copies of the scored entries of a dataset split")
+    p = sub.add_parser(
+        "verify",
+        help="re-score the kept copies of the scored entries of a dataset split and compare every stored figure",
+    )
     _gold_options(p)
     _entries(p)
     p.set_defaults(func=cmd_verify)

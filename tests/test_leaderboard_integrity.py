@@ -138,7 +138,9 @@ def test_an_edited_entry_is_excluded_and_named(edit, board, root, tmp_path, caps
     assert "Other system" in page and "Demo system" not in page and "99.00" not in page
 
 
-def test_bad_json_duplicate_keys_and_damaged_copy_exclude_only_their_entry(board, root, capsys):
+def test_bad_json_duplicate_keys_and_damaged_copy_exclude_only_their_entry(
+    board, root, capsys, tmp_path, sample_dir, lines
+):
     first, second = board
     copy = second.with_suffix(".jsonl.gz")
     copy.write_bytes(copy.read_bytes()[:100])  # a truncated gzip
@@ -147,6 +149,16 @@ def test_bad_json_duplicate_keys_and_damaged_copy_exclude_only_their_entry(board
     assert main(["leaderboard", "show", "--task", "smner", "--entries", str(root)]) == 1
     out, err = capsys.readouterr()
     assert second.name in err and first.name not in err and "Demo system" in out and "Other system" not in out
+    # submit still adds a new entry beside the damaged one, names it, and exits 1
+    third = [dict(line, entities=[]) if i == 1 else line for i, line in enumerate(lines)]
+    path = tmp_path / "third.jsonl"
+    write_submission(path, third)
+    meta = tmp_path / "third.yaml"
+    meta.write_text("system: Third\n")
+    assert main(["leaderboard", "submit", str(path), "--meta", str(meta), *gold_args(sample_dir, root)]) == 1
+    out, err = capsys.readouterr()
+    assert "added scored/smner/smner/third-" in out and second.name in err
+    next(root.glob("scored/*third*.json")).unlink()
 
     copy.write_bytes(b"not gzip at all")
     assert "not a readable gzip" in read_entries(root).bad[0].reason
