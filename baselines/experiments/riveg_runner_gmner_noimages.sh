@@ -11,8 +11,9 @@ BIN=${BIN:-.venv/bin}
 DATA=$(cd "${SMNER_BENCH_DATA:-../shared/data}" && pwd)
 OUT=${OUT:-build/experiments/riveg-runner-gmner-noimages}
 PLIM=$(cd "${PLIM:-build/experiments/plim-minilm-gmner/knowledge}" && pwd)
-rm -rf "$OUT" && mkdir -p "$OUT/no-images"
-$BIN/smner-bench baseline tiny-models --data-dir "$DATA/twitter-gmner/v2.0" --images "$OUT/no-images" --out "$OUT"
+# the empty image folder lies beside the run's folder: a folder a command owns may not hold its inputs
+rm -rf "$OUT" "$OUT-no-images" && mkdir -p "$OUT-no-images"
+$BIN/smner-bench baseline tiny-models --data-dir "$DATA/twitter-gmner/v2.0" --images "$OUT-no-images" --out "$OUT"
 $BIN/smner-bench sample --out "$OUT/sample"   # VE/VG placeholders are trained on the synthetic sample's images
 $BIN/smner-bench baseline ve-train --base "$OUT/tiny/matcher" --data-dir "$OUT/sample" --images "$OUT/sample/images" \
     --out "$OUT/ve"
@@ -22,7 +23,7 @@ cat > "$OUT/run.yaml" <<YAML
 dataset: gmner
 data_dir: $DATA/twitter-gmner/v2.0
 split: test
-images: no-images
+images: ../$(basename "$OUT")-no-images
 out: run
 captions: {captioner: "replay:$DATA/captions/mplug-owl_test.txt,$DATA/captions/BLIP2_15.txt,$DATA/captions/BLIP2_17.txt"}
 knowledge: {llm: "replay:$DATA/llm-knowledge/twitter-gmner_gpt-3.5-turbo.zip"}
@@ -52,6 +53,7 @@ r = {
                 "platform": platform.platform()},
     "reproduce": "baselines/experiments/riveg_runner_gmner_noimages.sh",
 }
-json.dump(r, open(sys.argv[3], "w"), indent=1)
+from smner_bench.benchmark.safe_output import write_json
+write_json(sys.argv[3], r, inputs=[sys.argv[1], sys.argv[2]])
 print(json.dumps(r, indent=1))
 PY
