@@ -250,3 +250,85 @@ def test_out_dot_is_refused_in_a_users_folder(capsys, tmp_path, base, monkeypatc
     monkeypatch.chdir(mine)
     for command in FOLDER_COMMANDS.values():
         run_refused(capsys, command(base, Path("."), tmp_path), "refused", [base, mine])
+
+
+# --- what an export publishes -----------------------------------------------------------------------------------
+
+
+def test_export_card_has_no_local_paths_and_plain_modes(capsys, tmp_path, base, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    old = os.umask(0o077)  # what a careful user may have: the export must still be readable by others
+    try:
+        argv = ["prepare", "smner", "--data-dir", base / "data", "--image-dir", base / "data" / "images"]
+        argv += ["--knowledge", base / "data" / "knowledge.zip", "--cache-dir", tmp_path / "cache"]
+        assert main([str(a) for a in [*argv, "--out", tmp_path / "export"]]) == 0
+    finally:
+        os.umask(old)
+    capsys.readouterr()
+    export = tmp_path / "export"
+    texts = [(export / "README.md").read_text(), (export / "smner" / "CARD.md").read_text()]
+    texts.append((export / "smner" / "quirks.json").read_text())
+    for text in texts:
+        assert str(tmp_path) not in text and str(base) not in text and "/tmp" not in text
+    card = texts[1]
+    assert "- `train.txt`: `" in card and "- `knowledge.zip`: `" in card and "- `xml (" in card
+    assert (export / MARKER).read_text() == "export\n"
+    for root, dirs, files in os.walk(export):
+        assert all(stat_mode(Path(root, d)) == 0o755 for d in dirs) and stat_mode(Path(root)) == 0o755
+        assert all(stat_mode(Path(root, f)) == 0o644 for f in files)
+
+
+def stat_mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_export_made_before_the_marker_is_updated_others_refused(capsys, tmp_path, base):
+    from smner_bench.loaders.export import MARKER as CARD_MARKER
+
+    argv = ["prepare", "gmner", "--data-dir", base / "data", "--cache-dir", tmp_path / "cache", "--out"]
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "README.md").write_text(f"---\nconfigs: []\n---\n{CARD_MARKER}\n")
+    (legacy / "twitter2015").mkdir()
+    (legacy / "twitter2015" / "CARD.md").write_text("## twitter2015\n")
+    assert main([str(a) for a in [*argv, legacy]]) == 0
+    capsys.readouterr()
+    assert (legacy / MARKER).read_text() == "export\n" and (legacy / "gmner" / "CARD.md").is_file()
+    assert (legacy / "twitter2015" / "CARD.md").read_text() == "## twitter2015\n"  # the other config is kept
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "README.md").write_text("# my project\n")
+    run_refused(capsys, [*argv, foreign], "not made by smner-bench", [foreign])
+
+
+def test_answer_cache_refuses_special_files_and_inputs_and_appends(tmp_path):
+    from smner_bench.baselines.providers.cache import AnswerCache
+    from smner_bench.benchmark.safe_output import OutputError
+
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "data.txt").write_text("gold")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    cases = {
+        "fifo": "not a regular file",
+        "folder": "it is a folder",
+        "dangling": "symbolic link whose target does not exist",
+        "no/cache.jsonl": "does not exist",
+    }
+    for name, needle in cases.items():
+        with pytest.raises(OutputError, match=needle):
+            AnswerCache(tmp_path / name)
+    with pytest.raises(OutputError, match="an input of this command"):
+        AnswerCache(tmp_path / "data.txt", inputs=[tmp_path / "data.txt"])
+    assert (tmp_path / "data.txt").read_text() == "gold" and not (tmp_path / "no").exists()
+    (tmp_path / "cache.jsonl").write_text('{"key": "a", "answer": "A"}\n{"key": "b", "ans')  # a cut last line
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "cache.jsonl")
+    cache = AnswerCache(tmp_path / "link.jsonl")
+    assert cache.get("a") == "A" and cache.broken_lines == 1
+    cache.put("c", "C")
+    cache.close()
+    assert (tmp_path / "link.jsonl").is_symlink()
+    assert (tmp_path / "cache.jsonl").read_text().splitlines()[-1] == '{"key": "c", "answer": "C"}'
+    assert AnswerCache(tmp_path / "cache.jsonl").get("c") == "C"
