@@ -64,9 +64,9 @@ _SIGNATURES = (
 )
 _HEAD_BYTES = 8192
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
-_PAIR = re.compile(rb"\[\]|\{\}")
-_OPENERS = re.compile(rb"[\[{]+")
+_OPENERS = re.compile(rb"\[+")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_ONE_KIND = bytes.maketrans(b"{}", b"[]")  # for depth, an object is a bracket like an array
 
 
 def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
@@ -333,12 +333,16 @@ def _integer(text: str) -> int:
 
 
 def _structure_problem(raw: bytes) -> str | None:
-    """Too deep or too many values, found on the bytes before parsing (strings blanked out first)."""
+    """Too deep or too many values, found on the bytes before parsing (strings blanked out first). Every step
+    is a C-level pass over the line that allocates a bounded number of objects, whatever the line holds."""
+    quotes = raw.count(b'"')
+    if quotes > 4 * MAX_VALUES:  # each string takes two quotes: bounds the blanking below
+        return f"about {quotes // 2} JSON strings on one line (at most {MAX_VALUES} values)"
     bare = _STRING.sub(b'""', raw)
-    brackets = bare.translate(None, _NOT_BRACKETS)
-    rest, depth = brackets, 0  # peel the innermost [] / {} pairs, one level per pass
+    brackets = bare.translate(_ONE_KIND, _NOT_BRACKETS)
+    rest, depth = brackets, 0  # peel the innermost pairs, one level per pass
     while rest and depth <= MAX_DEPTH:
-        peeled = _PAIR.sub(b"", rest)
+        peeled = rest.replace(b"[]", b"")
         if len(peeled) == len(rest):
             break  # unbalanced: the parser says where
         rest, depth = peeled, depth + 1
