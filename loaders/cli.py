@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from smner_bench.benchmark import options
+
 from .configs import CONFIGS, SPLITS
 
 
@@ -106,5 +108,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         help="folder to write (created when its parent exists; an earlier sample or an empty folder is replaced)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=options.seed, default=0)
     p.set_defaults(func=cmd_sample)
