@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from smner_bench.benchmark import options
 from smner_bench.benchmark.configs import ANNOTATIONS
 
 
@@ -497,7 +498,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="where the annotated tweets' texts are, e.g. twitter2015:../shared/data/twitter2015",
     )
     p.add_argument("--encoder", help="feature encoder for MSEA (from_pretrained path)")
-    p.add_argument("--top-n", type=int, default=5)
+    p.add_argument("--top-n", type=options.positive_int, default=5)
     p.add_argument("--features", help="where to keep the examples' MSEA features (.npz), computed once")
     p.add_argument("--llm", required=True, help="transformers:PATH | openai:MODEL@BASE_URL | replay:RELEASE")
     p.add_argument("--cache", required=True, help="answer cache (JSON Lines); reruns and resumes use it")
@@ -521,37 +522,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", required=True, help="Twitter-GMNER release folder")
     p.add_argument("--captions", nargs="+", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--max-length", type=int, default=128)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--threads", type=int)
-    p.add_argument("--max-train", type=int, help="a prefix of the training pairs (smoke runs)")
+    p.add_argument("--epochs", type=options.positive_int, default=1)
+    p.add_argument("--batch-size", type=options.positive_int, default=32)
+    p.add_argument("--max-length", type=options.positive_int, default=128)
+    p.add_argument("--seed", type=options.seed, default=42)
+    p.add_argument("--threads", type=options.positive_int)
+    p.add_argument("--max-train", type=options.positive_int, help="a prefix of the training pairs (smoke runs)")
     p.add_argument("--predictions", help="a tagger's test submission to judge (e.g. PLIM's)")
     p.set_defaults(func=cmd_caption_ve)
 
     p = subparsers.add_parser("run", help="run a whole reference pipeline from a run file (stages cached, shardable)")
     p.add_argument("pipeline", choices=["riveg"])
     p.add_argument("--config", required=True, help="the run file (YAML); see smner_bench.baselines.run_config")
-    p.add_argument("--num-shards", type=int, default=1, help="split every stage into this many shards")
-    p.add_argument("--shard-index", type=int, default=0, help="the shard this process runs (0-based)")
+    p.add_argument("--num-shards", type=options.positive_int, default=1, help="split every stage into this many shards")
+    p.add_argument(
+        "--shard-index", type=options.non_negative_int, default=0, help="the shard this process runs (0-based)"
+    )
     p.add_argument("--merge", action="store_true", help="join the finished shards' files into the run folder")
     p.add_argument("--force", nargs="+", default=[], metavar="STAGE", help="rerun these stages even if cached")
-    p.add_argument("--threads", type=int)
+    p.add_argument("--threads", type=options.positive_int)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("ve-train", help="fine-tune an image-text matching model (BLIP ITM) for visual entailment")
     p.add_argument("--base", required=True, help="a BlipForImageTextRetrieval folder (from_pretrained)")
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--lr", type=float, default=2e-5)
-    p.add_argument("--images-per-batch", dest="batch", type=int, default=8)
+    p.add_argument("--epochs", type=options.positive_int, default=1)
+    p.add_argument("--lr", type=options.positive_float, default=2e-5)
+    p.add_argument("--images-per-batch", dest="batch", type=options.positive_int, default=8)
     p.set_defaults(func=cmd_ve_vg_train, stage="ve")
     ve = p
     p = sub.add_parser("vg-train", help="fine-tune Grounding DINO on the GMNER VG set (largest box per entity)")
     p.add_argument("--base", required=True, help="a GroundingDinoForObjectDetection folder (from_pretrained)")
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--lr", type=float, default=1e-5)
-    p.add_argument("--batch-size", dest="batch", type=int, default=4, help="images per batch")
+    p.add_argument("--epochs", type=options.positive_int, default=1)
+    p.add_argument("--lr", type=options.positive_float, default=1e-5)
+    p.add_argument("--batch-size", dest="batch", type=options.positive_int, default=4, help="images per batch")
     p.set_defaults(func=cmd_ve_vg_train, stage="vg")
     vg = p
     for q in (ve, vg):
@@ -559,10 +562,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         q.add_argument("--data-dir", required=True)
         q.add_argument("--images", required=True, help="folder of the tweet images")
         q.add_argument("--out", required=True, help="folder of the fine-tuned model (with its threshold/metrics)")
-        q.add_argument("--seed", type=int, default=42)
+        q.add_argument("--seed", type=options.seed, default=42)
         q.add_argument("--device", default="cpu")
-        q.add_argument("--threads", type=int)
-        q.add_argument("--max-train", type=int, help="a prefix of the training set (smoke runs)")
+        q.add_argument("--threads", type=options.positive_int)
+        q.add_argument("--max-train", type=options.positive_int, help="a prefix of the training set (smoke runs)")
         q.add_argument(
             "--expressions",
             nargs="+",
@@ -583,6 +586,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--data-dir", help="default: the run's")
     p.add_argument("--knowledge", help="default: the run's first release")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=options.positive_int, default=64)
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_plim_predict)
