@@ -265,3 +265,29 @@ def test_a_gzip_submission_gets_one_message_with_a_hint(capsys, tmp_path, sample
     code, _, err = run(capsys, "score", path, *gold_args(sample_dir))
     assert code == 1 and "1 problem; nothing was scored" in err and "gzip-compressed: decompress it first" in err
     assert err.count("\n") == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["sample", "--out", "x", "--seed", "-1"], "argument --seed: expected an integer from 0 to 4294967295"),
+        (["run", "riveg", "--config", "c.yaml", "--num-shards", "0"], "argument --num-shards: expected a positive"),
+        (["run", "riveg", "--config", "c", "--shard-index", "-1"], "argument --shard-index: expected an integer >= 0"),
+        (["run", "riveg", "--config", "c", "--threads", "1.5"], "argument --threads: expected an integer, got '1.5'"),
+        (
+            ["baseline", "caption-ve", "--encoder", "e", "--data-dir", "d", "--captions", "c", "--out", "o",
+             "--epochs", "0"],
+            "argument --epochs: expected a positive integer",
+        ),
+        (
+            ["baseline", "ve-train", "--lr", "nan"],
+            "argument --lr: expected a finite number, got 'nan'",
+        ),
+        (["leaderboard", "show", "--task", "mner", "-v", "--dataset", "nope"], "argument --dataset: invalid choice"),
+    ],
+)  # fmt: skip
+def test_numeric_options_of_every_part_are_usage_errors(capsys, argv, needle):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and needle in err, err
