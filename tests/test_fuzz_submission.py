@@ -311,8 +311,11 @@ def test_fuzz_submission_cli(bases, fast_cli, sample_dir, tmp_path, data):
     event(f"{command} exit {code}")
     if code == 1:  # which rule caught it, without the values: e.g. "not JSON", "entities[0].mask"
         event(re.sub(r"[\d']+.*", "", err.split("\n", 2)[1].split(": ", 1)[1])[:40])
-    if command == "validate" and code == 0:
-        code, out, err = run_cli(["score", path, *gold_args(sample_dir), "--match", "text"])
+    if command == "validate" and code == 0:  # it must score: every matching mode, every task it supports
+        tasks = out.split("; tasks ", 1)[1].split(";", 1)[0].split(", ")
+        task = data.draw(st.sampled_from(tasks), label="task")
+        match = data.draw(st.sampled_from(["text", "riveg"] + ["span"] * ("spans given" in out)), label="match")
+        code, out, err = run_cli(["score", path, *gold_args(sample_dir), "--task", task, "--match", match, "--ci"])
         check_output(code, out, err, path)
         assert code == 0 and "MNER" in out, err[-3000:]
 
