@@ -11,10 +11,16 @@ examples; the prompt is the prompt head, then for each example and for the tweet
     Answer: {External Annotation}
 
 with an empty answer for the tweet.
+
+The example pool (:func:`smner_bench.baselines.knowledge.example_pool`) holds the manual annotations minus every
+tweet of the evaluated dataset's dev and test splits; a tweet never retrieves itself (same id or same
+:func:`normalized_text`). A tweet's features are computed on their own (a batch of one), so its prompt does not
+depend on which other tweets share its shard.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,6 +42,21 @@ class Example:
     text: str
     image: str
     answer: str
+    id: str = ""  # the annotated tweet's id
+
+
+_URL = re.compile(r"https?:\S*(?:\s+co/\S+)?")  # Twitter-GMNER splits some links: "http://t. co/cB5PlzTLFG"
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def normalized_text(text: str) -> str:
+    """What makes two tweets the same tweet across datasets: lower case, links dropped, only letters and digits
+    (Twitter-GMNER writes Twitter-2015's ``@redbullESPORTS`` as ``@ redbullESPORTS`` and drops the links).
+
+    >>> normalized_text("RT @cnni : Pope Francis http://t. co/cB5PlzTLFG @Pontifex")
+    'rtcnnipopefrancispontifex'
+    """
+    return _NOT_WORD.sub("", _URL.sub(" ", text.lower()))
 
 
 def block(text: str, image: str, answer: str = "") -> str:
@@ -60,6 +81,21 @@ def top_n(features: np.ndarray, annotated: np.ndarray, n: int = 5) -> np.ndarray
     similarity = a @ b.T
     n = min(n, annotated.shape[0])
     return np.argsort(-similarity, axis=1, kind="stable")[:, :n]
+
+
+def rank(features: np.ndarray, annotated: np.ndarray, n: int, excluded: np.ndarray | None = None) -> list[list[int]]:
+    """:func:`top_n` where ``excluded[i, j]`` (a boolean matrix) keeps example ``j`` out of row ``i``'s choice:
+    each row gets its ``n`` best allowed examples (fewer when fewer are allowed).
+
+    >>> rank(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0], [2.0, 0.1], [1.0, 1.0]]), 2, np.array([[0, 1, 0]], bool))
+    [[2, 0]]
+    """
+    if annotated.shape[0] == 0 or n == 0:
+        return [[] for _ in range(features.shape[0])]
+    order = top_n(features, annotated, annotated.shape[0])
+    if excluded is None:
+        return [row[:n].tolist() for row in order]
+    return [[int(j) for j in row if not excluded[i, j]][:n] for i, row in enumerate(order)]
 
 
 def feature_text(text: str, image: str | None) -> str:
