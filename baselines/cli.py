@@ -36,6 +36,7 @@ def cmd_plim_train(args: argparse.Namespace) -> int:
                 "seed",
                 "threads",
                 "device",
+                "amp",
                 "patience",
                 "max_train_tweets",
                 "time_budget_minutes",
@@ -68,39 +69,69 @@ def cmd_plim_predict(args: argparse.Namespace) -> int:
         knowledge=args.knowledge,
         batch_size=args.batch_size,
         device=args.device,
+        dtype=args.dtype,
     )
     print(f"wrote {path}")
     return 0
 
 
 def cmd_knowledge(args: argparse.Namespace) -> int:
-    from smner_bench.benchmark.safe_output import check_folder
-    from smner_bench.loaders import load, read_captions, read_manual_annotations
+    from smner_bench.benchmark.errors import UsageError
+    from smner_bench.benchmark.safe_output import check_folder, output_file, write_jsonl
+    from smner_bench.loaders import load, read_captions
 
-    from .knowledge import build_prompts, example_features, manual_examples, write_release
+    from .knowledge import example_features, example_pool, msea_prompts, parse_manual_data, write_release
     from .providers.encoder import Encoder
     from .providers.llm import Request, llm_from_spec
+    from .runner import shard_rows
 
-    manual_data = [spec.partition(":")[2] for spec in args.manual_data]
-    llm_paths = args.llm.partition(":")[2].split(",") if args.llm.startswith(("transformers:", "replay:")) else []
-    inputs = [args.data_dir, *args.captions, *args.manual, *manual_data, args.encoder, *llm_paths]
-    # the release folder may hold neither the cache nor the features; neither may be an input
-    check_folder(args.out, "knowledge", inputs=[*inputs, args.cache, args.features])  # before any LLM call
+    prompts_only = args.prompts_only is not None
+    if not prompts_only:
+        missing = [f"--{name}" for name in ("llm", "cache", "out") if getattr(args, name) is None]
+        if missing:
+            raise UsageError(f"{', '.join(missing)} needed (or --prompts-only OUT.jsonl: the prompts, no LLM)")
+        if args.num_shards > 1:
+            raise UsageError("--num-shards works with --prompts-only (a knowledge release holds whole splits)")
+    elif any(getattr(args, name) is not None for name in ("llm", "cache", "out")):
+        print("note: --llm, --cache and --out are not used with --prompts-only (no LLM is called)", file=sys.stderr)
+    shard_rows([], args.num_shards, args.shard_index)  # a shard index out of range is a usage error, now
+    manual_data = [parse_manual_data(spec)[1] for spec in args.manual_data]
+    replay = not prompts_only and args.llm.startswith("replay:")
+    llm = None if prompts_only else args.llm
+    llm_paths = llm.partition(":")[2].split(",") if llm and llm.startswith(("transformers:", "replay:")) else []
+    captions = [*args.captions, *args.manual_captions]
+    inputs = [args.data_dir, *captions, *args.manual, *manual_data, args.encoder, *llm_paths]
+    if prompts_only:  # refused before anything is read
+        output_file(args.prompts_only, inputs=[*inputs, args.features])
+    else:  # the release folder may hold neither the cache nor the features; neither may be an input
+        check_folder(args.out, "knowledge", inputs=[*inputs, args.cache, args.features])  # before any LLM call
+    if not replay and args.encoder is None:
+        raise UsageError("--encoder is needed to choose the in-context examples (MSEA)")
     ds = load(args.dataset, args.data_dir)
     captions, descriptions = read_captions(args.captions)
     images = {**descriptions, **captions}
-    replay = args.llm.startswith("replay:")
-    examples, encoder, features = [], None, None
+    pool, encoder, features = None, None, None
     if not replay:
-        texts = {}
-        for spec in args.manual_data:
-            config, _, folder = spec.partition(":")
-            texts.update({r["id"]: " ".join(r["tokens"]) for r in load(config, folder)["train"]})
-        for folder in args.manual:
-            examples += manual_examples(read_manual_annotations(folder), texts, images)
+        if args.manual_captions:
+            pool_captions, pool_descriptions = read_captions(args.manual_captions)
+            pool_images = {**pool_descriptions, **pool_captions}
+        else:
+            pool_images = images
+        pool = example_pool(args.manual, args.manual_data, pool_images, data_dir=args.data_dir)
+        print(pool.summary())
         encoder = Encoder(args.encoder)
-        features = example_features(encoder, examples, args.features, inputs=[*inputs, args.cache])
-        print(f"{len(examples)} in-context examples")
+        written = [args.prompts_only] if prompts_only else [args.cache]
+        features = example_features(encoder, pool.examples, args.features, inputs=[*inputs, *written])
+    if prompts_only:
+        lines = []
+        for split in args.splits:
+            rows = shard_rows(list(ds[split]), args.num_shards, args.shard_index)
+            prompts = msea_prompts(rows, images, pool.examples, encoder, n=args.top_n, annotated=features)
+            lines += [{"id": p.id, "examples": p.examples, "prompt": p.prompt} for p in prompts]
+            print(f"{split}: {len(rows)} prompts")
+        write_jsonl(args.prompts_only, lines, inputs=[*inputs, args.features])
+        print(f"wrote {args.prompts_only}: {len(lines)} prompts (no LLM called)")
+        return 0
     knowledge = {}
     for split in args.splits:
         rows = list(ds[split])
@@ -115,7 +146,10 @@ def cmd_knowledge(args: argparse.Namespace) -> int:
         requests = (
             [Request("", key=r["id"]) for r in rows]
             if replay
-            else build_prompts(rows, images, examples, encoder, n=args.top_n, annotated=features)
+            else [
+                Request(p.prompt, key=p.id)
+                for p in msea_prompts(rows, images, pool.examples, encoder, n=args.top_n, annotated=features)
+            ]
         )
         knowledge.update(zip([r["id"] for r in rows], llm.generate(requests), strict=True))
         print(f"{split}: {len(rows)} tweets ({llm.hits} cached answers, {llm.misses} new)")
@@ -159,6 +193,10 @@ def cmd_expand(args: argparse.Namespace) -> int:
             dataset=args.dataset,
             data_dir=args.data_dir,
             split=args.split,
+            device=args.device,
+            dtype=args.dtype,
+            device_map=args.device_map,
+            concurrency=args.concurrency,
             inputs=[*inputs, args.output],
         )
         for spec in args.llm
@@ -172,6 +210,9 @@ def cmd_expand(args: argparse.Namespace) -> int:
     write_submission(args.output, out, inputs=[*inputs, args.cache])
     count = sum(len(v) for v in lines.values())
     print(f"wrote {args.output}: referring expressions of {count} entities from {len(llms)} LLMs")
+    for llm in llms.values():
+        if llm.skipped:
+            print(f"note: {llm.name}: {llm.skipped} prompts longer than the context skipped (empty expansions)")
     return 0
 
 
@@ -188,7 +229,9 @@ def cmd_masks(args: argparse.Namespace) -> int:
         from smner_bench.benchmark.errors import MissingDataError
 
         raise MissingDataError("image folder not found", file=args.images)
-    adapter = BoxToMask(load_predictor(args.sam_checkpoint, args.model_type, args.device), multimask=args.multimask)
+    adapter = BoxToMask(
+        load_predictor(args.sam_checkpoint, args.model_type, args.device), multimask=args.multimask, dtype=args.dtype
+    )
     out = add_masks(lines, args.images, adapter, progress=True)
     write_submission(args.output, out, inputs=inputs)
     boxes = sum(e["mask"] is not None for line in out for e in line["entities"])
@@ -328,6 +371,7 @@ def cmd_ve_vg_train(args: argparse.Namespace) -> int:
         "lr": args.lr,
         "seed": args.seed,
         "device": args.device,
+        "amp": args.amp,
         "command": recorded_command(),
         "inputs": inputs,
     }
@@ -423,6 +467,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model-type", choices=MODEL_TYPES, default="vit_h", help="tiny: the random test model")
     p.add_argument("--multimask", action="store_true", help="decode 3 masks per box, keep the best predicted IoU")
     p.add_argument("--device", default="cpu")
+    _dtype_option(p)
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_masks)
 
@@ -482,6 +527,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("device", str),
     ):
         p.add_argument(f"--{name}", type=kind)
+    _amp_option(p, default=None)
     p.set_defaults(func=cmd_plim_train)
 
     p = sub.add_parser("knowledge", help="build auxiliary knowledge for splits (MSEA prompts + an LLM provider)")
@@ -497,12 +543,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="CONFIG:DIR",
         help="where the annotated tweets' texts are, e.g. twitter2015:../shared/data/twitter2015",
     )
+    p.add_argument(
+        "--manual-captions",
+        nargs="+",
+        default=[],
+        help="caption files or folders of the annotated tweets' images (default: --captions), e.g. BLIP2_15.txt "
+        "BLIP2_17.txt",
+    )
     p.add_argument("--encoder", help="feature encoder for MSEA (from_pretrained path)")
     p.add_argument("--top-n", type=options.positive_int, default=5)
     p.add_argument("--features", help="where to keep the examples' MSEA features (.npz), computed once")
-    p.add_argument("--llm", required=True, help="transformers:PATH | openai:MODEL@BASE_URL | replay:RELEASE")
-    p.add_argument("--cache", required=True, help="answer cache (JSON Lines); reruns and resumes use it")
-    p.add_argument("--out", required=True, help="knowledge release folder to write")
+    p.add_argument("--llm", help="transformers:PATH | openai:MODEL@BASE_URL | replay:RELEASE")
+    p.add_argument("--cache", help="answer cache (JSON Lines); reruns and resumes use it")
+    p.add_argument("--out", help="knowledge release folder to write")
+    p.add_argument(
+        "--prompts-only",
+        metavar="OUT.jsonl",
+        help='write {"id", "examples", "prompt"} per tweet and stop: no LLM is called (--llm/--cache/--out unused)',
+    )
+    p.add_argument("--num-shards", type=options.positive_int, default=1, help="with --prompts-only: shards per split")
+    p.add_argument("--shard-index", type=options.non_negative_int, default=0, help="with --prompts-only (0-based)")
     p.set_defaults(func=cmd_knowledge)
 
     p = sub.add_parser("expand", help="referring expressions 'Entity (TYPE) - expansion' for predicted entities")
@@ -515,6 +575,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--llm", action="append", required=True, help="repeat to keep several LLMs side by side")
     p.add_argument("--cache", required=True)
     p.add_argument("-o", "--output", required=True)
+    p.add_argument("--device", default="cpu", help="transformers LLMs: the device")
+    _dtype_option(p)
+    p.add_argument("--device-map", help="transformers LLMs: spread over devices (e.g. auto; needs accelerate)")
+    p.add_argument(
+        "--concurrency", type=options.positive_int, default=4, help="openai LLMs: requests in flight (default 4)"
+    )
     p.set_defaults(func=cmd_expand)
 
     p = sub.add_parser("caption-ve", help="train and evaluate the caption cross-encoder VE on Twitter-GMNER")
@@ -564,6 +630,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         q.add_argument("--out", required=True, help="folder of the fine-tuned model (with its threshold/metrics)")
         q.add_argument("--seed", type=options.seed, default=42)
         q.add_argument("--device", default="cpu")
+        _amp_option(q)
         q.add_argument("--threads", type=options.positive_int)
         q.add_argument("--max-train", type=options.positive_int, help="a prefix of the training set (smoke runs)")
         q.add_argument(
@@ -588,4 +655,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--knowledge", help="default: the run's first release")
     p.add_argument("--batch-size", type=options.positive_int, default=64)
     p.add_argument("--device", default="cpu")
+    _dtype_option(p, what="the encoder's precision (the CRF head stays fp32)")
     p.set_defaults(func=cmd_plim_predict)
+
+
+def _dtype_option(p: argparse.ArgumentParser, what: str = "the model's precision") -> None:
+    from .dtype import DTYPES
+
+    p.add_argument("--dtype", choices=DTYPES, default="fp32", help=f"{what}: fp32 (default), bf16, fp16 (GPU only)")
+
+
+def _amp_option(p: argparse.ArgumentParser, default: str | None = "none") -> None:
+    from .dtype import AMP
+
+    p.add_argument(
+        "--amp", choices=AMP, default=default, help="bf16: mixed-precision training (autocast; weights stay fp32)"
+    )

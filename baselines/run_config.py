@@ -16,6 +16,11 @@ are left out by omitting their section: without ``expansion`` the expression is 
     ve: {checkpoint: ve}
     vg: {checkpoint: vg}
     sam: {checkpoint: tiny/sam.pth, model_type: tiny}
+
+``dtype`` (fp32 | bf16 | fp16, default fp32) is the precision of every model the run loads (see
+``baselines/dtype.py``); ``captions.prompt`` is the text an InstructBLIP-style captioner is given with each image;
+``expansion.concurrency`` / ``expansion.device_map`` are the LLM's requests in flight (HTTP backend) and device
+placement (transformers backend, e.g. ``auto``).
 """
 
 from __future__ import annotations
@@ -38,16 +43,28 @@ class CaptionsStage(Section):
     captioner: str = Field(description="transformers:PATH (a BLIP-2-style model) or replay:FILE[,FILE...]")
     batch_size: int = Field(8, ge=1)
     max_new_tokens: int = Field(40, ge=1)
+    prompt: str | None = Field(None, description="text given with each image (InstructBLIP-style captioners)")
 
 
 class KnowledgeStage(Section):
     llm: str = Field(description="transformers:PATH | openai:MODEL@URL | replay:RELEASE")
     encoder: str | None = Field(None, description="MSEA encoder (needed with in-context examples)")
     manual: list[str] = Field(default_factory=list, description="manual annotation folders")
-    manual_data: list[str] = Field(default_factory=list, description="CONFIG:FOLDER whose train texts they annotate")
+    manual_data: list[str] = Field(default_factory=list, description="CONFIG:FOLDER whose tweets they annotate")
+    manual_captions: list[str] = Field(
+        default_factory=list, description="caption files/folders of the annotated tweets (e.g. BLIP2_15.txt)"
+    )
     top_n: int = Field(5, ge=0)
     batch_size: int = Field(8, ge=1)
     max_new_tokens: int = Field(256, ge=1)
+
+    def model_post_init(self, _context) -> None:
+        for spec in self.manual_data:
+            config, sep, folder = spec.partition(":")
+            if not sep or not folder or config not in ANNOTATIONS:
+                raise ValueError(
+                    f"manual_data {spec[:80]!r}: expected CONFIG:FOLDER, CONFIG one of {', '.join(ANNOTATIONS)}"
+                )
 
 
 class PlimStage(Section):
@@ -59,6 +76,8 @@ class ExpansionStage(Section):
     llm: str
     batch_size: int = Field(8, ge=1)
     max_new_tokens: int = Field(64, ge=1)
+    concurrency: int = Field(4, ge=1, le=256, description="HTTP backend: requests in flight")
+    device_map: str | None = Field(None, description="transformers backend: e.g. auto (needs accelerate)")
 
 
 class VEStage(Section):
@@ -83,6 +102,7 @@ class RunConfig(Section):
     images: str
     out: str
     device: str = "cpu"
+    dtype: Literal["fp32", "bf16", "fp16"] = "fp32"
     captions: CaptionsStage
     knowledge: KnowledgeStage | None = None
     plim: PlimStage
@@ -143,8 +163,9 @@ def load_run_config(path: str | os.PathLike) -> RunConfig:
                     target[name] = _resolve(target[name], base)
     knowledge = raw.get("knowledge")
     if isinstance(knowledge, dict):
-        if isinstance(knowledge.get("manual"), list):
-            knowledge["manual"] = [_resolve(v, base) if isinstance(v, str) else v for v in knowledge["manual"]]
+        for name in ("manual", "manual_captions"):
+            if isinstance(knowledge.get(name), list):
+                knowledge[name] = [_resolve(v, base) if isinstance(v, str) else v for v in knowledge[name]]
         if isinstance(knowledge.get("manual_data"), list):  # CONFIG:FOLDER
             knowledge["manual_data"] = [
                 f"{v.partition(':')[0]}:{_resolve(v.partition(':')[2], base)}" if isinstance(v, str) and ":" in v else v

@@ -94,6 +94,8 @@ def run_captions(ctx: Context, _inputs) -> list[dict]:
         batch_size=ctx.cfg.captions.batch_size,
         max_new_tokens=ctx.cfg.captions.max_new_tokens,
         device=ctx.cfg.device,
+        dtype=ctx.cfg.dtype,
+        prompt=ctx.cfg.captions.prompt,
     )
     captions: dict[str, str] = {}
     size = ctx.cfg.captions.batch_size
@@ -106,9 +108,9 @@ def run_captions(ctx: Context, _inputs) -> list[dict]:
 
 
 def run_knowledge(ctx: Context, inputs) -> list[dict]:
-    from smner_bench.loaders import load, read_manual_annotations
+    from smner_bench.loaders import read_captions
 
-    from .knowledge import build_prompts, manual_examples
+    from .knowledge import example_features, example_pool, msea_prompts
     from .providers.encoder import Encoder
     from .providers.llm import Request, llm_from_spec
 
@@ -131,13 +133,18 @@ def run_knowledge(ctx: Context, inputs) -> list[dict]:
         if k.encoder is None:
             raise UsageError("knowledge.encoder is needed to choose in-context examples (MSEA)")
         images = {line["id"]: line["caption"] for line in inputs["captions"]}
-        texts = {}
-        for spec in k.manual_data:
-            config, _, folder = spec.partition(":")
-            texts.update({r["id"]: " ".join(r["tokens"]) for r in load(config, folder)["train"]})
-        examples = [e for folder in k.manual for e in manual_examples(read_manual_annotations(folder), texts, images)]
+        pool_images: dict[str, str] = {}
+        if k.manual_captions:  # the annotated tweets' captions: never the shard's captions (the pool is fixed)
+            captions, descriptions = read_captions(k.manual_captions)
+            pool_images = {**descriptions, **captions}
+        elif k.manual:
+            raise UsageError("knowledge.manual_captions: the caption files of the annotated tweets are needed")
+        pool = example_pool(k.manual, k.manual_data, pool_images, data_dir=ctx.cfg.data_dir)
+        log.info("%s", pool.summary())
         encoder = Encoder(k.encoder, device=ctx.cfg.device)
-        requests = build_prompts(ctx.rows, images, examples, encoder, n=k.top_n)
+        features = example_features(encoder, pool.examples)
+        prompts = msea_prompts(ctx.rows, images, pool.examples, encoder, n=k.top_n, annotated=features)
+        requests = [Request(p.prompt, key=p.id) for p in prompts]
     answers = llm.generate(requests)
     return [{"id": r["id"], "knowledge": a} for r, a in zip(ctx.rows, answers, strict=True)]
 
@@ -146,7 +153,7 @@ def run_plim(ctx: Context, inputs) -> list[dict]:
     from .plim.config import PlimConfig
     from .plim.train import encode_rows, load_checkpoint, predict_tags, submission_lines
 
-    model, tokenizer, meta = load_checkpoint(ctx.cfg.plim.checkpoint)
+    model, tokenizer, meta = load_checkpoint(ctx.cfg.plim.checkpoint, dtype=ctx.cfg.dtype, device=ctx.cfg.device)
     cfg = PlimConfig.model_validate(meta["config"])
     rows = ctx.rows
     if cfg.knowledge:
@@ -176,6 +183,9 @@ def run_expansion(ctx: Context, inputs) -> list[dict]:
         progress=ctx.progress,
         max_new_tokens=ctx.cfg.expansion.max_new_tokens,
         device=ctx.cfg.device,
+        dtype=ctx.cfg.dtype,
+        device_map=ctx.cfg.expansion.device_map,
+        concurrency=ctx.cfg.expansion.concurrency,
         inputs=ctx.inputs,
     )
     images = {line["id"]: line["caption"] for line in inputs["captions"]}
@@ -197,7 +207,7 @@ def _entity(e: dict) -> dict:
 def run_ve(ctx: Context, inputs) -> list[dict]:
     from .ve import ImageTextMatcher, expression
 
-    matcher = ImageTextMatcher(ctx.cfg.ve.checkpoint, device=ctx.cfg.device)
+    matcher = ImageTextMatcher(ctx.cfg.ve.checkpoint, device=ctx.cfg.device, dtype=ctx.cfg.dtype)
     threshold = ctx.cfg.ve.threshold if ctx.cfg.ve.threshold is not None else matcher.threshold
     source = inputs["expansion"] if "expansion" in inputs else inputs["mner"]
     image_of = {r["id"]: r["image_id"] for r in ctx.rows}
@@ -221,7 +231,7 @@ def run_ve(ctx: Context, inputs) -> list[dict]:
 def run_vg(ctx: Context, inputs) -> list[dict]:
     from .vg import Grounder
 
-    grounder = Grounder(ctx.cfg.vg.checkpoint, device=ctx.cfg.device)
+    grounder = Grounder(ctx.cfg.vg.checkpoint, device=ctx.cfg.device, dtype=ctx.cfg.dtype)
     image_of = {r["id"]: r["image_id"] for r in ctx.rows}
     out = []
     for line in inputs["ve"]:
@@ -241,7 +251,9 @@ def run_sam(ctx: Context, inputs) -> list[dict]:
     from .sam import BoxToMask, add_masks, load_predictor
 
     sam = ctx.cfg.sam
-    adapter = BoxToMask(load_predictor(sam.checkpoint, sam.model_type, ctx.cfg.device), multimask=sam.multimask)
+    adapter = BoxToMask(
+        load_predictor(sam.checkpoint, sam.model_type, ctx.cfg.device), multimask=sam.multimask, dtype=ctx.cfg.dtype
+    )
     return add_masks(inputs["vg"], ctx.cfg.images, adapter, image_ids={r["id"]: r["image_id"] for r in ctx.rows})
 
 
@@ -255,6 +267,8 @@ STAGES = (
             *_spec_path(c.knowledge.llm),
             *([c.knowledge.encoder] if c.knowledge.encoder else []),
             *c.knowledge.manual,
+            *c.knowledge.manual_captions,
+            *(spec.partition(":")[2] for spec in c.knowledge.manual_data),
         ],
         run_knowledge,
         optional=True,
@@ -323,6 +337,7 @@ def stage_key(stage: Stage, cfg: RunConfig, shard: tuple[int, int], ids: Sequenc
             "split": cfg.split,
             "images": cfg.images,
             "device": cfg.device,
+            "dtype": cfg.dtype,
         },
         "shard": list(shard),
         "ids": hashlib.sha256("\n".join(ids).encode()).hexdigest(),
@@ -363,8 +378,6 @@ def run_inputs(cfg: RunConfig, config_file: str | None = None) -> list[str]:
     paths = [config_file, cfg.data_dir, cfg.images]
     for stage in enabled(cfg):
         paths += stage.models(cfg)
-    if cfg.knowledge is not None:
-        paths += [spec.partition(":")[2] for spec in cfg.knowledge.manual_data]
     return [p for p in paths if p]
 
 

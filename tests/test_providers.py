@@ -166,10 +166,11 @@ def tiny_causal(tmp_path_factory):
     return folder
 
 
-def test_transformers_llm_refuses_prompts_longer_than_the_model(tiny_causal):
+def test_transformers_llm_skips_prompts_longer_than_the_model(tiny_causal, caplog):
     llm = TransformersLLM(str(tiny_causal), max_new_tokens=5)
-    with pytest.raises(ProviderError, match="does not fit the 1024 positions"):
-        llm.generate([Request("Kobe " * 1030)])
+    answers = llm.generate([Request("Kobe " * 1030, key="t1"), Request("Kobe")])
+    assert answers[0] is None and isinstance(answers[1], str)  # skipped, not fatal; the other one answered
+    assert "tweet t1" in caplog.text and "does not fit the 1024 positions" in caplog.text
 
 
 def test_transformers_llm_batched_greedy(tiny_causal):
@@ -371,7 +372,7 @@ def test_cli_knowledge_and_expand(capsys, tmp_path, sample_dir, tiny_encoder, ti
     ]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "1 in-context examples" in out and "12 new" in out
+    assert "MSEA example pool: 1 of 1 manual annotations" in out and "12 new" in out
     assert main(args) == 0
     assert "12 cached answers, 0 new" in capsys.readouterr().out  # a rerun costs nothing
     assert (tmp_path / "msea.npz").is_file()  # the examples' features, kept for the next run
