@@ -45,15 +45,16 @@ class ExamplePool:
     annotations: int = 0  # manual annotations with a written analysis, all folders together
     without_text: list[str] = field(default_factory=list)  # ids found in no --manual-data / dataset split file
     without_image: list[str] = field(default_factory=list)  # ids with no caption or description
-    held_out: dict[str, list[str]] = field(default_factory=dict)  # split -> annotation ids left out (its tweets)
+    held_out: dict[str, list[str]] = field(default_factory=dict)  # split -> annotation ids that are its tweets
     by_text: list[tuple[str, str, str]] = field(default_factory=list)  # (annotation id, split, tweet id): text only
 
     def summary(self) -> str:
-        held = ", ".join(f"{len(ids)} {split}" for split, ids in self.held_out.items())
+        held = len({i for ids in self.held_out.values() for i in ids})
+        splits = ", ".join(f"{len(ids)} of {split}" for split, ids in self.held_out.items())
         return (
-            f"MSEA example pool: {len(self.examples)} of {self.annotations} manual annotations "
-            f"(held out as tweets of the evaluated splits: {held or 'none'}, {len(self.by_text)} of them matched "
-            f"by text only; without text: {len(self.without_text)}; without image caption: {len(self.without_image)})"
+            f"MSEA example pool: {len(self.examples)} of {self.annotations} manual annotations; held out {held} "
+            f"tweets of the evaluated splits ({splits or 'none'}; {len(self.by_text)} matched by text only, under "
+            f"another id); without text: {len(self.without_text)}; without image caption: {len(self.without_image)}"
         )
 
 
@@ -137,11 +138,12 @@ def example_pool(
             pool.without_image.append(m.id)
             continue
         key = normalized_text(texts[m.id])
-        split = next((s for s in pool.held_out if m.id in by_id[s] or (key and key in by_norm[s])), None)
-        if split is not None:
+        splits = [s for s in pool.held_out if m.id in by_id[s] or (key and key in by_norm[s])]
+        for split in splits:
             pool.held_out[split].append(m.id)
             if m.id not in by_id[split]:
                 pool.by_text.append((m.id, split, by_norm[split][key]))
+        if splits:
             continue
         pool.examples.append(Example(texts[m.id], images[m.id], m.analysis, m.id))
     if annotations and not pool.examples and len(pool.without_text) == len(seen):
