@@ -20,12 +20,14 @@ import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
-from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
+from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
 from smner_bench.benchmark.safe_output import atomic_folder
 
 from .decision import best_threshold, evaluate
+from .dtype import to_numpy
 from .loading import from_pretrained
+from .providers.encoder import encoder_from_config, load_encoder
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class CrossEncoder(nn.Module):
 
     def forward(self, batch: dict) -> torch.Tensor:
         hidden = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        hidden = hidden.to(self.head.weight.dtype)
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         return self.head((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).squeeze(-1)
 
@@ -86,7 +89,7 @@ def predict_probabilities(
     with torch.no_grad():
         for k, (batch, _) in enumerate(_batches(tokenizer, examples, order, batch_size, max_length)):
             idx = order[k * batch_size : (k + 1) * batch_size]
-            probs[idx] = torch.sigmoid(model(batch)).numpy()
+            probs[idx] = to_numpy(torch.sigmoid(model(batch).float()))
     return probs
 
 
@@ -112,7 +115,7 @@ def train_caption_ve(
     np.random.seed(seed)
     torch.manual_seed(seed)
     tokenizer = tokenizer or from_pretrained(AutoTokenizer, encoder, "encoder")
-    model = model or CrossEncoder(from_pretrained(AutoModel, encoder, "encoder", add_pooling_layer=False))
+    model = model or CrossEncoder(load_encoder(encoder, "encoder", dtype="fp32"))
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     steps = epochs * math.ceil(len(train) / batch_size)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(0.1 * steps), steps)
@@ -165,9 +168,7 @@ def load_caption_ve(folder: str | Path) -> tuple[CrossEncoder, object, dict]:
     from transformers import AutoConfig
 
     folder = Path(folder)
-    model = CrossEncoder(
-        AutoModel.from_config(from_pretrained(AutoConfig, folder, "caption VE model"), add_pooling_layer=False)
-    )
+    model = CrossEncoder(encoder_from_config(from_pretrained(AutoConfig, folder, "caption VE model")))
     model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
     return (
         model.eval(),

@@ -5,6 +5,10 @@ the boxes of that image decoded in one ``predict_torch`` call. ``multimask_outpu
 mask with the highest predicted IoU is kept. Masks are COCO RLE of the image's size; an entity whose box is
 ``null`` ("not in the image") gets ``mask: null``.
 
+``dtype`` (fp32, bf16, fp16): SAM's weights stay float32 (its prompt encoder casts box coordinates to float32
+and multiplies them with its own weights, so bf16 weights would fail); bf16/fp16 run the image encoder and the
+mask decoder under ``torch.autocast``, which is where the time goes.
+
 Command: ``smner-bench masks --predictions gmner.jsonl --images DIR --sam-checkpoint P --model-type vit_h
 -o smner.jsonl``.
 """
@@ -24,6 +28,8 @@ from pydantic import ValidationError
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
 from smner_bench.benchmark.submission import LineIn
 from smner_bench.loaders.labelme import encode_rle
+
+from .dtype import inference_autocast, resolve_dtype, to_numpy
 
 MODEL_TYPES = ("vit_h", "vit_l", "vit_b", "tiny")  # tiny: the random-weight test model of baselines.tiny
 
@@ -55,8 +61,9 @@ def load_predictor(checkpoint: str | os.PathLike, model_type: str = "vit_h", dev
 class BoxToMask:
     """Masks for the boxes of one image at a time, reusing the image embedding for all its boxes."""
 
-    def __init__(self, predictor, *, multimask: bool = False) -> None:
-        self.predictor, self.multimask = predictor, multimask
+    def __init__(self, predictor, *, multimask: bool = False, dtype: str | None = "fp32") -> None:
+        resolve_dtype(dtype, str(predictor.device))  # refused before any image is read
+        self.predictor, self.multimask, self.dtype = predictor, multimask, dtype
 
     def masks(self, image: np.ndarray, boxes: Sequence[Sequence[float]]) -> list[dict]:
         """COCO RLE masks (image size) for ``boxes`` ([x1, y1, x2, y2] in pixels) on an RGB ``(h, w, 3)`` array."""
@@ -64,15 +71,15 @@ class BoxToMask:
 
         if not len(boxes):
             return []
-        self.predictor.set_image(image)
-        tensor = torch.as_tensor(np.asarray(boxes, dtype=np.float32), device=self.predictor.device)
-        transformed = self.predictor.transform.apply_boxes_torch(tensor, image.shape[:2])
-        with torch.no_grad():
+        with torch.no_grad(), inference_autocast(self.dtype, str(self.predictor.device)):
+            self.predictor.set_image(image)
+            tensor = torch.as_tensor(np.asarray(boxes, dtype=np.float32), device=self.predictor.device)
+            transformed = self.predictor.transform.apply_boxes_torch(tensor, image.shape[:2])
             masks, scores, _ = self.predictor.predict_torch(
                 point_coords=None, point_labels=None, boxes=transformed, multimask_output=self.multimask
             )
-        best = scores.argmax(dim=1) if self.multimask else torch.zeros(len(boxes), dtype=torch.long)
-        chosen = masks[torch.arange(len(boxes)), best].cpu().numpy()
+        best = scores.float().argmax(dim=1).cpu() if self.multimask else torch.zeros(len(boxes), dtype=torch.long)
+        chosen = to_numpy(masks.cpu()[torch.arange(len(boxes)), best])
         return [encode_rle(m) for m in chosen]
 
 

@@ -1,6 +1,7 @@
 """The fine-tuning loop shared by visual entailment and visual grounding: seeded shuffles, batches of
-examples, AdamW steps with gradient clipping, the mean loss and time of each epoch; and how the fine-tuned
-model is saved."""
+examples, AdamW steps with gradient clipping, optional bf16 mixed precision (``amp``: the forward and the loss
+under ``torch.autocast``, weights and optimizer in float32), the mean loss and time of each epoch; and how the
+fine-tuned model is saved."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import torch
 from tqdm import tqdm
 
 from smner_bench.benchmark.safe_output import atomic_folder
+
+from .dtype import autocast
 
 
 def set_seed(seed: int) -> None:
@@ -36,6 +39,8 @@ def fit(
     clip: float,
     desc: str,
     progress: bool = True,
+    amp: str = "none",
+    device: str = "cpu",
 ) -> list[dict]:
     """``epochs`` passes over ``examples`` in shuffled batches; ``loss_of(batch)`` gives a batch's loss.
     Returns ``[{"epoch", "loss", "seconds"}]``; the model is left in eval mode."""
@@ -52,7 +57,8 @@ def fit(
             disable=not progress,
             leave=False,
         ):
-            loss = loss_of([examples[i] for i in order[start : start + batch_size]])
+            with autocast(amp, device):
+                loss = loss_of([examples[i] for i in order[start : start + batch_size]])
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 
 from .decision import best_threshold, evaluate
+from .dtype import load_kwargs, to_numpy
 from .images import image_file, open_rgb
 from .loading import from_pretrained
 from .training import fit, save_fine_tuned, set_seed
@@ -86,13 +87,16 @@ def by_image(items: Sequence[VEItem]) -> dict[str, list[int]]:
 
 
 class ImageTextMatcher:
-    """BLIP ITM with its processor. ``logits`` is the shared forward (training and inference)."""
+    """BLIP ITM with its processor. ``logits`` is the shared forward (training and inference); the model is
+    loaded in ``dtype`` (fp32, bf16, fp16; training loads fp32 and uses ``amp``), pixels follow it, scores are
+    float32."""
 
     def __init__(
         self,
         path: str | os.PathLike | None,
         *,
         device: str = "cpu",
+        dtype: str | None = "fp32",
         max_length: int = 64,
         model=None,
         processor=None,
@@ -102,7 +106,14 @@ class ImageTextMatcher:
         self.path = str(path)
         self.processor = processor or from_pretrained(AutoProcessor, path, "image-text matching model")
         self.model = (
-            (model or from_pretrained(BlipForImageTextRetrieval, path, "image-text matching model")).to(device).eval()
+            (
+                model
+                or from_pretrained(
+                    BlipForImageTextRetrieval, path, "image-text matching model", **load_kwargs(dtype, device)
+                )
+            )
+            .to(device)
+            .eval()
         )
         self.device, self.max_length = device, max_length
         meta = Path(path or "") / "ve.json"
@@ -113,7 +124,8 @@ class ImageTextMatcher:
         """(len(texts), 2) ITM logits; ``texts[k]`` is matched with ``images[image_index[k]]``, and every image
         goes through the vision tower once."""
         pixels = self.processor.image_processor(images=list(images), return_tensors="pt")["pixel_values"]
-        embeds = self.model.vision_model(pixel_values=pixels.to(self.device)).last_hidden_state
+        dtype = self.model.vision_model.embeddings.patch_embedding.weight.dtype
+        embeds = self.model.vision_model(pixel_values=pixels.to(self.device, dtype)).last_hidden_state
         embeds = embeds[torch.as_tensor(list(image_index), device=self.device)]
         text = self.processor.tokenizer(
             list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
@@ -132,7 +144,7 @@ class ImageTextMatcher:
             return np.zeros(0)
         with torch.no_grad():
             logits = self.logits([image], [0] * len(texts), texts)
-        return torch.softmax(logits, dim=-1)[:, 1].cpu().numpy()
+        return to_numpy(torch.softmax(logits.float(), dim=-1)[:, 1])
 
     def score_items(self, items: Sequence[VEItem], images: str | os.PathLike, progress: bool = False) -> np.ndarray:
         probs = np.zeros(len(items))
@@ -153,14 +165,16 @@ def train_matcher(
     images_per_batch: int = 8,
     seed: int = 42,
     device: str = "cpu",
+    amp: str = "none",
     progress: bool = True,
     command: str | None = None,
     inputs: Sequence[str | os.PathLike | None] = (),
 ) -> dict:
     """Fine-tune the ITM head and encoders with cross-entropy (batches of ``images_per_batch`` images with all
-    their items), choose the dev-accuracy threshold, save the model, processor and ``ve.json`` atomically."""
+    their items; ``amp="bf16"``: mixed precision, fp32 weights), choose the dev-accuracy threshold, save the
+    model, processor and ``ve.json`` atomically."""
     set_seed(seed)
-    matcher = ImageTextMatcher(base, device=device)
+    matcher = ImageTextMatcher(base, device=device, dtype="fp32")
     model = matcher.model
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     groups = list(by_image(train).items())
@@ -171,7 +185,7 @@ def train_matcher(
         texts = [train[i].expression for _, idx in chunk for i in idx]
         labels = torch.tensor([train[i].label for _, idx in chunk for i in idx], device=device)
         logits = matcher.logits([cache[image_id] for image_id, _ in chunk], index, texts)
-        return torch.nn.functional.cross_entropy(logits, labels)
+        return torch.nn.functional.cross_entropy(logits.float(), labels)
 
     history = fit(
         model,
@@ -184,6 +198,8 @@ def train_matcher(
         clip=1.0,
         desc="VE",
         progress=progress,
+        amp=amp,
+        device=device,
     )
     dev_probs = matcher.score_items(dev, images)
     dev_labels = np.array([item.label for item in dev])
@@ -195,6 +211,7 @@ def train_matcher(
         "epochs": epochs,
         "lr": lr,
         "images_per_batch": images_per_batch,
+        "amp": amp,
         "seed": seed,
         "train_items": len(train),
         "history": history,

@@ -1,5 +1,6 @@
 """Visual grounding (paper section IV-C-2): the top-1 box of each groundable entity's referring expression, with
-Grounding DINO (``GroundingDinoForObjectDetection``; any ``from_pretrained`` path).
+Grounding DINO, loaded with ``AutoModelForZeroShotObjectDetection`` + ``AutoProcessor`` (any ``from_pretrained``
+path: Grounding DINO and MM-Grounding-DINO checkpoints), in the dtype asked for (fp32, bf16, fp16).
 
 Why Grounding DINO: it is the detector the paper's successors use for open-vocabulary grounding, transformers
 ships it with its training loss (Hungarian matching over phrases), and one prompt holds several phrases, so
@@ -9,7 +10,8 @@ Florence-2 grounds one phrase per generation.
 One forward per image: the prompt is ``"phrase one . phrase two ."``; Grounding DINO keeps the phrases apart
 (its text attention stops at "." and "?"), each phrase's score for a query is the mean of its tokens' sigmoid
 logits, the query with the best score gives the phrase's box. "." and "?" inside an expression are replaced
-by spaces so they cannot split it.
+by spaces so they cannot split it. The phrase of each text token is found here from the tokenizer's own ids
+of [CLS], [SEP], [PAD], "." and "?" (public API only; the model's training loss does the same internally).
 
 Fine-tuning (``train_grounder``) uses the GMNER VG set: every groundable gold entity with its largest box (the
 paper), all the entities of an image in one prompt. Dev accuracy: top-1 box with IoU >= 0.5 against any of
@@ -29,6 +31,7 @@ import torch
 from smner_bench.benchmark.errors import SmnerError
 from smner_bench.benchmark.rle import box_ious
 
+from .dtype import load_kwargs
 from .images import image_file, open_rgb
 from .loading import from_pretrained
 from .training import fit, save_fine_tuned, set_seed
@@ -68,19 +71,59 @@ def vg_images(rows, images: str | os.PathLike, expressions: Mapping | None = Non
     return out
 
 
-class Grounder:
-    """Grounding DINO with its processor; ``forward`` is shared by training and inference."""
+def phrase_maps(input_ids: torch.Tensor, delimiters: Sequence[int], width: int) -> list[torch.Tensor]:
+    """For each prompt of ``input_ids`` (batch, length): a (phrases, ``width``) 0/1 map of the tokens of each
+    phrase, phrases being the runs of tokens between delimiters (special tokens, padding, "." and "?").
 
-    def __init__(self, path: str | os.PathLike | None, *, device: str = "cpu", model=None, processor=None) -> None:
-        from transformers import AutoProcessor, GroundingDinoForObjectDetection
+    >>> phrase_maps(torch.tensor([[101, 7, 8, 1012, 9, 1012, 102, 0]]), [0, 101, 102, 1012, 1029], 9)[0].tolist()
+    [[0, 1, 1, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 1, 0, 0, 0, 0]]
+    """
+    is_delimiter = torch.isin(input_ids, torch.as_tensor(list(delimiters), device=input_ids.device))
+    groups = torch.cumsum(is_delimiter, dim=1) * (~is_delimiter)
+    out = []
+    for group in groups:
+        labels = torch.unique(group[group > 0])
+        m = (group.unsqueeze(0) == labels.unsqueeze(1)).long()
+        out.append(torch.nn.functional.pad(m, (0, width - m.shape[1])))
+    return out
+
+
+class Grounder:
+    """A zero-shot object detector of the Grounding DINO family with its processor; ``forward`` is shared by
+    training and inference."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike | None,
+        *,
+        device: str = "cpu",
+        dtype: str | None = "fp32",
+        model=None,
+        processor=None,
+    ) -> None:
+        from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
 
         self.path = str(path)
         self.processor = processor or from_pretrained(AutoProcessor, path, "grounding model")
         self.model = (
-            (model or from_pretrained(GroundingDinoForObjectDetection, path, "grounding model")).to(device).eval()
+            (
+                model
+                or from_pretrained(
+                    AutoModelForZeroShotObjectDetection, path, "grounding model", **load_kwargs(dtype, device)
+                )
+            )
+            .to(device)
+            .eval()
         )
         self.device = device
-        self.max_text = min(self.model.config.max_text_len, self.processor.tokenizer.model_max_length)
+        tokenizer = self.processor.tokenizer
+        config_len = getattr(self.model.config, "max_text_len", None) or 256
+        self.max_text = min(config_len, tokenizer.model_max_length)
+        specials = (tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id)
+        self.delimiters = sorted(
+            {i for i in (*specials, *tokenizer.convert_tokens_to_ids([".", "?"])) if i is not None}
+            - {tokenizer.unk_token_id}
+        )
 
     def chunks(self, phrases: Sequence[str]) -> list[list[int]]:
         """Indices of ``phrases`` packed greedily into prompts that fit the text length."""
@@ -95,8 +138,6 @@ class Grounder:
         return out
 
     def forward(self, images: Sequence, prompts: Sequence[Sequence[str]], labels: list[dict] | None = None):
-        from transformers.models.grounding_dino.modeling_grounding_dino import build_label_maps
-
         texts = [" . ".join(clean_phrase(p) for p in phrases) + " ." for phrases in prompts]
         batch = self.processor(
             images=list(images),
@@ -106,8 +147,9 @@ class Grounder:
             max_length=self.max_text,
             return_tensors="pt",
         ).to(self.device)
+        batch["pixel_values"] = batch["pixel_values"].to(self.model.dtype)
         outputs = self.model(**batch, labels=labels)
-        maps = build_label_maps(outputs.logits, batch["input_ids"])
+        maps = phrase_maps(batch["input_ids"], self.delimiters, outputs.logits.shape[-1])
         for k, (phrases, m) in enumerate(zip(prompts, maps, strict=True)):
             if m.shape[0] != len(phrases):
                 raise SmnerError(f"prompt {texts[k]!r}: {m.shape[0]} phrases after tokenization, not {len(phrases)}")
@@ -120,12 +162,12 @@ class Grounder:
         for chunk in self.chunks(phrases):
             with torch.no_grad():
                 outputs, maps = self.forward([image], [[phrases[i] for i in chunk]])
-            m = maps[0].to(outputs.logits.dtype)  # (phrases, text length)
-            probs = outputs.logits[0].sigmoid()  # (queries, text length)
+            m = maps[0].float()  # (phrases, text length)
+            probs = outputs.logits[0].float().sigmoid()  # (queries, text length), float32 whatever the dtype
             scores = (probs @ m.T) / m.sum(1).clamp(min=1)  # (queries, phrases)
             best = scores.argmax(0)
             for j, i in enumerate(chunk):
-                cx, cy, bw, bh = outputs.pred_boxes[0, best[j]].tolist()
+                cx, cy, bw, bh = outputs.pred_boxes[0, best[j]].float().tolist()
                 box = [
                     max(0.0, (cx - bw / 2) * w),
                     max(0.0, (cy - bh / 2) * h),
@@ -179,15 +221,16 @@ def train_grounder(
     batch_size: int = 4,
     seed: int = 42,
     device: str = "cpu",
+    amp: str = "none",
     progress: bool = True,
     command: str | None = None,
     inputs: Sequence[str | os.PathLike | None] = (),
 ) -> dict:
     """Fine-tune on ``train`` (batches of ``batch_size`` images, each with its phrases; prompts too long for
-    the text encoder are cut to the phrases that fit), report dev accuracy, save model + processor +
-    ``vg.json`` atomically."""
+    the text encoder are cut to the phrases that fit; ``amp="bf16"``: mixed precision, fp32 weights), report
+    dev accuracy, save model + processor + ``vg.json`` atomically."""
     set_seed(seed)
-    grounder = Grounder(base, device=device)
+    grounder = Grounder(base, device=device, dtype="fp32")
     model = grounder.model
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     pixels = {item.image_id: open_rgb(images, item.image_id) for item in train}
@@ -214,6 +257,8 @@ def train_grounder(
         clip=0.1,
         desc="VG",
         progress=progress,
+        amp=amp,
+        device=device,
     )
     meta = {
         **({"command": command} if command else {}),
@@ -221,6 +266,7 @@ def train_grounder(
         "epochs": epochs,
         "lr": lr,
         "batch_size": batch_size,
+        "amp": amp,
         "seed": seed,
         "train_images": len(train),
         "history": history,

@@ -43,6 +43,7 @@ class PlimConfig(BaseModel):
     seed: int = 42
     threads: int | None = None  # torch CPU threads (default: torch's)
     device: str = "cpu"  # cpu, cuda, cuda:1...
+    amp: Literal["none", "bf16"] = "none"  # bf16 mixed-precision training (torch.autocast); weights stay fp32
     max_train_tweets: int | None = None  # a prefix of train, for smoke runs
     time_budget_minutes: float | None = None  # stop after the epoch that passes this budget
     cache_dir: str | None = None  # datasets cache (default: the Hugging Face cache)

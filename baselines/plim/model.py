@@ -1,15 +1,21 @@
-"""The PLIM network: a transformers encoder, dropout, a linear layer to the BIO tags, a CRF (pytorch-crf)."""
+"""The PLIM network: a transformers encoder, dropout, a linear layer to the BIO tags, a CRF (pytorch-crf).
+
+The encoder may run in bf16/fp16 (``dtype``); the classifier and the CRF always run in float32, and the
+encoder's hidden states are cast to float32 before them. Any ``AutoModel`` encoder works, with or without a
+pooler (BERT, RoBERTa, XLM-R, DistilBERT, DeBERTa-v2/v3).
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 from torchcrf import CRF
-from transformers import AutoConfig, AutoModel
+from transformers import AutoConfig
 
 from smner_bench.benchmark.tags import TAG_NAMES
 
 from ..loading import from_pretrained
+from ..providers.encoder import encoder_from_config, load_encoder
 
 
 class PlimTagger(nn.Module):
@@ -22,20 +28,27 @@ class PlimTagger(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path: str, dropout: float = 0.1) -> PlimTagger:
-        """The encoder's weights from a local folder (or hub name, where a hub is reachable)."""
-        return cls(from_pretrained(AutoModel, path, "encoder", add_pooling_layer=False), dropout)
+        """The encoder's weights from a local folder (or hub name, where a hub is reachable), loaded in float32
+        whatever dtype they were saved in (training keeps fp32 weights; see ``amp``)."""
+        return cls(load_encoder(path, "encoder", dtype="fp32"), dropout)
 
     @classmethod
     def from_config(cls, config, dropout: float = 0.1) -> PlimTagger:
-        """Random weights from a config (tests; and the skeleton a checkpoint is loaded into)."""
+        """Random float32 weights from a config (tests; and the skeleton a checkpoint is loaded into)."""
         if isinstance(config, str):
             config = from_pretrained(AutoConfig, config, "encoder")
-        return cls(AutoModel.from_config(config, add_pooling_layer=False), dropout)
+        return cls(encoder_from_config(config), dropout)
+
+    def encoder_dtype(self, dtype: torch.dtype) -> PlimTagger:
+        """Run the encoder in ``dtype`` (inference); the classifier and the CRF stay float32."""
+        self.encoder.to(dtype)
+        return self
 
     def emissions(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        hidden = hidden.to(self.classifier.weight.dtype)  # a bf16/fp16 encoder before the float32 head
         index = first.unsqueeze(-1).expand(-1, -1, hidden.size(-1))
-        return self.classifier(self.dropout(torch.gather(hidden, 1, index)))
+        return self.classifier(self.dropout(torch.gather(hidden, 1, index))).float()  # float32 for the CRF
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         scores = self.emissions(batch["input_ids"], batch["attention_mask"], batch["first"])

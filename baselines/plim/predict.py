@@ -21,13 +21,14 @@ def predict(
     knowledge: str | None = None,
     batch_size: int = 64,
     device: str = "cpu",
+    dtype: str | None = None,
 ) -> Path:
     """Tag ``split`` with the checkpoint and write ``out``; the dataset and knowledge default to the run's.
 
     ``out`` follows the safe-output rules: never the checkpoint, the data or the knowledge it reads (checked
     before the model is loaded), its folder must exist."""
     output_file(out, inputs=[checkpoint, data_dir, knowledge])
-    model, tokenizer, meta = load_checkpoint(checkpoint)
+    model, tokenizer, meta = load_checkpoint(checkpoint, dtype=dtype, device=device)
     cfg = PlimConfig.model_validate(meta["config"])
     knowledge = knowledge if knowledge is not None else (cfg.knowledge[0] if cfg.knowledge else None)
     data_dir = data_dir or cfg.data_dir

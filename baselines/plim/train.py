@@ -1,5 +1,6 @@
 """Training PLIM: AdamW (separate CRF learning rate), linear warmup, word dropout, gradient clipping, seeds,
-early stopping on dev F1 scored with the project's scorer, and checkpoints that reload exactly."""
+early stopping on dev F1 scored with the project's scorer, optional bf16 mixed precision (``amp``), and
+checkpoints that reload exactly (float32 weights; inference may run the encoder in bf16/fp16)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from smner_bench.benchmark.submission import read_submission, write_submission
 from smner_bench.benchmark.tags import TAG_NAMES
 from smner_bench.loaders import load
 
+from ..dtype import autocast, resolve_dtype
 from ..loading import from_pretrained
 from ..training import set_seed
 from .config import PlimConfig
@@ -120,7 +122,11 @@ def save_checkpoint(model: PlimTagger, tokenizer, cfg: PlimConfig, folder: Path,
         (tmp / "plim.json").write_text(json.dumps({"config": cfg.model_dump(), **extra}, indent=1))
 
 
-def load_checkpoint(folder: str | Path) -> tuple[PlimTagger, object, dict]:
+def load_checkpoint(
+    folder: str | Path, *, dtype: str | None = None, device: str = "cpu"
+) -> tuple[PlimTagger, object, dict]:
+    """The tagger of a checkpoint folder, float32 whatever dtype ``model.pt`` was saved in; with ``dtype``
+    (``bf16``/``fp16``), the encoder runs in it and the head stays float32."""
     from transformers import AutoConfig
 
     folder = Path(folder)
@@ -128,8 +134,8 @@ def load_checkpoint(folder: str | Path) -> tuple[PlimTagger, object, dict]:
     model = PlimTagger.from_config(
         from_pretrained(AutoConfig, folder, "PLIM checkpoint"), dropout=meta["config"]["dropout"]
     )
-    model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
-    model.eval()
+    model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))  # cast to fp32
+    model.encoder_dtype(resolve_dtype(dtype, device)).eval()
     return model, from_pretrained(AutoTokenizer, folder, "PLIM checkpoint"), meta
 
 
@@ -200,7 +206,8 @@ def train(cfg: PlimConfig, *, model: PlimTagger | None = None, tokenizer=None, p
             tokens_seen += int(batch["attention_mask"].sum())
             batch = word_dropout(batch, cfg.word_dropout, tokenizer.unk_token_id, special, gen)
             batch = {k: v.to(cfg.device) for k, v in batch.items()}
-            loss = model.loss(batch)
+            with autocast(cfg.amp, cfg.device):  # bf16 mixed precision (weights, gradients, CRF: float32)
+                loss = model.loss(batch)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

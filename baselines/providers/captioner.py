@@ -1,4 +1,5 @@
-"""Image captioners: a transformers image-to-text model (the BLIP-2 family) and replay of caption files."""
+"""Image captioners: a transformers image-to-text model (the BLIP-2 family, InstructBLIP-style models that need a
+text prompt) and replay of caption files."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from smner_bench.benchmark.errors import MissingDataError
 
+from ..dtype import load_kwargs
 from ..loading import from_pretrained
 
 
@@ -29,8 +31,11 @@ class ReplayCaptioner:
 
 
 class TransformersCaptioner:
-    """A BLIP-2-style model: ``AutoProcessor`` + ``AutoModelForVision2Seq`` from a local path; greedy decoding
-    of a short caption per image, in batches."""
+    """A BLIP-2-style model: ``AutoProcessor`` + ``AutoModelForImageTextToText`` from a local path, in ``dtype``;
+    greedy decoding of a short caption per image, in batches.
+
+    ``prompt``: a text given with every image (InstructBLIP-style models need one, e.g. "A short image
+    description:"; BLIP-2 takes one too); where the model echoes it, it is cut from the caption."""
 
     def __init__(
         self,
@@ -39,22 +44,37 @@ class TransformersCaptioner:
         max_new_tokens: int = 40,
         batch_size: int = 8,
         device: str = "cpu",
+        dtype: str | None = "fp32",
+        prompt: str | None = None,
         model=None,
         processor=None,
     ) -> None:
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         self.processor = processor or from_pretrained(AutoProcessor, path, "captioner")
-        self.model = (model or from_pretrained(AutoModelForImageTextToText, path, "captioner")).to(device).eval()
-        self.max_new_tokens, self.batch_size, self.device = max_new_tokens, batch_size, device
+        self.model = (
+            (model or from_pretrained(AutoModelForImageTextToText, path, "captioner", **load_kwargs(dtype, device)))
+            .to(device)
+            .eval()
+        )
+        self.max_new_tokens, self.batch_size, self.device, self.prompt = max_new_tokens, batch_size, device, prompt
 
     def caption_images(self, images: Sequence) -> list[str]:
         import torch
 
         out = []
         for start in range(0, len(images), self.batch_size):
-            batch = self.processor(images=list(images[start : start + self.batch_size]), return_tensors="pt")
+            chunk = list(images[start : start + self.batch_size])
+            text = {"text": [self.prompt] * len(chunk)} if self.prompt else {}
+            batch = self.processor(images=chunk, return_tensors="pt", **text).to(self.device)
+            batch["pixel_values"] = batch["pixel_values"].to(self.model.dtype)  # the model's dtype, not float32
             with torch.no_grad():
-                ids = self.model.generate(**batch.to(self.device), max_new_tokens=self.max_new_tokens, do_sample=False)
-            out += [t.strip() for t in self.processor.batch_decode(ids, skip_special_tokens=True)]
+                ids = self.model.generate(**batch, max_new_tokens=self.max_new_tokens, do_sample=False)
+            out += [self._cut_prompt(t) for t in self.processor.batch_decode(ids, skip_special_tokens=True)]
         return out
+
+    def _cut_prompt(self, text: str) -> str:
+        text = text.strip()
+        if self.prompt and text.startswith(self.prompt.strip()):
+            text = text[len(self.prompt.strip()) :].strip()
+        return text

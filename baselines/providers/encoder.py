@@ -1,27 +1,76 @@
-"""A text encoder: any transformers encoder (``from_pretrained(path_or_name)``), mean-pooled over tokens."""
+"""Text encoders: any transformers encoder (``from_pretrained(path_or_name)``), mean-pooled over tokens for MSEA;
+:func:`load_encoder` / :func:`encoder_from_config` also build PLIM's and the caption VE's encoders.
+
+Encoder classes differ in what they accept: BERT/RoBERTa take ``add_pooling_layer`` (the pooler is not used
+here, so it is left out), DistilBERT and DeBERTa-v2/v3 have no pooler and refuse the argument; DistilBERT has
+no token type ids. Only ``input_ids`` and ``attention_mask`` are passed to any of them.
+"""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import numpy as np
 
+from ..dtype import load_kwargs, to_numpy
 from ..loading import from_pretrained
+
+
+def _pooler_kwargs(config) -> dict:
+    """``{"add_pooling_layer": False}`` where the config's ``AutoModel`` class accepts it, else nothing."""
+    from transformers import MODEL_MAPPING
+
+    try:
+        cls = MODEL_MAPPING[type(config)]
+    except KeyError:
+        return {}
+    return {"add_pooling_layer": False} if "add_pooling_layer" in inspect.signature(cls.__init__).parameters else {}
+
+
+def load_encoder(path: str, what: str = "encoder", *, dtype: str | None = "fp32", device: str = "cpu"):
+    """``AutoModel.from_pretrained(path)`` without a pooler where the class has one, in ``dtype``."""
+    from transformers import AutoConfig, AutoModel
+
+    config = from_pretrained(AutoConfig, path, what)
+    return from_pretrained(AutoModel, path, what, config=config, **_pooler_kwargs(config), **load_kwargs(dtype, device))
+
+
+def encoder_from_config(config):
+    """Random weights (fp32) from a config, without a pooler where the class has one."""
+    from transformers import AutoModel
+
+    return AutoModel.from_config(config, **_pooler_kwargs(config), dtype=_float32())
+
+
+def _float32():
+    import torch
+
+    return torch.float32
 
 
 class Encoder:
     def __init__(
-        self, path: str, *, max_length: int = 256, batch_size: int = 32, device: str = "cpu", model=None, tokenizer=None
+        self,
+        path: str,
+        *,
+        max_length: int = 256,
+        batch_size: int = 32,
+        device: str = "cpu",
+        dtype: str | None = "fp32",
+        model=None,
+        tokenizer=None,
     ) -> None:
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
         self.name = str(path)
         self.tokenizer = tokenizer or from_pretrained(AutoTokenizer, path, "encoder")
-        self.model = (model or from_pretrained(AutoModel, path, "encoder")).to(device).eval()
+        self.model = (model or load_encoder(path, dtype=dtype, device=device)).to(device).eval()
         self.max_length, self.batch_size, self.device = max_length, batch_size, device
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """(len(texts), hidden) mean-pooled last hidden states, attention-masked."""
+        """(len(texts), hidden) float32 mean-pooled last hidden states, attention-masked (pooled in float32
+        whatever the model's dtype)."""
         import torch
 
         out = []
@@ -34,7 +83,8 @@ class Encoder:
                 return_tensors="pt",
             ).to(self.device)
             with torch.no_grad():
-                hidden = self.model(**batch).last_hidden_state
+                hidden = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+                hidden = hidden.last_hidden_state.float()
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).cpu().numpy())
+            out.append(to_numpy((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)))
         return np.concatenate(out) if out else np.zeros((0, self.model.config.hidden_size), dtype=np.float32)

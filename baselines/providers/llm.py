@@ -1,13 +1,19 @@
 """LLMs behind one interface: ``generate(requests) -> answers``.
 
 Backends:
-- :class:`TransformersLLM`: a local causal LM with its chat template, batched greedy generation;
+- :class:`TransformersLLM`: a local causal LM with its chat template (or, without one, the plain format of
+  :func:`plain_format`), batched greedy generation, in the dtype asked for, optionally spread over devices
+  (``device_map``, for models larger than one device);
 - :class:`OpenAICompatibleLLM`: any ``/chat/completions`` endpoint (OpenAI, vLLM, llama.cpp server...): key from
-  an environment variable, timeouts, retries with exponential backoff on 429/5xx and network errors, a
-  concurrency limit;
+  an environment variable, timeouts, retries with exponential backoff on 429/5xx and network errors, at most
+  ``concurrency`` requests in flight, answers streamed as they arrive (no barrier per batch);
 - :class:`ReplayLLM`: the released gpt-3.5-turbo knowledge, answered by tweet id, so the paper's exact LLM
   outputs drive the pipeline without calling any LLM.
 :class:`CachedLLM` wraps any backend with an :class:`~.cache.AnswerCache`.
+
+A prompt that does not fit the model's context (prompt tokens + ``max_new_tokens`` over the model's positions;
+an endpoint's "context length" refusal) is skipped, not fatal: it is logged, answered with an empty string,
+not cached, and counted (``CachedLLM.skipped``; a warning sums them up after each call).
 """
 
 from __future__ import annotations
@@ -15,11 +21,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,6 +34,7 @@ from tqdm import tqdm
 
 from smner_bench.benchmark.errors import SmnerError, UsageError
 
+from ..dtype import load_kwargs
 from ..loading import from_pretrained
 from .cache import AnswerCache, prompt_key
 
@@ -44,39 +52,78 @@ class Request:
 
 
 class LLM(Protocol):
+    """``generate`` answers in order; ``None`` marks a prompt skipped because it does not fit the context. A
+    backend may also have ``stream(requests)``, yielding ``(index, answer)`` as answers arrive."""
+
     backend: str
     model: str
 
-    def generate(self, requests: Sequence[Request]) -> list[str]: ...
+    def generate(self, requests: Sequence[Request]) -> list[str | None]: ...
+
+
+def plain_format(prompt: str) -> str:
+    """The text given to a model without a chat template: the prompt itself, with ``"\nAnswer:"`` added when it
+    does not already end with ``"Answer:"`` (the MSEA and expansion prompts do), so a base model continues with
+    the answer.
+
+    >>> plain_format("Text: a\nAnswer:"), plain_format("Describe Paris.")
+    ('Text: a\nAnswer:', 'Describe Paris.\nAnswer:')
+    """
+    return prompt if prompt.rstrip().endswith("Answer:") else f"{prompt}\nAnswer:"
 
 
 class CachedLLM:
-    """Answers from the cache when present, else from the backend (in batches of ``batch_size``), each new
-    answer written to the cache as soon as it arrives."""
+    """Answers from the cache when present, else from the backend, each new answer written to the cache as soon
+    as it arrives (streamed where the backend can; else in batches of ``batch_size``). Skipped prompts (too
+    long for the context) are answered ``""``, not cached, and counted in ``skipped``."""
 
     def __init__(self, llm: LLM, cache: AnswerCache, batch_size: int = 16, progress: bool = False) -> None:
         self.llm, self.cache, self.batch_size, self.progress = llm, cache, batch_size, progress
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.skipped = 0
 
     @property
     def name(self) -> str:
         return f"{self.llm.backend}:{self.llm.model}"
+
+    def _answers(self, requests: Sequence[Request]) -> Iterator[tuple[int, str | None]]:
+        stream = getattr(self.llm, "stream", None)
+        if stream is not None:
+            yield from stream(requests)
+            return
+        for start in range(0, len(requests), self.batch_size):
+            chunk = requests[start : start + self.batch_size]
+            yield from enumerate(self.llm.generate(chunk), start=start)
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
         keys = [prompt_key(self.llm.backend, self.llm.model, r.prompt, r.key) for r in requests]
         todo = [i for i, k in enumerate(keys) if self.cache.get(k) is None]
         self.hits += len(requests) - len(todo)
         self.misses += len(todo)
-        starts = range(0, len(todo), self.batch_size)
-        for start in tqdm(starts, desc=self.name, disable=not self.progress, leave=False):
-            chunk = todo[start : start + self.batch_size]
-            for i, answer in zip(chunk, self.llm.generate([requests[i] for i in chunk]), strict=True):
-                self.cache.put(keys[i], answer, backend=self.llm.backend, model=self.llm.model)
-        return [self.cache.get(k) for k in keys]  # type: ignore[misc]
+        skipped = set()
+        bar = tqdm(total=len(todo), desc=self.name, disable=not self.progress, leave=False)
+        for j, answer in self._answers([requests[i] for i in todo]):
+            if answer is None:
+                skipped.add(todo[j])
+            else:
+                self.cache.put(keys[todo[j]], answer, backend=self.llm.backend, model=self.llm.model)
+            bar.update()
+        bar.close()
+        if skipped:
+            self.skipped += len(skipped)
+            log.warning(
+                "%s: %d of %d prompts skipped (longer than the model's context): empty answers, not cached",
+                self.name,
+                len(skipped),
+                len(requests),
+            )
+        return ["" if i in skipped else self.cache.get(k) for i, k in enumerate(keys)]  # type: ignore[misc]
 
 
 class TransformersLLM:
-    """A local causal LM (``from_pretrained(path)``), its chat template when it has one, greedy decoding."""
+    """A local causal LM (``from_pretrained(path)``) in ``dtype`` (fp32, bf16, fp16), its chat template when it
+    has one (else :func:`plain_format`), greedy decoding. ``device_map`` (e.g. ``"auto"``; needs the
+    ``accelerate`` package) spreads a large model over the available devices instead of moving it to
+    ``device``. A prompt whose tokens plus ``max_new_tokens`` exceed the model's positions is skipped (``None``)."""
 
     backend = "transformers"
 
@@ -87,6 +134,8 @@ class TransformersLLM:
         max_new_tokens: int = 256,
         batch_size: int = 8,
         device: str = "cpu",
+        dtype: str | None = "fp32",
+        device_map: str | None = None,
         model=None,
         tokenizer=None,
     ) -> None:
@@ -97,30 +146,60 @@ class TransformersLLM:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.network = (model or from_pretrained(AutoModelForCausalLM, path, "LLM")).to(device).eval()
-        self.max_new_tokens, self.batch_size, self.device = max_new_tokens, batch_size, device
+        if model is None:
+            placement = {}
+            if device_map:
+                import importlib.util
+
+                if importlib.util.find_spec("accelerate") is None:
+                    raise UsageError(f"device_map {device_map!r} needs the accelerate package (pip install accelerate)")
+                placement = {"device_map": device_map}
+            model = from_pretrained(AutoModelForCausalLM, path, "LLM", **load_kwargs(dtype, device), **placement)
+            self.network = (model if device_map else model.to(device)).eval()
+        else:
+            self.network = model.to(device).eval()
+        self.device = str(self.network.device) if device_map else device
+        self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
+        config = self.network.config
+        config = getattr(config, "text_config", None) or config
+        self.limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
 
     def _text(self, prompt: str) -> str:
         if getattr(self.tokenizer, "chat_template", None):
             return self.tokenizer.apply_chat_template(
                 [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
             )
-        return prompt
+        return plain_format(prompt)
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def generate(self, requests: Sequence[Request]) -> list[str | None]:
+        texts = [self._text(r.prompt) for r in requests]
+        answers: list[str | None] = [None] * len(requests)
+        fits = []
+        for i, n in enumerate(len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]):
+            if self.limit and n + self.max_new_tokens > self.limit:
+                key = f" (tweet {requests[i].key})" if requests[i].key else ""
+                log.warning(
+                    "%s: skipped a prompt%s of %d tokens: with %d new tokens it does not fit the %d positions",
+                    self.model,
+                    key,
+                    n,
+                    self.max_new_tokens,
+                    self.limit,
+                )
+            else:
+                fits.append(i)
+        for start in range(0, len(fits), self.batch_size):
+            chunk = fits[start : start + self.batch_size]
+            for i, answer in zip(chunk, self._generate([texts[i] for i in chunk]), strict=True):
+                answers[i] = answer
+        return answers
+
+    def _generate(self, texts: list[str]) -> list[str]:
         import torch
 
         answers = []
-        for start in range(0, len(requests), self.batch_size):
-            texts = [self._text(r.prompt) for r in requests[start : start + self.batch_size]]
+        if texts:
             batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-            config = self.network.config
-            limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
-            if limit and batch["input_ids"].shape[1] + self.max_new_tokens > limit:
-                raise ProviderError(
-                    f"a prompt of {batch['input_ids'].shape[1]} tokens plus {self.max_new_tokens} new "
-                    f"tokens does not fit the {limit} positions of {self.model}"
-                )
             with torch.no_grad():
                 out = self.network.generate(
                     **batch,
@@ -135,7 +214,8 @@ class TransformersLLM:
 
 class OpenAICompatibleLLM:
     """``POST {base_url}/chat/completions``; retries 429, 5xx, timeouts and connection errors with exponential
-    backoff (``Retry-After`` honoured); at most ``concurrency`` requests in flight."""
+    backoff (``Retry-After`` honoured); at most ``concurrency`` requests in flight; an HTTP 400 that says the
+    prompt exceeds the context length skips the prompt (``None``)."""
 
     backend = "openai"
 
@@ -158,6 +238,8 @@ class OpenAICompatibleLLM:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model, self.timeout, self.retries, self.backoff = model, timeout, retries, backoff
         self.concurrency, self.max_tokens, self.temperature, self.sleep = concurrency, max_tokens, temperature, sleep
+        if concurrency < 1:
+            raise UsageError(f"the LLM concurrency must be at least 1, got {concurrency}")
         self.api_key = os.environ.get(api_key_env, "")
 
     def _once(self, prompt: str) -> str:
@@ -180,13 +262,17 @@ class OpenAICompatibleLLM:
         except (json.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
             raise ProviderError(f"malformed reply from {self.url}: {raw[:200]!r}") from None
 
-    def _ask(self, prompt: str) -> str:
+    def _ask(self, prompt: str) -> str | None:
         for attempt in range(self.retries + 1):
             try:
                 return self._once(prompt)
             except urllib.error.HTTPError as exc:
                 if exc.code != 429 and exc.code < 500:
-                    raise ProviderError(f"{self.url} answered HTTP {exc.code}: {exc.read()[:200]!r}") from None
+                    body = exc.read()[:2000]
+                    if exc.code == 400 and re.search(rb"context[ _](length|window)|maximum context", body, re.I):
+                        log.warning("%s: skipped a prompt of %d characters: %r", self.url, len(prompt), body[:200])
+                        return None
+                    raise ProviderError(f"{self.url} answered HTTP {exc.code}: {body[:200]!r}") from None
                 wait = float(exc.headers.get("Retry-After") or self.backoff * 2**attempt)
                 why = f"HTTP {exc.code}"
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
@@ -197,9 +283,32 @@ class OpenAICompatibleLLM:
             self.sleep(wait)
         raise AssertionError("unreachable")
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(self._ask, [r.prompt for r in requests]))
+    def stream(self, requests: Sequence[Request]) -> Iterator[tuple[int, str | None]]:
+        """``(index, answer)`` in the order answers arrive, ``concurrency`` requests in flight (a bounded window
+        of submitted requests: a slow answer holds up no other). An error stops the stream: what was yielded
+        before it stands (the cache keeps it)."""
+        pool = ThreadPoolExecutor(max_workers=self.concurrency)
+        pending: dict = {}
+        order = iter(enumerate(requests))
+        try:
+            while True:
+                for i, r in order:
+                    pending[pool.submit(self._ask, r.prompt)] = i
+                    if len(pending) >= self.concurrency:
+                        break
+                if not pending:
+                    return
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield pending.pop(future), future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def generate(self, requests: Sequence[Request]) -> list[str | None]:
+        answers: list[str | None] = [None] * len(requests)
+        for i, answer in self.stream(requests):
+            answers[i] = answer
+        return answers
 
 
 class ReplayLLM:
@@ -239,17 +348,29 @@ def llm_from_spec(
     progress: bool = True,
     max_new_tokens: int = 256,
     device: str = "cpu",
+    dtype: str | None = "fp32",
+    device_map: str | None = None,
+    concurrency: int = 4,
     inputs: Iterable[str | os.PathLike | None] = (),
 ) -> CachedLLM:
     """``transformers:PATH`` | ``openai:MODEL@BASE_URL`` | ``replay:RELEASE`` behind the answer cache
-    (``cache``: a JSON Lines file the command owns; ``inputs``: the command's inputs, which it may not be)."""
+    (``cache``: a JSON Lines file the command owns; ``inputs``: the command's inputs, which it may not be).
+    ``dtype``/``device_map``: the transformers backend's; ``concurrency``: the HTTP backend's requests in
+    flight."""
     kind, _, rest = spec.partition(":")
     cache_file = AnswerCache(cache, inputs=[*inputs, data_dir, *(rest.split(",") if kind != "openai" else [])])
     if kind == "transformers" and rest:
-        llm = TransformersLLM(rest, batch_size=batch_size, max_new_tokens=max_new_tokens, device=device)
+        llm = TransformersLLM(
+            rest,
+            batch_size=batch_size,
+            max_new_tokens=max_new_tokens,
+            device=device,
+            dtype=dtype,
+            device_map=device_map,
+        )
     elif kind == "openai" and "@" in rest:
         model, _, url = rest.partition("@")
-        llm = OpenAICompatibleLLM(url, model, max_tokens=max_new_tokens)
+        llm = OpenAICompatibleLLM(url, model, max_tokens=max_new_tokens, concurrency=concurrency)
     elif kind == "replay" and rest:
         llm = ReplayLLM.from_release(rest, dataset, data_dir, split)
     else:
