@@ -139,6 +139,41 @@ def write_bytes(path: PathLike, data: bytes, *, inputs: Iterable[PathLike | None
     return target
 
 
+def create_files(files: list[tuple[PathLike, bytes]], *, inputs: Iterable[PathLike | None] = ()) -> list[Path]:
+    """Write each ``(path, data)`` as a new file, never replacing one; for records written once, such as
+    leaderboard entries. Every file is first written to a synced temporary file; only then are they linked into
+    place, in the order given: a crash leaves nothing, or the first files complete (never half a file), and an
+    existing file (even one that appears meanwhile) is an :class:`OutputError`."""
+    targets = [output_file(path, inputs=inputs) for path, _ in files]
+    for (path, _), target in zip(files, targets, strict=True):
+        if os.path.lexists(target):
+            raise OutputError(f"{path}: refused: it already exists (written once, never replaced)")
+    temporaries: list[str] = []
+    try:
+        for (path, data), target in zip(files, targets, strict=True):
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+            temporaries.append(tmp)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, FILE_MODE)
+        for (path, _), target, tmp in zip(files, targets, temporaries, strict=True):
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                raise OutputError(f"{path}: refused: it already exists (written once, never replaced)") from None
+    except OSError as exc:
+        raise OutputError(f"cannot write: {exc.strerror or exc}") from None
+    finally:
+        for tmp in temporaries:
+            Path(tmp).unlink(missing_ok=True)
+    return targets
+
+
 def write_text(path: PathLike, text: str, *, inputs: Iterable[PathLike | None] = ()) -> Path:
     """Write a UTF-8 text file atomically, following the module's rules."""
     return write_bytes(path, text.encode("utf-8"), inputs=inputs)

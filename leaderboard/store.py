@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import os
 import shutil
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ import yaml
 from pydantic import ValidationError
 
 from smner_bench.benchmark.errors import DataFormatError, UsageError
+from smner_bench.benchmark.safe_output import create_files
 
 from .entry import Entry, entry_digest, sealed
 
@@ -201,14 +202,6 @@ def submission_copy(entry_file: Path) -> Path:
     return entry_file.with_suffix(".jsonl.gz")
 
 
-def _publish(tmp: str, target: Path) -> None:
-    """Link a finished temporary file into place; fails if the target exists (never overwrite)."""
-    try:
-        os.link(tmp, target)
-    except FileExistsError:
-        raise UsageError(f"{target} already exists") from None
-
-
 def entry_file(entry: Entry, root: str | os.PathLike = DEFAULT_ROOT) -> Path:
     return Path(root) / "scored" / (entry.id.replace("/", "__") + ".json")
 
@@ -221,9 +214,9 @@ def write_scored(entry: Entry, submission: str | os.PathLike, root: str | os.Pat
     """Write a scored entry (sealed with its digest) as ``scored/<id with / as __>.json`` with a gzip copy of
     its submission.
 
-    Each file is written to a temporary name, flushed and synced, then linked into place: the copy first,
-    the entry last, so a crash leaves either nothing or a copy without entry (ignored), never a half-written
-    entry; an existing entry is never replaced. Files are 0644."""
+    Both are written once with :func:`~smner_bench.benchmark.safe_output.create_files` (synced temporary
+    files linked into place): the copy first, the entry last, so a crash leaves either nothing or a copy without
+    entry (ignored), never a half-written entry; an existing entry is never replaced. Files are 0644."""
     if entry.provenance.kind != "scored":
         raise UsageError("only scored entries are written by code; published entries are edited by hand")
     entry = sealed(entry)
@@ -237,31 +230,10 @@ def write_scored(entry: Entry, submission: str | os.PathLike, root: str | os.Pat
     target = entry_file(entry, root)
     if target.exists():
         raise UsageError(f"{target} already exists")
-    temporaries = []
-    try:
-        fd, tmp_copy = tempfile.mkstemp(prefix=".copy.", suffix=".tmp", dir=folder)
-        temporaries.append(tmp_copy)
-        with (
-            os.fdopen(fd, "wb") as raw,
-            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz,
-            open(submission, "rb") as src,
-        ):
-            shutil.copyfileobj(src, gz)
-        with open(tmp_copy, "rb") as f:
-            os.fsync(f.fileno())
-        fd, tmp_entry = tempfile.mkstemp(prefix=".entry.", suffix=".tmp", dir=folder)
-        temporaries.append(tmp_entry)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(entry_json(entry))
-            f.flush()
-            os.fsync(f.fileno())
-        for tmp in temporaries:
-            os.chmod(tmp, 0o644)  # mkstemp makes private files; entries are shared, read-only data
-        copy = submission_copy(target)
-        copy.unlink(missing_ok=True)  # a copy left by an interrupted earlier write has no entry: replace it
-        _publish(tmp_copy, copy)
-        _publish(tmp_entry, target)
-    finally:
-        for tmp in temporaries:
-            Path(tmp).unlink(missing_ok=True)
+    packed = io.BytesIO()
+    with gzip.GzipFile(fileobj=packed, mode="wb", mtime=0) as gz, open(submission, "rb") as src:
+        shutil.copyfileobj(src, gz)
+    copy = submission_copy(target)
+    copy.unlink(missing_ok=True)  # a copy left by an interrupted earlier write has no entry: replace it
+    create_files([(copy, packed.getvalue()), (target, entry_json(entry).encode("utf-8"))], inputs=[submission])
     return target

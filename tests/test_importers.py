@@ -609,8 +609,8 @@ def _check_import(tmp_path, gold, fn, files: dict[str, bytes], **kwargs):
 
 
 def test_fuzz_importers(tmp_path_factory, gold):
-    """400 mutated pairs of files by default (about 7 s); FUZZ_IMPORTERS=4000 for a longer run (about 50 s).
-    Hypothesis prints the failing example (and how to reproduce it) on failure."""
+    """400 mutated pairs of files by default (about 7 s); SMNER_FUZZ_SCALE=10 for a longer run (about 50 s).
+    Derandomized (CI runs the same examples); hypothesis prints the failing example and its blob on failure."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
@@ -622,7 +622,10 @@ def test_fuzz_importers(tmp_path_factory, gold):
     hindex = {"h.txt": HINDEX.encode(), "c.json": CANDIDATES.encode()}
 
     @settings(
-        max_examples=int(os.environ.get("FUZZ_IMPORTERS", "400")),
+        max_examples=int(400 * float(os.environ.get("SMNER_FUZZ_SCALE", "1"))),
+        derandomize=True,
+        database=None,
+        print_blob=True,
         deadline=None,
         suppress_health_check=list(HealthCheck),
     )

@@ -152,12 +152,14 @@ def test_interrupted_write_leaves_no_entry(preds, gold, root, monkeypatch):
     assert list((root / "scored").iterdir()) == []  # no entry, no copy, no temporary file
     monkeypatch.setattr(store.os, "fsync", real_fsync)
 
+    real_link = os.link
+
     def crash_on_link(src, dst):  # interrupted between the copy's link and the entry's
         if str(dst).endswith(".json"):
             raise KeyboardInterrupt
-        os.link(src, dst)
+        real_link(src, dst)
 
-    monkeypatch.setattr(store, "_publish", crash_on_link)
+    monkeypatch.setattr(os, "link", crash_on_link)
     with pytest.raises(KeyboardInterrupt):
         add(preds, gold, root)
     assert [p.suffix for p in (root / "scored").iterdir()] == [".gz"]  # an orphan copy, no entry

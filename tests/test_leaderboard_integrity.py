@@ -569,7 +569,14 @@ def test_mutated_entry_files_are_good_or_excluded(board, root, capsys):
     first, _ = board
     original = first.read_bytes()
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), print_blob=True)
+    @settings(
+        max_examples=int(150 * float(os.environ.get("SMNER_FUZZ_SCALE", "1"))),
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        print_blob=True,
+    )
     @given(st.lists(st.tuples(st.integers(0, len(original) - 1), st.binary(max_size=4)), min_size=1, max_size=4))
     def mutate(edits):
         data = bytearray(original)
