@@ -6,7 +6,7 @@ import argparse
 
 from .configs import ANNOTATIONS
 from .gold import Gold, load_gold
-from .options import positive_int, resamples, seed, unit_interval
+from .options import output_path, positive_int, resamples, seed, unit_interval
 from .safe_output import output_file, write_json
 from .submission import TASKS, Submission, read_submission
 
@@ -29,7 +29,7 @@ def _scoring(p: argparse.ArgumentParser) -> None:
         choices=("span", "text", "riveg"),
         help="entity identity: span (default when spans are given), text, or riveg",
     )
-    p.add_argument("--json", metavar="PATH", help="write the report as JSON")
+    p.add_argument("--json", metavar="PATH", type=output_path, help="write the report as JSON")
     p.add_argument("--resamples", type=resamples, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=seed, default=0, help="bootstrap seed (default 0)")
 

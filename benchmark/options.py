@@ -106,3 +106,11 @@ def positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {_shown(text)}")
     return value
+
+
+def output_path(text: str) -> str:
+    """A path to write: not empty (``--json ""`` must not silently write nothing). The path itself is checked by
+    :mod:`smner_bench.benchmark.safe_output` when the command writes."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path to write, got an empty string")
+    return text

@@ -98,12 +98,18 @@ def output_file(path: PathLike, *, inputs: Iterable[PathLike | None] = ()) -> Pa
     2 True
     """
     shown = path
+    if str(path) == "":
+        raise OutputError("an empty output path")
+    if str(path).endswith(("/", os.sep)):
+        raise OutputError(f"{shown}: refused: a file name was expected, not a folder (it ends with '/')")
     path = Path(path)
     if path.is_symlink():
         try:
             real = path.resolve(strict=True)
         except (OSError, RuntimeError):
-            raise OutputError(f"{shown}: refused: a symbolic link whose target does not exist") from None
+            raise OutputError(
+                f"{shown}: refused: a symbolic link that leads to no file (its target is missing, a loop, or a pipe)"
+            ) from None
     else:
         real = path.parent.resolve() / path.name
     _need_parent(shown, path, real)
@@ -209,6 +215,8 @@ def append_file(path: PathLike, *, inputs: Iterable[PathLike | None] = ()):
 def _check_folder(path: PathLike, kind: str, inputs: list[Path], legacy: Callable[[Path], bool] | None) -> Path:
     """Check ``path`` as a folder the command owns; return its resolved path (which may not exist yet)."""
     shown = path
+    if str(path) == "":
+        raise OutputError("an empty output path")
     path = Path(path)
     if path.is_symlink():
         raise OutputError(f"{shown}: refused: a symbolic link (give the folder itself)")

@@ -169,7 +169,11 @@ def export(
         for report in reports.values():
             quirks.extend(report)
         (folder / "quirks.json").write_text(quirks.to_json(), encoding="utf-8")
-        sections = [p.read_text(encoding="utf-8") for p in sorted(tmp.glob("*/CARD.md"))]
+        sections = [  # the configs the front matter lists, not every folder with a card (a stale copy is no config)
+            (tmp / c["config_name"] / "CARD.md").read_text(encoding="utf-8")
+            for c in meta["configs"]
+            if (tmp / c["config_name"] / "CARD.md").is_file()
+        ]
         card = (
             "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n" + MARKER + "\n\n"
             '# smner-bench export\n\nRead with `datasets.load_dataset(<this folder>, "<config>")`. '

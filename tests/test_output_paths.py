@@ -314,7 +314,7 @@ def test_answer_cache_refuses_special_files_and_inputs_and_appends(tmp_path):
     cases = {
         "fifo": "not a regular file",
         "folder": "it is a folder",
-        "dangling": "symbolic link whose target does not exist",
+        "dangling": "symbolic link that leads to no file",
         "no/cache.jsonl": "does not exist",
     }
     for name, needle in cases.items():
