@@ -19,8 +19,14 @@ import statistics
 from pathlib import Path
 
 from smner_bench.baselines.knowledge import example_pool
-from smner_bench.loaders import Report, align_knowledge, read_captions, read_conll, read_knowledge
-from smner_bench.loaders import read_manual_annotations
+from smner_bench.loaders import (
+    Report,
+    align_knowledge,
+    read_captions,
+    read_conll,
+    read_knowledge,
+    read_manual_annotations,
+)
 
 SPLITS = (("validation", "dev.txt"), ("test", "test.txt"))
 
@@ -71,7 +77,7 @@ def main() -> None:
         )
         held = set(pool.held_out[split]) | {tid for _, s, tid in pool.by_text if s == split}
 
-        def all_named(t) -> bool:
+        def all_named(t, knowledge=knowledge) -> bool:
             return all(" ".join(t.tokens[a:b]).lower() in named_part(knowledge[t.id]) for a, b, _ in t.spans)
 
         annotated = [t for t in tweets if t.id in held and t.id in knowledge and t.spans]
