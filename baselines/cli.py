@@ -342,22 +342,35 @@ def cmd_caption_ve(args: argparse.Namespace) -> int:
 
 def cmd_ve_vg_train(args: argparse.Namespace) -> int:
     """``baseline ve-train`` and ``baseline vg-train``: the same data steps, then each stage's trainer."""
-    from smner_bench.benchmark.errors import MissingDataError
+    from functools import partial
+
+    from smner_bench.benchmark.errors import MissingDataError, UsageError
     from smner_bench.benchmark.safe_output import check_folder, recorded_command
-    from smner_bench.loaders import load
+    from smner_bench.loaders import load, read_captions
 
-    from .ve import read_expressions, train_matcher, ve_items
-    from .vg import train_grounder, vg_images
+    from .training import resolve_recipe
+    from .ve import VE_DEFAULTS, VE_PRESETS, read_expression_sets, train_matcher, ve_items
+    from .vg import VG_DEFAULTS, VG_PRESETS, train_grounder, vg_images
 
-    inputs = [args.base, args.data_dir, args.images, *(args.expressions or [])]
+    ve_caption = args.stage == "ve" and args.ve_caption
+    if ve_caption and not args.captions:
+        raise UsageError("--ve-caption needs --captions (the caption files of the training and dev tweets)")
+    captions_given = getattr(args, "captions", None) or []
+    inputs = [args.base, args.data_dir, args.images, *(args.expressions or []), *captions_given]
     check_folder(args.out, "model", inputs=inputs)  # refused before the long training
     _threads(args.threads)
     _need_folder(args.images, "image folder")
     ds = load(args.dataset, args.data_dir)
-    expressions = read_expressions(args.expressions) if args.expressions else None
-    items = ve_items if args.stage == "ve" else vg_images
-    train = items(ds["train"], args.images, expressions)[: args.max_train or None]
-    dev = items(ds["validation"], args.images, expressions)
+    # one set of expressions per file and LLM (the paper's augmented rows: each a separate example)
+    sets = read_expression_sets(args.expressions, every_llm=True) if args.expressions else [(None, None)]
+    if ve_caption:
+        captions, descriptions = read_captions(args.captions)
+        short = {**descriptions, **captions}  # the short caption where both exist
+        items = partial(ve_items, captions=short)
+    else:
+        items = ve_items if args.stage == "ve" else vg_images
+    train = [x for _, found in sets for x in items(ds["train"], args.images, found)][: args.max_train or None]
+    dev = items(ds["validation"], args.images, sets[0][1])
     for split, found in (("train", train), ("validation", dev)):
         if not found:
             example = next(iter(ds[split]), {}).get("image_id", "<image_id>")
@@ -366,9 +379,11 @@ def cmd_ve_vg_train(args: argparse.Namespace) -> int:
                 f"folder (expected files like {example})",
                 file=args.images,
             )
+    defaults, presets = (VE_DEFAULTS, VE_PRESETS) if args.stage == "ve" else (VG_DEFAULTS, VG_PRESETS)
+    given = {"epochs": args.epochs, "lr": args.lr, "batch": args.batch, "grad_accum": args.grad_accum}
     common = {
-        "epochs": args.epochs,
-        "lr": args.lr,
+        "recipe": resolve_recipe(defaults, presets, args.preset, given),
+        "expressions": [source for source, _ in sets if source is not None],
         "seed": args.seed,
         "device": args.device,
         "amp": args.amp,
@@ -376,10 +391,10 @@ def cmd_ve_vg_train(args: argparse.Namespace) -> int:
         "inputs": inputs,
     }
     if args.stage == "ve":
-        meta = train_matcher(args.base, train, dev, args.images, args.out, images_per_batch=args.batch, **common)
+        meta = train_matcher(args.base, train, dev, args.images, args.out, caption=bool(ve_caption), **common)
         summary = f"VE: {len(train)} training pairs; threshold {meta['threshold']:.3f}"
     else:
-        meta = train_grounder(args.base, train, dev, args.images, args.out, batch_size=args.batch, **common)
+        meta = train_grounder(args.base, train, dev, args.images, args.out, **common)
         summary = f"VG: {len(train)} training images"
     print(f"{summary}; dev {json.dumps(meta['dev'])}")
     return 0
@@ -611,16 +626,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("ve-train", help="fine-tune an image-text matching model (BLIP ITM) for visual entailment")
     p.add_argument("--base", required=True, help="a BlipForImageTextRetrieval folder (from_pretrained)")
-    p.add_argument("--epochs", type=options.positive_int, default=1)
-    p.add_argument("--lr", type=options.positive_float, default=2e-5)
-    p.add_argument("--images-per-batch", dest="batch", type=options.positive_int, default=8)
+    p.add_argument("--epochs", type=options.positive_int, help="default 1 (paper preset: 6)")
+    p.add_argument("--lr", type=options.positive_float, help="default 2e-5 (paper preset: 2e-5)")
+    p.add_argument(
+        "--images-per-batch", dest="batch", type=options.positive_int, help="default 8 (paper preset: 4 x 8 accum)"
+    )
+    p.add_argument(
+        "--ve-caption", action="store_true", help='the text is "caption. expression" (the authors\' VE input)'
+    )
+    p.add_argument("--captions", nargs="+", help="caption files or folders (with --ve-caption)")
     p.set_defaults(func=cmd_ve_vg_train, stage="ve")
     ve = p
     p = sub.add_parser("vg-train", help="fine-tune Grounding DINO on the GMNER VG set (largest box per entity)")
     p.add_argument("--base", required=True, help="a GroundingDinoForObjectDetection folder (from_pretrained)")
-    p.add_argument("--epochs", type=options.positive_int, default=1)
-    p.add_argument("--lr", type=options.positive_float, default=1e-5)
-    p.add_argument("--batch-size", dest="batch", type=options.positive_int, default=4, help="images per batch")
+    p.add_argument("--epochs", type=options.positive_int, help="default 1 (paper preset: 10)")
+    p.add_argument("--lr", type=options.positive_float, help="default 1e-5 (paper preset: 3e-5)")
+    p.add_argument(
+        "--batch-size", dest="batch", type=options.positive_int, help="images per batch, default 4 (paper preset: 4)"
+    )
     p.set_defaults(func=cmd_ve_vg_train, stage="vg")
     vg = p
     for q in (ve, vg):
@@ -637,8 +660,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "--expressions",
             nargs="+",
             help="LLM referring expressions of the gold entities (baseline expand --gold-entities, train and dev); "
-            'default "Entity (TYPE)"',
+            'several files (or LLMs in one file): each a separate training example; default "Entity (TYPE)"',
         )
+        q.add_argument(
+            "--preset",
+            choices=["paper"],
+            help="the authors' recipe (epochs, lr, batch 4 x 8 accumulated, warmup 6 %%, linear decay, weight "
+            "decay, best dev epoch); options given override it",
+        )
+        q.add_argument("--grad-accum", type=options.positive_int, help="batches per optimizer step (default 1)")
 
     p = sub.add_parser("tiny-models", help="tiny random models of every stage + a run file (tests, demo)")
     p.add_argument("--out", required=True)

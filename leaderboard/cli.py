@@ -9,6 +9,8 @@ from pathlib import Path
 
 from smner_bench.benchmark.configs import ANNOTATIONS
 
+# The registry of dataset versions this smner-bench scores: every entry's (dataset, dataset_version) must be one
+# of these pairs (a new release of a dataset is a new dataset name, as gmner-v1 / gmner).
 DATASET_VERSIONS = {
     "twitter2015": "UMT release",
     "twitter2017": "UMT release",

@@ -18,7 +18,13 @@ Consistency rules the model enforces on every entry:
   exactly the rounded figure of its counts; its sweep is 0.50:0.05:0.95 with the true positives of each
   threshold; it carries a :attr:`Entry.digest` (SHA-256 over its canonical content, :func:`entry_digest`)
   that the store checks on every read. Published entries carry no digest (hand-edited, reviewed files).
-- provenance text is bounded, one line, without control characters; ``system`` is non-empty and stripped.
+- the ``(dataset, dataset_version)`` pair is one the registry knows (``leaderboard/cli.py``'s ``DATASET_VERSIONS``);
+- provenance text is bounded; one-line fields (system, variant parts, table, row, command) hold no control
+  character, no line or paragraph separator and no Unicode format character (category Cf: bidi controls such
+  as U+202E RIGHT-TO-LEFT OVERRIDE, zero-width spaces, soft hyphens), which would reorder or hide text where
+  it is shown; text blocks (notes, citation) may hold newlines and tabs, and of the format characters only
+  the zero-width (non-)joiners U+200C/U+200D that some scripts and emoji need; ``system`` is non-empty and
+  stripped.
 """
 
 from __future__ import annotations
@@ -30,9 +36,20 @@ import re
 import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from smner_bench.benchmark.metrics import SWEEP, prf
+
+from .cli import DATASET_VERSIONS  # the registry: the dataset versions this smner-bench scores
 
 Task = Literal["mner", "eeg", "gmner", "ees", "smner"]
 BOARD_TASKS = ("mner", "gmner", "smner")  # the tasks a board ranks; eeg/ees are shown as subtasks
@@ -52,10 +69,27 @@ PRINTED_F1_EXCEPTIONS: dict[tuple[str, str], float] = {
 }
 
 
+BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+JOINERS = frozenset("\u200c\u200d")  # zero-width non-joiner / joiner: needed by some scripts and emoji
+
+
+def _char_name(c: str) -> str:
+    return f"U+{ord(c):04X} {unicodedata.name(c, 'unnamed')}"
+
+
+def _format_character(value: str, allowed: frozenset[str] = frozenset()) -> None:
+    for c in value:
+        if c in BIDI_CONTROLS:
+            raise ValueError(f"must not hold bidi controls, which reorder the text shown (found {_char_name(c)})")
+        if unicodedata.category(c) == "Cf" and c not in allowed:
+            raise ValueError(f"must not hold invisible format characters (found {_char_name(c)})")
+
+
 def _one_line(value: str) -> str:
-    bad = [c for c in value if unicodedata.category(c) == "Cc"]
+    bad = [c for c in value if unicodedata.category(c) in ("Cc", "Zl", "Zp")]
     if bad:
         raise ValueError(f"must be one line without control characters (found {bad[0]!r})")
+    _format_character(value)
     return value
 
 
@@ -69,6 +103,7 @@ def _text_block(value: str) -> str:
     bad = [c for c in value if unicodedata.category(c) == "Cc" and c not in "\n\t"]
     if bad:
         raise ValueError(f"must not hold control characters (found {bad[0]!r})")
+    _format_character(value, allowed=JOINERS)
     return value
 
 
@@ -233,6 +268,12 @@ class Entry(_Strict):
         extra = set(self.results) - allowed
         if extra:
             raise ValueError(f"a {self.task} entry reports {sorted(allowed)}, not {sorted(extra)}")
+        version = DATASET_VERSIONS[self.dataset]
+        if self.dataset_version != version:
+            raise ValueError(
+                f"dataset_version: {self.dataset} is version {version!r} here, not {self.dataset_version[:40]!r}"
+                + (" (the v1 release is the dataset gmner-v1)" if self.dataset == "gmner" else "")
+            )
         if self.task == "smner" and self.dataset != "smner":
             raise ValueError("SMNER figures are on the smner dataset")
         if self.task == "gmner" and self.dataset not in ("gmner", "gmner-v1"):
@@ -288,6 +329,26 @@ class Entry(_Strict):
 def _harmonic(figures: Figures) -> float:
     p, r = figures.precision or 0.0, figures.recall or 0.0
     return 2 * p * r / (p + r) if p + r > 0 else 0.0
+
+
+def validation_problems(exc: ValidationError, limit: int = 160) -> list[str]:
+    """One line per problem of a pydantic error, ``loc: message``, without pydantic's input echo and its
+    "For further information visit https://errors.pydantic.dev/..." line; each message cut to ``limit``."""
+    out = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        where = ".".join(str(p) for p in err["loc"])
+        message = " ".join(str(err["msg"]).split())
+        if len(message) > limit:
+            message = message[: limit - 1] + "\u2026"
+        out.append(f"{where}: {message}" if where else message)
+    return out
+
+
+def validation_message(exc: ValidationError, limit: int = 160) -> str:
+    """The first problem of a pydantic error on one line, with the number of the others."""
+    problems = validation_problems(exc, limit) or ["invalid"]
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    return problems[0] + more
 
 
 def canonical_json(data: Any) -> bytes:

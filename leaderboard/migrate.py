@@ -4,7 +4,9 @@ editing figures:
 
     python -m smner_bench.leaderboard.migrate --dataset gmner --split test --data-dir ../shared/data/twitter-gmner/v2.0
 
-For each scored entry of that dataset and split that does not pass the current checks, the copy must still
+For each scored entry of that dataset and split that does not pass the current checks, or whose canonical
+content digest is not the one the current rule gives its kept copy (the rule changed: each tweet's entities
+are now sorted, see :func:`.submit.content_digest`), the copy must still
 hash to the entry's ``submission_sha256``, the gold must have the entry's checksum, and every figure the old
 entry printed (P, R and F1 of every subtask and type, the sweep's F1) must equal the fresh score; then the
 entry is rewritten with the counts, the groundable split, the canonical content digest, the command with its
@@ -19,14 +21,16 @@ import json
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from smner_bench.benchmark.errors import DataFormatError, SmnerError
 from smner_bench.benchmark.gold import Gold, load_gold
 from smner_bench.benchmark.safe_output import write_text
 
 from .cli import DATASET_VERSIONS
-from .entry import Entry, Variant
+from .entry import Entry, Variant, validation_message
 from .store import DEFAULT_ROOT, check_scored, entry_json, sha256_of_copy, submission_copy
-from .submit import Meta, build_entry, score_copy
+from .submit import Meta, build_entry, file_content_digest, score_copy
 
 
 def _printed(figures: dict) -> dict:
@@ -37,10 +41,12 @@ def migrate_file(file: Path, gold: Gold) -> Entry | None:
     """The migrated entry of ``file`` (not written), or None when it already passes the current checks or is
     on another split; raises :class:`DataFormatError` when it cannot be migrated honestly."""
     try:
-        check_scored(file)
-        return None
+        current = check_scored(file)
     except ValueError:
         pass
+    else:
+        if current.provenance.content_sha256 == file_content_digest(submission_copy(file), gzipped=True):
+            return None  # already current
     old = json.loads(file.read_text(encoding="utf-8"))
     prov = old["provenance"]
     dataset, split = gold.name.split("/")
@@ -53,9 +59,11 @@ def migrate_file(file: Path, gold: Gold) -> Entry | None:
         raise DataFormatError("scored on other gold (dataset checksum differs)", file=file)
     task, match, iou = old["task"], prov["match"], old.get("iou", 0.5)
     report, content = score_copy(copy, prov["submission_file"], gold, task=task, match=match, iou=iou)
-    meta = Meta(
-        system=old["system"], variant=Variant(**old.get("variant", {})), task=task, match=match, notes=old.get("notes")
-    )
+    try:
+        variant = Variant.model_validate(old.get("variant", {}))
+        meta = Meta(system=old["system"], variant=variant, task=task, match=match, notes=old.get("notes"))
+    except ValidationError as exc:
+        raise DataFormatError(validation_message(exc), file=file) from None
     entry = build_entry(
         report,
         meta,

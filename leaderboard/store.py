@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from smner_bench.benchmark.errors import DataFormatError, UsageError
 from smner_bench.benchmark.safe_output import create_files
 
-from .entry import Entry, entry_digest, sealed
+from .entry import Entry, entry_digest, sealed, validation_message
 
 DEFAULT_ROOT = Path(__file__).resolve().parent / "entries"
 MAX_PUBLISHED_BYTES = 5 << 20  # one YAML file of published entries
@@ -64,13 +64,6 @@ class Board:
 def _short(text: str, limit: int = 160) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
-def _validation_message(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where + ': ' if where else ''}{_short(first['msg'])}{more}"
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
@@ -118,7 +111,7 @@ def check_scored(file: Path) -> Entry:
     try:
         entry = Entry.model_validate(item)
     except ValidationError as exc:
-        raise ValueError(_validation_message(exc)) from None
+        raise ValueError(validation_message(exc)) from None
     if entry.provenance.kind != "scored":
         raise ValueError("a file in scored/ must hold a scored entry (published entries are YAML files)")
     if entry.digest is None:
@@ -153,7 +146,7 @@ def _read_published(file: Path, board: Board) -> list[Stored]:
         try:
             entry = Entry.model_validate(item)
         except ValidationError as exc:
-            board.bad.append(BadEntry(file, f"{label}: {_validation_message(exc)}"))
+            board.bad.append(BadEntry(file, f"{label}: {validation_message(exc)}"))
             continue
         if entry.provenance.kind != "publication":
             board.bad.append(BadEntry(file, f"{label}: published files hold publication entries only"))

@@ -24,7 +24,21 @@ from smner_bench.benchmark.gold import Gold
 from smner_bench.benchmark.scoring import Scorer
 from smner_bench.benchmark.submission import read_submission
 
-from .entry import SUBTASKS, Block, Entry, Figures, Name, ScoredHere, SweepPoint, Variant, canonical_json, sealed, slug
+from .cli import DATASET_VERSIONS
+from .entry import (
+    SUBTASKS,
+    Block,
+    Entry,
+    Figures,
+    Name,
+    ScoredHere,
+    SweepPoint,
+    Variant,
+    canonical_json,
+    sealed,
+    slug,
+    validation_message,
+)
 from .store import DEFAULT_ROOT, Stored, read_entries, submission_copy, write_scored
 
 MAX_META_BYTES = 64 << 10
@@ -65,10 +79,7 @@ def read_meta(path: str | os.PathLike) -> Meta:
     try:
         return Meta.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(map(str, first["loc"])) or None
-        more = f" ({exc.error_count()} problems)" if exc.error_count() > 1 else ""
-        raise DataFormatError(first["msg"][:300] + more, file=path, field=field) from None
+        raise DataFormatError(validation_message(exc, limit=300), file=path) from None
 
 
 # --- canonical content ---------------------------------------------------------------------------------------
@@ -92,15 +103,20 @@ def _canonical_value(value: Any) -> Any:
 
 def content_digest(lines: Iterable[bytes]) -> str:
     """SHA-256 of a submission's canonical content: each non-blank line parsed as JSON, written back with
-    sorted keys, no spaces and numbers as floats, the lines sorted by tweet id. Line endings (CRLF), key
-    order, spacing, blank lines and the order of the lines do not change it; the order of the entities within
-    a line does (the ``riveg`` matching is first-fit in file order). The lines must be valid JSON (a
-    validated submission)."""
+    sorted keys, no spaces and numbers as floats, each tweet's entities sorted by their own canonical JSON,
+    the lines sorted by tweet id. Line endings (CRLF), key order, spacing, blank lines, the order of the lines
+    and the order of the entities within a line do not change it: a reordered file is the same set of
+    predictions, so the same submission, whatever the match mode. (The ``riveg`` matching is first-fit in
+    file order, so reordering a tweet's entities can move its figures by a few matches under ``--match
+    riveg``; that does not make it a new submission.) The lines must be valid JSON (a validated
+    submission)."""
     records = []
     for raw in lines:
         if not raw.strip():
             continue
         obj = _canonical_value(json.loads(raw))
+        if isinstance(obj, dict) and isinstance(obj.get("entities"), list):
+            obj["entities"] = sorted(obj["entities"], key=canonical_json)
         key = str(obj.get("id")) if isinstance(obj, dict) else ""
         records.append((key, canonical_json(obj)))
     digest = hashlib.sha256()
@@ -217,8 +233,7 @@ def build_entry(
             notes=meta.notes,
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise UsageError(f"cannot make an entry: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        raise UsageError(f"cannot make an entry: {validation_message(exc)}") from None
     return sealed(entry)
 
 
@@ -236,20 +251,25 @@ def score_copy(copy: Path, file_name: str, gold: Gold, *, task: str, match: str,
 
 def rescore(stored: Stored, gold: Gold) -> Entry:
     """The entry ``stored`` should be: its kept copy scored again on ``gold`` through the same path as
-    ``submit``, with the stored system, notes, date, command and version."""
+    ``submit``, with the stored system, notes, date, command and version; every other field (dataset and its
+    version from the registry, split, checksum, task, match, IoU) is what ``submit`` would write today."""
     e = stored.entry
     prov = e.provenance
     if prov.kind != "scored":
         raise UsageError(f"{e.id} is a published entry: only scored entries are re-scored")
     copy = submission_copy(stored.file)
     report, content = score_copy(copy, prov.submission_file, gold, task=e.task, match=prov.match, iou=e.iou)
-    meta = Meta(system=e.system, variant=e.variant, task=e.task, match=prov.match, notes=e.notes)
+    # the stored texts as they are (the entry model checked them): no meta-file rules (stripping) re-applied
+    meta = Meta.model_construct(system=e.system, variant=e.variant, task=e.task, match=prov.match, notes=e.notes)
+    dataset = gold.name.split("/")[0]
+    if dataset not in DATASET_VERSIONS:
+        raise UsageError(f"{gold.name}: not a dataset of the leaderboard ({', '.join(DATASET_VERSIONS)})")
     return build_entry(
         report,
         meta,
         gold,
         command=prov.command,
-        dataset_version=e.dataset_version,
+        dataset_version=DATASET_VERSIONS[dataset],
         content_sha256=content,
         date=prov.date,
         version=prov.smner_bench_version,
@@ -272,8 +292,10 @@ def _differences(stored: dict, fresh: dict, path: str = "") -> list[str]:
 
 def verify(stored: list[Stored], gold: Gold) -> tuple[list[str], int]:
     """Re-score the kept copy of every scored entry on ``gold``'s dataset and split and compare every stored
-    figure (all subtasks, per type, groundable split, IoU sweep, with their counts) and the copy's canonical
-    content digest. Returns (problems, number of entries verified); entries of other splits are skipped."""
+    figure (all subtasks, per type, groundable split, IoU sweep, with their counts), every provenance field
+    it can recompute (dataset, dataset version from the registry, split, task, IoU, the gold's checksum, the
+    match mode of the report, the copy's SHA-256 and canonical content digest). Returns (problems, number of
+    entries verified); entries of other datasets and splits are skipped."""
     problems = []
     checked = 0
     dataset, split = gold.name.split("/")
@@ -290,7 +312,8 @@ def verify(stored: list[Stored], gold: Gold) -> tuple[list[str], int]:
         except SmnerError as exc:
             problems.append(f"{s.file.name}: the kept copy does not score any more: {str(exc)[:300]}")
             continue
-        keep = {"results", "per_type", "grounding", "sweep", "provenance"}
+        keep = {"dataset", "dataset_version", "split", "task", "iou", "provenance"}
+        keep |= {"results", "per_type", "grounding", "sweep"}
         differences = _differences(
             e.model_dump(mode="json", include=keep, exclude_none=True),
             fresh.model_dump(mode="json", include=keep, exclude_none=True),

@@ -1,5 +1,6 @@
 """Training PLIM: AdamW (separate CRF learning rate), linear warmup, word dropout, gradient clipping, seeds,
-early stopping on dev F1 scored with the project's scorer, optional bf16 mixed precision (``amp``), and
+early stopping on dev F1 scored with the project's scorer (none in the paper's presets: every epoch runs and
+the best dev epoch is kept), optional bf16 mixed precision (``amp``), and
 checkpoints that reload exactly (float32 weights; inference may run the encoder in bf16/fp16)."""
 
 from __future__ import annotations
@@ -232,7 +233,7 @@ def train(cfg: PlimConfig, *, model: PlimTagger | None = None, tokenizer=None, p
         else:
             bad_epochs += 1
         write_json(out / "history.json", history, inputs=inputs_of(cfg))
-        if bad_epochs >= cfg.patience:
+        if cfg.patience is not None and bad_epochs >= cfg.patience:
             history["stopped"] = f"dev F1 did not rise for {cfg.patience} epochs"
             break
         if cfg.time_budget_minutes and time.time() - started > 60 * cfg.time_budget_minutes:
