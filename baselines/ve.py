@@ -28,7 +28,7 @@ from .decision import best_threshold, evaluate
 from .dtype import load_kwargs, to_numpy
 from .images import image_file, open_rgb
 from .loading import from_pretrained
-from .training import fit, save_fine_tuned, set_seed
+from .training import explicit, fit, resolve_recipe, save_fine_tuned, set_seed
 
 
 @dataclass(frozen=True)
@@ -45,23 +45,58 @@ def expression(text: str, kind: str) -> str:
 
 def read_expressions(paths: Sequence[str | os.PathLike]) -> dict[tuple[str, int, int], str]:
     """Referring expressions by (tweet id, start, end) from ``baseline expand`` outputs (``expressions``: the
-    first LLM's) or the runner's ``expressions.jsonl`` (``expression``)."""
-    out = {}
+    first LLM's) or the runner's ``expressions.jsonl`` (``expression``); later files fill what earlier lack."""
+    out: dict = {}
+    for _, found in reversed(read_expression_sets(paths)):
+        out.update(found)
+    return out
+
+
+def read_expression_sets(
+    paths: Sequence[str | os.PathLike], *, every_llm: bool = False
+) -> list[tuple[dict, dict[tuple[str, int, int], str]]]:
+    """One set of expressions per file (with ``every_llm``: per LLM of each ``baseline expand`` file), each
+    with its source ``{"file": name, "llm": spec or None}``: the paper's augmented training data keeps each
+    LLM's expression of an entity as a separate example."""
+    out = []
     for path in paths:
         path = Path(path)
         if not path.is_file():
             raise MissingDataError("expressions file not found", file=path)
+        sets: dict = {}
         for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             try:
                 line = json.loads(raw)
                 for e in line["entities"]:
-                    text = e.get("expression") or next(iter(e["expressions"].values()))
-                    out[(line["id"], e["start"], e["end"])] = text
-            except (json.JSONDecodeError, KeyError, TypeError, StopIteration, AttributeError):
+                    if e.get("expression"):
+                        found = {None: e["expression"]}
+                    else:
+                        found = dict(e["expressions"]) if every_llm else dict([next(iter(e["expressions"].items()))])
+                    for llm, text in found.items():
+                        if not isinstance(text, str):
+                            raise TypeError
+                        sets.setdefault(llm, {})[(line["id"], e["start"], e["end"])] = text
+            except (json.JSONDecodeError, KeyError, TypeError, StopIteration, AttributeError, ValueError):
                 raise DataFormatError(
                     "expected {id, entities: [{start, end, expression | expressions}]}", file=path, line=n
                 ) from None
+        out += [({"file": path.name, "llm": llm}, found) for llm, found in sets.items()]
     return out
+
+
+def sources_note(trained: Sequence[dict] | None, used: str | None, what: str) -> str | None:
+    """A warning when the expressions at inference (``used``: the LLM spec, ``None`` = ``"Entity (TYPE)"``)
+    are not from a source the checkpoint was trained on (``trained``: its metadata's ``expressions``)."""
+    if trained is None:
+        return None
+    llms = {s.get("llm") for s in trained}
+    if used in llms or (not trained and used is None):
+        return None
+    names = ", ".join(sorted(str(s.get("llm") or "Entity (TYPE)") for s in trained)) or "Entity (TYPE)"
+    return (
+        f"{what} was trained on expressions from {names}, this run's come from {used or 'Entity (TYPE)'}: "
+        "scores may be off (train on this source too: --expressions)"
+    )
 
 
 def entity_expression(row, e, expressions: Mapping[tuple[str, int, int], str] | None) -> str:
@@ -69,14 +104,62 @@ def entity_expression(row, e, expressions: Mapping[tuple[str, int, int], str] | 
     return (expressions or {}).get((row["id"], e["start"], e["end"])) or expression(e["text"], e["type"])
 
 
-def ve_items(rows, images: str | os.PathLike, expressions: Mapping | None = None) -> list[VEItem]:
-    """One item per gold entity of the tweets whose image is in ``images`` (the others cannot be judged)."""
+def with_caption(caption: str | None, text: str) -> str:
+    """The VE text when the caption is part of the input (as the authors' OFA VE saw it): ``"caption. expression"``.
+
+    >>> with_caption("A man on a stage.", "Bono (PER) - a singer")
+    'A man on a stage. Bono (PER) - a singer'
+    """
+    caption = (caption or "").strip()
+    return f"{caption.rstrip('.')}. {text}" if caption else text
+
+
+def ve_items(
+    rows, images: str | os.PathLike, expressions: Mapping | None = None, captions: Mapping[str, str] | None = None
+) -> list[VEItem]:
+    """One item per gold entity of the tweets whose image is in ``images`` (the others cannot be judged); with
+    ``captions`` (by tweet id) the text is ``"caption. expression"``."""
     return [
-        VEItem(r["image_id"], entity_expression(r, e, expressions), int(e["groundable"]))
+        VEItem(
+            r["image_id"],
+            with_caption(captions.get(r["id"]), entity_expression(r, e, expressions))
+            if captions is not None
+            else entity_expression(r, e, expressions),
+            int(e["groundable"]),
+        )
         for r in rows
         if image_file(images, r["image_id"]).is_file()
         for e in r["entities"]
     ]
+
+
+# The defaults of ``baseline ve-train`` and the authors' OFA-large VE recipe (VE/train_twitter10000.sh and the
+# paper, section V-A: lr 2e-5, 6 epochs, 4 x 8 accumulated = 32, warmup 6 %, polynomial (linear) decay, weight
+# decay 0.2, gradient norm 1.0, the best dev checkpoint). ``batch`` counts images, each with all its entities.
+VE_DEFAULTS = {
+    "epochs": 1,
+    "lr": 2e-5,
+    "batch": 8,
+    "grad_accum": 1,
+    "warmup_ratio": 0.0,
+    "schedule": "constant",
+    "weight_decay": 0.01,
+    "clip": 1.0,
+    "keep_best": False,
+}
+VE_PRESETS = {
+    "paper": {
+        "epochs": 6,
+        "lr": 2e-5,
+        "batch": 4,
+        "grad_accum": 8,
+        "warmup_ratio": 0.06,
+        "schedule": "linear",
+        "weight_decay": 0.2,
+        "clip": 1.0,
+        "keep_best": True,
+    }
+}
 
 
 def by_image(items: Sequence[VEItem]) -> dict[str, list[int]]:
@@ -160,23 +243,31 @@ def train_matcher(
     images: str | os.PathLike,
     out: str | os.PathLike,
     *,
-    epochs: int = 1,
-    lr: float = 2e-5,
-    images_per_batch: int = 8,
+    epochs: int | None = None,
+    lr: float | None = None,
+    images_per_batch: int | None = None,
+    recipe: Mapping | None = None,
     seed: int = 42,
     device: str = "cpu",
     amp: str = "none",
     progress: bool = True,
     command: str | None = None,
     inputs: Sequence[str | os.PathLike | None] = (),
+    expressions: Sequence[dict] | None = None,
+    caption: bool = False,
 ) -> dict:
-    """Fine-tune the ITM head and encoders with cross-entropy (batches of ``images_per_batch`` images with all
-    their items; ``amp="bf16"``: mixed precision, fp32 weights), choose the dev-accuracy threshold, save the
-    model, processor and ``ve.json`` atomically."""
+    """Fine-tune the ITM head and encoders with cross-entropy (batches of images with all their items;
+    ``amp="bf16"``: mixed precision, fp32 weights), choose the dev-accuracy threshold, save the model,
+    processor and ``ve.json`` atomically. ``recipe``: a resolved ``VE_DEFAULTS``-like dict (``--preset``);
+    ``epochs``/``lr``/``images_per_batch`` override it. ``expressions`` (the training expressions' sources) and
+    ``caption`` (items made with captions) are recorded for inference."""
+    recipe = resolve_recipe(
+        VE_DEFAULTS, {}, None, {**(recipe or {}), **explicit(epochs=epochs, lr=lr, batch=images_per_batch)}
+    ) | {"preset": (recipe or {}).get("preset")}
     set_seed(seed)
     matcher = ImageTextMatcher(base, device=device, dtype="fp32")
     model = matcher.model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
     groups = list(by_image(train).items())
     cache = {image_id: open_rgb(images, image_id) for image_id, _ in groups}
 
@@ -187,30 +278,40 @@ def train_matcher(
         logits = matcher.logits([cache[image_id] for image_id, _ in chunk], index, texts)
         return torch.nn.functional.cross_entropy(logits.float(), labels)
 
+    dev_labels = np.array([item.label for item in dev])
+
+    def dev_accuracy() -> float:  # at the best threshold of this epoch
+        probs = matcher.score_items(dev, images)
+        return evaluate(probs, dev_labels, best_threshold(probs, dev_labels))["accuracy"]
+
     history = fit(
         model,
         optimizer,
         groups,
         loss_of,
-        epochs=epochs,
-        batch_size=images_per_batch,
+        epochs=recipe["epochs"],
+        batch_size=recipe["batch"],
         seed=seed,
-        clip=1.0,
+        clip=recipe["clip"],
         desc="VE",
         progress=progress,
         amp=amp,
         device=device,
+        grad_accum=recipe["grad_accum"],
+        schedule=recipe["schedule"],
+        warmup_ratio=recipe["warmup_ratio"],
+        evaluate=dev_accuracy if recipe["keep_best"] else None,
     )
     dev_probs = matcher.score_items(dev, images)
-    dev_labels = np.array([item.label for item in dev])
     threshold = best_threshold(dev_probs, dev_labels)
     meta = {
         **({"command": command} if command else {}),
         "base": str(base),
         "threshold": threshold,
-        "epochs": epochs,
-        "lr": lr,
-        "images_per_batch": images_per_batch,
+        **recipe,
+        "images_per_batch": recipe["batch"],
+        "expressions": list(expressions or []),
+        "caption": caption,
         "amp": amp,
         "seed": seed,
         "train_items": len(train),

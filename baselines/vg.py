@@ -20,10 +20,12 @@ the entity's gold boxes. Command: ``smner-bench baseline vg-train``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,7 +36,7 @@ from smner_bench.benchmark.rle import box_ious
 from .dtype import load_kwargs
 from .images import image_file, open_rgb
 from .loading import from_pretrained
-from .training import fit, save_fine_tuned, set_seed
+from .training import explicit, fit, resolve_recipe, save_fine_tuned, set_seed
 from .ve import entity_expression
 
 
@@ -116,6 +118,8 @@ class Grounder:
             .eval()
         )
         self.device = device
+        meta = Path(path or "") / "vg.json"
+        self.meta = json.loads(meta.read_text()) if path and meta.is_file() else {}
         tokenizer = self.processor.tokenizer
         config_len = getattr(self.model.config, "max_text_len", None) or 256
         self.max_text = min(config_len, tokenizer.model_max_length)
@@ -209,6 +213,35 @@ def accuracy(grounder: Grounder, items: Sequence[VGImage], images: str | os.Path
     return {"accuracy_iou50": hits / max(1, total), "phrases": total, "images": len(items)}
 
 
+# The defaults of ``baseline vg-train`` and the authors' OFA-large REC recipe (VG/train_twitter10000REC.sh and the
+# paper, section V-A: lr 3e-5, 10 epochs, 4 x 8 accumulated = 32, warmup 6 %, polynomial (linear) decay, weight
+# decay 0.01, gradient norm 1.0, the best dev checkpoint). ``batch`` counts images.
+VG_DEFAULTS = {
+    "epochs": 1,
+    "lr": 1e-5,
+    "batch": 4,
+    "grad_accum": 1,
+    "warmup_ratio": 0.0,
+    "schedule": "constant",
+    "weight_decay": 1e-4,
+    "clip": 0.1,
+    "keep_best": False,
+}
+VG_PRESETS = {
+    "paper": {
+        "epochs": 10,
+        "lr": 3e-5,
+        "batch": 4,
+        "grad_accum": 8,
+        "warmup_ratio": 0.06,
+        "schedule": "linear",
+        "weight_decay": 0.01,
+        "clip": 1.0,
+        "keep_best": True,
+    }
+}
+
+
 def train_grounder(
     base: str | os.PathLike,
     train: Sequence[VGImage],
@@ -216,23 +249,30 @@ def train_grounder(
     images: str | os.PathLike,
     out: str | os.PathLike,
     *,
-    epochs: int = 1,
-    lr: float = 1e-5,
-    batch_size: int = 4,
+    epochs: int | None = None,
+    lr: float | None = None,
+    batch_size: int | None = None,
+    recipe: Mapping | None = None,
     seed: int = 42,
     device: str = "cpu",
     amp: str = "none",
     progress: bool = True,
     command: str | None = None,
     inputs: Sequence[str | os.PathLike | None] = (),
+    expressions: Sequence[dict] | None = None,
 ) -> dict:
-    """Fine-tune on ``train`` (batches of ``batch_size`` images, each with its phrases; prompts too long for
-    the text encoder are cut to the phrases that fit; ``amp="bf16"``: mixed precision, fp32 weights), report
-    dev accuracy, save model + processor + ``vg.json`` atomically."""
+    """Fine-tune on ``train`` (batches of images, each with its phrases; prompts too long for the text encoder
+    are cut to the phrases that fit; ``amp="bf16"``: mixed precision, fp32 weights), report dev accuracy, save
+    model + processor + ``vg.json`` atomically. ``recipe``: a resolved ``VG_DEFAULTS``-like dict
+    (``--preset``); ``epochs``/``lr``/``batch_size`` override it; ``expressions``: the training expressions'
+    sources, recorded for inference."""
+    recipe = resolve_recipe(
+        VG_DEFAULTS, {}, None, {**(recipe or {}), **explicit(epochs=epochs, lr=lr, batch=batch_size)}
+    ) | {"preset": (recipe or {}).get("preset")}
     set_seed(seed)
     grounder = Grounder(base, device=device, dtype="fp32")
     model = grounder.model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
     pixels = {item.image_id: open_rgb(images, item.image_id) for item in train}
     fitted = []
     for item in train:
@@ -251,21 +291,25 @@ def train_grounder(
         optimizer,
         fitted,
         loss_of,
-        epochs=epochs,
-        batch_size=batch_size,
+        epochs=recipe["epochs"],
+        batch_size=recipe["batch"],
         seed=seed,
-        clip=0.1,
+        clip=recipe["clip"],
         desc="VG",
         progress=progress,
         amp=amp,
         device=device,
+        grad_accum=recipe["grad_accum"],
+        schedule=recipe["schedule"],
+        warmup_ratio=recipe["warmup_ratio"],
+        evaluate=(lambda: accuracy(grounder, dev, images)["accuracy_iou50"]) if recipe["keep_best"] else None,
     )
     meta = {
         **({"command": command} if command else {}),
         "base": str(base),
-        "epochs": epochs,
-        "lr": lr,
-        "batch_size": batch_size,
+        **recipe,
+        "batch_size": recipe["batch"],
+        "expressions": list(expressions or []),
         "amp": amp,
         "seed": seed,
         "train_images": len(train),
