@@ -119,7 +119,7 @@ def cmd_knowledge(args: argparse.Namespace) -> int:
             pool_images = images
         pool = example_pool(args.manual, args.manual_data, pool_images, data_dir=args.data_dir)
         print(pool.summary())
-        encoder = Encoder(args.encoder)
+        encoder = Encoder(args.encoder, device=args.device, dtype=args.dtype)
         written = [args.prompts_only] if prompts_only else [args.cache]
         features = example_features(encoder, pool.examples, args.features, inputs=[*inputs, *written])
     if prompts_only:
@@ -141,6 +141,10 @@ def cmd_knowledge(args: argparse.Namespace) -> int:
             dataset=args.dataset,
             data_dir=args.data_dir,
             split=split,
+            device=args.device,
+            dtype=args.dtype,
+            device_map=args.device_map,
+            concurrency=args.concurrency,
             inputs=[*inputs, args.features],
         )
         requests = (
@@ -578,6 +582,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--num-shards", type=options.positive_int, default=1, help="with --prompts-only: shards per split")
     p.add_argument("--shard-index", type=options.non_negative_int, default=0, help="with --prompts-only (0-based)")
+    p.add_argument("--device", default="cpu", help="the encoder's and transformers LLMs' device")
+    _dtype_option(p, what="the encoder's and transformers LLMs' precision")
+    p.add_argument("--device-map", help="transformers LLMs: spread over devices (e.g. auto; needs accelerate)")
+    p.add_argument(
+        "--concurrency", type=options.positive_int, default=4, help="openai LLMs: requests in flight (default 4)"
+    )
     p.set_defaults(func=cmd_knowledge)
 
     p = sub.add_parser("expand", help="referring expressions 'Entity (TYPE) - expansion' for predicted entities")

@@ -19,8 +19,8 @@ are left out by omitting their section: without ``expansion`` the expression is 
 
 ``dtype`` (fp32 | bf16 | fp16, default fp32) is the precision of every model the run loads (see
 ``baselines/dtype.py``); ``captions.prompt`` is the text an InstructBLIP-style captioner is given with each image;
-``expansion.concurrency`` / ``expansion.device_map`` are the LLM's requests in flight (HTTP backend) and device
-placement (transformers backend, e.g. ``auto``).
+``knowledge.concurrency`` / ``knowledge.device_map`` and ``expansion.concurrency`` / ``expansion.device_map`` are
+the stage's LLM requests in flight (HTTP backend) and device placement (transformers backend, e.g. ``auto``).
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ class CaptionsStage(Section):
     batch_size: int = Field(8, ge=1)
     max_new_tokens: int = Field(40, ge=1)
     prompt: str | None = Field(None, description="text given with each image (InstructBLIP-style captioners)")
+    describer: str | None = Field(
+        None, description="detailed descriptions for expansion (the paper's mPLUG-Owl): transformers:PATH | replay:"
+    )
+    describer_prompt: str | None = None
+    describer_max_new_tokens: int = Field(256, ge=1)
 
 
 class KnowledgeStage(Section):
@@ -57,6 +62,8 @@ class KnowledgeStage(Section):
     top_n: int = Field(5, ge=0)
     batch_size: int = Field(8, ge=1)
     max_new_tokens: int = Field(256, ge=1)
+    concurrency: int = Field(4, ge=1, le=256, description="HTTP backend: requests in flight")
+    device_map: str | None = Field(None, description="transformers backend: e.g. auto (needs accelerate)")
 
     def model_post_init(self, _context) -> None:
         for spec in self.manual_data:
@@ -74,6 +81,7 @@ class PlimStage(Section):
 
 class ExpansionStage(Section):
     llm: str
+    prompt_file: str | None = Field(None, description="a template with {entity} {type} {text} {description}")
     batch_size: int = Field(8, ge=1)
     max_new_tokens: int = Field(64, ge=1)
     concurrency: int = Field(4, ge=1, le=256, description="HTTP backend: requests in flight")
@@ -83,6 +91,7 @@ class ExpansionStage(Section):
 class VEStage(Section):
     checkpoint: str
     threshold: float | None = Field(None, description="default: the one chosen on dev (ve.json)")
+    caption: bool | None = Field(None, description='"caption. expression" as the text; default: as trained')
 
 
 class VGStage(Section):
@@ -128,10 +137,10 @@ def _resolve(value: str, base: Path) -> str:
 
 PATH_FIELDS = {
     None: ("data_dir", "images", "out"),
-    "captions": ("captioner",),
+    "captions": ("captioner", "describer"),
     "knowledge": ("llm", "encoder"),
     "plim": ("checkpoint",),
-    "expansion": ("llm",),
+    "expansion": ("llm", "prompt_file"),
     "ve": ("checkpoint",),
     "vg": ("checkpoint",),
     "sam": ("checkpoint",),

@@ -76,35 +76,54 @@ def _spec_path(spec: str) -> list[str]:
     return rest.split(",") if kind in ("transformers", "replay") else []
 
 
-def run_captions(ctx: Context, _inputs) -> list[dict]:
+def _image_texts(ctx: Context, spec: str, field: str, prompt: str | None, max_new_tokens: int) -> tuple[dict, dict]:
+    """(short captions, detailed descriptions) by tweet id from ``spec``: a replayed file gives what it holds
+    (BLIP-2 captions and/or mPLUG-Owl descriptions), a model gives the same text for both."""
     from .providers.captioner import ReplayCaptioner, TransformersCaptioner
 
-    spec = ctx.cfg.captions.captioner
     kind, _, rest = spec.partition(":")
     if kind == "replay":
         replay = ReplayCaptioner(rest.split(","))
-        return [
-            {"id": r["id"], "caption": replay.captions.get(r["id"]) or replay.descriptions.get(r["id"]) or ""}
-            for r in ctx.rows
-        ]
+        return replay.captions, replay.descriptions
     if kind != "transformers":
-        raise UsageError(f"captions.captioner {spec!r}: expected transformers:PATH or replay:FILE[,FILE...]")
+        raise UsageError(f"captions.{field} {spec!r}: expected transformers:PATH or replay:FILE[,FILE...]")
     captioner = TransformersCaptioner(
         rest,
         batch_size=ctx.cfg.captions.batch_size,
-        max_new_tokens=ctx.cfg.captions.max_new_tokens,
+        max_new_tokens=max_new_tokens,
         device=ctx.cfg.device,
         dtype=ctx.cfg.dtype,
-        prompt=ctx.cfg.captions.prompt,
+        prompt=prompt,
     )
-    captions: dict[str, str] = {}
+    texts: dict[str, str] = {}
     size = ctx.cfg.captions.batch_size
     for start in range(0, len(ctx.rows), size):  # a batch of images in memory at a time
         chunk = [r for r in ctx.rows[start : start + size] if ctx.image(r["image_id"]) is not None]
         if chunk:
-            texts = captioner.caption_images([ctx.image(r["image_id"]) for r in chunk])
-            captions.update(zip([r["id"] for r in chunk], texts, strict=True))
-    return [{"id": r["id"], "caption": captions.get(r["id"], "")} for r in ctx.rows]
+            found = captioner.caption_images([ctx.image(r["image_id"]) for r in chunk])
+            texts.update(zip([r["id"] for r in chunk], found, strict=True))
+    return texts, texts
+
+
+def run_captions(ctx: Context, _inputs) -> list[dict]:
+    """``caption`` (short: MSEA, PLIM's prompt, VE) and ``description`` (detailed: expansion) of every tweet's
+    image, as in the paper (BLIP-2 captions, mPLUG-Owl descriptions); ``captions.describer`` gives the
+    descriptions, else the captioner's files (or captions) serve for both."""
+    c = ctx.cfg.captions
+    captions, descriptions = _image_texts(ctx, c.captioner, "captioner", c.prompt, c.max_new_tokens)
+    if c.describer:
+        other_captions, descriptions = _image_texts(
+            ctx, c.describer, "describer", c.describer_prompt, c.describer_max_new_tokens
+        )
+        descriptions = descriptions or other_captions
+    return [
+        {
+            "id": r["id"],
+            "caption": captions.get(r["id"]) or descriptions.get(r["id"]) or "",
+            "description": descriptions.get(r["id"]) or captions.get(r["id"]) or "",
+        }
+        for r in ctx.rows
+    ]
 
 
 def run_knowledge(ctx: Context, inputs) -> list[dict]:
@@ -125,6 +144,9 @@ def run_knowledge(ctx: Context, inputs) -> list[dict]:
         progress=ctx.progress,
         max_new_tokens=k.max_new_tokens,
         device=ctx.cfg.device,
+        dtype=ctx.cfg.dtype,
+        device_map=k.device_map,
+        concurrency=k.concurrency,
         inputs=ctx.inputs,
     )
     if k.llm.startswith("replay:"):
@@ -141,7 +163,7 @@ def run_knowledge(ctx: Context, inputs) -> list[dict]:
             raise UsageError("knowledge.manual_captions: the caption files of the annotated tweets are needed")
         pool = example_pool(k.manual, k.manual_data, pool_images, data_dir=ctx.cfg.data_dir)
         log.info("%s", pool.summary())
-        encoder = Encoder(k.encoder, device=ctx.cfg.device)
+        encoder = Encoder(k.encoder, device=ctx.cfg.device, dtype=ctx.cfg.dtype)
         features = example_features(encoder, pool.examples)
         prompts = msea_prompts(ctx.rows, images, pool.examples, encoder, n=k.top_n, annotated=features)
         requests = [Request(p.prompt, key=p.id) for p in prompts]
@@ -170,7 +192,7 @@ def run_plim(ctx: Context, inputs) -> list[dict]:
 
 
 def run_expansion(ctx: Context, inputs) -> list[dict]:
-    from .expansion import expand
+    from .expansion import expand, read_template
     from .providers.llm import llm_from_spec
 
     llm = llm_from_spec(
@@ -188,9 +210,11 @@ def run_expansion(ctx: Context, inputs) -> list[dict]:
         concurrency=ctx.cfg.expansion.concurrency,
         inputs=ctx.inputs,
     )
-    images = {line["id"]: line["caption"] for line in inputs["captions"]}
+    # the detailed description feeds expansion (the paper's mPLUG-Owl); files of older runs have captions only
+    images = {line["id"]: line.get("description") or line["caption"] for line in inputs["captions"]}
     texts = {r["id"]: " ".join(r["tokens"]) for r in ctx.rows}
-    out = expand(inputs["mner"], texts, images, {"llm": llm})
+    template = read_template(ctx.cfg.expansion.prompt_file) if ctx.cfg.expansion.prompt_file else None
+    out = expand(inputs["mner"], texts, images, {"llm": llm}, template=template)
     return [
         {
             "id": line["id"],
@@ -204,11 +228,35 @@ def _entity(e: dict) -> dict:
     return {k: e[k] for k in SUBMISSION_KEYS if k in e}
 
 
+def _expression_source(ctx: Context) -> str | None:
+    """The LLM of this run's expressions (``None``: ``"Entity (TYPE)"``)."""
+    return ctx.cfg.expansion.llm if ctx.cfg.expansion else None
+
+
+def _warn_source(meta: dict, ctx: Context, what: str) -> None:
+    from .ve import sources_note
+
+    note = sources_note(meta.get("expressions"), _expression_source(ctx), what)
+    if note:
+        log.warning("%s", note)
+
+
 def run_ve(ctx: Context, inputs) -> list[dict]:
-    from .ve import ImageTextMatcher, expression
+    from .ve import ImageTextMatcher, expression, with_caption
 
     matcher = ImageTextMatcher(ctx.cfg.ve.checkpoint, device=ctx.cfg.device, dtype=ctx.cfg.dtype)
     threshold = ctx.cfg.ve.threshold if ctx.cfg.ve.threshold is not None else matcher.threshold
+    _warn_source(matcher.meta, ctx, f"the VE checkpoint {ctx.cfg.ve.checkpoint}")
+    trained_caption = bool(matcher.meta.get("caption"))
+    use_caption = trained_caption if ctx.cfg.ve.caption is None else ctx.cfg.ve.caption
+    if use_caption != trained_caption and matcher.meta:
+        log.warning(
+            "the VE checkpoint %s was trained %s the caption in its input, ve.caption asks %s it",
+            ctx.cfg.ve.checkpoint,
+            "with" if trained_caption else "without",
+            "with" if use_caption else "without",
+        )
+    captions = {line["id"]: line["caption"] for line in inputs.get("captions", [])}
     source = inputs["expansion"] if "expansion" in inputs else inputs["mner"]
     image_of = {r["id"]: r["image_id"] for r in ctx.rows}
     out = []
@@ -218,9 +266,11 @@ def run_ve(ctx: Context, inputs) -> list[dict]:
             for e in line["entities"]
         ]
         image = ctx.image(image_of[line["id"]])
-        scores = (
-            matcher.scores(image, [e["expression"] for e in entities]) if image is not None else [0.0] * len(entities)
-        )
+        texts = [
+            with_caption(captions.get(line["id"]), e["expression"]) if use_caption else e["expression"]
+            for e in entities
+        ]
+        scores = matcher.scores(image, texts) if image is not None else [0.0] * len(entities)
         for e, s in zip(entities, scores, strict=True):
             e["ve_score"] = round(float(s), 6)
             e["groundable"] = bool(image is not None and s >= threshold)
@@ -232,6 +282,7 @@ def run_vg(ctx: Context, inputs) -> list[dict]:
     from .vg import Grounder
 
     grounder = Grounder(ctx.cfg.vg.checkpoint, device=ctx.cfg.device, dtype=ctx.cfg.dtype)
+    _warn_source(grounder.meta, ctx, f"the VG checkpoint {ctx.cfg.vg.checkpoint}")
     image_of = {r["id"]: r["image_id"] for r in ctx.rows}
     out = []
     for line in inputs["ve"]:
@@ -258,7 +309,13 @@ def run_sam(ctx: Context, inputs) -> list[dict]:
 
 
 STAGES = (
-    Stage("captions", "captions.jsonl", (), lambda c: _spec_path(c.captions.captioner), run_captions),
+    Stage(
+        "captions",
+        "captions.jsonl",
+        (),
+        lambda c: [*_spec_path(c.captions.captioner), *_spec_path(c.captions.describer or "")],
+        run_captions,
+    ),
     Stage(
         "knowledge",
         "knowledge.jsonl",
@@ -278,11 +335,11 @@ STAGES = (
         "expansion",
         "expressions.jsonl",
         ("mner", "captions"),
-        lambda c: _spec_path(c.expansion.llm),
+        lambda c: [*_spec_path(c.expansion.llm), *([c.expansion.prompt_file] if c.expansion.prompt_file else [])],
         run_expansion,
         optional=True,
     ),
-    Stage("ve", "ve.jsonl", ("mner", "expansion"), lambda c: [c.ve.checkpoint], run_ve),
+    Stage("ve", "ve.jsonl", ("mner", "expansion", "captions"), lambda c: [c.ve.checkpoint], run_ve),
     Stage("vg", "gmner.jsonl", ("ve",), lambda c: [c.vg.checkpoint], run_vg),
     Stage("sam", "smner.jsonl", ("vg",), lambda c: [c.sam.checkpoint], run_sam, optional=True),
 )

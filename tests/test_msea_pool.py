@@ -329,3 +329,79 @@ def test_bad_inputs_are_clear_errors(sample_dir, manual, other, sample_encoder, 
     assert main([*args, *out]) == 2
     assert "none of the 1 manual annotations has a text" in capsys.readouterr().err
     assert not (tmp_path / "p.jsonl").exists()
+
+
+def test_knowledge_command_and_stage_pass_dtype_to_a_bf16_saved_encoder_and_llm(
+    sample_dir, manual, other, sample_encoder, tmp_path, capsys, monkeypatch
+):
+    """``baseline knowledge --dtype bf16`` loads a bf16-saved MSEA encoder and LLM in bf16 and writes a release; the
+    run file's ``knowledge`` section passes ``dtype``/``device_map``/``concurrency`` to the same constructors."""
+    import smner_bench.baselines.providers.encoder as encoder_module
+    import smner_bench.baselines.providers.llm as llm_module
+
+    from .test_checkpoints import causal_lm, to_bf16
+
+    encoder = to_bf16(sample_encoder, tmp_path / "encoder-bf16")
+    llm = to_bf16(causal_lm(tmp_path / "llm", chat_template=True, positions=1024), tmp_path / "llm-bf16")
+    loaded = {}
+
+    class SpyEncoder(encoder_module.Encoder):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            loaded["encoder"] = {p.dtype for p in self.model.parameters()}
+
+    class SpyLLM(llm_module.TransformersLLM):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            loaded["llm"] = {p.dtype for p in self.network.parameters()}
+
+    monkeypatch.setattr(encoder_module, "Encoder", SpyEncoder)
+    monkeypatch.setattr(llm_module, "TransformersLLM", SpyLLM)
+    args = [*_sample_args(sample_dir, manual, other, encoder), "--top-n", "1", "--splits", "test"]
+    out = tmp_path / "release"
+    llm_args = ["--llm", f"transformers:{llm}", "--cache", str(tmp_path / "cache.jsonl"), "--out", str(out)]
+    assert main([*args, *llm_args, "--dtype", "bf16", "--concurrency", "2"]) == 0
+    assert loaded == {"encoder": {torch.bfloat16}, "llm": {torch.bfloat16}}
+    assert "test: 12 tweets (0 cached answers, 12 new)" in capsys.readouterr().out
+    assert any(out.rglob("*")), "the release folder is empty"
+    loaded.clear()
+    assert main([*args, "--prompts-only", str(tmp_path / "p.jsonl")]) == 0
+    assert loaded == {"encoder": {torch.float32}}  # the default loads fp32 whatever was saved
+    with pytest.raises(SystemExit) as exc:  # argparse's own usage error
+        main([*args, *llm_args, "--concurrency", "0"])
+    assert exc.value.code == 2
+
+    # the runner's stage: the run file's dtype and the knowledge section's device_map/concurrency reach the models
+    from smner_bench.baselines import runner
+    from smner_bench.baselines.run_config import RunConfig
+
+    calls = {}
+
+    def fake_llm(*a, **k):
+        calls["llm"] = k
+        return _NoLLM()
+
+    monkeypatch.setattr(llm_module, "llm_from_spec", fake_llm)
+    cfg = RunConfig.model_validate(
+        {
+            "dataset": "gmner", "data_dir": str(sample_dir), "split": "test", "images": str(sample_dir / "images"),
+            "out": str(tmp_path / "run"), "dtype": "bf16",
+            "captions": {"captioner": f"replay:{sample_dir / 'captions'}"},
+            "knowledge": {
+                "llm": "transformers:unused", "encoder": str(encoder), "manual": [str(manual)],
+                "manual_data": [f"gmner:{other}"], "concurrency": 3, "device_map": "cpu",
+                "manual_captions": [str(sample_dir / "captions"), str(other / "blip2.txt")],
+            },
+            "plim": {"checkpoint": "unused"}, "ve": {"checkpoint": "unused"}, "vg": {"checkpoint": "unused"},
+        }
+    )  # fmt: skip
+    rows = runner.split_rows(cfg)
+    ctx = runner.Context(cfg, rows, tmp_path)
+    lines = runner.run_knowledge(ctx, {"captions": runner.run_captions(ctx, {})})
+    assert len(lines) == len(rows) and loaded["encoder"] == {torch.bfloat16}
+    assert (calls["llm"]["dtype"], calls["llm"]["device_map"], calls["llm"]["concurrency"]) == ("bf16", "cpu", 3)
+
+
+class _NoLLM:
+    def generate(self, requests):
+        return ["" for _ in requests]
