@@ -170,7 +170,7 @@ def cmd_expand(args: argparse.Namespace) -> int:
     from smner_bench.benchmark.submission import gold_as_submission, read_submission, write_submission
     from smner_bench.loaders import read_captions
 
-    from .expansion import expand
+    from .expansion import expand, read_template
     from .providers.llm import llm_from_spec
 
     if any(spec.startswith("replay:") for spec in args.llm):
@@ -178,8 +178,9 @@ def cmd_expand(args: argparse.Namespace) -> int:
     if (args.predictions is None) == (not args.gold_entities):
         raise UsageError("give a predictions file or --gold-entities (the split's gold entities), not both")
     llm_paths = [p for spec in args.llm if spec.startswith("transformers:") for p in spec.partition(":")[2].split(",")]
-    inputs = [args.predictions, args.data_dir, *args.captions, *llm_paths]
+    inputs = [args.predictions, args.data_dir, *args.captions, *llm_paths, args.prompt_file]
     output_file(args.output, inputs=[*inputs, args.cache])  # refused before any LLM call
+    template = read_template(args.prompt_file) if args.prompt_file else None
     gold = load_gold(args.dataset, args.split, data_dir=args.data_dir)
     lines: dict[str, list] = {t.id: [] for t in gold.tweets}
     if args.gold_entities:  # the expressions VE/VG are trained with (ve-train/vg-train --expressions)
@@ -208,8 +209,9 @@ def cmd_expand(args: argparse.Namespace) -> int:
     out = expand(
         [{"id": k, "entities": v} for k, v in lines.items()],
         {t.id: " ".join(t.tokens) for t in gold.tweets},
-        {**descriptions, **captions},
+        {**captions, **descriptions},  # the detailed description where there is one (the paper's mPLUG-Owl)
         llms,
+        template=template,
     )
     write_submission(args.output, out, inputs=[*inputs, args.cache])
     count = sum(len(v) for v in lines.values())
@@ -596,8 +598,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", choices=list(ANNOTATIONS), default="gmner")
     p.add_argument("--split", required=True)
     p.add_argument("--data-dir", required=True)
-    p.add_argument("--captions", nargs="+", required=True)
+    p.add_argument(
+        "--captions", nargs="+", required=True, help="image description files (mPLUG-Owl; else the captions)"
+    )
     p.add_argument("--llm", action="append", required=True, help="repeat to keep several LLMs side by side")
+    p.add_argument("--prompt-file", help="a prompt template with {entity} {type} {text} {description}")
     p.add_argument("--cache", required=True)
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--device", default="cpu", help="transformers LLMs: the device")

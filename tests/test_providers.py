@@ -240,8 +240,8 @@ def test_heuristic_prompt_exact_text():
 
 def test_expansion_prompt_and_expressions():
     prompt = expansion_prompt("Garfield Park", "The geometry of plants . Garfield Park Conservatory", "plants")
-    blocks = prompt.split("\n\n")
-    assert len(blocks) == 4 and blocks[-1] == (
+    blocks = prompt.split("\n\n")  # the instruction, three demonstrations, the question
+    assert len(blocks) == 5 and blocks[-1] == (
         "Background: plants\nText: The geometry of plants . Garfield Park Conservatory\n"
         "Question: In the context of the provided information, tell me briefly what is the Garfield Park in the "
         "Text?\nAnswer:"
