@@ -304,6 +304,13 @@ def verify(stored: list[Stored], gold: Gold) -> tuple[list[str], int]:
         if e.provenance.kind != "scored" or (e.dataset, e.split) != (dataset, split):
             continue
         checked += 1
+        version = DATASET_VERSIONS.get(dataset)
+        if e.dataset_version != version:
+            problems.append(
+                f"{s.file.name}: dataset_version: stored {json.dumps(e.dataset_version)[:80]}, "
+                f"the registry's version of {dataset} is {json.dumps(version)}"
+            )
+            continue
         if e.provenance.dataset_checksum != gold.checksum():
             problems.append(f"{s.file.name}: scored on other gold (dataset checksum differs)")
             continue

@@ -603,3 +603,191 @@ def test_repository_scored_entries_verify_on_the_real_gold(data_root, capsys):
     folder = data_root / "twitter-gmner" / "v2.0"
     assert main(["leaderboard", "verify", "--dataset", "gmner", "--split", "test", "--data-dir", str(folder)]) == 0
     assert f"{len(scored)} scored entries on gmner/test verify" in capsys.readouterr().out
+
+
+# --- red-team round 2: entity order, dataset version, format characters, pydantic messages -------------------
+
+
+def _reseal(data: dict) -> None:
+    """A forger's digest: recomputed over the edited content without the entry model (which may refuse it)."""
+    import hashlib
+
+    from smner_bench.leaderboard.entry import canonical_json
+
+    data.pop("digest", None)
+    data["digest"] = hashlib.sha256(canonical_json(data)).hexdigest()
+
+
+def test_reseal_helper_reproduces_the_entry_digest(board):
+    first, _ = board
+    data = json.loads(first.read_text())
+    stored = data["digest"]
+    _reseal(data)
+    assert data["digest"] == stored
+
+
+@pytest.mark.parametrize("match", [None, "span", "text", "riveg"])
+def test_entities_reordered_within_a_tweet_are_the_same_submission(match, tmp_path, sample_dir, root, lines, capsys):
+    submit_cli(tmp_path, sample_dir, root, lines)
+    reordered = [dict(line, entities=line["entities"][::-1]) for line in lines]
+    assert sum(len(line["entities"]) > 1 for line in lines) >= 3  # the sample has tweets to reorder
+    assert reordered != lines
+    path = tmp_path / "reordered.jsonl"
+    write_submission(path, reordered)
+    encode = lambda records: [(json.dumps(r) + "\n").encode() for r in records]  # noqa: E731
+    assert content_digest(encode(reordered)) == content_digest(encode(lines))
+    meta = tmp_path / "meta-reordered.yaml"
+    meta.write_text("system: Reordered\n" + (f"match: {match}\n" if match else ""), encoding="utf-8")
+    code = main(["leaderboard", "submit", str(path), "--meta", str(meta), *gold_args(sample_dir, root)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "the same predictions" in err and "already on the board" in err
+    assert len(list((root / "scored").glob("*.json"))) == 1
+    # the same entities in another tweet, or one entity less, is another submission
+    fewer = [dict(line, entities=line["entities"][1:]) if len(line["entities"]) > 1 else line for line in lines]
+    assert content_digest(encode(fewer)) != content_digest(encode(lines))
+
+
+def test_an_entry_of_an_unknown_dataset_version_is_excluded(board, root, capsys):
+    first, _ = board
+    data = json.loads(first.read_text())
+    data["dataset_version"] = "v1"
+    _reseal(data)  # a forger who recomputes the digest
+    first.write_text(json.dumps(data, indent=1))
+    board_read = read_entries(root)
+    assert [b.file for b in board_read.bad] == [first]
+    assert "dataset_version" in board_read.bad[0].reason and "'v1'" in board_read.bad[0].reason
+    assert main(["leaderboard", "show", "--task", "smner", "--entries", str(root)]) == 1
+    out, err = capsys.readouterr()
+    assert "v1" not in out and first.name in err and "Other system" in out
+    # a published entry too
+    item = json.loads(json.dumps(PUBLISHED[0]))
+    item["dataset_version"] = "v2.0"
+    (root / "published" / "paper.yaml").write_text(json.dumps([item]), encoding="utf-8")
+    (bad,) = [b for b in read_entries(root).bad if b.file.name == "paper.yaml"]
+    assert "dataset_version" in bad.reason and "v2.0 (Twitter-SMNER)" in bad.reason
+
+
+def test_verify_compares_dataset_version_and_checksum_with_the_registry_and_gold(
+    board, root, sample_dir, capsys, monkeypatch
+):
+    from smner_bench.leaderboard import submit as submit_module
+
+    first, _ = board
+    original = first.read_text()
+    data = json.loads(original)
+    data["provenance"]["dataset_checksum"] = "0" * 64
+    _reseal(data)
+    first.write_text(json.dumps(data, indent=1))
+    assert read_entries(root).bad == []
+    assert main(["leaderboard", "verify", *gold_args(sample_dir, root)]) == 1
+    err = capsys.readouterr().err
+    assert first.name in err and "dataset checksum differs" in err and "Other" not in err
+    # an entry that names another version than the one this registry scores the gold as
+    first.write_text(original)
+    monkeypatch.setattr(submit_module, "DATASET_VERSIONS", {"smner": "v3.0 (a later release)"})
+    assert main(["leaderboard", "verify", *gold_args(sample_dir, root)]) == 1
+    err = capsys.readouterr().err
+    assert first.name in err and "dataset_version: stored" in err and "registry's version of smner" in err
+    assert "v3.0" in err and "2 problems" in err  # both entries
+
+
+FORMAT_CHARACTERS = {
+    "RLO": ("\u202e", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+    "LRE": ("\u202a", "U+202A"),
+    "RLI": ("\u2067", "U+2067"),
+    "PDI": ("\u2069", "U+2069"),
+    "LRM": ("\u200e", "U+200E"),
+    "RLM": ("\u200f", "U+200F"),
+    "ZWSP": ("\u200b", "U+200B ZERO WIDTH SPACE"),
+    "BOM": ("\ufeff", "U+FEFF"),
+    "soft hyphen": ("\u00ad", "U+00AD"),
+}
+
+
+@pytest.mark.parametrize("name", list(FORMAT_CHARACTERS), ids=list(FORMAT_CHARACTERS))
+def test_one_line_fields_refuse_format_characters(name, tmp_path, sample_dir, root, lines, capsys):
+    char, expected = FORMAT_CHARACTERS[name]
+    path = tmp_path / "p.jsonl"
+    write_submission(path, lines)
+    for meta in (f'system: "Sys{char}tem"\n', f'system: X\nvariant: {{mner: "M{char}"}}\n'):
+        meta_file = tmp_path / "meta.yaml"
+        meta_file.write_text(meta, encoding="utf-8")
+        assert main(["leaderboard", "submit", str(path), "--meta", str(meta_file), *gold_args(sample_dir, root)]) == 1
+        err = capsys.readouterr().err
+        assert "meta.yaml" in err and expected in err and char not in err and "Traceback" not in err
+        kind = "bidi controls" if name in ("RLO", "LRE", "RLI", "PDI", "LRM", "RLM") else "format characters"
+        assert kind in err and len(err.splitlines()) == 1
+    assert not (root / "scored").exists() or not list((root / "scored").iterdir())
+
+
+def test_notes_refuse_bidi_controls_but_keep_joiners(tmp_path, sample_dir, root, lines, capsys):
+    path = tmp_path / "p.jsonl"
+    write_submission(path, lines)
+    meta_file = tmp_path / "meta.yaml"
+    meta_file.write_text('system: X\nnotes: "fine\\nthen \\u2066hidden\\u2069"\n', encoding="utf-8")
+    assert main(["leaderboard", "submit", str(path), "--meta", str(meta_file), *gold_args(sample_dir, root)]) == 1
+    err = capsys.readouterr().err
+    assert "notes" in err and "U+2066" in err and "bidi" in err
+    # the zero-width joiner of an emoji sequence, and a newline, are fine in notes
+    meta_file.write_text(
+        'system: X\nnotes: "trained by \\U0001F469\\u200D\\U0001F52C\\nsecond line"\n', encoding="utf-8"
+    )
+    assert main(["leaderboard", "submit", str(path), "--meta", str(meta_file), *gold_args(sample_dir, root)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("system", "\u202eLIMP"),
+        ("variant.mner", "PL\u200bIM"),
+        ("notes", "x\u202eRLO"),
+        ("provenance.command", "\u2066"),
+    ],
+    ids=["system", "variant", "notes", "command"],
+)
+def test_an_entry_with_format_characters_is_excluded_even_resealed(path, value, board, root, capsys):
+    first, _ = board
+    data = json.loads(first.read_text())
+    _set(data, path, value)
+    _reseal(data)
+    first.write_text(json.dumps(data, indent=1))
+    (bad,) = read_entries(root).bad
+    assert bad.file == first and path.split(".")[-1] in bad.reason and "U+" in bad.reason and value not in bad.reason
+    assert main(["leaderboard", "show", "--task", "smner", "--entries", str(root)]) == 1
+    out, err = capsys.readouterr()
+    assert "LIMP" not in out and "\u202e" not in out + err and first.name in err
+
+
+def test_no_pydantic_links_or_multi_line_messages(board, root, sample_dir, tmp_path, lines, capsys):
+    path = tmp_path / "p.jsonl"
+    write_submission(path, lines)
+    meta_file = tmp_path / "meta.yaml"
+    meta_file.write_text("system: ''\nvariant: {mner: [1], llm: 5}\nmatch: bogus\nextra: 1\n", encoding="utf-8")
+    assert main(["leaderboard", "submit", str(path), "--meta", str(meta_file), *gold_args(sample_dir, root)]) == 1
+    err = capsys.readouterr().err
+    assert "system" in err and "(+4 more)" in err and len(err.splitlines()) == 1
+    assert "errors.pydantic.dev" not in err and "further information" not in err and "input_value" not in err
+    # an entry file with several problems, and a published file
+    first, second = board
+    data = json.loads(first.read_text())
+    data["system"] = ""
+    data["results"]["smner"]["f1"] = "x"
+    first.write_text(json.dumps(data))
+    (root / "published" / "paper.yaml").write_text("- {id: paper/x, system: ''}\n", encoding="utf-8")
+    assert main(["leaderboard", "verify", *gold_args(sample_dir, root)]) == 1
+    err = capsys.readouterr().err
+    assert "errors.pydantic.dev" not in err and "further information" not in err and "input_value" not in err
+    assert "Traceback" not in err
+    problems = [line for line in err.splitlines() if line.startswith(("paper.yaml", first.name))]
+    assert len(problems) == 2 and all("more)" in line for line in problems)
+    # a stored text the meta rules would refuse once stripped (notes of spaces) re-scores without an internal
+    # error (verify printed pydantic's whole ValidationError as exit 3 before)
+    data = json.loads(second.read_text())
+    data["notes"] = "   "
+    _reseal(data)
+    second.write_text(json.dumps(data, indent=1))
+    first.unlink()
+    (root / "published" / "paper.yaml").write_text(json.dumps(PUBLISHED), encoding="utf-8")
+    assert main(["leaderboard", "verify", *gold_args(sample_dir, root)]) == 0
+    assert "1 scored entries on smner/test verify" in capsys.readouterr().out
