@@ -140,8 +140,12 @@ def test_plim_paper_presets_do_not_stop_early():
 def test_preset_paper_resolved_settings_in_the_metadata(matcher_dir, grounder_dir, sample_dir, tmp_path):
     common = ["--data-dir", str(sample_dir), "--images", str(sample_dir / "images"), "--max-train", "6"]
     args = ["--preset", "paper", "--epochs", "2", "--grad-accum", "2"]
-    assert main(["baseline", "ve-train", "--base", str(matcher_dir), "--out", str(tmp_path / "ve"), *common, *args]) == 0
-    assert main(["baseline", "vg-train", "--base", str(grounder_dir), "--out", str(tmp_path / "vg"), *common, *args]) == 0
+    assert (
+        main(["baseline", "ve-train", "--base", str(matcher_dir), "--out", str(tmp_path / "ve"), *common, *args]) == 0
+    )
+    assert (
+        main(["baseline", "vg-train", "--base", str(grounder_dir), "--out", str(tmp_path / "vg"), *common, *args]) == 0
+    )
     ve = json.loads((tmp_path / "ve" / "ve.json").read_text())
     vg = json.loads((tmp_path / "vg" / "vg.json").read_text())
     for meta, lr, wd in ((ve, 2e-5, 0.2), (vg, 3e-5, 0.01)):
@@ -155,3 +159,195 @@ def test_preset_paper_resolved_settings_in_the_metadata(matcher_dir, grounder_di
     meta = json.loads((plain / "ve.json").read_text())
     assert meta["preset"] is None and meta["epochs"] == 1 and meta["schedule"] == "constant"
     assert meta["keep_best"] is False and "dev" not in meta["history"][0]
+
+
+# --- expressions from several LLMs (the paper's augmented rows) --------------------------------------------
+
+
+def _expression_files(sample, tmp_path):
+    """Two files: the runner's kind (one ``expression``) and an expand file with two LLMs."""
+    one, two = [], []
+    for split in ("train", "validation"):
+        for r in sample[split]:
+            ents = [{"start": e["start"], "end": e["end"], "text": e["text"], "type": e["type"]} for e in r["entities"]]
+            one.append({"id": r["id"], "entities": [dict(e, expression=f"{e['text']} - thing") for e in ents]})
+            two.append(
+                {
+                    "id": r["id"],
+                    "entities": [
+                        dict(e, expressions={"transformers:a": f"{e['text']} - a", "openai:b@u": f"{e['text']} - b"})
+                        for e in ents
+                    ],
+                }
+            )
+    paths = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    for path, lines in zip(paths, (one, two), strict=True):
+        path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return paths
+
+
+def test_several_expression_sources_each_a_training_example(matcher_dir, sample, sample_dir, tmp_path, capsys):
+    from smner_bench.baselines.ve import read_expression_sets, ve_items
+
+    one, two = _expression_files(sample, tmp_path)
+    sets = read_expression_sets([one, two], every_llm=True)
+    assert [s for s, _ in sets] == [
+        {"file": "one.jsonl", "llm": None},
+        {"file": "two.jsonl", "llm": "transformers:a"},
+        {"file": "two.jsonl", "llm": "openai:b@u"},
+    ]
+    images = sample_dir / "images"
+    single = ve_items(sample["train"], images)
+    assert sum(len(ve_items(sample["train"], images, found)) for _, found in sets) == 3 * len(single)
+    out = tmp_path / "ve"
+    args = ["--data-dir", str(sample_dir), "--images", str(images), "--expressions", str(one), str(two)]
+    assert main(["baseline", "ve-train", "--base", str(matcher_dir), "--out", str(out), *args]) == 0
+    assert f"VE: {3 * len(single)} training pairs" in capsys.readouterr().out
+    meta = json.loads((out / "ve.json").read_text())
+    assert meta["expressions"] == [s for s, _ in sets] and meta["train_items"] == 3 * len(single)
+
+
+def test_source_mismatch_note():
+    from smner_bench.baselines.ve import sources_note
+
+    trained = [{"file": "two.jsonl", "llm": "transformers:a"}, {"file": "two.jsonl", "llm": "openai:b@u"}]
+    assert sources_note(trained, "transformers:a", "VE") is None
+    assert sources_note(None, "transformers:z", "VE") is None  # a checkpoint without the record: nothing known
+    note = sources_note(trained, "transformers:z", "the VE checkpoint x")
+    assert note.startswith("the VE checkpoint x was trained on expressions from openai:b@u, transformers:a,")
+    assert "this run's come from transformers:z" in note
+    assert "come from Entity (TYPE)" in sources_note(trained, None, "VG")
+    assert sources_note([], None, "VG") is None  # trained and used on "Entity (TYPE)"
+    assert "from Entity (TYPE), this run's come from transformers:a" in sources_note([], "transformers:a", "VG")
+
+
+# --- the caption in the VE input ---------------------------------------------------------------------------
+
+
+def test_ve_caption_input(matcher_dir, sample, sample_dir, tmp_path, capsys):
+    from smner_bench.baselines.ve import ve_items, with_caption
+
+    assert with_caption("A dog on a sofa.", "Rex (PER)") == "A dog on a sofa. Rex (PER)"
+    assert with_caption("", "Rex (PER)") == with_caption(None, "Rex (PER)") == "Rex (PER)"
+    images = sample_dir / "images"
+    rows = list(sample["train"])
+    items = ve_items(rows, images, captions={rows[0]["id"]: "a red square"})
+    assert items[0].expression.startswith("a red square. ")
+    base = ["baseline", "ve-train", "--base", str(matcher_dir), "--data-dir", str(sample_dir), "--images", str(images)]
+    assert main([*base, "--out", str(tmp_path / "x"), "--ve-caption"]) == 2
+    assert "--ve-caption needs --captions" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    captions = ["--captions", str(sample_dir / "captions")]
+    assert main([*base, "--out", str(tmp_path / "ve"), "--ve-caption", *captions, "--max-train", "4"]) == 0
+    assert json.loads((tmp_path / "ve" / "ve.json").read_text())["caption"] is True
+
+
+def test_runner_ve_uses_the_caption_as_trained_and_warns_on_another_source(
+    matcher_dir, sample, sample_dir, tmp_path, caplog, monkeypatch
+):
+    """The VE stage reads ``caption`` from the captions stage when the checkpoint was trained with it, and
+    warns when this run's expressions come from an LLM the checkpoint never saw."""
+    from types import SimpleNamespace
+
+    from smner_bench.baselines import runner
+    from smner_bench.baselines.images import open_rgb
+    from smner_bench.baselines.ve import ImageTextMatcher
+
+    seen = []
+    monkeypatch.setattr(ImageTextMatcher, "scores", lambda self, image, texts: seen.extend(texts) or [0.9] * len(texts))
+    ckpt = tmp_path / "ve"
+    shutil_copy(matcher_dir, ckpt)
+    (ckpt / "ve.json").write_text(json.dumps({"threshold": 0.5, "caption": True, "expressions": []}))
+    rows = [r for r in sample["test"] if r["entities"]][:2]
+    cfg = SimpleNamespace(
+        ve=SimpleNamespace(checkpoint=str(ckpt), threshold=None, caption=None),
+        expansion=SimpleNamespace(llm="transformers:other"),
+        device="cpu",
+        dtype="fp32",
+    )
+    ctx = SimpleNamespace(cfg=cfg, rows=rows, image=lambda image_id: open_rgb(sample_dir / "images", image_id))
+    lines = [{"id": r["id"], "entities": [dict(e, expression=f"{e['text']} - x") for e in _ents(r)]} for r in rows]
+    captions = [{"id": r["id"], "caption": f"cap {k}", "description": "long"} for k, r in enumerate(rows)]
+    with caplog.at_level("WARNING"):
+        out = runner.run_ve(ctx, {"mner": lines, "expansion": lines, "captions": captions})
+    assert seen[0] == f"cap 0. {_ents(rows[0])[0]['text']} - x"
+    assert all(e["groundable"] for line in out for e in line["entities"])
+    assert "trained on expressions from Entity (TYPE), this run's come from transformers:other" in caplog.text
+    seen.clear()
+    cfg.ve.caption = False  # the run file overrides (and is warned about)
+    with caplog.at_level("WARNING"):
+        runner.run_ve(ctx, {"mner": lines, "expansion": lines, "captions": captions})
+    assert seen[0] == f"{_ents(rows[0])[0]['text']} - x" and "trained with the caption" in caplog.text
+
+
+def _ents(row):
+    return [{k: e[k] for k in ("start", "end", "text", "type")} for e in row["entities"]]
+
+
+def shutil_copy(src, dst):
+    import shutil
+
+    shutil.copytree(src, dst)
+
+
+# --- entity expansion --------------------------------------------------------------------------------------
+
+
+def test_expansion_prompt_structure_and_templates(tmp_path):
+    from smner_bench.baselines.expansion import DEMONSTRATIONS, INSTRUCTION, expand, expansion_prompt, read_template
+    from smner_bench.benchmark.errors import DataFormatError, MissingDataError
+
+    prompt = expansion_prompt("Kobe", "Kobe wins", "a man holds a ball", "PER")
+    blocks = prompt.split("\n\n")
+    assert blocks[0] == INSTRUCTION and len(DEMONSTRATIONS) == 3 and len(blocks) == 5
+    assert all("Question:" in b and b.split("Answer: ")[1] for b in blocks[1:4])  # answered demonstrations
+    assert "(ORG) in the Text?" in blocks[1]  # the demonstrations' questions name the type too
+    assert blocks[-1].endswith("what is the Kobe (PER) in the Text?\nAnswer:")
+    assert "Background: a man holds a ball\nText: Kobe wins" in blocks[-1]
+
+    good = tmp_path / "t.txt"
+    good.write_text("Describe {entity} [{type}] from {{ {text} }} and {description}.")
+    template = read_template(good)
+    for text, problem in (
+        ("What is {thing}?", "unknown placeholder {thing}"),
+        ("What is it? {text}", "never names the entity"),
+        ("What is {entity", "not a template"),
+    ):
+        bad = tmp_path / "bad.txt"
+        bad.write_text(text)
+        with pytest.raises(DataFormatError, match=problem.replace("{", r"\{")):
+            read_template(bad)
+    with pytest.raises(MissingDataError):
+        read_template(tmp_path / "none.txt")
+
+    class Echo:
+        def generate(self, requests):
+            self.prompts = [r.prompt for r in requests]
+            return ["x"] * len(requests)
+
+    llm = Echo()
+    lines = [{"id": "1", "entities": [{"start": 0, "end": 1, "text": "Kobe", "type": "PER"}]}]
+    out = expand(lines, {"1": "Kobe wins"}, {"1": "a court"}, {"e": llm}, template=template)
+    assert llm.prompts == ["Describe Kobe [PER] from { Kobe wins } and a court."]
+    assert out[0]["entities"][0]["expressions"] == {"e": "Kobe (PER) - x"}
+
+
+def test_captions_stage_carries_caption_and_description(sample, sample_dir):
+    from types import SimpleNamespace
+
+    from smner_bench.baselines import runner
+
+    rows = list(sample["test"])[:3]
+    folder = sample_dir / "captions"
+    replay = "replay:" + ",".join(str(p) for p in sorted(folder.glob("*.txt")))
+    cfg = SimpleNamespace(captions=SimpleNamespace(captioner=replay, describer=None, prompt=None, max_new_tokens=40))
+    out = runner.run_captions(SimpleNamespace(cfg=cfg, rows=rows), {})
+    for line in out:
+        assert line["caption"] and line["description"].startswith("The image shows ")
+        assert line["caption"] != line["description"]
+    only_blip = "replay:" + str(folder / "BLIP2_sample.txt")
+    cfg.captions.captioner, cfg.captions.describer = only_blip, None
+    out2 = runner.run_captions(SimpleNamespace(cfg=cfg, rows=rows), {})
+    assert [x["description"] for x in out2] == [x["caption"] for x in out]  # one source: the same text twice
+    cfg.captions.describer = replay  # descriptions from another source
+    cfg.captions.describer_prompt, cfg.captions.describer_max_new_tokens = None, 256
+    assert runner.run_captions(SimpleNamespace(cfg=cfg, rows=rows), {}) == out
