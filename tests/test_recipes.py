@@ -137,17 +137,20 @@ def test_plim_paper_presets_do_not_stop_early():
 # --- the commands ------------------------------------------------------------------------------------------
 
 
-def test_preset_paper_resolved_settings_in_the_metadata(matcher_dir, grounder_dir, sample_dir, tmp_path):
-    common = ["--data-dir", str(sample_dir), "--images", str(sample_dir / "images"), "--max-train", "6"]
+def test_preset_paper_resolved_settings_in_the_metadata(matcher_dir, grounder_dir, sample, sample_dir, tmp_path):
+    from smner_bench.baselines.vg import VG_DEFAULTS, train_grounder, vg_images
+
+    images = sample_dir / "images"
+    common = ["--data-dir", str(sample_dir), "--images", str(images), "--max-train", "6"]
     args = ["--preset", "paper", "--epochs", "2", "--grad-accum", "2"]
     assert (
         main(["baseline", "ve-train", "--base", str(matcher_dir), "--out", str(tmp_path / "ve"), *common, *args]) == 0
     )
-    assert (
-        main(["baseline", "vg-train", "--base", str(grounder_dir), "--out", str(tmp_path / "vg"), *common, *args]) == 0
-    )
     ve = json.loads((tmp_path / "ve" / "ve.json").read_text())
-    vg = json.loads((tmp_path / "vg" / "vg.json").read_text())
+    recipe = resolve_recipe(VG_DEFAULTS, VG_PRESETS, "paper", {"epochs": 2, "grad_accum": 2})
+    train, dev = vg_images(sample["train"], images)[:4], vg_images(sample["validation"], images)[:2]
+    vg = train_grounder(grounder_dir, train, dev, images, tmp_path / "vg", recipe=recipe, progress=False)
+    assert json.loads((tmp_path / "vg" / "vg.json").read_text())["history"] == vg["history"]
     for meta, lr, wd in ((ve, 2e-5, 0.2), (vg, 3e-5, 0.01)):
         assert meta["preset"] == "paper" and meta["epochs"] == 2 and meta["grad_accum"] == 2  # options win
         assert meta["lr"] == lr and meta["weight_decay"] == wd and meta["batch"] == 4
