@@ -167,11 +167,12 @@ def train_caption_ve(
 def load_caption_ve(folder: str | Path) -> tuple[CrossEncoder, object, dict]:
     from transformers import AutoConfig
 
+    from .loading import load_state, load_torch_weights, read_metadata
+    from .metadata import CaptionVEMeta
+
     folder = Path(folder)
+    meta = read_metadata(folder / "caption_ve.json", CaptionVEMeta, "caption VE metadata")
     model = CrossEncoder(encoder_from_config(from_pretrained(AutoConfig, folder, "caption VE model")))
-    model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
-    return (
-        model.eval(),
-        from_pretrained(AutoTokenizer, folder, "caption VE model"),
-        json.loads((folder / "caption_ve.json").read_text()),
-    )
+    tokenizer = from_pretrained(AutoTokenizer, folder, "caption VE model")
+    load_state(model, load_torch_weights(folder / "model.pt", "caption VE weights"), folder / "model.pt", "caption VE")
+    return model.eval(), tokenizer, meta.model_dump()

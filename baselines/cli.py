@@ -15,6 +15,8 @@ from smner_bench.benchmark.configs import ANNOTATIONS
 
 
 def cmd_plim_train(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     from .plim.config import PlimConfig
     from .plim.train import train
 
@@ -43,7 +45,14 @@ def cmd_plim_train(args: argparse.Namespace) -> int:
             )
         }
         overrides["knowledge"] = args.knowledge or []
-        cfg = PlimConfig.from_preset(args.preset, **overrides)
+        try:
+            cfg = PlimConfig.from_preset(args.preset, **overrides)
+        except ValidationError as exc:  # a missing or out-of-range option
+            from smner_bench.benchmark.errors import UsageError
+
+            err = exc.errors()[0]
+            option = "--" + str(err["loc"][0]).replace("_", "-") if err["loc"] else "an option"
+            raise UsageError(f"{option}: {err['msg']} (or give --config)") from None
     from smner_bench.benchmark.safe_output import owned_folder, recorded_command, write_json
 
     from .plim.train import inputs_of

@@ -155,7 +155,11 @@ def load_run_config(path: str | os.PathLike) -> RunConfig:
     if not path.is_file():
         raise MissingDataError("run file not found", file=path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"not UTF-8 text (byte {exc.start})", file=path) from None
+    except RecursionError:
+        raise DataFormatError("not YAML (nested too deeply)", file=path) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise DataFormatError(

@@ -382,6 +382,29 @@ def stamp(path: str) -> list:
     raise MissingDataError("model file or folder not found", file=p)
 
 
+def check_models(cfg: RunConfig) -> None:
+    """Every model of the run is sound before its first stage (headers and metadata only): the PLIM checkpoint's
+    ``plim.json``, VE/VG metadata, every JSON file, safetensors header and torch archive of the model folders
+    and files (a damaged file is named, exit 1)."""
+    from .loading import check_model_files
+    from .metadata import FineTunedMeta, VEMeta, read_optional_meta
+    from .plim.train import checkpoint_meta
+
+    checkpoint_meta(cfg.plim.checkpoint)
+    read_optional_meta(cfg.ve.checkpoint, "ve.json", VEMeta)
+    read_optional_meta(cfg.vg.checkpoint, "vg.json", FineTunedMeta)
+    paths = [cfg.plim.checkpoint, cfg.ve.checkpoint, cfg.vg.checkpoint, *([cfg.sam.checkpoint] if cfg.sam else [])]
+    specs = [cfg.captions.captioner, cfg.captions.describer]
+    if cfg.knowledge:
+        specs.append(cfg.knowledge.llm)
+        paths += [cfg.knowledge.encoder] if cfg.knowledge.encoder else []
+    if cfg.expansion:
+        specs.append(cfg.expansion.llm)
+    paths += [p for spec in specs if spec and spec.startswith("transformers:") for p in _spec_path(spec)]
+    for path in paths:
+        check_model_files(path)
+
+
 def stage_key(stage: Stage, cfg: RunConfig, shard: tuple[int, int], ids: Sequence[str], inputs: dict[str, Path]) -> str:
     section = getattr(cfg, SECTION[stage.name])
     payload = {
@@ -417,15 +440,61 @@ def shard_rows(rows: list[dict], num_shards: int, shard_index: int) -> list[dict
     return rows[start : start + size + (shard_index < extra)]
 
 
-def read_lines(path: Path) -> list[dict]:
+_ENTITY = {"start": int, "end": int, "text": str, "type": str}
+LINE_FIELDS: dict[str, tuple[dict, dict | None]] = {  # stage -> what later stages read of its lines, entities
+    "captions": ({"caption": str}, None),
+    "knowledge": ({"knowledge": (str, type(None))}, None),
+    "mner": ({}, _ENTITY),
+    "expansion": ({}, {**_ENTITY, "expression": str}),
+    "ve": ({}, {**_ENTITY, "expression": str, "groundable": bool}),
+    "vg": ({}, {**_ENTITY, "box": (list, type(None))}),
+}
+
+
+def _line_problem(line, stage: str | None) -> str | None:
+    if not isinstance(line, dict) or not isinstance(line.get("id"), str):
+        return 'expected a JSON object with the tweet "id"'
+    fields, entity_fields = LINE_FIELDS.get(stage, ({}, None))
+    for name, kind in fields.items():
+        if not isinstance(line.get(name), kind):
+            return f"{name}: missing or of the wrong type"
+    if entity_fields is not None:
+        entities = line.get("entities")
+        if not isinstance(entities, list) or not all(isinstance(e, dict) for e in entities):
+            return "entities: expected a list of objects"
+        for k, e in enumerate(entities):
+            for name, kind in entity_fields.items():
+                if not isinstance(e.get(name), kind) or (kind is int and isinstance(e.get(name), bool)):
+                    return f"entities[{k}].{name}: missing or of the wrong type"
+            box = e.get("box")
+            if box is not None and not (
+                len(box) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)
+            ):
+                return f"entities[{k}].box: expected null or [x1, y1, x2, y2]"
+    return None
+
+
+def read_lines(path: Path, stage: str | None = None, ids: Sequence[str] | None = None) -> list[dict]:
+    """A stage's output, as the next stage reads it: one JSON object per tweet with the fields that stage
+    reads, in the order of ``ids`` (an edited or damaged file is named, to be deleted and rerun)."""
+    rerun = "; delete the file to rerun its stage"
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"not UTF-8 text (byte {exc.start}){rerun}", file=path) from None
     lines = []
-    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for n, raw in enumerate(text.splitlines(), start=1):
         try:
-            lines.append(json.loads(raw))
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(
-                f"not JSON ({exc.msg}); delete the file to rerun its stage", file=path, line=n
-            ) from None
+            line = json.loads(raw)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            raise DataFormatError(f"not JSON ({why}){rerun}", file=path, line=n) from None
+        problem = _line_problem(line, stage)
+        if problem:
+            raise DataFormatError(problem + rerun, file=path, line=n)
+        lines.append(line)
+    if ids is not None and [line["id"] for line in lines] != list(ids):
+        raise DataFormatError(f"its tweets are not the run's tweets, in order{rerun}", file=path)
     return lines
 
 
@@ -488,6 +557,7 @@ def run(
     for stage in enabled(cfg):  # every model is there before anything runs
         for path in stage.models(cfg):
             stamp(path)
+    check_models(cfg)
     rows = shard_rows(split_rows(cfg), num_shards, shard_index)
     inputs = run_inputs(cfg, config_file)
     folder = run_folders(cfg, inputs, (shard_index, num_shards))
@@ -502,7 +572,7 @@ def run(
             status[stage.name] = "cached"
         else:
             started = time.time()
-            lines = stage.run(ctx, {name: read_lines(path) for name, path in inputs.items()})
+            lines = stage.run(ctx, {name: read_lines(path, name, ids) for name, path in inputs.items()})
             if [line["id"] for line in lines] != ids:
                 raise RuntimeError(f"stage {stage.name} returned lines out of step with the split")  # a bug, not input
             write_submission(out, lines, inputs=inputs)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from smner_bench.benchmark.submission import LineIn
 from smner_bench.loaders.labelme import encode_rle
 
 from .dtype import inference_autocast, resolve_dtype, to_numpy
+from .loading import read_text_file
 
 MODEL_TYPES = ("vit_h", "vit_l", "vit_b", "tiny")  # tiny: the random-weight test model of baselines.tiny
 
@@ -37,24 +37,23 @@ MODEL_TYPES = ("vit_h", "vit_l", "vit_b", "tiny")  # tiny: the random-weight tes
 def load_predictor(checkpoint: str | os.PathLike, model_type: str = "vit_h", device: str = "cpu"):
     """A ``SamPredictor`` over a local checkpoint (segment-anything's ``sam_model_registry``; ``tiny`` is the
     smoke-test architecture of :func:`smner_bench.baselines.tiny.tiny_sam`)."""
-    import torch
     from segment_anything import SamPredictor, sam_model_registry
+
+    from .loading import load_state, load_torch_weights
 
     if model_type not in MODEL_TYPES:
         raise UsageError(f"unknown SAM model type {model_type!r} (expected {', '.join(MODEL_TYPES)})")
     if not Path(checkpoint).is_file():
         raise MissingDataError("SAM checkpoint not found", file=checkpoint)
-    try:
-        if model_type == "tiny":
-            from .tiny import tiny_sam
+    what = f"a SAM {model_type} checkpoint"
+    state = load_torch_weights(checkpoint, what)  # read before the (large) model is built
+    if model_type == "tiny":
+        from .tiny import tiny_sam
 
-            sam = tiny_sam()
-            sam.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
-        else:
-            sam = sam_model_registry[model_type](checkpoint=str(checkpoint))
-    except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as exc:  # not SAM weights
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataFormatError(f"not a SAM {model_type} checkpoint ({first[:200]})", file=checkpoint) from None
+        sam = tiny_sam()
+    else:
+        sam = sam_model_registry[model_type](checkpoint=None)
+    load_state(sam, state, checkpoint, what)
     return SamPredictor(sam.to(device).eval())
 
 
@@ -89,7 +88,7 @@ def read_gmner_lines(path: str | os.PathLike) -> list[dict]:
     if not path.is_file():
         raise MissingDataError("prediction file not found", file=path)
     lines = []
-    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, raw in enumerate(read_text_file(path, "prediction file").splitlines(), start=1):
         if not raw.strip():
             continue
         try:
@@ -97,6 +96,8 @@ def read_gmner_lines(path: str | os.PathLike) -> list[dict]:
             parsed = LineIn.model_validate(obj)
         except json.JSONDecodeError as exc:
             raise DataFormatError(f"not JSON ({exc.msg})", file=path, line=lineno) from None
+        except RecursionError:
+            raise DataFormatError("not JSON (nested too deeply)", file=path, line=lineno) from None
         except ValidationError as exc:
             err = exc.errors()[0]
             raise DataFormatError(err["msg"], file=path, line=lineno, field=".".join(map(str, err["loc"]))) from None

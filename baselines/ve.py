@@ -27,7 +27,8 @@ from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 from .decision import best_threshold, evaluate
 from .dtype import load_kwargs, to_numpy
 from .images import image_file, open_rgb
-from .loading import from_pretrained
+from .loading import from_pretrained, read_text_file
+from .metadata import VEMeta, read_optional_meta
 from .training import explicit, fit, resolve_recipe, save_fine_tuned, set_seed
 
 
@@ -64,7 +65,7 @@ def read_expression_sets(
         if not path.is_file():
             raise MissingDataError("expressions file not found", file=path)
         sets: dict = {}
-        for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for n, raw in enumerate(read_text_file(path, "expressions file").splitlines(), start=1):
             try:
                 line = json.loads(raw)
                 for e in line["entities"]:
@@ -76,7 +77,7 @@ def read_expression_sets(
                         if not isinstance(text, str):
                             raise TypeError
                         sets.setdefault(llm, {})[(line["id"], e["start"], e["end"])] = text
-            except (json.JSONDecodeError, KeyError, TypeError, StopIteration, AttributeError, ValueError):
+            except (ValueError, KeyError, TypeError, StopIteration, AttributeError, RecursionError):  # JSON errors too
                 raise DataFormatError(
                     "expected {id, entities: [{start, end, expression | expressions}]}", file=path, line=n
                 ) from None
@@ -199,8 +200,7 @@ class ImageTextMatcher:
             .eval()
         )
         self.device, self.max_length = device, max_length
-        meta = Path(path or "") / "ve.json"
-        self.meta = json.loads(meta.read_text()) if path and meta.is_file() else {}
+        self.meta = read_optional_meta(path, "ve.json", VEMeta)  # checked: {} for a base model
         self.threshold = float(self.meta.get("threshold", 0.5))
 
     def logits(self, images: Sequence, image_index: Sequence[int], texts: Sequence[str]) -> torch.Tensor:

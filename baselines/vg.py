@@ -20,12 +20,10 @@ the entity's gold boxes. Command: ``smner-bench baseline vg-train``.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,6 +34,7 @@ from smner_bench.benchmark.rle import box_ious
 from .dtype import load_kwargs
 from .images import image_file, open_rgb
 from .loading import from_pretrained
+from .metadata import FineTunedMeta, read_optional_meta
 from .training import explicit, fit, resolve_recipe, save_fine_tuned, set_seed
 from .ve import entity_expression
 
@@ -118,8 +117,7 @@ class Grounder:
             .eval()
         )
         self.device = device
-        meta = Path(path or "") / "vg.json"
-        self.meta = json.loads(meta.read_text()) if path and meta.is_file() else {}
+        self.meta = read_optional_meta(path, "vg.json", FineTunedMeta)  # checked: {} for a base model
         tokenizer = self.processor.tokenizer
         config_len = getattr(self.model.config, "max_text_len", None) or 256
         self.max_text = min(config_len, tokenizer.model_max_length)

@@ -59,7 +59,11 @@ class PlimConfig(BaseModel):
         if not path.is_file():
             raise MissingDataError("config file not found", file=path)
         try:
-            return cls.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+            return cls.model_validate(yaml.safe_load(path.read_bytes().decode("utf-8")))
+        except UnicodeDecodeError as exc:
+            raise DataFormatError(f"not UTF-8 text (byte {exc.start})", file=path) from None
+        except RecursionError:
+            raise DataFormatError("not YAML (nested too deeply)", file=path) from None
         except yaml.YAMLError as exc:
             raise DataFormatError(f"unreadable YAML ({exc})", file=path) from None
         except ValidationError as exc:

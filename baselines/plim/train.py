@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
+from smner_bench.benchmark.errors import MissingDataError, UsageError
 from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.safe_output import atomic_folder, owned_folder, write_json
 from smner_bench.benchmark.scoring import score
@@ -25,7 +26,7 @@ from smner_bench.benchmark.tags import TAG_NAMES
 from smner_bench.loaders import load
 
 from ..dtype import autocast, resolve_dtype
-from ..loading import from_pretrained
+from ..loading import from_pretrained, load_state, load_torch_weights
 from ..training import set_seed
 from .config import PlimConfig
 from .data import Encoded, collate, encode
@@ -123,6 +124,19 @@ def save_checkpoint(model: PlimTagger, tokenizer, cfg: PlimConfig, folder: Path,
         (tmp / "plim.json").write_text(json.dumps({"config": cfg.model_dump(), **extra}, indent=1))
 
 
+def checkpoint_meta(folder: str | Path):
+    """The checked ``plim.json`` of a checkpoint folder (a missing folder: exit 2; a file, a data folder or an
+    empty folder: exit 2, not a checkpoint; a broken or mistyped ``plim.json``: exit 1, the field named)."""
+    from ..metadata import read_plim_meta
+
+    folder = Path(folder)
+    if not folder.exists():
+        raise MissingDataError("PLIM checkpoint folder not found", file=folder)
+    if not (folder / "plim.json").is_file():
+        raise UsageError("not a PLIM checkpoint folder: no plim.json (one is <run>/best of plim-train)", file=folder)
+    return read_plim_meta(folder)
+
+
 def load_checkpoint(
     folder: str | Path, *, dtype: str | None = None, device: str = "cpu"
 ) -> tuple[PlimTagger, object, dict]:
@@ -131,13 +145,14 @@ def load_checkpoint(
     from transformers import AutoConfig
 
     folder = Path(folder)
-    meta = json.loads((folder / "plim.json").read_text())
-    model = PlimTagger.from_config(
-        from_pretrained(AutoConfig, folder, "PLIM checkpoint"), dropout=meta["config"]["dropout"]
-    )
-    model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))  # cast to fp32
+    meta = checkpoint_meta(folder)
+    config = from_pretrained(AutoConfig, folder, "PLIM checkpoint")
+    tokenizer = from_pretrained(AutoTokenizer, folder, "PLIM checkpoint")
+    state = load_torch_weights(folder / "model.pt", "PLIM weights")
+    model = PlimTagger.from_config(config, dropout=meta.config.dropout)
+    load_state(model, state, folder / "model.pt", "PLIM weights of this config.json")  # cast to fp32
     model.encoder_dtype(resolve_dtype(dtype, device)).eval()
-    return model, from_pretrained(AutoTokenizer, folder, "PLIM checkpoint"), meta
+    return model, tokenizer, meta.model_dump()
 
 
 def train(cfg: PlimConfig, *, model: PlimTagger | None = None, tokenizer=None, progress: bool = True) -> dict:
