@@ -54,6 +54,11 @@ def file_problem(path: Path) -> str | None:
                 return f"not valid JSON (line {exc.lineno}: {exc.msg})"
             except RecursionError:
                 return "not valid JSON (nested too deeply)"
+        elif suffix in (".txt", ".jinja"):  # vocab.txt, merges.txt, chat_template.jinja
+            try:
+                path.read_bytes().decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return f"not UTF-8 text (byte {exc.start}): a damaged file"
         elif suffix == ".safetensors":
             from safetensors import SafetensorError, safe_open
 

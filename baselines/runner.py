@@ -30,6 +30,7 @@ from smner_bench.benchmark.errors import DataFormatError, MissingDataError, Usag
 from smner_bench.benchmark.safe_output import owned_folder, write_text
 from smner_bench.benchmark.submission import write_submission
 
+from .loading import read_text_file
 from .run_config import RunConfig
 
 log = logging.getLogger(__name__)
@@ -534,7 +535,7 @@ def _fresh(stage: Stage, cfg: RunConfig, shard: tuple[int, int], ids, done: dict
     out, meta = folder / stage.output, folder / f"{stage.name}.json"
     try:
         fresh = out.is_file() and json.loads(meta.read_text(encoding="utf-8")).get("key") == key
-    except (OSError, ValueError, AttributeError):  # missing or unreadable: stale
+    except (OSError, ValueError, AttributeError, RecursionError):  # missing or unreadable: stale
         fresh = False
     return key, inputs, fresh
 
@@ -616,7 +617,7 @@ def _join(cfg: RunConfig, folders: Sequence[Path], inputs: Sequence[str]) -> lis
     written = []
     for stage in enabled(cfg):
         target = Path(cfg.out) / stage.output
-        text = "".join((f / stage.output).read_text(encoding="utf-8") for f in folders)
+        text = "".join(read_text_file(f / stage.output, "stage file") for f in folders)
         write_text(target, text, inputs=inputs)
         written.append(target)
     return written

@@ -173,7 +173,9 @@ def test_knowledge_encoder(capsys, env, tmp_path, how):
     check(capsys, [*argv, "--encoder", path, "--prompts-only", tmp_path / "prompts.jsonl"], named)
 
 
-@pytest.mark.parametrize("how", ENCODER)
+@pytest.mark.parametrize(
+    "how", [*ENCODER, "text:chat_template.jinja:{% for m in messages %}", "text:chat_template.jinja:{{ 1 / 0 }}"]
+)
 def test_expand_llm(capsys, env, tmp_path, how):
     path, named = damage(env, "tiny/llm", how)
     argv = ["baseline", "expand", "--gold-entities", "--split", "test", "--data-dir", env["sample"], "--captions"]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
 from pathlib import Path
 
-from smner_bench.benchmark.errors import SmnerError
+from smner_bench.baselines.loading import read_json_file
+from smner_bench.benchmark.errors import DataFormatError, SmnerError
 from smner_bench.benchmark.safe_output import write_json, write_text
 
 
@@ -31,28 +31,39 @@ def machine() -> dict:
     }
 
 
+def _summary(run: dict, history: dict, report: dict) -> dict:
+    """One run's figures; a record without them (or with text where numbers belong) raises a lookup/type error."""
+    test = report["results"]["mner"]
+    numbers = [test[k] for k in ("precision", "recall", "f1")] + [history["best_dev_f1"], history.get("seconds", 0)]
+    if not all(isinstance(x, (int, float)) for x in numbers + [e["train_seconds"] for e in history["epochs"]]):
+        raise TypeError("a figure that is not a number")
+    return {
+        "command": run["command"],
+        "config": run["config"],
+        "epochs_run": len(history["epochs"]),
+        "best_epoch": history["best_epoch"],
+        "dev_f1": history["best_dev_f1"],
+        "train_minutes": round(sum(e["train_seconds"] for e in history["epochs"]) / 60, 1),
+        "total_minutes": round(history.get("seconds", 0) / 60, 1),
+        "stopped": history.get("stopped", "epochs done"),
+        "tokens_per_second": [e["tokens_per_second"] for e in history["epochs"]],
+        "history": history["epochs"],
+        "test": {k: test[k] for k in ("precision", "recall", "f1", "tp", "pred", "gold")},
+        "test_submission_sha256": report["submission"]["sha256"],
+    }
+
+
 def main(out: str, stem: str) -> None:
     runs = {}
     for name in ("text", "knowledge"):
         folder = Path(out) / name
-        run = json.loads((folder / "run.json").read_text())
-        history = json.loads((folder / "history.json").read_text())
-        report = json.loads((folder / "test-report.json").read_text())
-        test = report["results"]["mner"]
-        runs[name] = {
-            "command": run["command"],
-            "config": run["config"],
-            "epochs_run": len(history["epochs"]),
-            "best_epoch": history["best_epoch"],
-            "dev_f1": history["best_dev_f1"],
-            "train_minutes": round(sum(e["train_seconds"] for e in history["epochs"]) / 60, 1),
-            "total_minutes": round(history.get("seconds", 0) / 60, 1),
-            "stopped": history.get("stopped", "epochs done"),
-            "tokens_per_second": [e["tokens_per_second"] for e in history["epochs"]],
-            "history": history["epochs"],
-            "test": {k: test[k] for k in ("precision", "recall", "f1", "tp", "pred", "gold")},
-            "test_submission_sha256": report["submission"]["sha256"],
-        }
+        run = read_json_file(folder / "run.json", "PLIM run record")
+        history = read_json_file(folder / "history.json", "PLIM training history")
+        report = read_json_file(folder / "test-report.json", "score report")
+        try:
+            runs[name] = _summary(run, history, report)
+        except (KeyError, TypeError, IndexError, AttributeError, ValueError) as exc:
+            raise DataFormatError(f"a run record without the expected fields ({exc!r:.100})", file=folder) from None
     result = {
         "experiment": "PLIM, all-MiniLM-L6-v2 encoder, Twitter-GMNER v2.0 (MNER), text only vs gpt-3.5-turbo knowledge",
         "scored_with": "smner-bench score --task mner --match span",

@@ -28,11 +28,12 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from tqdm import tqdm
 
-from smner_bench.benchmark.errors import SmnerError, UsageError
+from smner_bench.benchmark.errors import DataFormatError, SmnerError, UsageError
 
 from ..dtype import load_kwargs
 from ..loading import from_pretrained
@@ -146,6 +147,7 @@ class TransformersLLM:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        self._check_template(path)  # before the (large) model is loaded
         if model is None:
             placement = {}
             if device_map:
@@ -163,6 +165,18 @@ class TransformersLLM:
         config = self.network.config
         config = getattr(config, "text_config", None) or config
         self.limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+
+    def _check_template(self, path: str) -> None:
+        """A chat template that does not render (a damaged file) is refused with the file named (exit 1)."""
+        from jinja2 import TemplateError
+
+        try:
+            self._text("a prompt")
+        except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:  # its code
+            folder = Path(path)
+            where = folder / "chat_template.jinja"
+            where = where if where.is_file() else folder / "tokenizer_config.json"
+            raise DataFormatError(f"the LLM's chat template does not render ({str(exc)[:200]})", file=where) from None
 
     def _text(self, prompt: str) -> str:
         if getattr(self.tokenizer, "chat_template", None):
