@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -21,7 +22,11 @@ def open_rgb(folder: str | os.PathLike, image_id: str) -> Image.Image | None:
     if not path.is_file():
         return None
     try:
-        with Image.open(path) as im:
-            return im.convert("RGB")
-    except (UnidentifiedImageError, OSError) as exc:
-        raise DataFormatError(f"not a readable image ({exc})", file=path) from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return im.convert("RGB")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DataFormatError(f"image refused as a decompression bomb ({exc})"[:300], file=path) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:  # what PIL's decoders raise
+        raise DataFormatError(f"not a readable image ({exc})"[:300], file=path) from None

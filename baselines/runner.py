@@ -558,10 +558,10 @@ def run(
     for stage in enabled(cfg):  # every model is there before anything runs
         for path in stage.models(cfg):
             stamp(path)
-    check_models(cfg)
     rows = shard_rows(split_rows(cfg), num_shards, shard_index)
     inputs = run_inputs(cfg, config_file)
-    folder = run_folders(cfg, inputs, (shard_index, num_shards))
+    folder = run_folders(cfg, inputs, (shard_index, num_shards))  # a refused output path is reported first
+    check_models(cfg)  # then a damaged model, before the first stage
     ctx = Context(cfg, rows, folder, progress, inputs=inputs)
     ids = [r["id"] for r in rows]
     done: dict[str, Path] = {}

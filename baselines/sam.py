@@ -21,7 +21,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from pydantic import ValidationError
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
@@ -127,7 +126,7 @@ def add_masks(
     ``<images>/<image_ids[id]>`` (default ``<id>.jpg``)."""
     from tqdm import tqdm
 
-    from .images import image_file
+    from .images import image_file, open_rgb
 
     out = []
     for line in tqdm(lines, desc="SAM", disable=not progress):
@@ -138,8 +137,7 @@ def add_masks(
             where = f" (line {line['line']})" if "line" in line else ""
             if not path.is_file():
                 raise MissingDataError(f"no image for tweet {line['id']}{where}, which has boxes", file=path)
-            with Image.open(path) as im:
-                pixels = np.asarray(im.convert("RGB"))
+            pixels = np.asarray(open_rgb(path.parent, path.name))  # a damaged image is named (exit 1)
             h, w = pixels.shape[:2]
             for i in boxed:
                 x1, y1, x2, y2 = entities[i]["box"]

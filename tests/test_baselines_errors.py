@@ -371,3 +371,16 @@ def test_cache_lines_cut_by_an_interruption_are_ignored_and_counted(tmp_path):
     )
     cache = AnswerCache(path)
     assert cache.answers == {"a": "é", "c": "d"} and cache.broken_lines == 3
+
+
+@pytest.mark.parametrize("image", [GARBAGE, b"\xff\xd8\xff\xe0" + b"\x00" * 64, b""])
+def test_masks_damaged_image(capsys, env, tmp_path, image):
+    line = json.loads(env["gmner"].read_text())
+    line["entities"] = [{"start": 0, "end": 1, "text": "x", "type": "PER", "box": [1, 1, 5, 5]}]
+    predictions = tmp_path / "gmner.jsonl"
+    predictions.write_text(json.dumps(line) + "\n")
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / f"{line['id']}.jpg").write_bytes(image)
+    argv = ["masks", "--predictions", predictions, "--images", tmp_path / "images", "--sam-checkpoint"]
+    argv += [env["models"] / "tiny/sam.pth", "--model-type", "tiny", "-o", tmp_path / "s.jsonl"]
+    check(capsys, argv, tmp_path / "images" / f"{line['id']}.jpg")
