@@ -7,6 +7,7 @@ import hashlib
 import io
 import logging
 import os
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from smner_bench.benchmark.configs import ANNOTATIONS
-from smner_bench.benchmark.errors import MissingDataError, UsageError
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
 from smner_bench.benchmark.safe_output import atomic_folder, write_bytes
 from smner_bench.benchmark.tags import TAG_NAMES
 
@@ -166,9 +167,19 @@ def example_features(
     texts = [feature_text(e.text, e.image) for e in examples]
     key = hashlib.sha256("\0".join([encoder.name, *texts]).encode()).hexdigest()
     if store is not None and Path(store).is_file():
-        saved = np.load(store)
-        if str(saved["key"]) == key:
-            return saved["features"]
+        try:  # the command's own file: anything else is refused, never replaced
+            with np.load(store, allow_pickle=False) as saved:
+                same, features = str(saved["key"]) == key, saved["features"]
+            if same and (features.ndim != 2 or len(features) != len(texts) or features.dtype.kind != "f"):
+                raise ValueError("features of another shape")
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
+            raise DataFormatError(
+                "not an MSEA features file of this command (an .npz of key and features): delete it to compute "
+                "them again",
+                file=store,
+            ) from None
+        if same:
+            return features
     features = encoder.encode(texts)
     if store is not None:
         buffer = io.BytesIO()

@@ -210,6 +210,20 @@ def test_tiny_models_data_dir(capsys, env, tmp_path, how):
     check(capsys, ["baseline", "tiny-models", "--out", tmp_path / "t", "--data-dir", path], named)
 
 
+@pytest.mark.parametrize(
+    "content",
+    [GARBAGE, b"PK\x03\x04", b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }"],
+)
+def test_knowledge_features_file_not_ours(capsys, env, tmp_path, content):
+    """The MSEA features file is the command's own: another file there is refused, never replaced."""
+    features = tmp_path / "features.npz"
+    features.write_bytes(content)
+    argv = ["baseline", "knowledge", "--data-dir", env["sample"], "--captions", env["sample"] / "captions"]
+    argv += ["--encoder", env["models"] / "tiny/encoder", "--features", features]
+    check(capsys, [*argv, "--prompts-only", tmp_path / "prompts.jsonl"], features)
+    assert features.read_bytes() == content
+
+
 # --- the answer cache -------------------------------------------------------------------------------------
 
 CACHE_LINES = (
