@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from smner_bench.benchmark.errors import SmnerError
@@ -43,24 +43,12 @@ from smner_bench.loaders.configs import config_info
 from smner_bench.loaders.rawfile import MAX_SIDE
 from smner_bench.loaders.report import Report
 
+from .fuzzing import fuzz_settings
+
 TWEETS = ("s0001", "s0002", "s0003", "s0004")  # s0002: two boxes and masks; s0003: no entity; s0004: group mask
 # examples per test: a few thousand in all, about a minute on a 2-core machine
 EXAMPLES = {"conll": 700, "voc": 900, "labelme": 700, "knowledge": 500, "cli": 80}
 MAX_MESSAGE = 1000  # characters of one error message or quirk
-
-
-SCALE = float(os.environ.get("SMNER_FUZZ_SCALE", "1"))  # e.g. 0.1 for a quick run, 10 for a long one
-
-
-def fuzz_settings(n: int):
-    return settings(
-        max_examples=max(1, round(n * SCALE)),
-        derandomize=True,
-        database=None,
-        deadline=None,
-        print_blob=True,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from smner_bench.benchmark import cli, commands
@@ -42,21 +42,11 @@ from smner_bench.benchmark.submission import MAX_DEPTH, MAX_INT_DIGITS, gold_as_
 from smner_bench.loaders import load_split
 from smner_bench.loaders.sample_predictions import sample_predictions
 
+from .fuzzing import fuzz_settings
+
 # examples per test: a few thousand in all, about a minute on a 2-core machine
 EXAMPLES = {"cli": 2500, "valid": 300, "parse": 3000}
 MAX_OUTPUT = 20_000  # characters of stdout + stderr of one command
-SCALE = float(os.environ.get("SMNER_FUZZ_SCALE", "1"))
-
-
-def fuzz_settings(n: int):
-    return settings(
-        max_examples=max(1, round(n * SCALE)),
-        derandomize=True,
-        database=None,
-        deadline=None,
-        print_blob=True,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ where it judged "not in the image"), and every other case is an error naming fil
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import pytest
@@ -611,8 +610,10 @@ def _check_import(tmp_path, gold, fn, files: dict[str, bytes], **kwargs):
 def test_fuzz_importers(tmp_path_factory, gold):
     """400 mutated pairs of files by default (about 7 s); SMNER_FUZZ_SCALE=10 for a longer run (about 50 s).
     Derandomized (CI runs the same examples); hypothesis prints the failing example and its blob on failure."""
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import given
     from hypothesis import strategies as st
+
+    from .fuzzing import fuzz_settings
 
     edits = st.lists(
         st.tuples(st.integers(0, 3), st.integers(0, 10_000), st.integers(0, 40), st.integers(0, 100)), max_size=6
@@ -621,14 +622,7 @@ def test_fuzz_importers(tmp_path_factory, gold):
     riveg["g.json"] += b' {"uniq_id": "475049.jpg#77aa", "box": [300, 0, 600, 400]}]'
     hindex = {"h.txt": HINDEX.encode(), "c.json": CANDIDATES.encode()}
 
-    @settings(
-        max_examples=int(400 * float(os.environ.get("SMNER_FUZZ_SCALE", "1"))),
-        derandomize=True,
-        database=None,
-        print_blob=True,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @fuzz_settings(400)
     @given(st.sampled_from(["riveg", "hindex"]), edits, edits)
     def run(which, first, second):
         tmp = tmp_path_factory.mktemp("fuzz")

@@ -563,20 +563,15 @@ def test_migrate_rescores_old_entries_and_refuses_edited_ones(board, root, sampl
 
 
 def test_mutated_entry_files_are_good_or_excluded(board, root, capsys):
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import given
     from hypothesis import strategies as st
+
+    from .fuzzing import fuzz_settings
 
     first, _ = board
     original = first.read_bytes()
 
-    @settings(
-        max_examples=int(150 * float(os.environ.get("SMNER_FUZZ_SCALE", "1"))),
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        print_blob=True,
-    )
+    @fuzz_settings(150)
     @given(st.lists(st.tuples(st.integers(0, len(original) - 1), st.binary(max_size=4)), min_size=1, max_size=4))
     def mutate(edits):
         data = bytearray(original)
