@@ -38,3 +38,32 @@ def sample_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sample") / "sample"
     write_sample(out)
     return out
+
+
+# --- the synthetic sample as a gmner config, and tiny VE/VG models on its words (tests of stage 2) ---------------
+
+
+@pytest.fixture(scope="session")
+def sample(sample_dir, hf_cache):
+    from smner_bench.loaders import load
+
+    return load("gmner", sample_dir, cache_dir=hf_cache)
+
+
+@pytest.fixture(scope="session")
+def words(sample):
+    return sorted({t for split in sample.values() for r in split for t in r["tokens"]})
+
+
+@pytest.fixture(scope="session")
+def matcher_dir(tmp_path_factory, words):
+    from smner_bench.baselines import tiny
+
+    return tiny.save_image_text_matcher(tmp_path_factory.mktemp("ve") / "matcher", words)
+
+
+@pytest.fixture(scope="session")
+def grounder_dir(tmp_path_factory, words):
+    from smner_bench.baselines import tiny
+
+    return tiny.save_grounder(tmp_path_factory.mktemp("vg") / "grounder", words)

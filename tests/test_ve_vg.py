@@ -11,7 +11,6 @@ from .conftest import IN_CI
 
 torch = pytest.importorskip("torch") if not IN_CI else __import__("torch")
 
-from smner_bench.baselines import tiny  # noqa: E402
 from smner_bench.baselines.decision import best_threshold, evaluate  # noqa: E402
 from smner_bench.baselines.images import open_rgb  # noqa: E402
 from smner_bench.baselines.ve import ImageTextMatcher, train_matcher, ve_items  # noqa: E402
@@ -26,27 +25,6 @@ from smner_bench.baselines.vg import (  # noqa: E402
     vg_images,
 )
 from smner_bench.benchmark.cli import main  # noqa: E402
-from smner_bench.loaders import load  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def sample(sample_dir, hf_cache):
-    return load("gmner", sample_dir, cache_dir=hf_cache)
-
-
-@pytest.fixture(scope="module")
-def words(sample):
-    return sorted({t for split in sample.values() for r in split for t in r["tokens"]})
-
-
-@pytest.fixture(scope="module")
-def matcher_dir(tmp_path_factory, words):
-    return tiny.save_image_text_matcher(tmp_path_factory.mktemp("ve") / "matcher", words)
-
-
-@pytest.fixture(scope="module")
-def grounder_dir(tmp_path_factory, words):
-    return tiny.save_grounder(tmp_path_factory.mktemp("vg") / "grounder", words)
 
 
 def test_tiny_tokenizer_keeps_grounding_dino_delimiters(grounder_dir, words):
