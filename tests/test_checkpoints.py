@@ -406,17 +406,21 @@ def test_llm_without_a_chat_template_uses_the_plain_format(root):
     assert len(llm.generate([Request("kobe")])) == 1
 
 
-def test_llm_device_map_needs_accelerate_or_places_the_model(root):
+def test_llm_device_map_places_the_model_and_needs_accelerate(root, monkeypatch):
     import importlib.util
 
-    from smner_bench.baselines.providers.llm import TransformersLLM
+    from smner_bench.baselines.providers.llm import Request, TransformersLLM
 
-    folder = root / "llm"
-    if importlib.util.find_spec("accelerate") is None:
-        with pytest.raises(UsageError, match="needs the accelerate package"):
-            TransformersLLM(str(folder), device_map="auto")
-    else:
-        assert TransformersLLM(str(folder), device_map="cpu").device == "cpu"
+    folder = causal_lm(root / "llm-placed", chat_template=False)
+    llm = TransformersLLM(str(folder), device_map="cpu", max_new_tokens=2)  # accelerate is part of [baselines]
+    assert llm.device == "cpu"
+    assert len(llm.generate([Request("kobe")])) == 1
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "accelerate" else real_find_spec(name, *a)
+    )
+    with pytest.raises(UsageError, match="needs the accelerate package"):
+        TransformersLLM(str(folder), device_map="auto")
 
 
 # --- the HTTP backend: concurrency as an option, answers streamed ------------------------------------------
