@@ -30,6 +30,7 @@ from smner_bench.benchmark.errors import DataFormatError, MissingDataError, Usag
 from smner_bench.benchmark.safe_output import owned_folder, write_text
 from smner_bench.benchmark.submission import write_submission
 
+from .launcher import local_device
 from .loading import read_text_file
 from .run_config import RunConfig
 
@@ -562,7 +563,8 @@ def run(
     inputs = run_inputs(cfg, config_file)
     folder = run_folders(cfg, inputs, (shard_index, num_shards))  # a refused output path is reported first
     check_models(cfg)  # then a damaged model, before the first stage
-    ctx = Context(cfg, rows, folder, progress, inputs=inputs)
+    # the stage keys name the run file's device ("cuda"); the stages run on this process's own (cuda:$LOCAL_RANK)
+    ctx = Context(cfg.model_copy(update={"device": local_device(cfg.device)}), rows, folder, progress, inputs=inputs)
     ids = [r["id"] for r in rows]
     done: dict[str, Path] = {}
     status = {}

@@ -225,3 +225,44 @@ def test_real_gmner_shard_with_released_captions_and_knowledge(models, data_root
     gold = gold_from_rows(rows.select(range(70, 80)), name="gmner/test", has_boxes=True, has_masks=False)
     sub = read_submission(folder / "gmner.jsonl", gold)
     assert sub.tasks() == ("mner", "eeg", "gmner") and all(p.box is None for p in sub.predictions)
+
+
+def test_shards_follow_the_launcher_and_merge_equal_one_run(single, models, sample_dir, tmp_path, monkeypatch):
+    """WORLD_SIZE/RANK (torchrun, accelerate) pick the shard and the merge's shard count when the options are
+    not given; LOCAL_RANK leaves a cpu device alone."""
+    path = write_config(tmp_path, sample_dir, models)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    for rank in ("0", "1"):
+        monkeypatch.setenv("RANK", rank)
+        assert main(["run", "riveg", "--config", str(path)]) == 0
+        assert (tmp_path / f"run/shard-{rank}-of-2/smner.jsonl").is_file()
+    assert main(["run", "riveg", "--config", str(path), "--merge"]) == 0
+    for name in FILES:
+        assert (tmp_path / "run" / name).read_text() == (single.parent / "run" / name).read_text(), name
+    assert main(["run", "riveg", "--config", str(path), "--num-shards", "3"]) == 2  # differs from the launcher's
+
+
+def test_runner_under_torchrun_with_two_cpu_ranks_merges_equal_one_run(single, models, sample_dir, tmp_path):
+    """The real launcher: torchrun starts two processes of the command on this machine (loopback rendezvous);
+    each runs its rank's shard; the merge equals the one-process run byte for byte."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = write_config(tmp_path, sample_dir, models)
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+        env.pop(name, None)
+    launched = subprocess.run(
+        [str(bin_dir / "torchrun"), "--standalone", "--nproc-per-node", "2", "--no-python",
+         str(bin_dir / "smner-bench"), "run", "riveg", "--config", str(path)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    assert "shard 0 of 2 done" in launched.stdout and "shard 1 of 2 done" in launched.stdout
+    assert main(["run", "riveg", "--config", str(path), "--num-shards", "2", "--merge"]) == 0
+    for name in FILES:
+        assert (tmp_path / "run" / name).read_text() == (single.parent / "run" / name).read_text(), name
