@@ -1,14 +1,17 @@
 """The end-to-end RiVEG runner: captions -> knowledge -> PLIM -> expansion -> VE -> VG -> SAM on one split.
 
 Every stage reads the files of the stages before it and writes one JSON Lines file plus ``<stage>.json``, which
-holds the stage's key: a hash of its settings, the run's data, the shard, the contents of its input files and
-the size and time of every model file it loads. A rerun skips a stage whose key is unchanged (a crash loses
-only the stage that was running; ``force`` reruns chosen stages).
+holds the stage's key: a SHA-256 over the content of everything its output depends on (its settings with every
+model path replaced by the digests of the model's files, the shard's tweets and images, the split files it reads,
+its input files; see :func:`stage_key`), never over paths or file times. A rerun skips a stage whose key is
+unchanged (a crash loses only the stage that was running; ``force`` reruns chosen stages). File digests are
+remembered in ``<out>/.digests.json`` (:mod:`.digests`), so a resumed run re-hashes only files that changed.
 
 Sharding: ``num_shards``/``shard_index`` give each process a contiguous block of the split's tweets and its own
 folder ``<out>/shard-<i>-of-<n>/``, so any launcher (a SLURM array, torchrun, accelerate, a shell loop) can
 spread the work; :func:`merge` joins the shards' files, in split order, into ``<out>/``. An unsharded run is
-one shard and merges itself.
+one shard and merges itself. Keys are content keys, so shards made on other nodes (other paths, node-local
+copies of the models, data and images, other file times) merge as long as what they read is the same.
 
 Files (each line has the tweet ``id``): ``captions.jsonl`` (``caption``), ``knowledge.jsonl`` (``knowledge``),
 ``mner.jsonl`` (MNER submission), ``expressions.jsonl`` (entities + ``expression``), ``ve.jsonl`` (+ ``groundable``,
@@ -27,16 +30,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
-from smner_bench.benchmark.safe_output import owned_folder, write_text
+from smner_bench.benchmark.safe_output import check_folder, owned_folder, write_text
 from smner_bench.benchmark.submission import write_submission
 
+from .digests import CACHE_NAME, DigestCache
 from .launcher import local_device
 from .loading import read_text_file
 from .run_config import RunConfig
 
 log = logging.getLogger(__name__)
 
-STAGE_VERSION = 1  # bump when a stage's output changes for the same inputs
+STAGE_VERSION = 2  # bump when a stage's output changes for the same inputs, or the keys change (2: content keys)
 SUBMISSION_KEYS = ("start", "end", "text", "type")
 
 
@@ -363,25 +367,16 @@ def enabled(cfg: RunConfig) -> list[Stage]:
 # --- keys, shards, the run ---------------------------------------------------------------------------------
 
 
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def stamp(path: str, digests: DigestCache | None = None) -> list:
+    """The content of a model file (``[name, sha256]``) or folder (``[[relative name, sha256], ...]``)."""
+    return (digests or DigestCache()).tree(path)
 
 
-def stamp(path: str) -> list:
-    """Size and modification time of a model file, or of every file under a model folder."""
+def need_path(path: str) -> None:
+    """A model file or folder of the run is there (checked before anything runs; nothing is read)."""
     p = Path(path)
-    if p.is_file():
-        st = p.stat()
-        return [p.name, st.st_size, st.st_mtime_ns]
-    if p.is_dir():
-        return [
-            [str(f.relative_to(p)), f.stat().st_size, f.stat().st_mtime_ns] for f in sorted(p.rglob("*")) if f.is_file()
-        ]
-    raise MissingDataError("model file or folder not found", file=p)
+    if not path or not (p.is_file() or p.is_dir()):
+        raise MissingDataError("model file or folder not found", file=p)
 
 
 def check_models(cfg: RunConfig) -> None:
@@ -407,25 +402,124 @@ def check_models(cfg: RunConfig) -> None:
         check_model_files(path)
 
 
-def stage_key(stage: Stage, cfg: RunConfig, shard: tuple[int, int], ids: Sequence[str], inputs: dict[str, Path]) -> str:
-    section = getattr(cfg, SECTION[stage.name])
+SECTION_PATHS: dict[str, dict[str, str]] = {  # the path-valued fields of each section, by kind of value
+    "captions": {"captioner": "spec", "describer": "spec"},
+    "knowledge": {
+        "llm": "spec",
+        "encoder": "path",
+        "manual": "paths",
+        "manual_captions": "paths",
+        "manual_data": "data",
+    },
+    "plim": {"checkpoint": "path"},
+    "expansion": {"llm": "spec", "prompt_file": "path"},
+    "ve": {"checkpoint": "path"},
+    "vg": {"checkpoint": "path"},
+    "sam": {"checkpoint": "path"},
+}
+
+
+def split_files(folder: str, digests: DigestCache) -> dict[str, str | None]:
+    """``{file name: sha256}`` of the split files (``train.txt``, ``dev.txt``/``valid.txt``, ``test.txt``) of a
+    release folder: what the loaders and the MSEA example pool read of it (``None``: there, not a regular file)."""
+    from smner_bench.loaders.configs import SPLIT_FILES, split_file
+
+    if not Path(folder).is_dir():
+        raise MissingDataError("data folder not found", file=folder)
+    found: dict[str, str | None] = {}
+    for split in SPLIT_FILES:
+        try:
+            path = split_file(folder, split)
+        except MissingDataError:
+            continue
+        found[path.name] = digests.file(path) if path.is_file() else None
+    return found
+
+
+def _spec_content(spec: str, digests: DigestCache):
+    """``transformers:PATH`` / ``replay:FILE[,FILE...]`` -> the kind and the content of each path; anything else
+    (``openai:MODEL@URL``) names no file and stays as written."""
+    kind, _, rest = spec.partition(":")
+    if kind in ("transformers", "replay"):
+        return [kind, [stamp(p, digests) for p in rest.split(",")]]
+    return spec
+
+
+def content_settings(section: str, settings: dict, digests: DigestCache) -> dict:
+    """A section's settings with every path replaced by the content of what it points to (see
+    :data:`SECTION_PATHS`)."""
+    out = dict(settings)
+    for name, kind in SECTION_PATHS[section].items():
+        value = out.get(name)
+        if value is None:
+            continue
+        if kind == "path":
+            out[name] = stamp(value, digests)
+        elif kind == "paths":
+            out[name] = [stamp(v, digests) for v in value]
+        elif kind == "spec":
+            out[name] = _spec_content(value, digests)
+        else:  # CONFIG:FOLDER
+            out[name] = [[v.partition(":")[0], split_files(v.partition(":")[2], digests)] for v in value]
+    return out
+
+
+def row_digest(rows: Sequence[dict]) -> str:
+    """The shard's tweets as the stages read them: ids, image ids and tokens, in order."""
+    text = json.dumps([[r["id"], r["image_id"], r["tokens"]] for r in rows], ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def image_digests(images: str, rows: Sequence[dict], digests: DigestCache) -> dict[str, str | None]:
+    """``{image file name: sha256}`` of this shard's tweets' images; ``None`` for an image that is not on disk
+    (the stages see no image there either)."""
+    from .images import image_file
+
+    found: dict[str, str | None] = {}
+    for r in rows:
+        name = image_file("", r["image_id"]).as_posix()
+        if name not in found:
+            path = image_file(images, r["image_id"])
+            found[name] = digests.file(path) if path.is_file() else None
+    return found
+
+
+def stage_key(
+    stage: Stage,
+    cfg: RunConfig,
+    shard: tuple[int, int],
+    rows: Sequence[dict],
+    inputs: dict[str, Path],
+    digests: DigestCache | None = None,
+) -> str:
+    """The stage's key: a SHA-256 over what its output depends on, by content only (see :mod:`.digests`):
+
+    - ``stage``, ``version`` (:data:`STAGE_VERSION`) and ``shard`` (index, count);
+    - ``settings``: the stage's section of the run file, every path in it (checkpoints, ``transformers:``,
+      ``replay:`` specs, the encoder, prompt file, manual annotations and captions, ``manual_data`` releases)
+      replaced by the relative names and SHA-256 of the files it points to;
+    - ``run``: dataset, split, device (as the run file says, never the rank's ``cuda:N``) and dtype;
+    - ``rows``: the shard's tweets (ids, image ids, tokens); ``images``: the SHA-256 of each of the shard's images
+      (``null`` when missing); ``data`` (knowledge stage, whose example pool and replayed release read the
+      release's split files): the SHA-256 of ``data_dir``'s split files;
+    - ``inputs``: the SHA-256 of each earlier stage's file it reads.
+
+    No absolute path and no file time is in it: shards made on other nodes from copies of the same models, data
+    and images have the same keys and merge."""
+    digests = digests or DigestCache()
+    section = SECTION[stage.name]
     payload = {
         "stage": stage.name,
         "version": STAGE_VERSION,
-        "settings": section.model_dump(),
-        "run": {
-            "dataset": cfg.dataset,
-            "data_dir": cfg.data_dir,
-            "split": cfg.split,
-            "images": cfg.images,
-            "device": cfg.device,
-            "dtype": cfg.dtype,
-        },
+        "settings": content_settings(section, getattr(cfg, section).model_dump(), digests),
+        "run": {"dataset": cfg.dataset, "split": cfg.split, "device": cfg.device, "dtype": cfg.dtype},
         "shard": list(shard),
-        "ids": hashlib.sha256("\n".join(ids).encode()).hexdigest(),
-        "inputs": {name: file_digest(path) for name, path in sorted(inputs.items())},
-        "models": [stamp(p) for p in stage.models(cfg)],
+        "rows": row_digest(rows),
+        "images": image_digests(cfg.images, rows, digests),
+        "inputs": {name: digests.file(path) for name, path in sorted(inputs.items())},
     }
+    if stage.name == "knowledge":
+        payload["data"] = split_files(cfg.data_dir, digests)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -529,10 +623,18 @@ def split_rows(cfg: RunConfig) -> list[dict]:
     return [{"id": r["id"], "image_id": r["image_id"], "tokens": r["tokens"]} for r in ds]
 
 
-def _fresh(stage: Stage, cfg: RunConfig, shard: tuple[int, int], ids, done: dict[str, Path], folder: Path):
+def _fresh(
+    stage: Stage,
+    cfg: RunConfig,
+    shard: tuple[int, int],
+    rows: Sequence[dict],
+    done: dict[str, Path],
+    folder: Path,
+    digests: DigestCache,
+):
     """The stage's key, its input files, and whether its output on disk was made with exactly that key."""
     inputs = {name: done[name] for name in stage.inputs if name in done}
-    key = stage_key(stage, cfg, shard, ids, inputs)
+    key = stage_key(stage, cfg, shard, rows, inputs, digests)
     out, meta = folder / stage.output, folder / f"{stage.name}.json"
     try:
         fresh = out.is_file() and json.loads(meta.read_text(encoding="utf-8")).get("key") == key
@@ -558,24 +660,26 @@ def run(
         raise UsageError(f"--force {', '.join(sorted(unknown))}: the stages are {', '.join(s.name for s in STAGES)}")
     for stage in enabled(cfg):  # every model is there before anything runs
         for path in stage.models(cfg):
-            stamp(path)
+            need_path(path)
     rows = shard_rows(split_rows(cfg), num_shards, shard_index)
     inputs = run_inputs(cfg, config_file)
     folder = run_folders(cfg, inputs, (shard_index, num_shards))  # a refused output path is reported first
     check_models(cfg)  # then a damaged model, before the first stage
+    digests = DigestCache(Path(cfg.out) / CACHE_NAME)  # shared by the run's shards
     # the stage keys name the run file's device ("cuda"); the stages run on this process's own (cuda:$LOCAL_RANK)
     ctx = Context(cfg.model_copy(update={"device": local_device(cfg.device)}), rows, folder, progress, inputs=inputs)
     ids = [r["id"] for r in rows]
     done: dict[str, Path] = {}
     status = {}
     for stage in enabled(cfg):
-        key, inputs, fresh = _fresh(stage, cfg, (shard_index, num_shards), ids, done, folder)
+        key, stage_inputs, fresh = _fresh(stage, cfg, (shard_index, num_shards), rows, done, folder, digests)
+        digests.save(inputs)  # before the stage: a crash in it keeps what was hashed
         out = folder / stage.output
         if fresh and stage.name not in force:
             status[stage.name] = "cached"
         else:
             started = time.time()
-            lines = stage.run(ctx, {name: read_lines(path, name, ids) for name, path in inputs.items()})
+            lines = stage.run(ctx, {name: read_lines(path, name, ids) for name, path in stage_inputs.items()})
             if [line["id"] for line in lines] != ids:
                 raise RuntimeError(f"stage {stage.name} returned lines out of step with the split")  # a bug, not input
             write_submission(out, lines, inputs=inputs)
@@ -592,24 +696,31 @@ def run(
 
 def merge(cfg: RunConfig, num_shards: int, *, config_file: str | None = None) -> list[Path]:
     """Join every stage file of the shards into ``<out>/``; refuses while a shard is missing, unfinished or made
-    with other settings or inputs than the run file's (its keys are checked again)."""
+    with other settings or inputs than the run file's (its keys are checked again, by content: shards made on
+    other nodes from copies of the same models, data and images merge)."""
     rows = split_rows(cfg)
-    folders = []
-    for i in range(num_shards):
-        folder = shard_folder(cfg, num_shards, i)
-        ids = [r["id"] for r in shard_rows(rows, num_shards, i)]
-        done: dict[str, Path] = {}
-        for stage in enabled(cfg):
-            _, _, fresh = _fresh(stage, cfg, (i, num_shards), ids, done, folder)
-            if not fresh:
-                raise MissingDataError(
-                    f"shard {i} of {num_shards} has not finished stage {stage.name} with the run file's settings: "
-                    f"run it with --shard-index {i}",
-                    file=folder / stage.output,
-                )
-            done[stage.name] = folder / stage.output
-        folders.append(folder)
     inputs = run_inputs(cfg, config_file)
+    check_folder(cfg.out, "run", inputs=inputs, replaced=False)  # ours (or not there yet): its cache may be written
+    digests = DigestCache(Path(cfg.out) / CACHE_NAME)
+    folders = []
+    try:
+        for i in range(num_shards):
+            folder = shard_folder(cfg, num_shards, i)
+            shard = shard_rows(rows, num_shards, i)
+            done: dict[str, Path] = {}
+            for stage in enabled(cfg):
+                _, _, fresh = _fresh(stage, cfg, (i, num_shards), shard, done, folder, digests)
+                if not fresh:
+                    raise MissingDataError(
+                        f"shard {i} of {num_shards} has not finished stage {stage.name} with the run file's "
+                        f"settings: run it with --shard-index {i}",
+                        file=folder / stage.output,
+                    )
+                done[stage.name] = folder / stage.output
+            folders.append(folder)
+    finally:
+        if Path(cfg.out).is_dir():
+            digests.save(inputs)
     run_folders(cfg, inputs)  # still a run folder
     return _join(cfg, folders, inputs)
 

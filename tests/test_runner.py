@@ -266,3 +266,184 @@ def test_runner_under_torchrun_with_two_cpu_ranks_merges_equal_one_run(single, m
     assert main(["run", "riveg", "--config", str(path), "--num-shards", "2", "--merge"]) == 0
     for name in FILES:
         assert (tmp_path / "run" / name).read_text() == (single.parent / "run" / name).read_text(), name
+
+
+# --- content keys: shards of other nodes merge; the digest cache ---------------------------------------------
+
+
+def _counting_digests(monkeypatch) -> list:
+    """Every file hashed from now on (the cache's misses), in order; the cache stores fresh files too."""
+    from smner_bench.baselines import digests
+
+    hashed: list[str] = []
+    real = digests.file_digest
+
+    def counting(path):
+        hashed.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(digests, "file_digest", counting)
+    monkeypatch.setattr(digests, "RACY_SECONDS", 0)  # the files of these tests are seconds old
+    return hashed
+
+
+def test_shards_made_from_copies_at_other_paths_and_times_merge_equal_one_run(
+    single, models, sample_dir, tmp_path, capsys
+):
+    """Another node: the models, data and images copied to other paths, with other modification times, make
+    shard 1; its folder copied next to shard 0 merges with the first run file, byte for byte one run. An image
+    of the shard counts by content; images of other shards do not count."""
+    import os
+
+    from smner_bench.baselines.images import image_file
+
+    runner.run(load_run_config(single), progress=False)  # the one-shard run at the module's settings
+    here, there = tmp_path / "here", tmp_path / "there"
+    here.mkdir()
+    there.mkdir()
+    shutil.copytree(models, there / "models", ignore=shutil.ignore_patterns("run"))
+    shutil.copytree(sample_dir, there / "sample")
+    for root, _, names in os.walk(there):
+        for name in names:
+            os.utime(os.path.join(root, name), ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
+    first = write_config(here, sample_dir, models)
+    second = write_config(there, there / "sample", there / "models")
+    assert "there" in load_run_config(second).ve.checkpoint and "there" not in load_run_config(first).ve.checkpoint
+    assert main(["run", "riveg", "--config", str(first), "--num-shards", "2", "--shard-index", "0"]) == 0
+    assert main(["run", "riveg", "--config", str(second), "--num-shards", "2", "--shard-index", "1"]) == 0
+    shutil.copytree(there / "run" / "shard-1-of-2", here / "run" / "shard-1-of-2")  # gathered from the node
+    assert main(["run", "riveg", "--config", str(first), "--num-shards", "2", "--merge"]) == 0
+    for name in FILES:
+        assert (here / "run" / name).read_bytes() == (single.parent / "run" / name).read_bytes(), name
+
+    cfg = load_run_config(second)
+    rows = runner.split_rows(cfg)
+    shard0, shard1 = runner.shard_rows(rows, 2, 0), runner.shard_rows(rows, 2, 1)
+    mine, theirs = image_file(cfg.images, shard1[0]["image_id"]), image_file(cfg.images, shard0[0]["image_id"])
+    other = sorted(p for p in mine.parent.iterdir() if p.is_file() and p.read_bytes() != mine.read_bytes())[0]
+    theirs.write_bytes(theirs.read_bytes() + b"\0")  # another shard's image changed
+    assert runner.run(cfg, num_shards=2, shard_index=1, progress=False) == dict.fromkeys(runner.SECTION, "cached")
+    mine.write_bytes(other.read_bytes())  # one of this shard's images changed
+    status = runner.run(cfg, num_shards=2, shard_index=1, progress=False)
+    assert status["captions"] == status["ve"] == status["vg"] == "ran"
+    shutil.rmtree(here / "run" / "shard-1-of-2")
+    shutil.copytree(there / "run" / "shard-1-of-2", here / "run" / "shard-1-of-2")
+    assert main(["run", "riveg", "--config", str(first), "--num-shards", "2", "--merge"]) == 2  # not the same images
+    assert "shard 1 of 2 has not finished stage captions" in capsys.readouterr().err
+
+
+def test_a_resumed_run_hashes_only_files_that_changed(models, sample_dir, tmp_path, monkeypatch):
+    import os
+
+    hashed = _counting_digests(monkeypatch)
+    path = write_config(tmp_path, sample_dir, models)
+    cfg = load_run_config(path)
+    assert set(runner.run(cfg, progress=False).values()) == {"ran"}
+    weights = max((models / "vg").rglob("*"), key=lambda p: p.stat().st_size if p.is_file() else 0)
+    assert str(weights.resolve()) in json.loads((tmp_path / "run" / ".digests.json").read_text())["files"]
+    hashed.clear()
+    assert runner.run(cfg, progress=False) == dict.fromkeys(runner.SECTION, "cached")
+    assert hashed == []  # models, images, split files and stage files all came from the cache
+    st = weights.stat()
+    os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # touched, not changed
+    assert runner.run(cfg, progress=False) == dict.fromkeys(runner.SECTION, "cached")
+    assert hashed == [str(weights.resolve())]
+
+
+def test_one_byte_of_a_model_changed_in_place_makes_its_stage_stale(models, sample_dir, tmp_path, monkeypatch):
+    """Same size, modification time put back: the cache does not hide it (ctime, which no program sets, moved)."""
+    import os
+
+    from smner_bench.baselines.digests import file_digest
+
+    _counting_digests(monkeypatch)
+    shutil.copytree(models / "ve", tmp_path / "ve-copy")
+    path = write_config(tmp_path, sample_dir, models, ve={"checkpoint": "ve-copy"})
+    cfg = load_run_config(path)
+    runner.run(cfg, progress=False)
+    assert runner.run(cfg, progress=False)["ve"] == "cached"
+    weights = max((tmp_path / "ve-copy").rglob("*"), key=lambda p: p.stat().st_size if p.is_file() else 0)
+    cache = tmp_path / "run" / ".digests.json"
+    before = json.loads(cache.read_text())["files"][str(weights.resolve())]
+    assert before["sha256"] == file_digest(weights)
+    st = weights.stat()
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01  # the last byte of the weights: the file still loads
+    with open(weights, "r+b") as f:  # in place: same inode
+        f.write(data)
+    os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns))
+    after = weights.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
+    status = runner.run(cfg, progress=False)
+    assert status["ve"] == "ran" and status["mner"] == "cached"
+    assert json.loads(cache.read_text())["files"][str(weights.resolve())]["sha256"] == file_digest(weights)
+    assert file_digest(weights) != before["sha256"]
+
+
+def test_a_damaged_digest_cache_is_ignored_and_rewritten(models, sample_dir, tmp_path, monkeypatch, caplog):
+    hashed = _counting_digests(monkeypatch)
+    path = write_config(tmp_path, sample_dir, models)
+    cfg = load_run_config(path)
+    runner.run(cfg, progress=False)
+    cache = tmp_path / "run" / ".digests.json"
+    good = json.loads(cache.read_text())
+    stale = {  # every entry off by one nanosecond of mtime, with a wrong digest: never used
+        name: {"stat": [e["stat"][0], e["stat"][1] + 1, *e["stat"][2:]], "sha256": "0" * 64}
+        for name, e in good["files"].items()
+    }
+    damaged = [
+        b"{not json",
+        b"\xff\xfe\x00",
+        b"[]",
+        b'{"version": 99, "files": {}}',
+        json.dumps({"version": 1, "files": {"x": {"stat": [1, 2], "sha256": "zz"}, "y": 3}}).encode(),
+        json.dumps({"version": 1, "files": stale}).encode(),
+    ]
+    for text in damaged:
+        cache.write_bytes(text)
+        hashed.clear()
+        assert runner.run(cfg, progress=False) == dict.fromkeys(runner.SECTION, "cached"), text
+        assert hashed  # the files were hashed again
+        assert json.loads(cache.read_text())["files"] == good["files"], text  # and the cache rewritten
+    cache.unlink()
+    cache.mkdir()  # not a file at all: the run goes on without a cache, with a warning
+    assert runner.run(cfg, progress=False) == dict.fromkeys(runner.SECTION, "cached")
+    assert "digest cache not saved" in caplog.text
+    cache.rmdir()
+
+
+def test_stage_keys_hold_contents_not_paths(tmp_path):
+    """Every path field of the run file is replaced by the content it points to; a URL stays as written."""
+    from smner_bench.baselines.digests import DigestCache, file_digest
+    from smner_bench.baselines.run_config import PATH_FIELDS
+
+    for section, names in PATH_FIELDS.items():
+        if section is not None:
+            assert set(names) <= set(runner.SECTION_PATHS[section]), section
+    assert {"manual", "manual_captions", "manual_data"} <= set(runner.SECTION_PATHS["knowledge"])
+    for where in ("a", "b"):
+        (tmp_path / where / "llm").mkdir(parents=True)
+        (tmp_path / where / "llm" / "config.json").write_text("{}")
+        (tmp_path / where / "release").mkdir()
+        (tmp_path / where / "release" / "train.txt").write_text("IMGID:1\nx\tO\n")
+    settings = {
+        "llm": f"transformers:{tmp_path / 'a' / 'llm'}",
+        "encoder": None,
+        "manual": [],
+        "manual_captions": [],
+        "manual_data": [f"gmner:{tmp_path / 'a' / 'release'}"],
+        "top_n": 5,
+    }
+    digests = DigestCache()
+    content = runner.content_settings("knowledge", settings, digests)
+    digest = file_digest(tmp_path / "a" / "llm" / "config.json")
+    assert content["llm"] == ["transformers", [[["config.json", digest]]]]
+    assert content["manual_data"] == [["gmner", {"train.txt": file_digest(tmp_path / "a" / "release" / "train.txt")}]]
+    assert str(tmp_path) not in json.dumps(content)
+    moved = {**settings, "llm": f"transformers:{tmp_path / 'b' / 'llm'}",
+             "manual_data": [f"gmner:{tmp_path / 'b' / 'release'}"]}  # fmt: skip
+    assert runner.content_settings("knowledge", moved, digests) == content
+    url = {**settings, "llm": "openai:qwen@http://127.0.0.1:8000/v1"}
+    assert runner.content_settings("knowledge", url, digests)["llm"] == url["llm"]
+    (tmp_path / "b" / "llm" / "config.json").write_text('{"a": 1}')
+    assert runner.content_settings("knowledge", moved, digests) != content
