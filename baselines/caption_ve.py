@@ -9,9 +9,6 @@ the decision threshold is the one that maximises dev accuracy. ``ve_examples`` /
 from __future__ import annotations
 
 import json
-import math
-import random
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
-from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+from transformers import AutoTokenizer
 
 from smner_bench.benchmark.safe_output import atomic_folder
 
@@ -28,6 +24,7 @@ from .decision import best_threshold, evaluate
 from .dtype import to_numpy
 from .loading import from_pretrained
 from .providers.encoder import encoder_from_config, load_encoder
+from .training import Objective, fit, make_accelerator, run_facts, set_seed
 
 
 @dataclass(frozen=True)
@@ -66,18 +63,33 @@ class CrossEncoder(nn.Module):
         return self.head((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).squeeze(-1)
 
 
-def _batches(tokenizer, examples: Sequence[VEExample], order: Sequence[int], size: int, max_length: int):
-    for start in range(0, len(order), size):
-        chunk = [examples[i] for i in order[start : start + size]]
-        batch = tokenizer(
+@dataclass
+class PairCollate:
+    """(expression, context) pairs tokenized together, with their labels."""
+
+    tokenizer: object
+    max_length: int
+
+    def __call__(self, chunk: Sequence[VEExample]) -> dict:
+        batch = self.tokenizer(
             [e.expression for e in chunk],
             [e.context for e in chunk],
             truncation="only_second",
-            max_length=max_length,
+            max_length=self.max_length,
             padding=True,
             return_tensors="pt",
         )
-        yield batch, torch.tensor([e.label for e in chunk], dtype=torch.float32)
+        return {**batch, "labels": torch.tensor([e.label for e in chunk], dtype=torch.float32)}
+
+
+def pair_loss(model: CrossEncoder, batch: dict) -> torch.Tensor:
+    return nn.functional.binary_cross_entropy_with_logits(model(batch).float(), batch["labels"])
+
+
+def _batches(tokenizer, examples: Sequence[VEExample], order: Sequence[int], size: int, max_length: int):
+    collate = PairCollate(tokenizer, max_length)
+    for start in range(0, len(order), size):
+        yield collate([examples[i] for i in order[start : start + size]])
 
 
 def predict_probabilities(
@@ -87,7 +99,7 @@ def predict_probabilities(
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].context))
     probs = np.zeros(len(examples))
     with torch.no_grad():
-        for k, (batch, _) in enumerate(_batches(tokenizer, examples, order, batch_size, max_length)):
+        for k, batch in enumerate(_batches(tokenizer, examples, order, batch_size, max_length)):
             idx = order[k * batch_size : (k + 1) * batch_size]
             probs[idx] = to_numpy(torch.sigmoid(model(batch).float()))
     return probs
@@ -104,44 +116,38 @@ def train_caption_ve(
     batch_size: int = 32,
     max_length: int = 128,
     seed: int = 42,
+    device: str = "cpu",
+    mixed_precision: str = "no",
     progress: bool = True,
     model: CrossEncoder | None = None,
     tokenizer=None,
     inputs: Sequence[str | Path | None] = (),
 ) -> dict:
-    """Train, pick the dev-accuracy threshold, save ``<out>/model.pt`` + encoder config + tokenizer +
-    ``caption_ve.json`` (threshold, settings, history)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    """Train (the shared loop: accelerate, per-process ``batch_size``), pick the dev-accuracy threshold, save
+    ``<out>/model.pt`` + encoder config + tokenizer + ``caption_ve.json`` (threshold, settings, history)."""
+    accelerator = make_accelerator(device, mixed_precision)
+    set_seed(seed)
     tokenizer = tokenizer or from_pretrained(AutoTokenizer, encoder, "encoder")
-    model = model or CrossEncoder(load_encoder(encoder, "encoder", dtype="fp32"))
+    model = (model or CrossEncoder(load_encoder(encoder, "encoder", dtype="fp32"))).to(accelerator.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    steps = epochs * math.ceil(len(train) / batch_size)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(0.1 * steps), steps)
-    loss_fn = nn.BCEWithLogitsLoss()
-    gen = torch.Generator().manual_seed(seed)
-    history = []
-    started = time.time()
-    for epoch in range(1, epochs + 1):
-        model.train()
-        order = torch.randperm(len(train), generator=gen).tolist()
-        losses = []
-        for batch, labels in tqdm(
-            _batches(tokenizer, train, order, batch_size, max_length),
-            desc=f"epoch {epoch}",
-            total=math.ceil(len(train) / batch_size),
-            disable=not progress,
-            leave=False,
-        ):
-            loss = loss_fn(model(batch), labels)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            losses.append(float(loss.detach()))
-        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "seconds": round(time.time() - started, 1)})
+    history = fit(
+        accelerator,
+        Objective(model, pair_loss),
+        optimizer,
+        train,
+        PairCollate(tokenizer, max_length),
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        clip=1.0,
+        desc="caption VE",
+        progress=progress,
+        schedule="linear",
+        warmup_ratio=0.1,
+    )
+    if not accelerator.is_main_process:
+        return {"history": history}
+    model.cpu()
     dev_probs = predict_probabilities(model, tokenizer, dev, max_length=max_length)
     dev_labels = np.array([e.label for e in dev])
     threshold = best_threshold(dev_probs, dev_labels)
@@ -153,6 +159,7 @@ def train_caption_ve(
         "batch_size": batch_size,
         "max_length": max_length,
         "seed": seed,
+        **run_facts(accelerator, batch_size),
         "history": history,
         "dev": evaluate(dev_probs, dev_labels, threshold),
     }

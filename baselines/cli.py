@@ -38,13 +38,16 @@ def cmd_plim_train(args: argparse.Namespace) -> int:
                 "seed",
                 "threads",
                 "device",
-                "amp",
+                "grad_accum",
+                "dropout",
+                "word_dropout",
                 "patience",
                 "max_train_tweets",
                 "time_budget_minutes",
             )
         }
         overrides["knowledge"] = args.knowledge or []
+        overrides["mixed_precision"] = _mixed_precision(args, None)
         try:
             cfg = PlimConfig.from_preset(args.preset, **overrides)
         except ValidationError as exc:  # a missing or out-of-range option
@@ -55,15 +58,18 @@ def cmd_plim_train(args: argparse.Namespace) -> int:
             raise UsageError(f"{option}: {err['msg']} (or give --config)") from None
     from smner_bench.benchmark.safe_output import owned_folder, recorded_command, write_json
 
+    from .launcher import is_main_process
     from .plim.train import inputs_of
 
     inputs = [args.config, *inputs_of(cfg)]
-    out = owned_folder(cfg.out, "plim", inputs=inputs)
-    write_json(out / "run.json", {"command": recorded_command(), "config": cfg.model_dump()}, inputs=inputs)
-    logging.getLogger("smner_bench").setLevel(logging.INFO)
+    if is_main_process():  # under a launcher, one process writes
+        out = owned_folder(cfg.out, "plim", inputs=inputs)
+        write_json(out / "run.json", {"command": recorded_command(), "config": cfg.model_dump()}, inputs=inputs)
+        logging.getLogger("smner_bench").setLevel(logging.INFO)
     history = train(cfg)
-    best = Path(cfg.out) / "best"
-    print(f"best dev F1 {history['best_dev_f1']:.4f} at epoch {history['best_epoch']}; checkpoint {best}")
+    if is_main_process():
+        best = Path(cfg.out) / "best"
+        print(f"best dev F1 {history['best_dev_f1']:.4f} at epoch {history['best_epoch']}; checkpoint {best}")
     return 0
 
 
@@ -295,7 +301,10 @@ def cmd_caption_ve(args: argparse.Namespace) -> int:
     from .caption_ve import evaluate, expression, predict_probabilities, train_caption_ve, ve_examples
 
     inputs = [args.encoder, args.data_dir, *args.captions, args.predictions]
-    out = owned_folder(args.out, "caption-ve", inputs=inputs)  # before the long training
+    from .launcher import is_main_process
+
+    main = is_main_process()  # under a launcher, one process writes
+    out = owned_folder(args.out, "caption-ve", inputs=inputs) if main else Path(args.out)  # before the training
     if args.threads:
         torch.set_num_threads(args.threads)
     ds = load("gmner", args.data_dir, captions=args.captions)
@@ -310,8 +319,12 @@ def cmd_caption_ve(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         max_length=args.max_length,
         seed=args.seed,
+        device=args.device,
+        mixed_precision=_mixed_precision(args),
         inputs=inputs,
     )
+    if not main:
+        return 0
     from .caption_ve import load_caption_ve
 
     model, tokenizer, _ = load_caption_ve(out / "model")
@@ -401,17 +414,20 @@ def cmd_ve_vg_train(args: argparse.Namespace) -> int:
         "expressions": [source for source, _ in sets if source is not None],
         "seed": args.seed,
         "device": args.device,
-        "amp": args.amp,
+        "mixed_precision": _mixed_precision(args),
+        "workers": args.workers,
+        "cache_mb": args.image_cache_mb,
         "command": recorded_command(),
         "inputs": inputs,
     }
     if args.stage == "ve":
         meta = train_matcher(args.base, train, dev, args.images, args.out, caption=bool(ve_caption), **common)
-        summary = f"VE: {len(train)} training pairs; threshold {meta['threshold']:.3f}"
+        summary = f"VE: {len(train)} training pairs; threshold {meta.get('threshold', 0):.3f}"
     else:
         meta = train_grounder(args.base, train, dev, args.images, args.out, **common)
         summary = f"VG: {len(train)} training images"
-    print(f"{summary}; dev {json.dumps(meta['dev'])}")
+    if "dev" in meta:  # the main process (the others of a launcher return the history only)
+        print(f"{summary}; dev {json.dumps(meta['dev'])}")
     return 0
 
 
@@ -554,6 +570,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("epochs", int),
         ("lr", float),
         ("crf-lr", float),
+        ("dropout", float),
+        ("word-dropout", float),
         ("seed", int),
         ("threads", int),
         ("patience", int),
@@ -562,7 +580,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("device", str),
     ):
         p.add_argument(f"--{name}", type=kind)
-    _amp_option(p, default=None)
+    _mixed_precision_option(p)
+    p.add_argument("--grad-accum", type=options.positive_int, help="batches per optimizer step (default 1)")
     p.set_defaults(func=cmd_plim_train)
 
     p = sub.add_parser("knowledge", help="build auxiliary knowledge for splits (MSEA prompts + an LLM provider)")
@@ -639,6 +658,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=options.positive_int)
     p.add_argument("--max-train", type=options.positive_int, help="a prefix of the training pairs (smoke runs)")
     p.add_argument("--predictions", help="a tagger's test submission to judge (e.g. PLIM's)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (the process's GPU under a launcher)")
+    _mixed_precision_option(p)
     p.set_defaults(func=cmd_caption_ve)
 
     p = subparsers.add_parser("run", help="run a whole reference pipeline from a run file (stages cached, shardable)")
@@ -688,7 +709,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         q.add_argument("--out", required=True, help="folder of the fine-tuned model (with its threshold/metrics)")
         q.add_argument("--seed", type=options.seed, default=42)
         q.add_argument("--device", default="cpu")
-        _amp_option(q)
+        _mixed_precision_option(q)
+        q.add_argument(
+            "--workers",
+            type=options.non_negative_int,
+            default=2,
+            help="DataLoader processes decoding images ahead (default 2; 0: in the training process)",
+        )
+        q.add_argument(
+            "--image-cache-mb",
+            type=options.non_negative_int,
+            default=256,
+            help="decoded images kept between epochs, per process and worker (default 256 MB; 0: none)",
+        )
         q.add_argument("--threads", type=options.positive_int)
         q.add_argument("--max-train", type=options.positive_int, help="a prefix of the training set (smoke runs)")
         q.add_argument(
@@ -730,9 +763,21 @@ def _dtype_option(p: argparse.ArgumentParser, what: str = "the model's precision
     p.add_argument("--dtype", choices=DTYPES, default="fp32", help=f"{what}: fp32 (default), bf16, fp16 (GPU only)")
 
 
-def _amp_option(p: argparse.ArgumentParser, default: str | None = "none") -> None:
-    from .dtype import AMP
+def _mixed_precision_option(p: argparse.ArgumentParser) -> None:
+    from .training import MIXED_PRECISION
 
     p.add_argument(
-        "--amp", choices=AMP, default=default, help="bf16: mixed-precision training (autocast; weights stay fp32)"
+        "--mixed-precision",
+        choices=MIXED_PRECISION,
+        help="no (default), bf16, fp16 (GPU): accelerate's autocast in training; weights stay fp32",
     )
+    p.add_argument("--amp", choices=("none", "bf16"), help=argparse.SUPPRESS)  # the older name, still accepted
+
+
+def _mixed_precision(args: argparse.Namespace, default: str | None = "no") -> str | None:
+    """``--mixed-precision``, else the older ``--amp``, else ``default``."""
+    from .training import mixed_precision_of
+
+    if args.mixed_precision:
+        return args.mixed_precision
+    return mixed_precision_of(args.amp) if args.amp else default

@@ -4,8 +4,8 @@
   ``fp16``. Models are loaded in the dtype asked for (transformers' own default, ``"auto"``, would load a
   bf16-saved checkpoint in bf16 and break the fp32 heads); outputs are cast to float32 before numpy and before
   the fp32 heads (PLIM's classifier and CRF). ``fp16`` needs a GPU; ``bf16`` runs on CPUs too (slowly).
-- ``amp`` (training: PLIM, VE, VG): ``none`` or ``bf16`` mixed precision (``torch.autocast``); the weights and
-  the optimizer stay fp32, so a saved checkpoint is fp32.
+- ``--mixed-precision`` (training: PLIM, VE, VG, caption VE): ``no``, ``bf16`` or ``fp16`` (GPU), accelerate's
+  autocast (see ``training.py``); the weights and the optimizer stay fp32, so a saved checkpoint is fp32.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any
 from smner_bench.benchmark.errors import UsageError
 
 DTYPES = ("fp32", "bf16", "fp16")
-AMP = ("none", "bf16")
 
 
 def resolve_dtype(name: str | None, device: str = "cpu"):
@@ -54,18 +53,6 @@ def to_numpy(tensor):
     if tensor.is_floating_point():
         tensor = tensor.float()
     return tensor.cpu().numpy()
-
-
-def autocast(amp: str | None, device: str = "cpu"):
-    """The context of a mixed-precision training step (``amp``: ``none`` or ``bf16``); a no-op for ``none``."""
-    import torch
-
-    if amp in (None, "none"):
-        return contextlib.nullcontext()
-    if amp not in AMP:
-        raise UsageError(f"amp {amp[:20]!r}: expected one of {', '.join(AMP)}")
-    resolve_dtype("bf16", device)  # refused where the device has no bf16
-    return torch.autocast(device_type=device_type(device), dtype=torch.bfloat16)
 
 
 def inference_autocast(name: str | None, device: str = "cpu"):

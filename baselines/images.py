@@ -30,3 +30,64 @@ def open_rgb(folder: str | os.PathLike, image_id: str) -> Image.Image | None:
         raise DataFormatError(f"image refused as a decompression bomb ({exc})"[:300], file=path) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:  # what PIL's decoders raise
         raise DataFormatError(f"not a readable image ({exc})"[:300], file=path) from None
+
+
+class ImageCache:
+    """Decoded images by id, at most ``megabytes`` of pixels (least recently used dropped first): a split's
+    images are read again each epoch without all of them being held in memory. Each DataLoader worker has its
+    own. ``megabytes=0``: no cache."""
+
+    def __init__(self, folder: str | os.PathLike, megabytes: float = 256) -> None:
+        from collections import OrderedDict
+
+        self.folder, self.limit = folder, int(megabytes * 2**20)
+        self.images: OrderedDict[str, Image.Image | None] = OrderedDict()
+        self.size = 0
+
+    def __call__(self, image_id: str) -> Image.Image | None:
+        if image_id in self.images:
+            self.images.move_to_end(image_id)
+            return self.images[image_id]
+        image = open_rgb(self.folder, image_id)
+        cost = 3 * image.width * image.height if image is not None else 0
+        if cost <= self.limit:
+            self.images[image_id] = image
+            self.size += cost
+            while self.size > self.limit:
+                _, old = self.images.popitem(last=False)
+                self.size -= 3 * old.width * old.height if old is not None else 0
+        return image
+
+
+class _Images:
+    """``(image id, decoded image or None)`` by position: a map-style dataset for ``stream_images``."""
+
+    def __init__(self, folder: str | os.PathLike, image_ids: list[str]) -> None:
+        self.folder, self.image_ids = folder, image_ids
+
+    def __len__(self) -> int:
+        return len(self.image_ids)
+
+    def __getitem__(self, k: int):
+        try:
+            return self.image_ids[k], open_rgb(self.folder, self.image_ids[k])
+        except DataFormatError as exc:  # raised again by the reader, not wrapped in a worker's traceback
+            return self.image_ids[k], exc
+
+
+def stream_images(folder: str | os.PathLike, image_ids, workers: int = 0):
+    """``(image id, image or None)`` of each id in order, decoded ahead by ``workers`` DataLoader processes (0:
+    here, one at a time); only a few images are in memory at once."""
+    import torch
+
+    ids = list(image_ids)
+    if workers <= 0:
+        found = (_Images(folder, ids)[k] for k in range(len(ids)))
+    else:
+        found = torch.utils.data.DataLoader(
+            _Images(folder, ids), batch_size=None, shuffle=False, num_workers=workers, prefetch_factor=2
+        )
+    for image_id, image in found:
+        if isinstance(image, DataFormatError):
+            raise image
+        yield image_id, image

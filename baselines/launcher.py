@@ -84,3 +84,13 @@ def resolve_shards(num_shards: int | None, shard_index: int | None, environ: Map
             "give --shard-index, or drop --num-shards to follow the launcher"
         )
     return launched
+
+
+def is_main_process(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether this is the launcher's rank 0 (or no launcher): the process that writes a training's files.
+
+    >>> is_main_process({"RANK": "1", "WORLD_SIZE": "2"}), is_main_process({})
+    (False, True)
+    """
+    environ = os.environ if environ is None else environ
+    return "RANK" not in environ or _int(environ, "RANK") == 0

@@ -143,8 +143,9 @@ def save_captioner(folder: str | os.PathLike, words: Iterable[str]) -> Path:
     return Path(folder)
 
 
-def save_image_text_matcher(folder: str | os.PathLike, words: Iterable[str]) -> Path:
-    """A BLIP image-text matching model (``BlipForImageTextRetrieval``, 1 layer, 32 px): visual entailment."""
+def save_image_text_matcher(folder: str | os.PathLike, words: Iterable[str], image_size: int = 32) -> Path:
+    """A BLIP image-text matching model (``BlipForImageTextRetrieval``, 1 layer, ``image_size`` px, 32 by
+    default; 384 is the real BLIP processor's): visual entailment."""
     from transformers import (
         BlipConfig,
         BlipForImageTextRetrieval,
@@ -156,7 +157,7 @@ def save_image_text_matcher(folder: str | os.PathLike, words: Iterable[str]) -> 
 
     small = {"num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 37}
     config = BlipConfig(
-        vision_config=BlipVisionConfig(hidden_size=32, image_size=32, patch_size=16, **small).to_dict(),
+        vision_config=BlipVisionConfig(hidden_size=32, image_size=image_size, patch_size=16, **small).to_dict(),
         text_config=BlipTextConfig(
             vocab_size=VOCAB_SIZE,
             hidden_size=32,
@@ -176,7 +177,7 @@ def save_image_text_matcher(folder: str | os.PathLike, words: Iterable[str]) -> 
         torch.manual_seed(0)
         BlipForImageTextRetrieval(config).save_pretrained(tmp)
         BlipProcessor(
-            image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer
+            image_processor=BlipImageProcessor(size={"height": image_size, "width": image_size}), tokenizer=tokenizer
         ).save_pretrained(tmp)
     return Path(folder)
 

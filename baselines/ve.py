@@ -26,10 +26,10 @@ from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 
 from .decision import best_threshold, evaluate
 from .dtype import load_kwargs, to_numpy
-from .images import image_file, open_rgb
+from .images import ImageCache, image_file, stream_images
 from .loading import from_pretrained, read_text_file
 from .metadata import VEMeta, read_optional_meta
-from .training import explicit, fit, resolve_recipe, save_fine_tuned, set_seed
+from .training import Objective, explicit, fit, make_accelerator, resolve_recipe, run_facts, save_fine_tuned, set_seed
 
 
 @dataclass(frozen=True)
@@ -203,23 +203,14 @@ class ImageTextMatcher:
         self.meta = read_optional_meta(path, "ve.json", VEMeta)  # checked: {} for a base model
         self.threshold = float(self.meta.get("threshold", 0.5))
 
+    def encode(self, images: Sequence, image_index: Sequence[int], texts: Sequence[str]) -> dict:
+        """The model's inputs (CPU tensors): ``texts[k]`` is matched with ``images[image_index[k]]``."""
+        return encode_pairs(self.processor, images, image_index, texts, self.max_length)
+
     def logits(self, images: Sequence, image_index: Sequence[int], texts: Sequence[str]) -> torch.Tensor:
-        """(len(texts), 2) ITM logits; ``texts[k]`` is matched with ``images[image_index[k]]``, and every image
-        goes through the vision tower once."""
-        pixels = self.processor.image_processor(images=list(images), return_tensors="pt")["pixel_values"]
-        dtype = self.model.vision_model.embeddings.patch_embedding.weight.dtype
-        embeds = self.model.vision_model(pixel_values=pixels.to(self.device, dtype)).last_hidden_state
-        embeds = embeds[torch.as_tensor(list(image_index), device=self.device)]
-        text = self.processor.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-        ).to(self.device)
-        hidden = self.model.text_encoder(
-            input_ids=text["input_ids"],
-            attention_mask=text["attention_mask"],
-            encoder_hidden_states=embeds,
-            encoder_attention_mask=torch.ones(embeds.shape[:-1], dtype=torch.long, device=self.device),
-        ).last_hidden_state
-        return self.model.itm_head(hidden[:, 0, :])
+        """(len(texts), 2) ITM logits; every image goes through the vision tower once."""
+        batch = {k: v.to(self.device) for k, v in self.encode(images, image_index, texts).items()}
+        return itm_logits(self.model, batch)
 
     def scores(self, image, texts: Sequence[str]) -> np.ndarray:
         """P(match) of each expression with one image (one vision pass)."""
@@ -229,11 +220,71 @@ class ImageTextMatcher:
             logits = self.logits([image], [0] * len(texts), texts)
         return to_numpy(torch.softmax(logits.float(), dim=-1)[:, 1])
 
-    def score_items(self, items: Sequence[VEItem], images: str | os.PathLike, progress: bool = False) -> np.ndarray:
+    def score_items(
+        self, items: Sequence[VEItem], images: str | os.PathLike, progress: bool = False, workers: int = 0
+    ) -> np.ndarray:
+        """P(match) of every item, image by image (decoded ahead by ``workers`` processes)."""
         probs = np.zeros(len(items))
-        for image_id, idx in tqdm(by_image(items).items(), desc="VE", disable=not progress, leave=False):
-            probs[idx] = self.scores(open_rgb(images, image_id), [items[i].expression for i in idx])
+        groups = by_image(items)
+        for image_id, image in tqdm(
+            stream_images(images, groups, workers), total=len(groups), desc="VE", disable=not progress, leave=False
+        ):
+            idx = groups[image_id]
+            probs[idx] = self.scores(image, [items[i].expression for i in idx])
         return probs
+
+
+def encode_pairs(processor, images: Sequence, image_index: Sequence[int], texts: Sequence[str], max_length: int):
+    """BLIP ITM inputs: ``pixel_values`` of the images, ``image_index`` (the image of each text) and the
+    tokenized texts."""
+    pixels = processor.image_processor(images=list(images), return_tensors="pt")["pixel_values"]
+    text = processor.tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    return {
+        "pixel_values": pixels,
+        "image_index": torch.as_tensor(list(image_index), dtype=torch.long),
+        "input_ids": text["input_ids"],
+        "attention_mask": text["attention_mask"],
+    }
+
+
+def itm_logits(model, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """The ITM head's logits of ``encode_pairs`` inputs (on the model's device): the vision tower runs once per
+    image, the text encoder cross-attends to the embedding of each text's image."""
+    dtype = model.vision_model.embeddings.patch_embedding.weight.dtype
+    embeds = model.vision_model(pixel_values=batch["pixel_values"].to(dtype)).last_hidden_state
+    embeds = embeds[batch["image_index"]]
+    hidden = model.text_encoder(
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        encoder_hidden_states=embeds,
+        encoder_attention_mask=torch.ones(embeds.shape[:-1], dtype=torch.long, device=embeds.device),
+    ).last_hidden_state
+    return model.itm_head(hidden[:, 0, :])
+
+
+def ve_loss(model, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """Cross-entropy of the ITM logits against ``labels`` (1 = entail)."""
+    return torch.nn.functional.cross_entropy(itm_logits(model, batch).float(), batch["labels"])
+
+
+@dataclass
+class VECollate:
+    """A training batch from images with all their items (runs in DataLoader workers; images through a bounded
+    cache)."""
+
+    processor: object
+    items: Sequence[VEItem]
+    images: ImageCache
+    max_length: int = 64
+
+    def __call__(self, chunk: list[tuple[str, list[int]]]) -> dict:
+        index = [k for k, (_, idx) in enumerate(chunk) for _ in idx]
+        texts = [self.items[i].expression for _, idx in chunk for i in idx]
+        batch = encode_pairs(
+            self.processor, [self.images(image_id) for image_id, _ in chunk], index, texts, self.max_length
+        )
+        batch["labels"] = torch.tensor([self.items[i].label for _, idx in chunk for i in idx])
+        return batch
 
 
 def train_matcher(
@@ -249,7 +300,9 @@ def train_matcher(
     recipe: Mapping | None = None,
     seed: int = 42,
     device: str = "cpu",
-    amp: str = "none",
+    mixed_precision: str = "no",
+    workers: int = 0,
+    cache_mb: float = 256,
     progress: bool = True,
     command: str | None = None,
     inputs: Sequence[str | os.PathLike | None] = (),
@@ -264,45 +317,40 @@ def train_matcher(
     recipe = resolve_recipe(
         VE_DEFAULTS, {}, None, {**(recipe or {}), **explicit(epochs=epochs, lr=lr, batch=images_per_batch)}
     ) | {"preset": (recipe or {}).get("preset")}
+    accelerator = make_accelerator(device, mixed_precision)
     set_seed(seed)
-    matcher = ImageTextMatcher(base, device=device, dtype="fp32")
+    matcher = ImageTextMatcher(base, device=accelerator.device, dtype="fp32")
     model = matcher.model
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
     groups = list(by_image(train).items())
-    cache = {image_id: open_rgb(images, image_id) for image_id, _ in groups}
-
-    def loss_of(chunk: list) -> torch.Tensor:  # images with all their items
-        index = [k for k, (_, idx) in enumerate(chunk) for _ in idx]
-        texts = [train[i].expression for _, idx in chunk for i in idx]
-        labels = torch.tensor([train[i].label for _, idx in chunk for i in idx], device=device)
-        logits = matcher.logits([cache[image_id] for image_id, _ in chunk], index, texts)
-        return torch.nn.functional.cross_entropy(logits.float(), labels)
-
     dev_labels = np.array([item.label for item in dev])
 
     def dev_accuracy() -> float:  # at the best threshold of this epoch
-        probs = matcher.score_items(dev, images)
+        probs = matcher.score_items(dev, images, workers=workers)
         return evaluate(probs, dev_labels, best_threshold(probs, dev_labels))["accuracy"]
 
     history = fit(
-        model,
+        accelerator,
+        Objective(model, ve_loss),
         optimizer,
         groups,
-        loss_of,
+        VECollate(matcher.processor, train, ImageCache(images, cache_mb), matcher.max_length),
+        weights=[len(idx) for _, idx in groups],  # the loss is a mean over items, not images
         epochs=recipe["epochs"],
         batch_size=recipe["batch"],
         seed=seed,
         clip=recipe["clip"],
         desc="VE",
         progress=progress,
-        amp=amp,
-        device=device,
         grad_accum=recipe["grad_accum"],
         schedule=recipe["schedule"],
         warmup_ratio=recipe["warmup_ratio"],
         evaluate=dev_accuracy if recipe["keep_best"] else None,
+        workers=workers,
     )
-    dev_probs = matcher.score_items(dev, images)
+    if not accelerator.is_main_process:
+        return {"history": history}
+    dev_probs = matcher.score_items(dev, images, workers=workers)
     threshold = best_threshold(dev_probs, dev_labels)
     meta = {
         **({"command": command} if command else {}),
@@ -312,7 +360,7 @@ def train_matcher(
         "images_per_batch": recipe["batch"],
         "expressions": list(expressions or []),
         "caption": caption,
-        "amp": amp,
+        **run_facts(accelerator, recipe["batch"], recipe["grad_accum"]),
         "seed": seed,
         "train_items": len(train),
         "history": history,

@@ -32,10 +32,10 @@ from smner_bench.benchmark.errors import SmnerError
 from smner_bench.benchmark.rle import box_ious
 
 from .dtype import load_kwargs
-from .images import image_file, open_rgb
+from .images import ImageCache, image_file, stream_images
 from .loading import from_pretrained
 from .metadata import FineTunedMeta, read_optional_meta
-from .training import explicit, fit, resolve_recipe, save_fine_tuned, set_seed
+from .training import Objective, explicit, fit, make_accelerator, resolve_recipe, run_facts, save_fine_tuned, set_seed
 from .ve import entity_expression
 
 
@@ -89,6 +89,46 @@ def phrase_maps(input_ids: torch.Tensor, delimiters: Sequence[int], width: int) 
     return out
 
 
+def encode_prompts(processor, images: Sequence, prompts: Sequence[Sequence[str]], max_text: int, delimiters):
+    """Grounding DINO inputs (``"phrase one . phrase two ."`` per image) and each prompt's phrase map; a prompt
+    whose tokens do not split into its phrases is refused."""
+    texts = [" . ".join(clean_phrase(p) for p in phrases) + " ." for phrases in prompts]
+    batch = dict(
+        processor(
+            images=list(images), text=texts, padding=True, truncation=True, max_length=max_text, return_tensors="pt"
+        )
+    )
+    maps = phrase_maps(batch["input_ids"], delimiters, batch["input_ids"].shape[1])
+    for k, (phrases, m) in enumerate(zip(prompts, maps, strict=True)):
+        if m.shape[0] != len(phrases):
+            raise SmnerError(f"prompt {texts[k]!r}: {m.shape[0]} phrases after tokenization, not {len(phrases)}")
+    return batch, maps
+
+
+def vg_loss(model, batch: dict) -> torch.Tensor:
+    """Grounding DINO's own training loss (Hungarian matching of queries to the phrases' boxes)."""
+    inputs = {**batch["inputs"], "pixel_values": batch["inputs"]["pixel_values"].to(model.dtype)}
+    return model(**inputs, labels=batch["labels"]).loss
+
+
+@dataclass
+class VGCollate:
+    """A training batch from images with their phrases and boxes (runs in DataLoader workers; images through a
+    bounded cache)."""
+
+    processor: object
+    images: ImageCache
+    max_text: int
+    delimiters: Sequence[int]
+
+    def __call__(self, chunk: list[VGImage]) -> dict:
+        ims = [self.images(item.image_id) for item in chunk]
+        inputs, _ = encode_prompts(
+            self.processor, ims, [item.phrases for item in chunk], self.max_text, self.delimiters
+        )
+        return {"inputs": inputs, "labels": [targets(item, im.size) for item, im in zip(chunk, ims, strict=True)]}
+
+
 class Grounder:
     """A zero-shot object detector of the Grounding DINO family with its processor; ``forward`` is shared by
     training and inference."""
@@ -139,23 +179,17 @@ class Grounder:
             used += n
         return out
 
+    def encode(self, images: Sequence, prompts: Sequence[Sequence[str]]) -> tuple[dict, list[torch.Tensor]]:
+        """The model's inputs for images with their phrases (CPU tensors) and each prompt's phrase map."""
+        return encode_prompts(self.processor, images, prompts, self.max_text, self.delimiters)
+
     def forward(self, images: Sequence, prompts: Sequence[Sequence[str]], labels: list[dict] | None = None):
-        texts = [" . ".join(clean_phrase(p) for p in phrases) + " ." for phrases in prompts]
-        batch = self.processor(
-            images=list(images),
-            text=texts,
-            padding=True,
-            truncation=True,
-            max_length=self.max_text,
-            return_tensors="pt",
-        ).to(self.device)
-        batch["pixel_values"] = batch["pixel_values"].to(self.model.dtype)
-        outputs = self.model(**batch, labels=labels)
-        maps = phrase_maps(batch["input_ids"], self.delimiters, outputs.logits.shape[-1])
-        for k, (phrases, m) in enumerate(zip(prompts, maps, strict=True)):
-            if m.shape[0] != len(phrases):
-                raise SmnerError(f"prompt {texts[k]!r}: {m.shape[0]} phrases after tokenization, not {len(phrases)}")
-        return outputs, maps
+        inputs, maps = self.encode(images, prompts)
+        inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        outputs = self.model(**inputs, labels=labels)
+        width = outputs.logits.shape[-1]  # the model's text length (max_text_len)
+        return outputs, [torch.nn.functional.pad(m, (0, width - m.shape[1])).to(self.device) for m in maps]
 
     def ground(self, image, phrases: Sequence[str]) -> list[tuple[list[float], float]]:
         """``(box [x1, y1, x2, y2] in pixels, score)`` of each phrase on one image."""
@@ -200,11 +234,13 @@ def targets(item: VGImage, size: tuple[int, int]) -> dict:
     }
 
 
-def accuracy(grounder: Grounder, items: Sequence[VGImage], images: str | os.PathLike) -> dict:
-    """Share of phrases whose top-1 box has IoU >= 0.5 with one of the entity's gold boxes."""
+def accuracy(grounder: Grounder, items: Sequence[VGImage], images: str | os.PathLike, workers: int = 0) -> dict:
+    """Share of phrases whose top-1 box has IoU >= 0.5 with one of the entity's gold boxes (images decoded ahead
+    by ``workers`` processes)."""
     hits = total = 0
-    for item in items:
-        found = grounder.ground(open_rgb(images, item.image_id), item.phrases)
+    streamed = stream_images(images, [item.image_id for item in items], workers)
+    for item, (_, image) in zip(items, streamed, strict=True):
+        found = grounder.ground(image, item.phrases)
         for (box, _), gold in zip(found, item.boxes, strict=True):
             hits += bool((box_ious(box, np.array(gold)) >= 0.5).any())
             total += 1
@@ -253,7 +289,9 @@ def train_grounder(
     recipe: Mapping | None = None,
     seed: int = 42,
     device: str = "cpu",
-    amp: str = "none",
+    mixed_precision: str = "no",
+    workers: int = 0,
+    cache_mb: float = 256,
     progress: bool = True,
     command: str | None = None,
     inputs: Sequence[str | os.PathLike | None] = (),
@@ -267,52 +305,46 @@ def train_grounder(
     recipe = resolve_recipe(
         VG_DEFAULTS, {}, None, {**(recipe or {}), **explicit(epochs=epochs, lr=lr, batch=batch_size)}
     ) | {"preset": (recipe or {}).get("preset")}
+    accelerator = make_accelerator(device, mixed_precision)
     set_seed(seed)
-    grounder = Grounder(base, device=device, dtype="fp32")
+    grounder = Grounder(base, device=accelerator.device, dtype="fp32")
     model = grounder.model
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
-    pixels = {item.image_id: open_rgb(images, item.image_id) for item in train}
     fitted = []
     for item in train:
         keep = grounder.chunks(item.phrases)[0]
         fitted.append(VGImage(item.image_id, tuple(item.phrases[i] for i in keep), tuple(item.boxes[i] for i in keep)))
-
-    def loss_of(chunk: list[VGImage]) -> torch.Tensor:
-        ims = [pixels[item.image_id] for item in chunk]
-        labels = [
-            {k: v.to(device) for k, v in targets(item, im.size).items()} for item, im in zip(chunk, ims, strict=True)
-        ]
-        return grounder.forward(ims, [item.phrases for item in chunk], labels=labels)[0].loss
-
     history = fit(
-        model,
+        accelerator,
+        Objective(model, vg_loss),
         optimizer,
         fitted,
-        loss_of,
+        VGCollate(grounder.processor, ImageCache(images, cache_mb), grounder.max_text, grounder.delimiters),
         epochs=recipe["epochs"],
         batch_size=recipe["batch"],
         seed=seed,
         clip=recipe["clip"],
         desc="VG",
         progress=progress,
-        amp=amp,
-        device=device,
         grad_accum=recipe["grad_accum"],
         schedule=recipe["schedule"],
         warmup_ratio=recipe["warmup_ratio"],
-        evaluate=(lambda: accuracy(grounder, dev, images)["accuracy_iou50"]) if recipe["keep_best"] else None,
+        evaluate=(lambda: accuracy(grounder, dev, images, workers)["accuracy_iou50"]) if recipe["keep_best"] else None,
+        workers=workers,
     )
+    if not accelerator.is_main_process:
+        return {"history": history}
     meta = {
         **({"command": command} if command else {}),
         "base": str(base),
         **recipe,
         "batch_size": recipe["batch"],
         "expressions": list(expressions or []),
-        "amp": amp,
+        **run_facts(accelerator, recipe["batch"], recipe["grad_accum"]),
         "seed": seed,
         "train_images": len(train),
         "history": history,
-        "dev": accuracy(grounder, dev, images),
+        "dev": accuracy(grounder, dev, images, workers),
     }
     save_fine_tuned(out, model, grounder.processor, "vg.json", meta, inputs=[base, images, *inputs])
     return meta

@@ -18,7 +18,7 @@ from .conftest import IN_CI
 torch = pytest.importorskip("torch") if not IN_CI else __import__("torch")
 
 from smner_bench.baselines import tiny  # noqa: E402
-from smner_bench.baselines.dtype import autocast, resolve_dtype, to_numpy  # noqa: E402
+from smner_bench.baselines.dtype import resolve_dtype, to_numpy  # noqa: E402
 from smner_bench.baselines.images import open_rgb  # noqa: E402
 from smner_bench.benchmark.cli import main  # noqa: E402
 from smner_bench.benchmark.errors import UsageError  # noqa: E402
@@ -72,10 +72,6 @@ def test_dtype_helpers():
     with pytest.raises(TypeError):
         x.numpy()  # what broke MSEA features before
     assert to_numpy(x).dtype == np.float32 and to_numpy(x).tolist() == [1.5, 2.25]
-    with autocast("bf16"):
-        assert torch.nn.Linear(2, 2)(torch.ones(1, 2)).dtype == torch.bfloat16
-    with autocast("none"):
-        assert torch.nn.Linear(2, 2)(torch.ones(1, 2)).dtype == torch.float32
 
 
 # --- encoders: PLIM and MSEA -------------------------------------------------------------------------------
@@ -143,7 +139,7 @@ def test_plim_from_a_bf16_saved_encoder_and_a_bf16_checkpoint(bert_bf16, root, s
     loss = model.loss(batch)
     loss.backward()
     assert torch.isfinite(loss) and model.classifier.weight.grad.dtype == torch.float32
-    with autocast("bf16"):  # mixed-precision training: bf16 compute, fp32 loss for the CRF
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # mixed-precision training: bf16 compute, fp32 loss for the CRF
         assert model.loss(batch).dtype == torch.float32
     # a checkpoint whose weights and config are bf16
     folder = save_plim(model, tokenizer, root / "plim-bf16" / "best", bert_bf16, sample_dir)
@@ -239,13 +235,25 @@ def test_ve_matcher_saved_in_bf16(root, image):
     assert np.allclose(a, b, atol=0.05)
 
 
-def test_ve_training_with_bf16_amp(root, sample_dir):
-    from smner_bench.baselines.ve import train_matcher, ve_items
+def test_ve_training_with_bf16_mixed_precision(root, sample_dir, monkeypatch):
+    from smner_bench.baselines import ve
 
     images = sample_dir / "images"
-    items = ve_items(load_split("gmner", sample_dir, "train"), images)[:6]
-    meta = train_matcher(root / "ve", items, items[:3], images, root / "ve-amp", amp="bf16", progress=False)
-    assert meta["amp"] == "bf16" and np.isfinite(meta["history"][0]["loss"])
+    items = ve.ve_items(load_split("gmner", sample_dir, "train"), images)[:6]
+    seen, logits = [], ve.itm_logits
+
+    def recording(model, batch):  # what the training forward computes in, under accelerate's autocast
+        out = logits(model, batch)
+        seen.append(out.dtype) if model.training else None
+        return out
+
+    monkeypatch.setattr(ve, "itm_logits", recording)
+    meta = ve.train_matcher(
+        root / "ve", items, items[:3], images, root / "ve-amp", mixed_precision="bf16", progress=False
+    )
+    assert seen and set(seen) == {torch.bfloat16}
+    assert meta["mixed_precision"] == "bf16" and np.isfinite(meta["history"][0]["loss"])
+    assert meta["world_size"] == 1 and meta["global_batch"] == meta["per_process_batch"] == 8
     saved = json.loads((root / "ve-amp" / "config.json").read_text())
     assert saved.get("dtype") in (None, "float32")  # the weights stay fp32
 

@@ -13,12 +13,37 @@ from .conftest import IN_CI
 torch = pytest.importorskip("torch") if not IN_CI else __import__("torch")
 
 from smner_bench.baselines.plim.config import PRESETS, PlimConfig  # noqa: E402
-from smner_bench.baselines.training import fit, resolve_recipe  # noqa: E402
+from smner_bench.baselines.training import (  # noqa: E402
+    Objective,
+    Part,
+    fit,
+    make_accelerator,
+    mixed_precision_of,
+    resolve_recipe,
+    split_batch,
+)
 from smner_bench.baselines.ve import VE_PRESETS  # noqa: E402
 from smner_bench.baselines.vg import VG_PRESETS  # noqa: E402
 from smner_bench.benchmark.cli import main  # noqa: E402
+from smner_bench.benchmark.errors import UsageError  # noqa: E402
 
 # --- the training loop -------------------------------------------------------------------------------------
+
+
+def _squared_error(model, batch):
+    xs, ys = batch
+    return ((model(xs).squeeze(-1) - ys) ** 2).mean()
+
+
+class _Rows:
+    """Collate: the rows of ``xs``/``ys`` of a batch of indices."""
+
+    def __init__(self, xs, ys):
+        self.xs, self.ys = xs, ys
+
+    def __call__(self, part):
+        idx = torch.tensor(part)
+        return self.xs[idx], self.ys[idx]
 
 
 def _linear_fit(batch_size: int, grad_accum: int, **kw):
@@ -27,16 +52,12 @@ def _linear_fit(batch_size: int, grad_accum: int, **kw):
     xs = torch.randn(8, 3)
     ys = torch.randn(8)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-
-    def loss_of(batch):
-        idx = torch.tensor(batch)
-        return ((model(xs[idx]).squeeze(-1) - ys[idx]) ** 2).mean()
-
     history = fit(
-        model,
+        make_accelerator(),
+        Objective(model, _squared_error),
         opt,
         list(range(8)),
-        loss_of,
+        _Rows(xs, ys),
         epochs=kw.pop("epochs", 2),
         batch_size=batch_size,
         seed=1,
@@ -58,12 +79,38 @@ def test_gradient_accumulation_equals_the_global_batch():
     assert not torch.allclose(a.weight, c.weight, atol=1e-4)  # twice as many steps: not the same
 
 
+def test_split_batch_gives_every_process_its_share():
+    parts = [split_batch(list(range(10, 17)), 3, r, weights=None) for r in range(3)]
+    assert [p.indices for p in parts] == [(10, 11, 12), (13, 14), (15, 16)]
+    assert [p.scale for p in parts] == pytest.approx([9 / 7, 6 / 7, 6 / 7])  # sum 3: the mean of the means is the mean
+    weights = [0] * 10 + [1, 1, 1, 1, 1, 5, 5]
+    heavy = [split_batch(list(range(10, 17)), 3, r, weights) for r in range(3)]
+    assert [p.weight for p in heavy] == [3, 2, 10] and sum(p.scale for p in heavy) == pytest.approx(3.0)
+    assert split_batch([1, 2], 3, 2) == Part((1,), 0.0, 0)  # an empty part: a placeholder, weight 0
+
+
+def test_mixed_precision_options():
+    assert mixed_precision_of("none") == "no" and mixed_precision_of("bf16") == "bf16"
+    with pytest.raises(UsageError, match="expected one of no, bf16, fp16"):
+        mixed_precision_of("fp8")
+    with pytest.raises(UsageError, match="fp16 needs a GPU"):
+        make_accelerator("cpu", "fp16")
+    with pytest.raises(UsageError, match="CUDA_VISIBLE_DEVICES"):
+        make_accelerator("cuda:1", "no")
+    assert make_accelerator("cpu", "bf16").mixed_precision == "bf16"
+    assert make_accelerator("cpu", "no").mixed_precision == "no"  # settings of an earlier training replaced
+
+
 def test_warmup_and_linear_decay_reach_zero():
     _, history = _linear_fit(2, 2, epochs=3, schedule="linear", warmup_ratio=0.5)
     assert [h["lr"] for h in history][-1] == 0.0
     # 4 batches of 2 = 2 steps an epoch, 6 in all, 3 of warmup: 2/3 of the rate after epoch 1, the top after 3 steps
     assert history[0]["lr"] == pytest.approx(0.1 * 2 / 3)
     assert history[1]["lr"] == pytest.approx(0.1 * 2 / 3)  # step 4 of 6: a third of the decay
+
+
+def _square(model, batch):
+    return model(batch).pow(2).mean()
 
 
 def test_best_dev_epoch_is_restored_and_every_epoch_runs():
@@ -79,10 +126,11 @@ def test_best_dev_epoch_is_restored_and_every_epoch_runs():
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
     xs = torch.randn(6, 3)
     history = fit(
-        model,
+        make_accelerator(),
+        Objective(model, _square),
         opt,
         list(range(6)),
-        lambda b: model(xs[torch.tensor(b)]).pow(2).mean(),
+        lambda part: xs[torch.tensor(part)],
         epochs=4,
         batch_size=3,
         seed=0,
@@ -94,6 +142,34 @@ def test_best_dev_epoch_is_restored_and_every_epoch_runs():
     assert len(history) == 4 and [h["best"] for h in history] == [False, True, False, False]
     assert [h["dev"] for h in history] == [0.2, 0.9, 0.1, 0.3]
     assert torch.equal(model.weight, snapshots[1])
+
+
+def test_on_epoch_can_stop_early():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    xs = torch.randn(6, 3)
+    seen = []
+
+    def on_epoch(record, improved):
+        seen.append((record["epoch"], improved))
+        return "enough" if record["epoch"] == 2 else None
+
+    history = fit(
+        make_accelerator(),
+        Objective(model, _square),
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        list(range(6)),
+        lambda part: xs[torch.tensor(part)],
+        epochs=5,
+        batch_size=2,
+        seed=0,
+        clip=1e9,
+        desc="t",
+        progress=False,
+        evaluate=lambda: 1.0,
+        on_epoch=on_epoch,
+    )
+    assert [h["epoch"] for h in history] == [1, 2] and seen == [(1, True), (2, False)]
 
 
 def test_resolve_recipe_preset_then_options():

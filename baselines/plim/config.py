@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 
@@ -44,10 +44,19 @@ class PlimConfig(BaseModel):
     seed: int = 42
     threads: int | None = None  # torch CPU threads (default: torch's)
     device: str = "cpu"  # cpu, cuda, cuda:1...
-    amp: Literal["none", "bf16"] = "none"  # bf16 mixed-precision training (torch.autocast); weights stay fp32
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # accelerate's autocast; weights stay fp32
+    amp: Literal["none", "bf16"] | None = None  # the older name of mixed_precision (none/bf16), still read
+    grad_accum: int = Field(default=1, ge=1)  # micro-batches per optimizer step
     max_train_tweets: int | None = None  # a prefix of train, for smoke runs
     time_budget_minutes: float | None = None  # stop after the epoch that passes this budget
     cache_dir: str | None = None  # datasets cache (default: the Hugging Face cache)
+
+    @model_validator(mode="after")
+    def _older_amp(self) -> PlimConfig:
+        """``amp: bf16`` (configs and checkpoints written before ``mixed_precision``) means bf16."""
+        if self.amp == "bf16" and self.mixed_precision == "no":
+            self.mixed_precision = "bf16"
+        return self
 
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> PlimConfig:

@@ -18,10 +18,25 @@ from ..loading import from_pretrained
 from ..providers.encoder import encoder_from_config, load_encoder
 
 
+def without_dropout(encoder: nn.Module) -> nn.Module:
+    """``encoder`` with every dropout off, also in training (``--dropout 0``: the whole tagger is
+    deterministic, as the distributed-equivalence test needs); other values keep the encoder's own."""
+    for module in encoder.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+        for name in ("dropout_prob", "attention_dropout"):  # attention kernels that take a float, not a module
+            if isinstance(getattr(module, name, None), float):
+                setattr(module, name, 0.0)
+    for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout", "attention_dropout"):
+        if isinstance(getattr(encoder.config, name, None), float):
+            setattr(encoder.config, name, 0.0)
+    return encoder
+
+
 class PlimTagger(nn.Module):
     def __init__(self, encoder: nn.Module, dropout: float = 0.1, num_tags: int = len(TAG_NAMES)) -> None:
         super().__init__()
-        self.encoder = encoder
+        self.encoder = without_dropout(encoder) if dropout == 0 else encoder
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(encoder.config.hidden_size, num_tags)
         self.crf = CRF(num_tags, batch_first=True)

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-from tqdm import tqdm
-from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+from transformers import AutoTokenizer
 
 from smner_bench.benchmark.errors import MissingDataError, UsageError
 from smner_bench.benchmark.gold import gold_from_rows
@@ -25,9 +23,9 @@ from smner_bench.benchmark.submission import read_submission, write_submission
 from smner_bench.benchmark.tags import TAG_NAMES
 from smner_bench.loaders import load
 
-from ..dtype import autocast, resolve_dtype
+from ..dtype import resolve_dtype
 from ..loading import from_pretrained, load_state, load_torch_weights
-from ..training import set_seed
+from ..training import Objective, fit, make_accelerator, run_facts, set_seed
 from .config import PlimConfig
 from .data import Encoded, collate, encode
 from .model import PlimTagger
@@ -48,6 +46,25 @@ def encode_rows(rows, tokenizer, cfg: PlimConfig, with_labels: bool) -> list[Enc
         tags = row["ner_tags"] if with_labels else None
         out.append(encode(tokenizer, row["tokens"], row.get("knowledge"), tags=tags, max_length=cfg.max_length))
     return out
+
+
+def plim_loss(model: PlimTagger, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The CRF's negative log-likelihood, a mean over the batch's tweets."""
+    return model.loss(batch)
+
+
+@dataclass
+class PlimCollate:
+    """Padded tensors of a batch of encoded tweets, with word dropout (``p``; a generator of this process)."""
+
+    pad_id: int
+    p: float
+    unk: int
+    special: set[int]
+    gen: torch.Generator
+
+    def __call__(self, part: list[Encoded]) -> dict[str, torch.Tensor]:
+        return word_dropout(collate(part, self.pad_id), self.p, self.unk, self.special, self.gen)
 
 
 def word_dropout(batch: dict[str, torch.Tensor], p: float, unk: int, special: set[int], gen: torch.Generator):
@@ -97,9 +114,9 @@ def submission_lines(rows, tag_ids: list[list[int]]) -> list[dict]:
     ]
 
 
-def evaluate(model, rows, encoded, pad_id: int, cfg: PlimConfig, name: str) -> dict:
+def evaluate(model, rows, encoded, pad_id: int, cfg: PlimConfig, name: str, device=None) -> dict:
     """MNER P/R/F1 of the model on ``rows``, scored by the project's scorer (span matching)."""
-    lines = submission_lines(rows, predict_tags(model, encoded, pad_id, cfg.eval_batch_size, cfg.device))
+    lines = submission_lines(rows, predict_tags(model, encoded, pad_id, cfg.eval_batch_size, device or cfg.device))
     gold = gold_from_rows(rows, name=name, has_boxes=False, has_masks=False)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "dev.jsonl"
@@ -160,12 +177,14 @@ def train(cfg: PlimConfig, *, model: PlimTagger | None = None, tokenizer=None, p
 
     ``out`` is the run's own folder (an smner-bench ``plim`` folder: created when its parent exists, reused
     when it is one or empty, else refused before anything is loaded)."""
+    accelerator = make_accelerator(cfg.device, cfg.mixed_precision)
+    device = accelerator.device
     set_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    out = owned_folder(cfg.out, "plim", inputs=inputs_of(cfg))
+    out = owned_folder(cfg.out, "plim", inputs=inputs_of(cfg)) if accelerator.is_main_process else Path(cfg.out)
     tokenizer = tokenizer or from_pretrained(AutoTokenizer, cfg.encoder, "encoder")
-    model = (model or PlimTagger.from_pretrained(cfg.encoder, dropout=cfg.dropout)).to(cfg.device)
+    model = (model or PlimTagger.from_pretrained(cfg.encoder, dropout=cfg.dropout)).to(device)
     versions = load_splits(cfg)
     train_rows = [
         row
@@ -205,55 +224,67 @@ def train(cfg: PlimConfig, *, model: PlimTagger | None = None, tokenizer=None, p
         {"params": crf_params, "weight_decay": 0.0, "lr": cfg.crf_lr},
     ]
     optimizer = torch.optim.AdamW(groups)
-    steps = cfg.epochs * math.ceil(len(train_set) / cfg.batch_size)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * steps), steps)
-    gen = torch.Generator().manual_seed(cfg.seed)
     special = {tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id}
-    history: dict = {"epochs": [], "best_epoch": None, "best_dev_f1": -1.0}
+    dropout_gen = torch.Generator().manual_seed(cfg.seed + accelerator.process_index)  # word dropout per process
+    collate_batch = PlimCollate(tokenizer.pad_token_id, cfg.word_dropout, tokenizer.unk_token_id, special, dropout_gen)
+    train_tokens = sum(len(e.input_ids) for e in train_set)
+    facts = run_facts(accelerator, cfg.batch_size)
+    history: dict = {"epochs": [], "best_epoch": None, "best_dev_f1": -1.0, **facts}
     started = time.time()
-    bad_epochs = 0
-    for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        losses, tokens_seen, t0 = [], 0, time.time()
-        for chunk in tqdm(
-            bucketed_batches(train_set, cfg.batch_size, gen), desc=f"epoch {epoch}", disable=not progress, leave=False
-        ):
-            batch = collate([train_set[i] for i in chunk], tokenizer.pad_token_id)
-            tokens_seen += int(batch["attention_mask"].sum())
-            batch = word_dropout(batch, cfg.word_dropout, tokenizer.unk_token_id, special, gen)
-            batch = {k: v.to(cfg.device) for k, v in batch.items()}
-            with autocast(cfg.amp, cfg.device):  # bf16 mixed precision (weights, gradients, CRF: float32)
-                loss = model.loss(batch)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            losses.append(float(loss.detach()))
-        train_seconds = time.time() - t0
-        dev = evaluate(model, dev_rows, dev_set, tokenizer.pad_token_id, cfg, f"{cfg.dataset}/validation")
-        record = {
+    state = {"bad_epochs": 0}
+
+    def dev_f1():
+        dev = evaluate(model, dev_rows, dev_set, tokenizer.pad_token_id, cfg, f"{cfg.dataset}/validation", device)
+        return dev["f1"], {k: dev[k] for k in ("precision", "recall", "f1", "tp", "pred", "gold")}
+
+    def on_epoch(record: dict, improved: bool) -> str | None:  # the main process: save, log, decide to stop
+        epoch = record["epoch"]
+        entry = {
             "epoch": epoch,
-            "loss": float(np.mean(losses)),
-            "dev": {k: dev[k] for k in ("precision", "recall", "f1", "tp", "pred", "gold")},
-            "train_seconds": round(train_seconds, 1),
-            "tokens_per_second": round(tokens_seen / train_seconds, 1),
+            "loss": record["loss"],
+            "dev": record["dev"],
+            "train_seconds": record["train_seconds"],
+            "tokens_per_second": round(train_tokens / max(record["train_seconds"], 1e-9), 1),
         }
-        history["epochs"].append(record)
-        log.info("epoch %d loss %.4f dev F1 %.4f (%.0f s)", epoch, record["loss"], dev["f1"], train_seconds)
-        if dev["f1"] > history["best_dev_f1"]:
-            history.update(best_epoch=epoch, best_dev_f1=dev["f1"])
-            save_checkpoint(model, tokenizer, cfg, out / "best", {"epoch": epoch, "dev": record["dev"]})
-            bad_epochs = 0
+        history["epochs"].append(entry)
+        log.info(
+            "epoch %d loss %.4f dev F1 %.4f (%.0f s)", epoch, entry["loss"], entry["dev"]["f1"], entry["train_seconds"]
+        )
+        if improved:
+            history.update(best_epoch=epoch, best_dev_f1=entry["dev"]["f1"])
+            save_checkpoint(model, tokenizer, cfg, out / "best", {"epoch": epoch, "dev": entry["dev"], **facts})
+            state["bad_epochs"] = 0
         else:
-            bad_epochs += 1
+            state["bad_epochs"] += 1
         write_json(out / "history.json", history, inputs=inputs_of(cfg))
-        if cfg.patience is not None and bad_epochs >= cfg.patience:
+        if cfg.patience is not None and state["bad_epochs"] >= cfg.patience:
             history["stopped"] = f"dev F1 did not rise for {cfg.patience} epochs"
-            break
-        if cfg.time_budget_minutes and time.time() - started > 60 * cfg.time_budget_minutes:
+        elif cfg.time_budget_minutes and time.time() - started > 60 * cfg.time_budget_minutes:
             history["stopped"] = f"time budget of {cfg.time_budget_minutes} minutes reached"
-            break
+        return history.get("stopped")
+
+    fit(
+        accelerator,
+        Objective(model, plim_loss),
+        optimizer,
+        train_set,
+        collate_batch,
+        batches=lambda gen, size: bucketed_batches(train_set, size, gen),
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        clip=cfg.grad_clip,
+        desc="PLIM",
+        progress=progress,
+        grad_accum=cfg.grad_accum,
+        schedule="linear",
+        warmup_ratio=cfg.warmup_ratio,
+        evaluate=dev_f1,
+        keep_best=False,  # the best epoch is on disk (<out>/best)
+        on_epoch=on_epoch,
+    )
+    if not accelerator.is_main_process:
+        return history
     history["seconds"] = round(time.time() - started, 1)
     write_json(out / "history.json", history, inputs=inputs_of(cfg))
     return history
