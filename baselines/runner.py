@@ -73,6 +73,13 @@ class Context:
                 self.cache.popitem(last=False)
         return self.cache[image_id]
 
+    def stream(self, image_ids: list[str]):
+        """``(image id, image or None)`` of each id in order, decoded ahead by ``cfg.workers`` DataLoader
+        processes (the VE and VG stages)."""
+        from .images import stream_images
+
+        return iter(stream_images(self.cfg.images, image_ids, self.cfg.workers))
+
 
 # --- the stages ------------------------------------------------------------------------------------------
 
@@ -265,13 +272,14 @@ def run_ve(ctx: Context, inputs) -> list[dict]:
     captions = {line["id"]: line["caption"] for line in inputs.get("captions", [])}
     source = inputs["expansion"] if "expansion" in inputs else inputs["mner"]
     image_of = {r["id"]: r["image_id"] for r in ctx.rows}
+    streamed = ctx.stream([image_of[line["id"]] for line in source if line["entities"]])
     out = []
     for line in source:
         entities = [
             {**_entity(e), "expression": e.get("expression") or expression(e["text"], e["type"])}
             for e in line["entities"]
         ]
-        image = ctx.image(image_of[line["id"]])
+        image = next(streamed)[1] if entities else None  # tweets without entities: no image decoded
         texts = [
             with_caption(captions.get(line["id"]), e["expression"]) if use_caption else e["expression"]
             for e in entities
@@ -290,14 +298,14 @@ def run_vg(ctx: Context, inputs) -> list[dict]:
     grounder = Grounder(ctx.cfg.vg.checkpoint, device=ctx.cfg.device, dtype=ctx.cfg.dtype)
     _warn_source(grounder.meta, ctx, f"the VG checkpoint {ctx.cfg.vg.checkpoint}")
     image_of = {r["id"]: r["image_id"] for r in ctx.rows}
+    grounded = [line for line in inputs["ve"] if any(e["groundable"] for e in line["entities"])]
+    streamed = ctx.stream([image_of[line["id"]] for line in grounded])
     out = []
     for line in inputs["ve"]:
         entities = [dict(_entity(e), box=None) for e in line["entities"]]
         chosen = [i for i, e in enumerate(line["entities"]) if e["groundable"]]
         if chosen:
-            found = grounder.ground(
-                ctx.image(image_of[line["id"]]), [line["entities"][i]["expression"] for i in chosen]
-            )
+            found = grounder.ground(next(streamed)[1], [line["entities"][i]["expression"] for i in chosen])
             for i, (box, _) in zip(chosen, found, strict=True):
                 entities[i]["box"] = box
         out.append({"id": line["id"], "entities": entities})

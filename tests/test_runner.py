@@ -447,3 +447,16 @@ def test_stage_keys_hold_contents_not_paths(tmp_path):
     assert runner.content_settings("knowledge", url, digests)["llm"] == url["llm"]
     (tmp_path / "b" / "llm" / "config.json").write_text('{"a": 1}')
     assert runner.content_settings("knowledge", moved, digests) != content
+
+
+def test_image_workers_give_the_same_files_and_are_not_in_the_keys(single, models, sample_dir, tmp_path):
+    """``workers: 2`` decodes the VE/VG stages' images in DataLoader processes: the same files as in-process
+    decoding, and a run resumed with another worker count is all cached (how images are read is not a setting
+    of the result)."""
+    path = write_config(tmp_path, sample_dir, models, workers=2)
+    status = runner.run(load_run_config(path), progress=False)
+    assert status["ve"] == status["vg"] == "ran"
+    for name in FILES:
+        assert (tmp_path / "run" / name).read_bytes() == (single.parent / "run" / name).read_bytes(), name
+    again = write_config(tmp_path, sample_dir, models, workers=0)
+    assert set(runner.run(load_run_config(again), progress=False).values()) == {"cached"}
