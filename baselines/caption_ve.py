@@ -117,7 +117,7 @@ def train_caption_ve(
     max_length: int = 128,
     seed: int = 42,
     device: str = "cpu",
-    mixed_precision: str = "no",
+    mixed_precision: str | None = None,
     progress: bool = True,
     model: CrossEncoder | None = None,
     tokenizer=None,

@@ -769,13 +769,14 @@ def _mixed_precision_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--mixed-precision",
         choices=MIXED_PRECISION,
-        help="no (default), bf16, fp16 (GPU): accelerate's autocast in training; weights stay fp32",
+        help="no, bf16, fp16 (GPU): accelerate's autocast in training, weights stay fp32 (default: the "
+        "accelerate config's under accelerate launch, else no)",
     )
     p.add_argument("--amp", choices=("none", "bf16"), help=argparse.SUPPRESS)  # the older name, still accepted
 
 
-def _mixed_precision(args: argparse.Namespace, default: str | None = "no") -> str | None:
-    """``--mixed-precision``, else the older ``--amp``, else ``default``."""
+def _mixed_precision(args: argparse.Namespace, default: str | None = None) -> str | None:
+    """``--mixed-precision``, else the older ``--amp``, else ``default`` (``None``: the launcher's, else no)."""
     from .training import mixed_precision_of
 
     if args.mixed_precision:

@@ -88,17 +88,18 @@ def mixed_precision_of(value: str | None) -> str:
     return value
 
 
-def make_accelerator(device: str = "cpu", mixed_precision: str | None = "no"):
+def make_accelerator(device: str = "cpu", mixed_precision: str | None = None):
     """This process's ``accelerate.Accelerator``: ``device`` ``cpu`` keeps it on the CPU (gloo between
     processes), ``cuda`` is the process's own GPU (``cuda:$LOCAL_RANK`` under a launcher; pick one GPU of a
-    single process with ``CUDA_VISIBLE_DEVICES``)."""
+    single process with ``CUDA_VISIBLE_DEVICES``). ``mixed_precision`` ``None``: the launcher's (an accelerate
+    config file's ``mixed_precision``, ``ACCELERATE_MIXED_PRECISION``), else ``no``."""
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState, PartialState
     from accelerate.utils import DistributedDataParallelKwargs
 
     from .dtype import device_type, resolve_dtype
 
-    precision = mixed_precision_of(mixed_precision)
+    precision = mixed_precision_of(mixed_precision or os.environ.get("ACCELERATE_MIXED_PRECISION"))
     kind = device_type(device)
     if kind not in ("cpu", "cuda"):
         raise UsageError(f"--device {device[:20]!r}: training runs on cpu or cuda")
@@ -123,7 +124,10 @@ def make_accelerator(device: str = "cpu", mixed_precision: str | None = "no"):
         if PartialState().num_processes > 1:
             raise UsageError("the launcher's processes already run with other accelerate settings") from None
         AcceleratorState._reset_state(reset_partial_state=True)
-        return Accelerator(**kwargs)
+        try:
+            return Accelerator(**kwargs)
+        except ValueError as exc:  # what accelerate refuses on this machine, in its words
+            raise UsageError(f"accelerate: {str(exc)[:300]}") from None
 
 
 class Objective(torch.nn.Module):

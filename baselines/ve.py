@@ -300,7 +300,7 @@ def train_matcher(
     recipe: Mapping | None = None,
     seed: int = 42,
     device: str = "cpu",
-    mixed_precision: str = "no",
+    mixed_precision: str | None = None,
     workers: int = 0,
     cache_mb: float = 256,
     progress: bool = True,

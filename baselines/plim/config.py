@@ -44,7 +44,8 @@ class PlimConfig(BaseModel):
     seed: int = 42
     threads: int | None = None  # torch CPU threads (default: torch's)
     device: str = "cpu"  # cpu, cuda, cuda:1...
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # accelerate's autocast; weights stay fp32
+    # accelerate's autocast, weights stay fp32; None: the launcher's (accelerate config), else no
+    mixed_precision: Literal["no", "bf16", "fp16"] | None = None
     amp: Literal["none", "bf16"] | None = None  # the older name of mixed_precision (none/bf16), still read
     grad_accum: int = Field(default=1, ge=1)  # micro-batches per optimizer step
     max_train_tweets: int | None = None  # a prefix of train, for smoke runs
@@ -54,7 +55,7 @@ class PlimConfig(BaseModel):
     @model_validator(mode="after")
     def _older_amp(self) -> PlimConfig:
         """``amp: bf16`` (configs and checkpoints written before ``mixed_precision``) means bf16."""
-        if self.amp == "bf16" and self.mixed_precision == "no":
+        if self.amp == "bf16" and self.mixed_precision is None:
             self.mixed_precision = "bf16"
         return self
 
