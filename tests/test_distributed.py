@@ -71,15 +71,15 @@ def _train(processes: int, args: list[str], tmp_path: Path) -> subprocess.Comple
     return done
 
 
-def _close(a: dict, b: dict, atol: float = 2e-5) -> float:
+def _close(a: dict, b: dict, atol: float = 1e-4) -> float:
     assert a.keys() == b.keys()
     worst = max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
     assert worst <= atol, f"weights differ by {worst}"
     return worst
 
 
-def test_plim_two_processes_train_like_one_with_the_global_batch(sample_dir, tmp_path):
-    encoder = tiny.save_encoder(tmp_path / "encoder", ["tweet"])
+def test_plim_two_processes_train_like_one_with_the_global_batch(sample_dir, words, tmp_path):
+    encoder = tiny.save_encoder(tmp_path / "encoder", words)  # the sample's words: it can learn them
     common = [
         "plim-train",
         "--encoder",
@@ -89,9 +89,9 @@ def test_plim_two_processes_train_like_one_with_the_global_batch(sample_dir, tmp
         "--knowledge",
         str(sample_dir / "knowledge.zip"),
         "--epochs",
-        "3",
+        "4",
         "--lr",
-        "0.002",
+        "0.005",
         "--crf-lr",
         "0.05",
         "--max-length",
@@ -114,8 +114,14 @@ def test_plim_two_processes_train_like_one_with_the_global_batch(sample_dir, tmp
     assert one["best_epoch"] == two["best_epoch"]
     assert [e["loss"] for e in one["epochs"]] == pytest.approx([e["loss"] for e in two["epochs"]], rel=1e-4)
     assert one["epochs"][0]["loss"] != pytest.approx(one["epochs"][-1]["loss"], rel=1e-3)  # it did train
+    assert one["best_dev_f1"] > 0  # and found entities: the dev-F1 histories compared are not all zeros
     weights = [torch.load(tmp_path / r / "best" / "model.pt", weights_only=True) for r in ("one", "two")]
-    _close(*weights)
+    worst = _close(*weights)
+    print(  # the figures of the closing note (pytest -s)
+        f"\nPLIM 1x8 vs 2x4: dev F1 {[e['dev']['f1'] for e in one['epochs']]} vs "
+        f"{[e['dev']['f1'] for e in two['epochs']]}; losses {[round(e['loss'], 6) for e in one['epochs']]} vs "
+        f"{[round(e['loss'], 6) for e in two['epochs']]}; largest weight difference {worst:.2e}"
+    )
     plim = json.loads((tmp_path / "two" / "best" / "plim.json").read_text())
     assert plim["world_size"] == 2 and plim["per_process_batch"] == 4 and plim["config"]["batch_size"] == 4
 
@@ -150,7 +156,12 @@ def test_ve_two_processes_with_image_workers_train_like_one(sample_dir, matcher_
     assert (one["world_size"], one["global_batch"]) == (1, 4) and (two["world_size"], two["global_batch"]) == (2, 4)
     assert [h["loss"] for h in one["history"]] == pytest.approx([h["loss"] for h in two["history"]], rel=1e-4)
     assert one["threshold"] == pytest.approx(two["threshold"], abs=1e-4) and one["dev"] == two["dev"]
-    _close(*(load_file(tmp_path / r / "model.safetensors") for r in ("one", "two")))
+    worst = _close(*(load_file(tmp_path / r / "model.safetensors") for r in ("one", "two")))
+    print(
+        f"\nVE 1x4 vs 2x2: losses {[round(h['loss'], 6) for h in one['history']]} vs "
+        f"{[round(h['loss'], 6) for h in two['history']]}; dev {one['dev']} vs {two['dev']}; "
+        f"largest weight difference {worst:.2e}"
+    )
     base = load_file(matcher_dir / "model.safetensors")
     trained = load_file(tmp_path / "one" / "model.safetensors")
     assert any(not torch.equal(base[k], trained[k]) for k in base)  # it did train
