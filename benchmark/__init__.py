@@ -1,11 +1,49 @@
-"""smner-bench core: tasks, data model constants, tag decoding, errors and the command line.
+"""smner-bench core: tasks, data model constants, tag decoding, errors, scoring and the command line.
 
-This package never imports the other parts (loaders, baselines, leaderboard) nor torch.
+Scoring in memory (no file written)::
+
+    from smner_bench.benchmark import load_gold, score_lines
+    gold = load_gold("gmner", "test", data_dir="path/to/twitter-gmner")
+    report = score_lines(lines, gold, task="gmner")  # lines: JSON Lines text, one str per line
+    report.main.f1, report.results["eeg"].recall, report.model_dump()  # the JSON of score --json
+
+The names below are imported on first use, so that importing this package stays cheap (the command line
+starts without numpy or pydantic). This package never imports the other parts (loaders, baselines,
+leaderboard) nor torch.
 """
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
 try:
     __version__ = version("smner-bench")
 except PackageNotFoundError:  # running from a source tree without an install
     __version__ = "0+unknown"
+
+_EXPORTS = {
+    "Gold": "gold",
+    "gold_from_rows": "gold",
+    "load_gold": "gold",
+    "InvalidSubmission": "submission",
+    "Submission": "submission",
+    "parse_submission": "submission",
+    "read_submission": "submission",
+    "MatchTable": "scoring",
+    "ScoreReport": "scoring",
+    "Scorer": "scoring",
+    "format_report": "scoring",
+    "score_lines": "scoring",
+}
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

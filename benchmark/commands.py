@@ -66,7 +66,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from .scoring import Scorer, format_report
+    from .scoring import Interval, Scorer, format_report
     from .significance import bootstrap_interval
 
     _check_json(args)
@@ -74,11 +74,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     scorer = Scorer.build(_read(args, args.predictions, gold), gold)
     report = scorer.report(args.task, args.match, args.iou)
     if args.ci:
-        counts = scorer.per_tweet(report["task"], report["match"], args.iou)
-        report["ci"] = bootstrap_interval(counts, resamples=args.resamples, seed=args.seed)
+        counts = scorer.per_tweet(report.task, report.match, args.iou)
+        interval = bootstrap_interval(counts, resamples=args.resamples, seed=args.seed)
+        report = report.model_copy(update={"ci": Interval.model_validate(interval)})
     print(format_report(report))
     if args.json:
-        write_json(args.json, report, inputs=_inputs(args))
+        write_json(args.json, report.model_dump(), inputs=_inputs(args))
     return 0
 
 

@@ -1,25 +1,167 @@
-"""Score a validated submission: every task the file supports, breakdowns, threshold sweep, report dict.
+"""Score a validated submission: every task the file supports, breakdowns, threshold sweep, the typed report.
 
-The report (``SCHEMA_VERSION``) is what ``smner-bench score --json`` writes and what the leaderboard reads.
+:class:`ScoreReport` (``SCHEMA_VERSION``) is what ``smner-bench score --json`` writes (``report.model_dump()``)
+and what the leaderboard reads. In memory, with no file: :func:`score_lines` (lines in, report out), or
+:class:`Scorer` to match once and derive several reports, per-tweet counts or the :class:`MatchTable`.
 """
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, model_serializer
 
 from . import __version__
 from .errors import UsageError
 from .gold import Gold
-from .matching import MODES, REGION, TYPED, Columns, PairTable, columns, pair_table, select
+from .matching import MODES, REGION, TYPED, Columns, PairTable, columns, correct, pair_table, select
 from .metrics import SWEEP, prf
-from .submission import TASKS, Submission
+from .submission import TASKS, Submission, parse_submission
 from .tags import TYPES
 
 SCHEMA_VERSION = 1
+
+Task = Literal["mner", "eeg", "gmner", "ees", "smner"]
+Match = Literal["span", "text", "riveg"]
+
+
+class _Part(BaseModel):
+    """A part of the report: frozen, and an absent optional part (None) is left out of its JSON."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_serializer(mode="wrap")
+    def _without_none(self, handler):
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
+class PRF(_Part):
+    """Precision, recall and F1 (fractions) with their counts: ``tp`` gold entities found, ``tp_pred``
+    correct predictions when that differs (a type-blind task's breakdown by predicted type), ``pred``, ``gold``."""
+
+    precision: float
+    recall: float
+    f1: float
+    tp: int
+    tp_pred: int | None = None
+    pred: int
+    gold: int
+
+
+class Sweep(_Part):
+    """The task's figures at IoU thresholds 0.50:0.05:0.95 and the mean F1 over them."""
+
+    thresholds: list[float]
+    tp: list[int]
+    f1: list[float]
+    mean_f1: float
+
+
+class TaskResult(PRF):
+    """One task's figures, per gold type, groundable vs ungroundable gold (region tasks and any task on a gold
+    with boxes) and the threshold sweep (region tasks)."""
+
+    per_type: dict[str, PRF]
+    grounding: dict[Literal["groundable", "ungroundable"], PRF] | None = None
+    sweep: Sweep | None = None
+
+
+class SubmissionSummary(_Part):
+    file: str
+    sha256: str
+    tweets: int
+    entities: int
+    missing_tweets: int
+
+
+class GoldSummary(_Part):
+    dataset: str  # "<dataset>/<split>", e.g. "gmner/test"
+    tweets: int
+    entities: int
+
+
+class Interval(_Part):
+    """A bootstrap percentile interval of the main F1 (``score --ci``)."""
+
+    f1: float
+    low: float
+    high: float
+    level: float
+    resamples: int
+    seed: int
+
+
+class ScoreReport(_Part):
+    """The score of one submission on one gold: the asked task and every subtask the file supports.
+
+    ``report.model_dump()`` is the JSON that ``smner-bench score --json`` writes (schema version 1); read one
+    back with ``ScoreReport.model_validate(json.load(f))``. Figures are fractions (0-1).
+
+    >>> from smner_bench.benchmark import gold_from_rows, score_lines
+    >>> gold = gold_from_rows(
+    ...     [{"id": "1", "tokens": ["Ann", "visits", "Paris"], "entities": [
+    ...         {"start": 0, "end": 1, "text": "Ann", "type": "PER"},
+    ...         {"start": 2, "end": 3, "text": "Paris", "type": "LOC"}]},
+    ...      {"id": "2", "tokens": ["hello", "world"], "entities": []}],
+    ...     name="demo/test", has_boxes=False, has_masks=False)
+    >>> report = score_lines([
+    ...     '{"id": "1", "entities": [{"start": 0, "end": 1, "type": "PER"}, {"start": 2, "end": 3, "type": "ORG"}]}',
+    ...     '{"id": "2", "entities": [{"start": 0, "end": 1, "type": "PER"}]}'], gold)
+    >>> report.task, report.match, report.main.tp, report.main.pred, report.main.gold
+    ('mner', 'span', 1, 3, 2)
+    >>> round(report.main.precision, 4), report.main.recall, report.main.f1
+    (0.3333, 0.5, 0.4)
+    >>> report.main.per_type["PER"].f1, report.model_dump()["results"]["mner"]["per_type"]["LOC"]["recall"]
+    (0.6666666666666666, 0.0)
+    """
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    smner_bench_version: str
+    submission: SubmissionSummary
+    gold: GoldSummary
+    task: Task
+    match: Match
+    iou: float
+    results: dict[Task, TaskResult]
+    ci: Interval | None = None
+
+    @property
+    def main(self) -> TaskResult:
+        """The figures of the report's task."""
+        return self.results[self.task]
+
+
+@dataclass(frozen=True)
+class MatchTable:
+    """Every candidate pair (a prediction and a gold entity of the same tweet with the same text) of one task,
+    matching mode and threshold, with its verdicts; the matched pairs are the true positives.
+
+    Predictions are numbered by their order in the submission (``Submission.predictions``), gold entities by
+    their index in the split (``Gold.entities``). ``region`` is the pair's region score for a region task
+    (the best IoU, ``inf`` when both say "not in the image", ``-inf`` when only one does), else None."""
+
+    task: str
+    match: str
+    iou: float
+    pred: np.ndarray
+    gold: np.ndarray
+    tweet: np.ndarray
+    same_span: np.ndarray
+    region: np.ndarray | None
+    correct: np.ndarray  # type and region correct for the task at the threshold (before one-to-one matching)
+    matched: np.ndarray  # chosen by the mode's one-to-one matching: the true positives
+
+    def __len__(self) -> int:
+        return self.pred.size
+
+    def pairs(self) -> list[tuple[int, int]]:
+        """``(prediction, gold entity)`` of every matched pair, in table order."""
+        return list(zip(self.pred[self.matched].tolist(), self.gold[self.matched].tolist(), strict=True))
 
 
 @contextmanager
@@ -105,19 +247,19 @@ class Scorer:
 
     # --- report -----------------------------------------------------------------------------------
 
-    def task_report(self, task: str, mode: str, iou: float) -> dict:
+    def task_result(self, task: str, mode: str, iou: float) -> TaskResult:
         t, c = self.table, self.cols
         n_pred, n_gold = c.pred_type.size, c.gold_type.size
         chosen = self.selection(task, mode, iou)
-        out = prf(int(chosen.sum()), n_pred, n_gold)
         by_gold = np.bincount(c.gold_type[t.gold[chosen]], minlength=len(TYPES))
         by_pred = np.bincount(c.pred_type[t.pred[chosen]], minlength=len(TYPES))
         preds = np.bincount(c.pred_type, minlength=len(TYPES))
         golds = np.bincount(c.gold_type[c.gold_type >= 0], minlength=len(TYPES))
-        out["per_type"] = {
+        per_type = {
             kind: prf(int(by_gold[i]), int(preds[i]), int(golds[i]), tp_pred=None if TYPED[task] else int(by_pred[i]))
             for i, kind in enumerate(TYPES)
         }
+        out = {**prf(int(chosen.sum()), n_pred, n_gold), "per_type": per_type}
         region = REGION[task] or ("box" if self.gold.has_boxes else None)
         if region:
             out["grounding"] = self._grounding(chosen, region)
@@ -125,7 +267,7 @@ class Scorer:
             sweep = [int(self.selection(task, mode, th).sum()) for th in SWEEP]
             f1s = [prf(tp, n_pred, n_gold)["f1"] for tp in sweep]
             out["sweep"] = {"thresholds": list(SWEEP), "tp": sweep, "f1": f1s, "mean_f1": float(np.mean(f1s))}
-        return out
+        return TaskResult.model_validate(out)
 
     def _grounding(self, chosen: np.ndarray, region: str) -> dict:
         """Recall on groundable vs ungroundable gold; precision of predictions with vs without a region."""
@@ -137,65 +279,105 @@ class Scorer:
             out[name] = prf(tp_gold, int(np.sum(pred_has == flag)), int(np.sum(gold_has == flag)), tp_pred=tp_pred)
         return out
 
-    def report(self, task: str | None = None, mode: str | None = None, iou: float = 0.5) -> dict:
+    def resolve(self, task: str | None, mode: str | None, iou: float) -> tuple[str, str]:
+        """The task and mode to score (the defaults filled in), checked against the file, the gold and ``iou``."""
         task = task or self.default_task()
         mode = mode or self.default_mode()
         self.check_mode(mode)
         if not 0 < iou <= 1:
             raise UsageError(f"--iou must be in (0, 1], got {iou}")
-        results = {t: self.task_report(t, mode, iou) for t in self.tasks(task)}
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "smner_bench_version": __version__,
-            "submission": {
-                "file": self.submission.file,
-                "sha256": self.submission.sha256,
-                "tweets": len(self.submission.seen),
-                "entities": len(self.submission.predictions),
-                "missing_tweets": len(self.submission.missing),
-            },
-            "gold": {"dataset": self.gold.name, "tweets": len(self.gold.tweets), "entities": len(self.gold.entities)},
-            "task": task,
-            "match": mode,
-            "iou": iou,
-            "results": results,
-        }
+        self.tasks(task)
+        return task, mode
+
+    def report(self, task: str | None = None, mode: str | None = None, iou: float = 0.5) -> ScoreReport:
+        """The :class:`ScoreReport` of ``task`` (default: the most specific the file and gold support) and its
+        subtasks in matching ``mode`` (default: span when every entity gives one, else text) at ``iou``."""
+        task, mode = self.resolve(task, mode, iou)
+        return ScoreReport(
+            smner_bench_version=__version__,
+            submission=SubmissionSummary(
+                file=self.submission.file,
+                sha256=self.submission.sha256,
+                tweets=len(self.submission.seen),
+                entities=len(self.submission.predictions),
+                missing_tweets=len(self.submission.missing),
+            ),
+            gold=GoldSummary(dataset=self.gold.name, tweets=len(self.gold.tweets), entities=len(self.gold.entities)),
+            task=task,
+            match=mode,
+            iou=iou,
+            results={t: self.task_result(t, mode, iou) for t in self.tasks(task)},
+        )
+
+    def matches(self, task: str | None = None, mode: str | None = None, iou: float = 0.5) -> MatchTable:
+        """The :class:`MatchTable` of ``task`` in ``mode`` at ``iou`` (defaults as in :meth:`report`)."""
+        task, mode = self.resolve(task, mode, iou)
+        t = self.table
+        region = {"box": t.box, "mask": t.mask}.get(REGION[task])  # type: ignore[arg-type]
+        return MatchTable(
+            task,
+            mode,
+            iou,
+            pred=t.pred,
+            gold=t.gold,
+            tweet=t.tweet,
+            same_span=t.same_span,
+            region=region,
+            correct=correct(t, task, mode, iou),
+            matched=self.selection(task, mode, iou),
+        )
 
 
 def score(
     submission: Submission, gold: Gold, *, task: str | None = None, match: str | None = None, iou: float = 0.5
 ) -> dict:
-    """The report of ``submission`` against ``gold`` (see :class:`Scorer`)."""
+    """The report of ``submission`` against ``gold`` as JSON data (``Scorer.report(...).model_dump()``)."""
+    return Scorer.build(submission, gold).report(task, match, iou).model_dump()
+
+
+def score_lines(
+    lines: Iterable[str],
+    gold: Gold,
+    task: str | None = None,
+    match: str | None = None,
+    iou: float = 0.5,
+    *,
+    name: str = "<lines>",
+    allow_missing: bool = False,
+) -> ScoreReport:
+    """Validate in-memory submission lines (:func:`~.submission.parse_submission`) and score them: no file.
+    ``task`` is also the validation's task (every entity must carry its key). See :class:`ScoreReport`."""
+    submission = parse_submission(lines, gold, name=name, task=task, allow_missing=allow_missing)
     return Scorer.build(submission, gold).report(task, match, iou)
 
 
-def format_report(report: dict) -> str:
+def format_report(report: ScoreReport) -> str:
     """A terminal table: one row per task, percentages with two decimals, then per type for the main task."""
+    sub = report.submission
     lines = [
-        f"{report['gold']['dataset']}  task {report['task']}  match {report['match']}  IoU >= {report['iou']}  "
-        f"({report['submission']['entities']} predicted entities in {report['submission']['tweets']} tweets)",
+        f"{report.gold.dataset}  task {report.task}  match {report.match}  IoU >= {report.iou}  "
+        f"({sub.entities} predicted entities in {sub.tweets} tweets)",
         f"{'':10}{'P':>8}{'R':>8}{'F1':>8}{'tp':>8}{'pred':>8}{'gold':>8}{'mean F1 .50:.95':>18}",
     ]
 
-    def row(name: str, r: dict, sweep: str = "") -> str:
+    def row(name: str, r: PRF, sweep: str = "") -> str:
         return (
-            f"{name:10}{100 * r['precision']:8.2f}{100 * r['recall']:8.2f}{100 * r['f1']:8.2f}"
-            f"{r['tp']:8d}{r['pred']:8d}{r['gold']:8d}{sweep:>18}"
+            f"{name:10}{100 * r.precision:8.2f}{100 * r.recall:8.2f}{100 * r.f1:8.2f}"
+            f"{r.tp:8d}{r.pred:8d}{r.gold:8d}{sweep:>18}"
         )
 
-    for task, r in report["results"].items():
-        sweep = f"{100 * r['sweep']['mean_f1']:.2f}" if "sweep" in r else ""
-        lines.append(row(task.upper(), r, sweep))
-    main = report["results"][report["task"]]
-    lines.append(f"per type ({report['task'].upper()}):")
-    lines += [row(f"  {kind}", r) for kind, r in main["per_type"].items()]
-    if "grounding" in main:
+    for task, r in report.results.items():
+        lines.append(row(task.upper(), r, f"{100 * r.sweep.mean_f1:.2f}" if r.sweep else ""))
+    main = report.main
+    lines.append(f"per type ({report.task.upper()}):")
+    lines += [row(f"  {kind}", r) for kind, r in main.per_type.items()]
+    if main.grounding:
         lines.append("gold groundable / ungroundable (recall; precision over predictions with / without a region):")
-        lines += [row(f"  {name[:8]}", r) for name, r in main["grounding"].items()]
-    if "ci" in report:
-        ci = report["ci"]
+        lines += [row(f"  {name[:8]}", r) for name, r in main.grounding.items()]
+    if report.ci:
+        ci = report.ci
         lines.append(
-            f"F1 {100 * ci['f1']:.2f}, {int(100 * ci['level'])}% bootstrap interval "
-            f"[{100 * ci['low']:.2f}, {100 * ci['high']:.2f}] ({ci['resamples']} resamples, seed {ci['seed']})"
+            f"F1 {100 * ci.f1:.2f}, {int(100 * ci.level)}% bootstrap interval "
+            f"[{100 * ci.low:.2f}, {100 * ci.high:.2f}] ({ci.resamples} resamples, seed {ci.seed})"
         )
     return "\n".join(lines)

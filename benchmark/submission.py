@@ -21,10 +21,10 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -453,42 +453,49 @@ def _lines(f, digest) -> Iterable[tuple[int, bytes | None]]:
             yield lineno, raw
 
 
-def read_submission(
-    path: str | os.PathLike,
+def _text_lines(lines: Iterable[str | bytes], digest) -> Iterator[tuple[int, bytes | None]]:
+    """``(line number, bytes)`` of in-memory lines (a string holding newlines is split at them); ``None`` for
+    a line longer than :data:`MAX_LINE_BYTES`. ``digest`` gets the bytes of the file the lines would make: a
+    line without its newline is followed by one unless it is the last."""
+    if isinstance(lines, (str, bytes)):
+        lines = [lines]
+    lineno, pending = 0, False
+    for item in lines:
+        text = item if isinstance(item, bytes) else item.encode("utf-8", "surrogatepass")
+        parts = [text] if b"\n" not in text[:-1] else [p + b"\n" for p in text.split(b"\n")]
+        if len(parts) > 1:  # as readline splits: at b"\n" only, the last part keeps what the item ends with
+            parts[-1] = parts[-1][:-1]
+            parts = parts if parts[-1] else parts[:-1]
+        for raw in parts:
+            lineno += 1
+            if pending:
+                digest.update(b"\n")
+            digest.update(raw)
+            pending = not raw.endswith(b"\n")
+            yield lineno, (None if len(raw) - raw.endswith(b"\n") > MAX_LINE_BYTES else raw)
+
+
+def _parse(
+    numbered: Iterable[tuple[int, bytes | None]],
     gold: Gold,
+    c: _Checker,
+    sub: Submission,
     *,
-    task: str | None = None,
-    allow_missing: bool = False,
-    max_issues: int = 50,
+    task: str | None,
+    allow_missing: bool,
 ) -> Submission:
-    """Read and validate a submission against ``gold``; raises :class:`InvalidSubmission` listing every
-    problem (up to ``max_issues``). ``task`` adds the rule that every entity carries the task's key
-    (``box`` for eeg/gmner, ``mask`` for ees/smner); without it, the keys must at least be consistent.
-    A blank line (empty or only whitespace) is an error; the newline that ends the last line is not one."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingDataError("prediction file not found", file=path)
-    digest = hashlib.sha256()
-    sub = Submission(str(path), "")
-    c = _Checker(str(path), gold, max_issues)
+    """Validate numbered lines (the core of :func:`parse_submission` and :func:`read_submission`)."""
     first_line: dict[str, int] = {}
     empty = True
-    with open(path, "rb") as f:
-        problem = _file_kind_problem(f.read(_HEAD_BYTES))
-        if problem is not None:
-            c.add(None, None, problem)
-            raise InvalidSubmission(str(path), c.issues, c.total)
-        f.seek(0)
-        for lineno, raw in _lines(f, digest):
-            if raw is None:
-                empty = False
-                c.add(lineno, None, f"line longer than {MAX_LINE_BYTES // 2**20} MiB (the limit of one line)")
-            elif not raw.strip():
-                c.add(lineno, None, "blank line: expected one JSON object per line, with no empty lines")
-            else:
-                empty = False
-                _check_line(c, sub, gold, raw, lineno, first_line)
-    sub.sha256 = digest.hexdigest()
+    for lineno, raw in numbered:
+        if raw is None:
+            empty = False
+            c.add(lineno, None, f"line longer than {MAX_LINE_BYTES // 2**20} MiB (the limit of one line)")
+        elif not raw.strip():
+            c.add(lineno, None, "blank line: expected one JSON object per line, with no empty lines")
+        else:
+            empty = False
+            _check_line(c, sub, gold, raw, lineno, first_line)
     if empty:
         c.add(None, None, "empty file: expected one JSON object per tweet")
     sub.missing = [t.id for t in gold.tweets if t.id not in sub.seen]
@@ -502,8 +509,90 @@ def read_submission(
         )
     _check_keys(c, sub, task)
     if c.total:
-        raise InvalidSubmission(str(path), c.issues, c.total)
+        raise InvalidSubmission(sub.file, c.issues, c.total)
     return sub
+
+
+def parse_submission(
+    lines: Iterable[str],
+    gold: Gold,
+    *,
+    name: str = "<lines>",
+    task: str | None = None,
+    allow_missing: bool = False,
+    max_issues: int = 50,
+) -> Submission:
+    """Validate in-memory submission lines (``str``, one JSON object each, with or without the newline)
+    against ``gold``, with the rules and messages of :func:`read_submission`; ``name`` stands for the file
+    in messages and in the report. Raises :class:`InvalidSubmission`. The submission's ``sha256`` is that of
+    the file the lines make (each line ended by a newline, except a last line given without one).
+
+    >>> from smner_bench.benchmark.gold import gold_from_rows
+    >>> gold = gold_from_rows([{"id": "1", "tokens": ["Ann", "sings"], "entities": []}], name="demo/test",
+    ...                       has_boxes=False, has_masks=False)
+    >>> len(parse_submission(['{"id": "1", "entities": [{"start": 0, "end": 1, "type": "PER"}]}'], gold).predictions)
+    1
+    >>> try:
+    ...     parse_submission(['{"id": "1", "entities": [{"text": "Ann", "type": "CAT"}]}'], gold, name="p.jsonl")
+    ... except InvalidSubmission as exc:
+    ...     print(exc)
+    p.jsonl: 1 problem; nothing was scored:
+    p.jsonl:1: entities[0].type: unknown type 'CAT' (expected PER, LOC, ORG, OTHER; MISC = OTHER)
+    """
+    digest = hashlib.sha256()
+    sub = Submission(name, "")
+    try:
+        return _parse(
+            _text_lines(lines, digest),
+            gold,
+            _Checker(name, gold, max_issues),
+            sub,
+            task=task,
+            allow_missing=allow_missing,
+        )
+    finally:
+        sub.sha256 = digest.hexdigest()
+
+
+def read_submission(
+    path: str | os.PathLike | BinaryIO,
+    gold: Gold,
+    *,
+    name: str | None = None,
+    task: str | None = None,
+    allow_missing: bool = False,
+    max_issues: int = 50,
+) -> Submission:
+    """Read and validate a submission against ``gold``; raises :class:`InvalidSubmission` listing every
+    problem (up to ``max_issues``). ``task`` adds the rule that every entity carries the task's key
+    (``box`` for eeg/gmner, ``mask`` for ees/smner); without it, the keys must at least be consistent.
+    A blank line (empty or only whitespace) is an error; the newline that ends the last line is not one.
+
+    ``path`` is a file name or a binary file open for reading (e.g. ``gzip.open(...)``; ``name`` then names it
+    in messages). The file-level checks come first (a compressed, UTF-16, binary file or a byte-order mark is
+    refused at once), then every line, each read with a bound, goes through :func:`parse_submission`'s rules."""
+    if not isinstance(path, (str, os.PathLike)):
+        return _read(path, gold, name or str(getattr(path, "name", "<file>")), task, allow_missing, max_issues)
+    path = Path(path)
+    if not path.is_file():
+        raise MissingDataError("prediction file not found", file=path)
+    with open(path, "rb") as f:
+        return _read(f, gold, name or str(path), task, allow_missing, max_issues)
+
+
+def _read(f: BinaryIO, gold: Gold, name: str, task: str | None, allow_missing: bool, max_issues: int) -> Submission:
+    c = _Checker(name, gold, max_issues)
+    problem = _file_kind_problem(f.read(_HEAD_BYTES))
+    if problem is not None:
+        c.add(None, None, problem)
+        raise InvalidSubmission(name, c.issues, c.total)
+    f.seek(0)
+    digest = hashlib.sha256()
+    sub = Submission(name, "")
+    try:
+        return _parse(_lines(f, digest), gold, c, sub, task=task, allow_missing=allow_missing)
+    finally:
+        sub.sha256 = digest.hexdigest()
 
 
 def _check_keys(c: _Checker, sub: Submission, task: str | None) -> None:

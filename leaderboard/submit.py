@@ -9,8 +9,6 @@ import hashlib
 import json
 import os
 import shlex
-import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,7 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from smner_bench.benchmark import __version__
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, SmnerError, UsageError
 from smner_bench.benchmark.gold import Gold
-from smner_bench.benchmark.scoring import Scorer
+from smner_bench.benchmark.scoring import PRF, Scorer, ScoreReport
 from smner_bench.benchmark.submission import read_submission
 
 from .cli import DATASET_VERSIONS
@@ -168,20 +166,20 @@ def redact_command(command: str) -> str:
 # --- entries from reports ---------------------------------------------------------------------------------
 
 
-def _figures(r: dict) -> Figures:
+def _figures(r: PRF) -> Figures:
     return Figures(
-        precision=round(100 * r["precision"], 2),
-        recall=round(100 * r["recall"], 2),
-        f1=round(100 * r["f1"], 2),
-        tp=r["tp"],
-        tp_pred=r.get("tp_pred"),
-        pred=r["pred"],
-        gold=r["gold"],
+        precision=round(100 * r.precision, 2),
+        recall=round(100 * r.recall, 2),
+        f1=round(100 * r.f1, 2),
+        tp=r.tp,
+        tp_pred=r.tp_pred,
+        pred=r.pred,
+        gold=r.gold,
     )
 
 
 def build_entry(
-    report: dict,
+    report: ScoreReport,
     meta: Meta,
     gold: Gold,
     *,
@@ -193,18 +191,18 @@ def build_entry(
     entry_id: str | None = None,
 ) -> Entry:
     """The sealed entry of a score report (figures with their counts, per type, groundable split, sweep)."""
-    task = report["task"]
+    task = report.task
     if task not in SUBTASKS:
         raise UsageError(f"the leaderboard ranks mner, gmner and smner; this report's task is {task}")
     dataset, split = gold.name.split("/")
-    main = report["results"][task]
-    sha = report["submission"]["sha256"]
+    main = report.main
+    sha = report.submission.sha256
     sweep = None
-    if "sweep" in main:
-        s = main["sweep"]
+    if main.sweep:
+        s = main.sweep
         sweep = [
             SweepPoint(threshold=t, f1=round(100 * f, 2), tp=tp)
-            for t, f, tp in zip(s["thresholds"], s["f1"], s["tp"], strict=True)
+            for t, f, tp in zip(s.thresholds, s.f1, s.tp, strict=True)
         ]
     try:
         entry = Entry(
@@ -215,20 +213,20 @@ def build_entry(
             dataset=dataset,
             dataset_version=dataset_version,
             split=split,
-            iou=report["iou"],
-            results={t: _figures(report["results"][t]) for t in SUBTASKS[task] if t in report["results"]},
-            per_type={k: _figures(v) for k, v in main["per_type"].items()},
-            grounding={k: _figures(v) for k, v in main["grounding"].items()} if "grounding" in main else None,
+            iou=report.iou,
+            results={t: _figures(report.results[t]) for t in SUBTASKS[task] if t in report.results},
+            per_type={k: _figures(v) for k, v in main.per_type.items()},
+            grounding={k: _figures(v) for k, v in main.grounding.items()} if main.grounding else None,
             sweep=sweep,
             provenance=ScoredHere(
                 submission_sha256=sha,
                 content_sha256=content_sha256,
-                submission_file=Path(report["submission"]["file"]).name,
+                submission_file=Path(report.submission.file).name,
                 smner_bench_version=version,
                 dataset_checksum=gold.checksum(),
                 date=date or dt.date.today(),
                 command=redact_command(command),
-                match=report["match"],
+                match=report.match,
             ),
             notes=meta.notes,
         )
@@ -237,16 +235,14 @@ def build_entry(
     return sealed(entry)
 
 
-def score_copy(copy: Path, file_name: str, gold: Gold, *, task: str, match: str, iou: float) -> tuple[dict, str]:
-    """Score a kept gzip copy through the same path as ``submit`` (validated as ``file_name``); returns the
-    report and the copy's canonical content digest."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / file_name
-        with gzip.open(copy, "rb") as src, open(path, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        submission = read_submission(path, gold, task=task)
-        report = Scorer.build(submission, gold).report(task, match, iou)
-        return report, file_content_digest(path)
+def score_copy(copy: Path, file_name: str, gold: Gold, *, task: str, match: str, iou: float) -> tuple[ScoreReport, str]:
+    """Score a kept gzip copy through the same path as ``submit`` (read as a file named ``file_name``, with the
+    file-level checks, decompressed as it is read: no temporary file); returns the report and the copy's
+    canonical content digest."""
+    with gzip.open(copy, "rb") as f:
+        submission = read_submission(f, gold, name=file_name, task=task)
+    report = Scorer.build(submission, gold).report(task, match, iou)
+    return report, file_content_digest(copy, gzipped=True)
 
 
 def rescore(stored: Stored, gold: Gold) -> Entry:
