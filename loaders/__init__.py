@@ -6,40 +6,56 @@ Example::
     ds = load("gmner", data_dir="../shared/data/twitter-gmner/v2.0")
     ds["test"][0]["entities"][0]["text"]     # 'Garfield Park'
 
+Map of the package: ``configs`` (the five configs, split files, the source options :class:`Sources` and their
+flags), one reader per raw format (``conll``, ``voc``, ``labelme``, ``knowledge``, ``captions``, ``manual``,
+with ``rawfile``'s file checks and ``report``'s quirk report), ``assemble`` (joins the readers into examples),
+``builder`` (the ``datasets`` builder) and ``api`` (``load``, ``load_split``, ``quirk_report``), ``export``,
+``stats``, ``sample`` (the synthetic release) and ``cli`` (``prepare``, ``stats``, ``sample``).
+
 The raw-format readers are usable alone: :func:`read_conll`, :func:`read_voc`, :func:`read_labelme`,
 :func:`read_knowledge` / :func:`align_knowledge`, :func:`read_blip2_captions`,
-:func:`read_mplug_descriptions`, :func:`read_manual_annotations`.
+:func:`read_mplug_descriptions`, :func:`read_manual_annotations`. Names are imported on first use, so that
+importing a submodule (the command line's) does not import ``datasets``.
 """
 
 from __future__ import annotations
 
-from .api import load, load_split, quirk_report
-from .captions import read_blip2_captions, read_captions, read_mplug_descriptions
-from .configs import CONFIGS, SPLITS, canonical_split
-from .conll import read_conll
-from .knowledge import align_knowledge, read_knowledge
-from .labelme import decode_rle, encode_rle, read_labelme
-from .manual import read_manual_annotations
-from .report import Report
-from .voc import read_voc
+import importlib
+from typing import Any
 
-__all__ = [
-    "CONFIGS",
-    "SPLITS",
-    "Report",
-    "align_knowledge",
-    "canonical_split",
-    "decode_rle",
-    "encode_rle",
-    "load",
-    "load_split",
-    "quirk_report",
-    "read_blip2_captions",
-    "read_captions",
-    "read_conll",
-    "read_knowledge",
-    "read_labelme",
-    "read_manual_annotations",
-    "read_mplug_descriptions",
-    "read_voc",
-]
+_EXPORTS = {  # name -> submodule (or module) that defines it
+    "load": "api",
+    "load_split": "api",
+    "quirk_report": "api",
+    "read_blip2_captions": "captions",
+    "read_captions": "captions",
+    "read_mplug_descriptions": "captions",
+    "CONFIGS": "configs",
+    "SPLITS": "configs",
+    "Sources": "configs",
+    "canonical_split": "configs",
+    "read_conll": "conll",
+    "align_knowledge": "knowledge",
+    "read_knowledge": "knowledge",
+    "decode_rle": "smner_bench.benchmark.regions",
+    "encode_rle": "smner_bench.benchmark.regions",
+    "read_labelme": "labelme",
+    "read_manual_annotations": "manual",
+    "Report": "report",
+    "read_voc": "voc",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module if "." in module else f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -1,5 +1,7 @@
 """Joins the raw readers into data-model examples: CoNLL tweets + VOC boxes + labelme masks + images +
-knowledge + captions. Pure Python; the ``datasets`` builder streams what :func:`iter_examples` yields.
+knowledge + captions. Pure Python: :func:`split_files` resolves what one split reads, :func:`generate_examples`
+streams its examples (the ``datasets`` builder's ``_split_generators`` and ``_generate_examples`` are these
+two), each source attached by a small ``attach_*`` helper.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from typing import Any
 
 from smner_bench.benchmark.errors import MissingDataError
 
-from .captions import read_captions
-from .configs import DatasetInfo, split_file
+from .captions import caption_files, read_captions
+from .configs import Sources, split_file
 from .conll import ConllTweet, read_conll
 from .knowledge import align_knowledge, read_knowledge
 from .labelme import read_labelme
@@ -21,175 +23,199 @@ from .rawfile import image_size, present
 from .report import Report, sha256_file
 from .voc import read_voc
 
+__all__ = ["Sources", "SplitFiles", "generate_examples", "iter_examples", "split_files"]
 
-@dataclass
-class Sources:
-    """Where one dataset build reads from. Paths are absolute."""
+Size = tuple[int, int]
 
-    info: DatasetInfo
-    data_dir: Path
+
+@dataclass(frozen=True)
+class SplitFiles:
+    """What one split reads, resolved before anything is generated. Folders hold ``<id>.xml``,
+    ``<id>.json`` and ``<id>.jpg`` per tweet; ``None`` (or no captions) leaves that source out."""
+
+    split: str
+    conll: Path
+    xml_dir: Path | None = None
+    mask_dir: Path | None = None
     image_dir: Path | None = None
-    knowledge: Path | None = None
-    captions: tuple[Path, ...] = ()
-    mask_dir: Path | None = None  # default: <data_dir>/masks for configs with masks
-    _caption_cache: tuple[dict[str, str], dict[str, str], Report] | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.info.masks and self.mask_dir is None:
-            self.mask_dir = self.data_dir / "masks"
-        self.check()
-
-    def check(self) -> None:
-        """Fail at once, with the path, when a folder or file that was named does not exist."""
-        if not self.data_dir.is_dir():
-            raise MissingDataError("data folder not found", file=self.data_dir)
-        if self.image_dir is not None and not self.image_dir.is_dir():
-            raise MissingDataError("image folder not found", file=self.image_dir)
-        if self.knowledge is not None and not self.knowledge.exists():
-            raise MissingDataError("knowledge release not found", file=self.knowledge)
-        for p in self.captions:
-            if not p.exists():
-                raise MissingDataError("caption file or folder not found", file=p)
-        if self.mask_dir is not None and not self.mask_dir.is_dir():
-            raise MissingDataError(
-                f"mask folder not found ({self.info.name} reads labelme JSON from <data dir>/masks)",
-                file=self.mask_dir,
-            )
-
-    @property
-    def optional_fields(self) -> tuple[str, ...]:
-        fields: tuple[str, ...] = ("knowledge",) if self.knowledge else ()
-        return fields + (("caption", "description") if self.captions else ())
-
-    def caption_maps(self, report: Report | None = None) -> tuple[dict[str, str], dict[str, str]]:
-        """The caption files, read once; their quirks (a byte-order mark) go to every split's report."""
-        if self._caption_cache is None:
-            own = Report()
-            self._caption_cache = (*read_captions(list(self.captions), own), own)
-        captions, descriptions, own = self._caption_cache
-        if report is not None:
-            report.quirks.extend(own.quirks)
-        return captions, descriptions
+    knowledge: Path | None = None  # the release (zip or folder): read_knowledge finds the split's file in it
+    captions: tuple[Path, ...] = ()  # caption files (folders already listed)
 
 
-def _entities(tweet: ConllTweet) -> list[dict[str, Any]]:
-    return [
-        {
-            "start": s,
-            "end": e,
-            "text": " ".join(tweet.tokens[s:e]),
-            "type": t,
-            "groundable": False,
-            "boxes": [],
-            "masks": [],
-        }
-        for s, e, t in tweet.spans
-    ]
+def split_files(sources: Sources, split: str) -> SplitFiles:
+    """The files of ``split``; :class:`MissingDataError` when the split file or a needed folder is absent."""
+    xml_dir = sources.data_dir / "xml" if sources.info.boxes else None
+    if xml_dir is not None and not xml_dir.is_dir():
+        raise MissingDataError(f"{sources.info.name} needs the VOC boxes in <data dir>/xml", file=xml_dir)
+    return SplitFiles(
+        split=split,
+        conll=split_file(sources.data_dir, split),
+        xml_dir=xml_dir,
+        mask_dir=sources.mask_dir,
+        image_dir=sources.image_dir,
+        knowledge=sources.knowledge,
+        captions=tuple(caption_files(sources.captions)) if sources.captions else (),
+    )
 
 
-def _attach(
-    entities: list[dict], key: str, by_label: dict[str, list], file: Path, kind: str, report: Report, what: str
+def generate_examples(files: SplitFiles, report: Report) -> Iterator[dict[str, Any]]:
+    """The examples of one split in file order; quirks and checksums go to ``report``."""
+    tweets = read_conll(files.conll, report)  # checks that it is a regular file of bounded size first
+    record_checksum(report, files.conll)
+    knowledge = read_aligned_knowledge(files.knowledge, files.split, tweets, report) if files.knowledge else None
+    captions = read_caption_tables(files.captions, report) if files.captions else None
+    xml_files, mask_files = FileDigest(), FileDigest()
+    for tweet in tweets:
+        example = new_example(tweet)
+        image = attach_image(example, files.image_dir, report) if files.image_dir else None
+        xml = attach_boxes(example, files.xml_dir, image, report, xml_files) if files.xml_dir else None
+        mask = attach_masks(example, files.mask_dir, image or xml, report, mask_files) if files.mask_dir else None
+        attach_size(example, image or xml or mask)
+        if knowledge is not None:
+            example["knowledge"] = knowledge.get(tweet.id)
+        if captions is not None:
+            attach_captions(example, captions, files.conll, tweet.line, report)
+        yield example
+    xml_files.record(report, files.xml_dir, files.split)
+    mask_files.record(report, files.mask_dir, files.split)
+
+
+def iter_examples(sources: Sources, split: str, report: Report) -> Iterator[dict[str, Any]]:
+    """Stream the examples of one split of ``sources`` (:func:`split_files` then :func:`generate_examples`)."""
+    return generate_examples(split_files(sources, split), report)
+
+
+# --- the sources of an example, one helper each ---
+
+
+def new_example(tweet: ConllTweet) -> dict[str, Any]:
+    """The example of a tweet: its tokens, tags and entities, nothing attached yet."""
+    return {
+        "id": tweet.id,
+        "tokens": tweet.tokens,
+        "ner_tags": tweet.tags,
+        "image": None,
+        "image_id": f"{tweet.id}.jpg",
+        "width": None,
+        "height": None,
+        "entities": [
+            {
+                "start": s,
+                "end": e,
+                "text": " ".join(tweet.tokens[s:e]),
+                "type": t,
+                "groundable": False,
+                "boxes": [],
+                "masks": [],
+            }
+            for s, e, t in tweet.spans
+        ],
+    }
+
+
+def attach_image(example: dict, image_dir: Path, report: Report) -> Size | None:
+    """The image (by path) and its size, decoded once: a damaged or oversized image is an error."""
+    image_file = image_dir / example["image_id"]
+    if not present(image_file):
+        report.add("missing-image", image_file, None, f"no image for tweet {example['id']}")
+        return None
+    size = image_size(image_file)
+    example["image"] = {"path": str(image_file), "bytes": None}
+    return size
+
+
+def attach_boxes(example: dict, xml_dir: Path, image: Size | None, report: Report, digest: FileDigest) -> Size | None:
+    """The VOC boxes of each entity (by ``<name>``, checked against the image), and the ``<size>``."""
+    xml_file = xml_dir / f"{example['id']}.xml"
+    if not present(xml_file):
+        return None
+    voc = read_voc(xml_file, report, image_size=image)
+    digest.add(xml_file)
+    boxes: dict[str, list] = {}
+    for obj in voc.objects:
+        boxes.setdefault(obj.name, []).append(obj.box)
+    _attach_regions(example, "boxes", boxes, xml_file, "xml-unmatched-name", report, "<object> name")
+    if voc.width is None:
+        report.add("xml-size", xml_file, None, "no usable <size>")
+        return None
+    size = (voc.width, voc.height)
+    if image and size != image:
+        report.add("xml-size", xml_file, None, f"<size> {size} but image is {image}")
+    return size
+
+
+def attach_masks(example: dict, mask_dir: Path, known: Size | None, report: Report, digest: FileDigest) -> Size | None:
+    """The labelme masks of each entity (by ``label``); the labelme size must equal ``known`` (the image's,
+    else the VOC size), checked before any drawing."""
+    mask_file = mask_dir / f"{example['id']}.json"
+    if not present(mask_file):
+        return None
+    ann = read_labelme(mask_file, report, expected_size=known)
+    digest.add(mask_file)
+    _attach_regions(example, "masks", ann.masks, mask_file, "mask-unmatched-label", report, "shape label")
+    return (ann.width, ann.height)
+
+
+def attach_size(example: dict, size: Size | None) -> None:
+    """Width and height (the image's, else the VOC's, else the labelme's); the groundable flags."""
+    example["width"], example["height"] = size if size else (None, None)
+    for e in example["entities"]:
+        e["groundable"] = bool(e["boxes"] or e["masks"])
+
+
+def attach_captions(example: dict, tables: tuple[dict, dict], conll: Path, line: int, report: Report) -> None:
+    """The BLIP-2 caption and the mPLUG-Owl description of the tweet's image (None where a table lacks it)."""
+    for key, table in zip(("caption", "description"), tables, strict=True):
+        example[key] = table.get(example["id"])
+        if table and example[key] is None:
+            report.add("missing-caption", conll, line, f"no {key} for image {example['image_id']}")
+
+
+def _attach_regions(
+    example: dict, key: str, by_label: dict[str, list], file: Path, kind: str, report: Report, what: str
 ) -> None:
-    texts = {e["text"] for e in entities}
+    texts = {e["text"] for e in example["entities"]}
     for label, items in by_label.items():
         if label not in texts:
             report.add(kind, file, None, f"{what} {label!r} ({len(items)}) matches no entity of the tweet")
-    for e in entities:
+    for e in example["entities"]:
         e[key] = list(by_label.get(e["text"], []))
 
 
-class _Digest:
+# --- sources read once per split ---
+
+
+def read_aligned_knowledge(release: Path, split: str, tweets: list[ConllTweet], report: Report) -> dict[str, str]:
+    """Tweet id -> knowledge text of the split's file of the release, aligned by tokens."""
+    name, records = read_knowledge(release, split, report)
+    knowledge = align_knowledge([(t.id, t.tokens, t.tags) for t in tweets], records, file=name, report=report)
+    record_checksum(report, release if release.is_file() else Path(name))  # the zip, or the file
+    return knowledge
+
+
+def read_caption_tables(files: tuple[Path, ...], report: Report) -> tuple[dict[str, str], dict[str, str]]:
+    """(captions, descriptions) by image id, from the caption files."""
+    tables = read_captions(files, report)
+    for f in files:
+        record_checksum(report, f)
+    return tables
+
+
+def record_checksum(report: Report, path: Path) -> None:
+    report.checksums[str(path)] = sha256_file(path)
+
+
+@dataclass
+class FileDigest:
     """A combined SHA-256 over many small files (the XML or labelme files a split used)."""
 
-    def __init__(self) -> None:
-        self.digest = hashlib.sha256()
-        self.count = 0
+    digest: Any = field(default_factory=hashlib.sha256)
+    count: int = 0
 
     def add(self, path: Path) -> None:
         self.digest.update(path.name.encode() + b"\0" + sha256_file(path).encode())
         self.count += 1
 
-
-def iter_examples(sources: Sources, split: str, report: Report) -> Iterator[dict[str, Any]]:
-    """Stream the examples of one split in file order; quirks and checksums go to ``report``."""
-    conll = split_file(sources.data_dir, split)
-    tweets = read_conll(conll, report)  # checks that it is a regular file of bounded size first
-    report.checksums[str(conll)] = sha256_file(conll)
-
-    knowledge: dict[str, str] = {}
-    if sources.knowledge is not None:
-        name, records = read_knowledge(sources.knowledge, split, report)
-        knowledge = align_knowledge([(t.id, t.tokens, t.tags) for t in tweets], records, file=name, report=report)
-        read_from = sources.knowledge if sources.knowledge.is_file() else Path(name)  # the zip, or the file
-        report.checksums[str(read_from)] = sha256_file(read_from)
-    captions, descriptions = sources.caption_maps(report) if sources.captions else ({}, {})
-    for p in sources.captions:
-        for f in sorted(p.glob("*.txt")) if p.is_dir() else [p]:
-            report.checksums[str(f)] = sha256_file(f)
-
-    xml_dir = sources.data_dir / "xml"
-    if sources.info.boxes and not xml_dir.is_dir():
-        raise MissingDataError(f"{sources.info.name} needs the VOC boxes in <data dir>/xml", file=xml_dir)
-    xml_digest, mask_digest = _Digest(), _Digest()
-
-    for tweet in tweets:
-        entities = _entities(tweet)
-        size_xml = size_mask = size_image = None
-        image = None
-        if sources.image_dir is not None:
-            image_file = sources.image_dir / f"{tweet.id}.jpg"
-            if present(image_file):
-                size_image = image_size(image_file)  # decoded once: a damaged or oversized image is an error
-                image = {"path": str(image_file), "bytes": None}
-            else:
-                report.add("missing-image", image_file, None, f"no image for tweet {tweet.id}")
-        if sources.info.boxes:
-            xml_file = xml_dir / f"{tweet.id}.xml"
-            if present(xml_file):
-                voc = read_voc(xml_file, report, image_size=size_image)  # boxes checked against the image
-                xml_digest.add(xml_file)
-                boxes: dict[str, list] = {}
-                for obj in voc.objects:
-                    boxes.setdefault(obj.name, []).append(obj.box)
-                _attach(entities, "boxes", boxes, xml_file, "xml-unmatched-name", report, "<object> name")
-                if voc.width is None:
-                    report.add("xml-size", xml_file, None, "no usable <size>")
-                else:
-                    size_xml = (voc.width, voc.height)
-                    if size_image and size_xml != size_image:
-                        report.add("xml-size", xml_file, None, f"<size> {size_xml} but image is {size_image}")
-        if sources.mask_dir is not None:
-            mask_file = sources.mask_dir / f"{tweet.id}.json"
-            if present(mask_file):
-                # the labelme size must equal the image's (else the VOC size): checked before any drawing
-                ann = read_labelme(mask_file, report, expected_size=size_image or size_xml)
-                mask_digest.add(mask_file)
-                _attach(entities, "masks", ann.masks, mask_file, "mask-unmatched-label", report, "shape label")
-                size_mask = (ann.width, ann.height)
-        size = size_image or size_xml or size_mask
-        for e in entities:
-            e["groundable"] = bool(e["boxes"] or e["masks"])
-        example: dict[str, Any] = {
-            "id": tweet.id,
-            "tokens": tweet.tokens,
-            "ner_tags": tweet.tags,
-            "image": image,
-            "image_id": f"{tweet.id}.jpg",
-            "width": size[0] if size else None,
-            "height": size[1] if size else None,
-            "entities": entities,
-        }
-        if sources.knowledge is not None:
-            example["knowledge"] = knowledge.get(tweet.id)
-        if sources.captions:
-            example["caption"] = captions.get(tweet.id)
-            example["description"] = descriptions.get(tweet.id)
-            for key, table in (("caption", captions), ("description", descriptions)):
-                if table and example[key] is None:
-                    report.add("missing-caption", conll, tweet.line, f"no {key} for image {tweet.id}.jpg")
-        yield example
-
-    if xml_digest.count:
-        report.checksums[f"{xml_dir} ({xml_digest.count} files of {split})"] = xml_digest.digest.hexdigest()
-    if mask_digest.count:
-        report.checksums[f"{sources.mask_dir} ({mask_digest.count} files of {split})"] = mask_digest.digest.hexdigest()
+    def record(self, report: Report, folder: Path | None, split: str) -> None:
+        if self.count:
+            report.checksums[f"{folder} ({self.count} files of {split})"] = self.digest.hexdigest()

@@ -6,15 +6,18 @@ Use it directly (datasets >= 4 runs no loading scripts)::
     builder.download_and_prepare()
     ds = builder.as_dataset()
 
-or through :func:`smner_bench.loaders.load`. Options beyond ``data_dir`` are config keyword arguments:
-``image_dir``, ``knowledge`` (zip or folder), ``captions`` (files or folders) and ``mask_dir``.
-The cache is keyed by the builder's source code and by the size and modification time of every raw
-file it reads, so editing either rebuilds it.
+or through :func:`smner_bench.loaders.load`. The other source options (``image_dir``, ``knowledge``,
+``captions``, ``mask_dir``) are those of :meth:`Sources.of`, or pass ``sources=`` a :class:`Sources`.
+The cache key (datasets' ``hash`` argument) is :func:`cache_key`: the source of the modules the builder runs
+and the size and modification time of every raw file it reads, so editing either rebuilds the cache.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
+import importlib.util
 import logging
 import os
 from dataclasses import dataclass
@@ -23,9 +26,10 @@ from pathlib import Path
 import datasets
 
 from smner_bench.benchmark.errors import UsageError
+from smner_bench.benchmark.safe_output import write_text
 
-from .assemble import Sources, iter_examples
-from .configs import CONFIGS, SPLITS, config_info, split_file
+from .assemble import SplitFiles, generate_examples, split_files
+from .configs import CONFIGS, SOURCE_OPTIONS, SPLITS, Sources, config_info
 from .features import build_features
 from .report import Report
 
@@ -36,37 +40,136 @@ REPORT_FILE = "smner-quirks-{split}.json"
 
 @dataclass
 class SmnerConfig(datasets.BuilderConfig):
-    image_dir: str | None = None
-    knowledge: str | None = None
-    captions: tuple[str, ...] | None = None
-    mask_dir: str | None = None
+    sources: Sources | None = None
 
+
+class SmnerBench(datasets.GeneratorBasedBuilder):
+    """Twitter-2015, Twitter-2017, Twitter-GMNER (v2.0 and v1) and Twitter-SMNER from their raw releases."""
+
+    BUILDER_CONFIG_CLASS = SmnerConfig
+    BUILDER_CONFIGS = [  # noqa: RUF012 (datasets' class attribute)
+        SmnerConfig(name=info.name, version=datasets.Version("1.0.0"), description=info.description)
+        for info in CONFIGS.values()
+    ]
+    DEFAULT_CONFIG_NAME = "gmner"
+
+    def __init__(
+        self,
+        config_name: str | None = None,
+        *,
+        data_dir: str | os.PathLike | None = None,
+        sources: Sources | None = None,
+        hash: str | None = None,
+        **kwargs,
+    ):
+        options = {name: kwargs.pop(name) for name in SOURCE_OPTIONS if name in kwargs}
+        if sources is None:
+            config_name = config_name or self.DEFAULT_CONFIG_NAME
+            sources = Sources.of(config_name, data_dir, **options)
+        elif data_dir or options or config_name not in (None, sources.info.name):
+            raise UsageError("give sources= alone, or config_name and data_dir (and source options)")
+        config_name = sources.info.name
+        self._reports: dict[str, Report] = {}
+        super().__init__(config_name=config_name, sources=sources, hash=hash or cache_key(sources), **kwargs)
+
+    @property
     def sources(self) -> Sources:
-        if not self.data_dir:
-            raise UsageError(f"config {self.name!r} needs data_dir, the folder of the raw release")
+        return self.config.sources
 
-        def absolute(p: str | None) -> Path | None:
-            return Path(p).expanduser().resolve() if p else None
-
-        captions = (self.captions,) if isinstance(self.captions, str) else (self.captions or ())
-        return Sources(
-            info=config_info(self.name),
-            data_dir=absolute(self.data_dir),  # type: ignore[arg-type]
-            image_dir=absolute(self.image_dir),
-            knowledge=absolute(self.knowledge),
-            captions=tuple(absolute(c) for c in captions),  # type: ignore[misc]
-            mask_dir=absolute(self.mask_dir),
+    def _info(self) -> datasets.DatasetInfo:
+        info = config_info(self.config.name)
+        return datasets.DatasetInfo(
+            description=f"{info.title}: {info.description}",
+            features=build_features(self.config.sources.optional_fields),
+            homepage=info.homepage,
+            citation=info.citation,
         )
 
+    def _split_generators(self, dl_manager):
+        # every split's files first: a missing split file or folder fails before anything is written
+        files = [split_files(self.sources, split) for split in SPLITS]
+        return [datasets.SplitGenerator(name=f.split, gen_kwargs={"files": f}) for f in files]
 
-def _code_hash() -> str:
+    def _generate_examples(self, files: SplitFiles):
+        report = self._reports[files.split] = Report()
+        yield from enumerate(generate_examples(files, report))
+        if report.quirks:
+            kinds = ", ".join(f"{kind} {n}" for kind, n in report.counts().items())
+            log.warning(
+                "%s %s: %d quirks (%s); see quirk_report() or `smner-bench prepare`",
+                self.config.name,
+                files.split,
+                len(report.quirks),
+                kinds,
+            )
+
+    def download_and_prepare(self, *args, **kwargs) -> None:
+        """datasets' ``download_and_prepare``; a fresh build stores each split's quirk report with the cache."""
+        super().download_and_prepare(*args, **kwargs)
+        reports, self._reports = self._reports, {}
+        for split, report in reports.items():
+            write_text(Path(self.cache_dir, REPORT_FILE.format(split=split)), report.to_json())
+
+    def quirk_report(self, split: str) -> Report:
+        """The report stored with the prepared cache for ``split`` (read again from the raw files when the
+        cache lacks it, e.g. after a build that stopped between the cache and its reports)."""
+        path = Path(self.cache_dir, REPORT_FILE.format(split=split))
+        if not path.is_file():
+            report = Report()
+            for _ in generate_examples(split_files(self.sources, split), report):
+                pass
+            write_text(path, report.to_json())
+        return Report.from_json(path.read_text(encoding="utf-8"))
+
+
+def cache_key(sources: Sources) -> str:
+    """The builder's cache key: the source of the modules it runs, and the raw files ``sources`` reads."""
+    return code_hash() + "-" + file_stamp(sources.read_paths())
+
+
+BUILDER_MODULES = (__name__, "smner_bench.loaders.assemble", "smner_bench.loaders.features")
+
+
+@functools.cache
+def code_hash() -> str:
+    """A digest of the modules the builder runs: :data:`BUILDER_MODULES` and every ``smner_bench`` module
+    they import, directly or not (imports inside functions included)."""
     digest = hashlib.sha256()
-    for f in sorted(Path(__file__).parent.glob("*.py")) + sorted(Path(__file__).parents[1].glob("benchmark/*.py")):
-        digest.update(f.read_bytes())
+    for name, path in sorted(builder_modules().items()):
+        digest.update(f"{name}\0".encode() + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def _stamp(paths: list[Path]) -> str:
+def builder_modules(roots: tuple[str, ...] = BUILDER_MODULES, package: str = "smner_bench") -> dict[str, Path]:
+    """Module name -> file of ``roots`` and the modules of ``package`` they import (read from their source)."""
+    found: dict[str, Path] = {}
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):  # `from module import function`: not a module
+            spec = None
+        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+            continue
+        found[name] = path = Path(spec.origin)
+        parent = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_bytes())):
+            if isinstance(node, ast.Import):
+                todo += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    stem = parent.rsplit(".", node.level - 1)[0] if node.level > 1 else parent
+                    base = f"{stem}.{base}" if base else stem
+                todo += [base] + [f"{base}.{alias.name}" for alias in node.names]
+        todo = [m for m in todo if m == package or m.startswith(package + ".")]
+    return found
+
+
+def file_stamp(paths: list[Path]) -> str:
     """A digest of the names, sizes and modification times of every file under ``paths``."""
     digest = hashlib.sha256()
     for root in paths:
@@ -83,71 +186,3 @@ def _stamp(paths: list[Path]) -> str:
                     st = os.lstat(os.path.join(dirpath, name))
                 digest.update(f"{dirpath}/{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
-
-
-class SmnerBench(datasets.GeneratorBasedBuilder):
-    """Twitter-2015, Twitter-2017, Twitter-GMNER (v2.0 and v1) and Twitter-SMNER from their raw releases."""
-
-    BUILDER_CONFIG_CLASS = SmnerConfig
-    BUILDER_CONFIGS = [  # noqa: RUF012 (datasets' class attribute)
-        SmnerConfig(name=info.name, version=datasets.Version("1.0.0"), description=info.description)
-        for info in CONFIGS.values()
-    ]
-    DEFAULT_CONFIG_NAME = "gmner"
-
-    def __init__(self, *args, hash: str | None = None, **kwargs):
-        super().__init__(*args, hash=hash or "pending", **kwargs)
-        if hash is None:
-            # the cache key: this code, and the raw files this config reads
-            self.hash = _code_hash() + "-" + _stamp(self._read_paths())
-            self._cache_dir = self._output_dir = self._build_cache_dir()
-            if os.path.exists(os.path.join(self._cache_dir, datasets.config.DATASET_INFO_FILENAME)):
-                self.info = datasets.DatasetInfo.from_directory(self._cache_dir)
-
-    def _read_paths(self) -> list[Path]:
-        src = self.config.sources()
-        paths = [p for p in src.data_dir.iterdir() if p.suffix == ".txt"]
-        if src.info.boxes and (src.data_dir / "xml").is_dir():
-            paths.append(src.data_dir / "xml")
-        for extra in (src.mask_dir, src.image_dir, src.knowledge, *src.captions):
-            if extra is not None:
-                paths.append(extra)
-        return sorted(paths)
-
-    def _info(self) -> datasets.DatasetInfo:
-        info = config_info(self.config.name)
-        optional: tuple[str, ...] = ()
-        if self.config.knowledge:
-            optional += ("knowledge",)
-        if self.config.captions:
-            optional += ("caption", "description")
-        return datasets.DatasetInfo(
-            description=f"{info.title}: {info.description}",
-            features=build_features(optional),
-            homepage=info.homepage,
-            citation=info.citation,
-        )
-
-    def _split_generators(self, dl_manager):
-        self._sources = self.config.sources()
-        for split in SPLITS:  # fail before writing anything when a split file is missing
-            split_file(self._sources.data_dir, split)
-        return [datasets.SplitGenerator(name=split, gen_kwargs={"split": split}) for split in SPLITS]
-
-    def _generate_examples(self, split: str):
-        report = Report()
-        yield from enumerate(iter_examples(self._sources, split, report))
-        if report.quirks:
-            kinds = ", ".join(f"{kind} {n}" for kind, n in report.counts().items())
-            log.warning(
-                "%s %s: %d quirks (%s); see quirk_report() or `smner-bench prepare`",
-                self.config.name,
-                split,
-                len(report.quirks),
-                kinds,
-            )
-        Path(self._output_dir, REPORT_FILE.format(split=split)).write_text(report.to_json(), encoding="utf-8")
-
-    def quirk_report(self, split: str) -> Report:
-        """The report stored with the prepared cache for ``split``."""
-        return Report.from_json(Path(self.cache_dir, REPORT_FILE.format(split=split)).read_text(encoding="utf-8"))

@@ -12,6 +12,7 @@ and reported (``utf8-bom``) when a report is given.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
@@ -82,9 +83,8 @@ def caption_format(path: str | Path) -> str:
     raise DataFormatError("empty caption file", file=path)
 
 
-def read_captions(paths: list[str | Path], report: Report | None = None) -> tuple[dict[str, str], dict[str, str]]:
-    """``(captions, descriptions)`` from caption files and folders (folders: every ``*.txt`` inside),
-    each file's format recognised by :func:`caption_format`."""
+def caption_files(paths: Sequence[str | Path]) -> list[Path]:
+    """The caption files that ``paths`` name: files as given, folders as every ``*.txt`` inside."""
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
@@ -95,9 +95,15 @@ def read_captions(paths: list[str | Path], report: Report | None = None) -> tupl
             raise MissingDataError("caption file or folder not found", file=p)
     if not files:
         raise MissingDataError("no caption file (*.txt) found", file=", ".join(map(str, paths)))
+    return files
+
+
+def read_captions(paths: Sequence[str | Path], report: Report | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """``(captions, descriptions)`` from caption files and folders (folders: every ``*.txt`` inside),
+    each file's format recognised by :func:`caption_format`."""
     captions: dict[str, str] = {}
     descriptions: dict[str, str] = {}
-    for f in files:
+    for f in caption_files(paths):
         if caption_format(f) == "mplug":
             descriptions.update(read_mplug_descriptions(f, report))
         else:

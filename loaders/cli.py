@@ -8,48 +8,15 @@ import sys
 
 from smner_bench.benchmark import options
 
-from .configs import CONFIGS, SPLITS
-
-
-def _data_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", choices=list(CONFIGS), help="dataset config")
-    p.add_argument("--data-dir", required=True, help="folder of the raw release (CoNLL files, xml/, masks/)")
-    p.add_argument("--image-dir", help="folder of the tweet images (<id>.jpg); fills the image feature")
-    p.add_argument("--knowledge", help="LLM-knowledge release (zip or folder) to add as 'knowledge'")
-    p.add_argument(
-        "--captions",
-        nargs="+",
-        metavar="FILE_OR_DIR",
-        help="BLIP-2 caption and/or mPLUG-Owl description files or folders",
-    )
-    p.add_argument("--mask-dir", help="labelme JSON folder for smner (default: <data-dir>/masks)")
-    p.add_argument("--cache-dir", help="datasets cache folder (default: the Hugging Face cache)")
-
-
-def _builder(args: argparse.Namespace):
-    from .api import builder
-
-    return builder(
-        args.config,
-        args.data_dir,
-        image_dir=args.image_dir,
-        knowledge=args.knowledge,
-        captions=args.captions,
-        mask_dir=args.mask_dir,
-        cache_dir=args.cache_dir,
-    )
+from .configs import SPLITS, Sources, add_source_options, source_paths
 
 
 def _prepared(args: argparse.Namespace):
     from .api import prepare
+    from .builder import SmnerBench
 
-    b = prepare(_builder(args))
+    b = prepare(SmnerBench(sources=Sources.from_args(args), cache_dir=args.cache_dir))
     return b, b.as_dataset()
-
-
-def _inputs(args: argparse.Namespace) -> list:
-    """Every path the build reads (and its cache): an export folder may not hold one."""
-    return [args.data_dir, args.image_dir, args.knowledge, *(args.captions or []), args.mask_dir, args.cache_dir]
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
@@ -57,14 +24,16 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
     from .export import export, legacy_export
 
-    check_folder(args.out, "export", inputs=_inputs(args), legacy=legacy_export)  # refused before the build
+    check_folder(args.out, "export", inputs=source_paths(args), legacy=legacy_export)  # refused before the build
     b, dataset = _prepared(args)
     reports = {split: b.quirk_report(split) for split in SPLITS}
     for split, report in reports.items():
         print(f"== {args.config} {split}: {len(dataset[split])} tweets; quirks:")
         print("  " + report.summary(examples=3).replace("\n", "\n  "))
     command = recorded_command() if sys.argv[0].endswith("smner-bench") else ""
-    out = export(args.config, dataset, reports, args.out, command=command, data_dir=args.data_dir, inputs=_inputs(args))
+    out = export(
+        args.config, dataset, reports, args.out, command=command, data_dir=args.data_dir, inputs=source_paths(args)
+    )
     print(f"wrote {out} (read it with datasets.load_dataset({str(out)!r}, {args.config!r}))")
     return 0
 
@@ -93,12 +62,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("prepare", help="build a config from raw files and export Parquet + dataset card")
-    _data_options(p)
+    add_source_options(p)
     p.add_argument("--out", required=True, help="export folder (created, or updated with this config)")
     p.set_defaults(func=cmd_prepare)
 
     p = subparsers.add_parser("stats", help="per-split statistics of a config")
-    _data_options(p)
+    add_source_options(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_stats)
 

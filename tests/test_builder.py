@@ -1,0 +1,137 @@
+"""The builder's shape: one definition of the source options, files resolved per split, the cache keyed by
+datasets' public ``hash`` argument (the modules the builder runs + the raw files), a light command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from smner_bench.benchmark.errors import MissingDataError, UsageError
+from smner_bench.loaders import load
+from smner_bench.loaders.assemble import SplitFiles
+from smner_bench.loaders.builder import SmnerBench, builder_modules, cache_key, code_hash
+from smner_bench.loaders.configs import Sources, add_source_options, source_paths
+
+TWEETS = {
+    "train.txt": "IMGID:1\nKevin\tB-PER\nDurant\tI-PER\nrocks\tO\n\nIMGID:2\nin\tO\nParis\tI-LOC\n\n",
+    "valid.txt": "IMGID:3\nNew\tB-LOC\nYork\tI-LOC\n\n",
+    "test.txt": "IMGID:4\nhello\tO\n\n",
+}
+
+
+def release(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in TWEETS.items():
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def test_cache_key_hashes_only_the_modules_the_builder_runs():
+    modules = builder_modules()
+    for name in ("builder", "assemble", "configs", "conll", "voc", "labelme", "knowledge", "captions", "features"):
+        assert f"smner_bench.loaders.{name}" in modules
+    assert "smner_bench.benchmark.errors" in modules
+    for name in ("smner_bench.loaders.sample", "smner_bench.loaders.cli", "smner_bench.loaders.export"):
+        assert name not in modules, name  # edited, they leave every prepared cache valid
+    assert not [m for m in modules if m.startswith(("smner_bench.baselines", "smner_bench.leaderboard"))]
+    assert all(path.is_file() and path.suffix == ".py" for path in modules.values())
+    assert len(code_hash()) == 16
+
+
+def test_cache_key_follows_the_raw_files(tmp_path):
+    data = release(tmp_path / "twitter2015")
+    key = cache_key(Sources.of("twitter2015", data))
+    assert key == cache_key(Sources.of("twitter2015", data)) and key.startswith(code_hash() + "-")
+    (data / "test.txt").write_text("IMGID:4\nhello\tO\nworld\tO\n\n", encoding="utf-8")
+    assert cache_key(Sources.of("twitter2015", data)) != key
+
+
+def test_builder_passes_its_key_as_the_public_hash(tmp_path):
+    data = release(tmp_path / "twitter2015")
+    b = SmnerBench(config_name="twitter2015", data_dir=str(data), cache_dir=str(tmp_path / "cache"))
+    assert b.hash == cache_key(b.sources) and Path(b.cache_dir).name == b.hash
+    assert b.sources == Sources.of("twitter2015", data)
+    given = SmnerBench(sources=Sources.of("twitter2015", data), hash="mine", cache_dir=str(tmp_path / "cache"))
+    assert Path(given.cache_dir).name == "mine"
+    with pytest.raises(UsageError, match="sources= alone"):
+        SmnerBench(config_name="gmner", sources=Sources.of("twitter2015", data))
+    with pytest.raises(UsageError, match="needs data_dir"):
+        SmnerBench(config_name="twitter2015")
+
+
+def test_split_generators_resolve_every_file_first(tmp_path):
+    data = release(tmp_path / "twitter2015")
+    b = SmnerBench(config_name="twitter2015", data_dir=str(data), cache_dir=str(tmp_path / "cache"))
+    generators = b._split_generators(None)
+    files = {g.name: g.gen_kwargs["files"] for g in generators}
+    assert list(files) == ["train", "validation", "test"]
+    assert files["validation"] == SplitFiles(split="validation", conll=data / "valid.txt")
+    (data / "xml").mkdir()
+    gmner = SmnerBench(config_name="gmner", data_dir=str(data), cache_dir=str(tmp_path / "cache"))
+    assert {g.gen_kwargs["files"].xml_dir for g in gmner._split_generators(None)} == {data / "xml"}
+    (data / "xml").rmdir()
+    with pytest.raises(MissingDataError, match="needs the VOC boxes"):
+        load("gmner", data, cache_dir=tmp_path / "cache")
+    assert not list((tmp_path / "cache").glob("**/*.arrow"))  # refused before anything was written
+
+
+def test_cache_is_reused_until_a_raw_file_changes(tmp_path):
+    data = release(tmp_path / "twitter2015")
+    cache = tmp_path / "cache"
+    ds = load("twitter2015", data, cache_dir=cache)
+    assert ds["dev"]["tokens"] == [["New", "York"]]
+    b = SmnerBench(config_name="twitter2015", data_dir=str(data), cache_dir=str(cache))
+    report = b.quirk_report("train")
+    assert report.counts() == {"bio-repair": 1}  # "in O, Paris I-LOC" starts a new entity
+    stored = Path(b.cache_dir, "smner-quirks-train.json")
+    assert stored.is_file()
+    stored.unlink()  # a build stopped between the cache and its reports: read again from the raw files
+    assert b.quirk_report("train").counts() == {"bio-repair": 1} and stored.is_file()
+
+    def caches() -> list[str]:  # <cache>/builder/<config id>/<version>/<hash>
+        return sorted(p.name for p in Path(b.cache_dir).parent.iterdir() if p.is_dir())
+
+    assert caches() == [b.hash]
+    assert load("twitter2015", data, cache_dir=cache)["test"]["id"] == ["4"]
+    assert caches() == [b.hash]  # reused
+    (data / "test.txt").write_text("IMGID:5\nhello\tO\n\n", encoding="utf-8")
+    assert load("twitter2015", data, cache_dir=cache)["test"]["id"] == ["5"]
+    assert len(caches()) == 2 and b.hash in caches()
+
+
+def test_one_definition_of_the_source_options(tmp_path):
+    data = release(tmp_path / "twitter2015")
+    (tmp_path / "images").mkdir()
+    captions = tmp_path / "c.txt"
+    captions.write_text("1.jpg :a cat\n", encoding="utf-8")
+    parser = argparse.ArgumentParser()
+    add_source_options(parser)
+    args = parser.parse_args(
+        ["twitter2015", "--data-dir", str(data), "--image-dir", str(tmp_path / "images"), "--captions", str(captions)]
+    )
+    sources = Sources.from_args(args)
+    assert sources == Sources.of("twitter2015", data, image_dir=tmp_path / "images", captions=captions)
+    assert sources.captions == (captions,) and sources.optional_fields == ("caption", "description")
+    assert source_paths(args) == [str(data), str(tmp_path / "images"), None, str(captions), None, None]
+    narrow = argparse.ArgumentParser()
+    add_source_options(narrow, ["data_dir", "captions"], required=["data_dir", "captions"], help={"captions": "x"})
+    with pytest.raises(SystemExit):
+        narrow.parse_args(["--data-dir", str(data)])
+    assert narrow.parse_args(["--data-dir", "d", "--captions", "a", "b"]).captions == ["a", "b"]
+    with pytest.raises(MissingDataError, match="image folder not found"):
+        Sources.of("twitter2015", data, image_dir=tmp_path / "nowhere")
+
+
+def test_command_line_registers_without_heavy_imports():
+    code = (
+        "import sys, argparse, smner_bench.loaders.cli as cli\n"
+        "cli.register(argparse.ArgumentParser().add_subparsers())\n"
+        "print(sorted(m for m in ('datasets', 'pandas', 'PIL', 'numpy', 'pyarrow') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
