@@ -12,7 +12,7 @@ and reported (``utf8-bom``) when a report is given.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
@@ -73,6 +73,17 @@ def read_mplug_descriptions(path: str | Path, report: Report | None = None) -> d
     if not descriptions:
         raise DataFormatError("no 'imgid:' record in this file", file=path)
     return descriptions
+
+
+def blip2_text(captions: Mapping[str, str]) -> str:
+    """A BLIP-2 caption file of ``{image id: caption}``, as :func:`read_blip2_captions` reads it."""
+    return "".join(f"{image_id}.jpg :{caption}\n" for image_id, caption in captions.items())
+
+
+def mplug_text(descriptions: Mapping[str, str]) -> str:
+    """An mPLUG-Owl description file of ``{image id: description}`` (which may span lines), as
+    :func:`read_mplug_descriptions` reads it."""
+    return "".join(f"{_MPLUG_PREFIX}{image_id}###{text}\n" for image_id, text in descriptions.items())
 
 
 def caption_format(path: str | Path) -> str:

@@ -16,6 +16,7 @@ and Twitter-GMNER train two each.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,3 +137,11 @@ def read_conll(path: str | Path, report: Report | None = None) -> list[ConllTwee
     if renamed:
         report.add("type-alias", path, None, f"{renamed} tags with type MISC read as OTHER")
     return tweets
+
+
+def conll_text(tweets: Iterable[tuple[str, Sequence[str], Sequence[str]]]) -> str:
+    """The CoNLL + IMGID text of ``(id, tokens, tags)`` tweets, as :func:`read_conll` reads it."""
+    return "".join(
+        f"{_PREFIX}{tid}\n" + "".join(f"{tok}\t{tag}\n" for tok, tag in zip(tokens, tags, strict=True)) + "\n"
+        for tid, tokens, tags in tweets
+    )

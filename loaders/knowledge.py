@@ -13,7 +13,7 @@ import os
 import zipfile
 import zlib
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +76,18 @@ def _read_text(source: Path, split: str, report: Report | None) -> tuple[str, st
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError) as exc:
         raise DataFormatError(f"damaged zip file ({type(exc).__name__}: {str(exc)[:100]})", file=source) from None
     raise MissingDataError(f"no {' or '.join(names)} for split {split!r} in the knowledge release", file=source)
+
+
+def knowledge_text(records: Iterable[tuple[Sequence[str], Sequence[str], str]]) -> str:
+    """The text of one split file of a release from ``(tokens, tags, knowledge)`` records, as
+    :func:`read_knowledge` reads it: the tweet's lines, ``<EOS>``, the knowledge one word per line, a blank line."""
+    return "".join(
+        "".join(f"{tok}\t{tag}\n" for tok, tag in zip(tokens, tags, strict=True))
+        + "<EOS>\tX\n"
+        + "".join(f"{word}\tX\n" for word in knowledge.split())
+        + "\n"
+        for tokens, tags, knowledge in records
+    )
 
 
 def read_knowledge(source: str | Path, split: str, report: Report | None = None) -> tuple[str, list[KnowledgeRecord]]:

@@ -17,8 +17,12 @@ entities of the four types (PER, LOC, ORG, OTHER) and writes them the way the re
       captions/BLIP2_sample.txt  "<id>.jpg :<caption>" per image
       captions/mplug-owl_<split>.txt  "imgid:<id>###<description>" records, possibly multi-line
 
-Every VOC box is the tight bounding box of one mask, rasterised with labelme's rules
-(labelme/utils/shape.py), so boxes, masks and image pixels agree. The same seed gives byte-identical
+The module is a world model (``_Tweet``, ``_Entity``, ``_Mask``: the made-up tweets and their regions) and
+writers that mirror the readers (:func:`.conll.conll_text`, :func:`.knowledge.knowledge_text`,
+:func:`.captions.blip2_text` / :func:`.captions.mplug_text`; the VOC and labelme documents here). Every VOC box
+is the tight bounding box of one mask, rasterised by the labelme reader's own
+:func:`.labelme.rasterize_shape` (labelme's rules), so boxes, masks and image pixels agree; the tests check
+the masks against an independent rasteriser. The same seed gives byte-identical
 files. Fixed cases (any seed): s0002's first entity has two boxes and two masks, s0003 has no entity,
 s0004's first entity has one mask made of two polygons sharing a group_id, s0005 has entities but no
 XML file (all ungroundable).
@@ -40,12 +44,18 @@ from xml.sax.saxutils import escape
 import numpy as np
 from PIL import Image, ImageDraw
 
+from smner_bench.benchmark.configs import canonical_split
 from smner_bench.benchmark.safe_output import atomic_folder, check_folder
+from smner_bench.benchmark.tags import TAG_NAMES, TYPES
 
-TYPES = ("PER", "LOC", "ORG", "OTHER")
-LABELS = ("B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-OTHER", "I-OTHER", "O")
-SPLITS = (("train", 36), ("dev", 12), ("test", 12))
-KNOWLEDGE_NAMES = {"train": "train.txt", "dev": "valid.txt", "test": "test.txt"}
+from . import knowledge
+from .captions import blip2_text, mplug_text
+from .configs import SPLIT_FILES
+from .conll import conll_text
+from .labelme import rasterize_shape
+
+LABELS = (*TAG_NAMES[1:], TAG_NAMES[0])  # labels.txt of the PGIM/RiVEG releases: O last
+SPLITS = (("train", 36), ("dev", 12), ("test", 12))  # the sample's splits (dev.txt) and their tweets
 SHAPE_TYPES = ("polygon", "rectangle", "circle", "mask")
 BACKGROUND = (235, 235, 235)
 ZIP_DATE = (2024, 1, 1, 0, 0, 0)
@@ -148,29 +158,6 @@ class _Tweet:
         return [e for e in self.entities if e.groundable]
 
 
-def rasterise(shape: dict, height: int, width: int) -> np.ndarray:
-    """Boolean (height, width) array of one labelme shape, following labelme/utils/shape.py."""
-    points = shape["points"]
-    out = np.zeros((height, width), dtype=bool)
-    if shape["shape_type"] == "mask":
-        (x1, y1), (x2, y2) = (tuple(int(v) for v in p) for p in points)
-        patch = np.asarray(Image.open(io.BytesIO(base64.b64decode(shape["mask"]))).convert("L")) != 0
-        out[y1 : y2 + 1, x1 : x2 + 1] = patch
-        return out
-    img = Image.new("L", (width, height), 0)
-    draw = ImageDraw.Draw(img)
-    xy = [tuple(p) for p in points]
-    if shape["shape_type"] == "circle":
-        (cx, cy), (px, py) = xy
-        d = math.sqrt((cx - px) ** 2 + (cy - py) ** 2)
-        draw.ellipse([cx - d, cy - d, cx + d, cy + d], outline=1, fill=1)
-    elif shape["shape_type"] == "rectangle":
-        draw.rectangle(xy, outline=1, fill=1)
-    else:
-        draw.polygon(xy, outline=1, fill=1)
-    return np.asarray(img, dtype=bool)
-
-
 def _shape(points: list[list[int]], shape_type: str, group_id: int | None, mask: str | None = None) -> dict:
     return {
         "label": "",
@@ -243,7 +230,7 @@ def _place_masks(rng: random.Random, tweet: _Tweet, cycle: list[int]) -> None:
             shape["label"] = entity.text
         region = np.zeros((tweet.height, tweet.width), dtype=bool)
         for shape in shapes:
-            region |= rasterise(shape, tweet.height, tweet.width)
+            region |= rasterize_shape(shape, tweet.height, tweet.width, Path(f"{tweet.tid}.json"), "shape")
         rows, cols = np.nonzero(region.any(axis=1))[0], np.nonzero(region.any(axis=0))[0]
         box = (int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1]))
         entity.masks.append(_Mask(shapes, region, box))
@@ -289,16 +276,15 @@ def _make_tweet(rng: random.Random, tid: str, split: str, counter: list[int], of
     return _Tweet(tid, split, tokens, tags, entities, rng.randint(160, 320), rng.randint(160, 320))
 
 
-def _knowledge(tweet: _Tweet) -> list[str]:
+def _knowledge(tweet: _Tweet) -> str:
     if not tweet.entities:
         text = "Named entities: none. Reasoning: the tweet shares a personal moment and names no {}."
-        return text.format("specific person, place or organisation").split(" ")
+        return text.format("specific person, place or organisation")
     words = ["Named", "entities:"]
     for i, e in enumerate(tweet.entities, 1):
         words += [f"{i}.", *e.tokens, f"({_TYPE_WORDS[e.etype]})"]
     kinds = " and ".join(dict.fromkeys(_TYPE_WORDS[e.etype] for e in tweet.entities))
-    reasoning = f"Reasoning: in this context the capitalised names most likely denote {kinds} entities."
-    return [*words, *reasoning.split()]
+    return " ".join(words) + f" Reasoning: in this context the capitalised names most likely denote {kinds} entities."
 
 
 def _voc(tweet: _Tweet) -> str:
@@ -358,40 +344,41 @@ def _caption(tweet: _Tweet) -> str:
     return "a light grey background with " + (", ".join(parts) if parts else "nothing on it")
 
 
-def _files(seed: int, tweets: list[_Tweet], missing: str) -> dict[str, bytes]:
-    """Every output file's bytes, by relative path."""
-    files: dict[str, bytes] = {}
-    splits = [name for name, _ in SPLITS]
-    conll = {s: "" for s in splits}
-    know = {s: "" for s in splits}
-    owl = {s: "" for s in splits}
-    blip = ""
-    for t in tweets:
-        lines = "".join(f"{tok}\t{tag}\n" for tok, tag in zip(t.tokens, t.tags, strict=True))
-        conll[t.split] += f"IMGID:{t.tid}\n{lines}\n"
-        if t.tid != missing:
-            know[t.split] += lines + "<EOS>\tX\n" + "".join(f"{w}\tX\n" for w in _knowledge(t)) + "\n"
-        blip += f"{t.tid}.jpg :{_caption(t)}\n"
-        extra = "\n\nThe shapes are flat, evenly lit and do not overlap.\n" if t.tid == TWO_BOXES else "\n"
-        owl[t.split] += f"imgid:{t.tid}###The image shows {_caption(t)}, drawn on a plain canvas.{extra}"
-        files[f"images/{t.tid}.jpg"] = _image(t)
-        if t.grounded:
-            files[f"xml/{t.tid}.xml"] = _voc(t).encode("utf-8")
-            files[f"masks/{t.tid}.json"] = _labelme(t).encode("utf-8")
+def _description(tweet: _Tweet) -> str:
+    extra = "\n\nThe shapes are flat, evenly lit and do not overlap." if tweet.tid == TWO_BOXES else ""
+    return f"The image shows {_caption(tweet)}, drawn on a plain canvas.{extra}"
+
+
+def _knowledge_zip(by_split: dict[str, list[_Tweet]], missing: str) -> bytes:
+    """The release as PGIM/RiVEG ship it: a zip of labels.txt and one CRLF file per split."""
+    entries = {"labels.txt": "".join(f"{x}\n" for x in LABELS)}
+    for split, tweets in by_split.items():
+        records = [(t.tokens, t.tags, _knowledge(t)) for t in tweets if t.tid != missing]
+        entries[knowledge.SPLIT_FILES[canonical_split(split)][0]] = knowledge.knowledge_text(records)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        entries = {"labels.txt": "".join(f"{x}\n" for x in LABELS)}
-        entries.update({KNOWLEDGE_NAMES[s]: know[s] for s in splits})
         for name in sorted(entries):
             info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             zf.writestr(info, entries[name].replace("\n", "\r\n").encode("utf-8"))
-    files["knowledge.zip"] = buf.getvalue()
-    files["captions/BLIP2_sample.txt"] = blip.encode("utf-8")
-    for s in splits:
-        files[f"{s}.txt"] = conll[s].encode("utf-8")
-        files[f"captions/mplug-owl_{s}.txt"] = owl[s].encode("utf-8")
+    return buf.getvalue()
+
+
+def _files(seed: int, tweets: list[_Tweet], missing: str) -> dict[str, bytes]:
+    """Every output file's bytes, by relative path."""
+    by_split = {name: [t for t in tweets if t.split == name] for name, _ in SPLITS}
+    files: dict[str, bytes] = {}
+    for t in tweets:
+        files[f"images/{t.tid}.jpg"] = _image(t)
+        if t.grounded:
+            files[f"xml/{t.tid}.xml"] = _voc(t).encode("utf-8")
+            files[f"masks/{t.tid}.json"] = _labelme(t).encode("utf-8")
+    files["knowledge.zip"] = _knowledge_zip(by_split, missing)
+    files["captions/BLIP2_sample.txt"] = blip2_text({t.tid: _caption(t) for t in tweets}).encode("utf-8")
+    for split, ts in by_split.items():
+        files[SPLIT_FILES[canonical_split(split)][0]] = conll_text((t.tid, t.tokens, t.tags) for t in ts).encode()
+        files[f"captions/mplug-owl_{split}.txt"] = mplug_text({t.tid: _description(t) for t in ts}).encode("utf-8")
     files["README.md"] = _readme(seed, missing).encode("utf-8")
     return files
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import filecmp
+import io
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -11,12 +14,13 @@ import sys
 import datasets
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from smner_bench.benchmark.cli import main
 from smner_bench.benchmark.safe_output import OutputError
 from smner_bench.loaders import decode_rle, load, load_split, quirk_report
 from smner_bench.loaders.export import export
+from smner_bench.loaders.labelme import read_labelme
 from smner_bench.loaders.sample import BACKGROUND, write_sample
 from smner_bench.loaders.stats import dataset_stats
 
@@ -94,6 +98,47 @@ def test_masks_boxes_and_pixels_agree(full):
             far = ~_dilate(union, 6)
             assert np.abs(image[far] - BACKGROUND).max() <= 25  # and nowhere else
     assert checked == 40 + 13 + 16
+
+
+def oracle_rasterise(shape: dict, height: int, width: int) -> np.ndarray:
+    """An independent rasteriser of one labelme shape, written from labelme/utils/shape.py (the oracle of the
+    sample's masks: the sample draws them with the reader's own rasteriser)."""
+    points = shape["points"]
+    out = np.zeros((height, width), dtype=bool)
+    if shape["shape_type"] == "mask":
+        (x1, y1), (x2, y2) = (tuple(int(v) for v in p) for p in points)
+        patch = np.asarray(Image.open(io.BytesIO(base64.b64decode(shape["mask"]))).convert("L")) != 0
+        out[y1 : y2 + 1, x1 : x2 + 1] = patch
+        return out
+    img = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(img)
+    xy = [tuple(p) for p in points]
+    if shape["shape_type"] == "circle":
+        (cx, cy), (px, py) = xy
+        d = math.sqrt((cx - px) ** 2 + (cy - py) ** 2)
+        draw.ellipse([cx - d, cy - d, cx + d, cy + d], outline=1, fill=1)
+    elif shape["shape_type"] == "rectangle":
+        draw.rectangle(xy, outline=1, fill=1)
+    else:
+        draw.polygon(xy, outline=1, fill=1)
+    return np.asarray(img, dtype=bool)
+
+
+def test_sample_masks_equal_an_independent_rasteriser(sample_dir):
+    kinds = set()
+    for path in sorted((sample_dir / "masks").glob("*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        h, w = doc["imageHeight"], doc["imageWidth"]
+        expected: dict[tuple, np.ndarray] = {}  # (label, group) -> union, in the order of the first shape
+        for i, shape in enumerate(doc["shapes"]):
+            key = (shape["label"], shape["group_id"] if shape["group_id"] is not None else f"own {i}")
+            expected[key] = expected.get(key, np.zeros((h, w), dtype=bool)) | oracle_rasterise(shape, h, w)
+            kinds.add(shape["shape_type"])
+        read = read_labelme(path).masks
+        for label in {label for label, _ in expected}:
+            oracle = [m for (lab, _), m in expected.items() if lab == label]
+            assert [decode_rle(r).tolist() for r in read[label]] == [m.tolist() for m in oracle], path.name
+    assert kinds == {"polygon", "rectangle", "circle", "mask"}
 
 
 def _dilate(mask, r):
