@@ -20,7 +20,6 @@ only files whose signature changed. The cache is an optimisation only:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ import time
 from pathlib import Path
 
 from smner_bench.benchmark.errors import MissingDataError
+from smner_bench.benchmark.io import sha256_file as file_digest  # a module name: tests count its calls
 from smner_bench.benchmark.safe_output import OutputError, write_json
 
 log = logging.getLogger(__name__)
@@ -39,15 +39,6 @@ CACHE_VERSION = 1
 MAX_CACHE_BYTES = 64 << 20  # a larger file is ignored (and replaced by a smaller one)
 RACY_SECONDS = 2.0  # an entry is stored only for a file whose mtime and ctime are at least this old
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-def file_digest(path: str | os.PathLike) -> str:
-    """The SHA-256 of a file's content (hex)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _signature(st: os.stat_result) -> list[int]:

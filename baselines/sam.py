@@ -15,7 +15,6 @@ Command: ``smner-bench masks --predictions gmner.jsonl --images DIR --sam-checkp
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,8 +23,9 @@ import numpy as np
 from pydantic import ValidationError
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
+from smner_bench.benchmark.io import json_lines
+from smner_bench.benchmark.regions import encode_rle
 from smner_bench.benchmark.submission import LineIn
-from smner_bench.loaders.labelme import encode_rle
 
 from .dtype import inference_autocast, resolve_dtype, to_numpy
 from .loading import read_text_file
@@ -87,16 +87,9 @@ def read_gmner_lines(path: str | os.PathLike) -> list[dict]:
     if not path.is_file():
         raise MissingDataError("prediction file not found", file=path)
     lines = []
-    for lineno, raw in enumerate(read_text_file(path, "prediction file").splitlines(), start=1):
-        if not raw.strip():
-            continue
+    for lineno, obj in json_lines(read_text_file(path, "prediction file"), file=path):
         try:
-            obj = json.loads(raw)
             parsed = LineIn.model_validate(obj)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(f"not JSON ({exc.msg})", file=path, line=lineno) from None
-        except RecursionError:
-            raise DataFormatError("not JSON (nested too deeply)", file=path, line=lineno) from None
         except ValidationError as exc:
             err = exc.errors()[0]
             raise DataFormatError(err["msg"], file=path, line=lineno, field=".".join(map(str, err["loc"]))) from None

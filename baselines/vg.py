@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from smner_bench.benchmark.errors import SmnerError
-from smner_bench.benchmark.rle import box_ious
+from smner_bench.benchmark.regions import box_ious
 
 from .dtype import load_kwargs
 from .images import ImageCache, image_file, stream_images

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .gold import Gold
-from .rle import mask_ious
+from .regions import box_iou_pairs, mask_ious
 from .submission import Prediction
 from .tags import TYPES
 
@@ -71,13 +71,7 @@ def _best_box_ious(pred_boxes: np.ndarray, gold: Gold, pairs_pred: np.ndarray, p
     per_pair = counts[pairs_gold]
     rows = np.repeat(np.arange(pairs_pred.size), per_pair)
     within = np.arange(rows.size) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
-    g = flat[offsets[pairs_gold][rows] + within]
-    p = pred_boxes[pairs_pred][rows]
-    iw = np.clip(np.minimum(p[:, 2], g[:, 2]) - np.maximum(p[:, 0], g[:, 0]), 0, None)
-    ih = np.clip(np.minimum(p[:, 3], g[:, 3]) - np.maximum(p[:, 1], g[:, 1]), 0, None)
-    inter = iw * ih
-    union = (p[:, 2] - p[:, 0]) * (p[:, 3] - p[:, 1]) + (g[:, 2] - g[:, 0]) * (g[:, 3] - g[:, 1]) - inter
-    iou = np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+    iou = box_iou_pairs(pred_boxes[pairs_pred][rows], flat[offsets[pairs_gold][rows] + within])
     best = np.full(pairs_pred.size, -np.inf)
     np.maximum.at(best, rows, iou)
     return best

@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from smner_bench.benchmark.errors import DataFormatError, UsageError
 from smner_bench.benchmark.gold import Gold, GoldTweet, load_gold
+from smner_bench.benchmark.regions import decode_rle, rle_problem
 from smner_bench.benchmark.safe_output import write_bytes
 from smner_bench.benchmark.scoring import Scorer
 from smner_bench.benchmark.submission import Prediction, read_submission
@@ -51,12 +52,6 @@ class Refused(DataFormatError):
     """A picture, mask or box the visualizer will not decode or draw (exit 1)."""
 
 
-def _decode(rle: dict) -> np.ndarray:
-    from pycocotools import mask as mask_utils
-
-    return mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")}).astype(bool)
-
-
 def check_mask(rle: object, size: tuple[int, int], where: str) -> None:
     """Refuse, before decoding, a mask that is not an RLE of ``size`` = (height, width)."""
     if not isinstance(rle, dict) or not isinstance(rle.get("counts"), str):
@@ -70,6 +65,9 @@ def check_mask(rle: object, size: tuple[int, int], where: str) -> None:
         raise Refused(f"{where}: the mask's size {shape} differs from the image's [{size[0]}, {size[1]}]")
     if len(rle["counts"]) > 2 * shape[0] * shape[1] + 64 or not rle["counts"].isascii():
         raise Refused(f"{where}: the mask's counts are not a compressed RLE of its size")
+    problem = rle_problem({"size": shape, "counts": rle["counts"]})  # decoding only what pycocotools reads safely
+    if problem is not None:
+        raise Refused(f"{where}: the mask's counts are not a compressed RLE of its size ({problem})")
 
 
 def check_box(box: object, size: tuple[int, int], where: str) -> None:
@@ -143,7 +141,7 @@ def _regions(image: Image.Image, items: list[tuple[str, list, list, tuple | None
     image = image.copy()
     for kind, _, masks, _, _ in items:
         for m in masks:
-            _overlay(image, _decode(m), TYPE_COLOURS[kind])
+            _overlay(image, decode_rle(m), TYPE_COLOURS[kind])
     draw = ImageDraw.Draw(image)
     line = max(2, round(image.width / 240))
     for kind, boxes, _, mark, _ in items:

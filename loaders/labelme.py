@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -37,9 +36,10 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
-from pycocotools import mask as mask_utils
 
 from smner_bench.benchmark.errors import DataFormatError
+from smner_bench.benchmark.io import parse_json
+from smner_bench.benchmark.regions import encode_rle, merge_rles
 from smner_bench.benchmark.submission import BOX_TOLERANCE
 
 from .rawfile import MAX_LABELME_BYTES, check_size, read_text
@@ -55,18 +55,6 @@ class LabelmeAnnotation:
     width: int
     height: int
     masks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # label -> COCO RLE dicts
-
-
-def encode_rle(mask: np.ndarray) -> dict[str, Any]:
-    """COCO compressed RLE ``{"size": [h, w], "counts": str}`` of a 2-D boolean array (pycocotools)."""
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
-
-
-def decode_rle(rle: dict[str, Any]) -> np.ndarray:
-    """The boolean ``(h, w)`` array of a COCO compressed RLE dict (inverse of :func:`encode_rle`)."""
-    counts = rle["counts"]
-    return mask_utils.decode({"size": list(rle["size"]), "counts": counts.encode("ascii")}).astype(bool)
 
 
 def _points(shape: dict, path: Path, n: int | None, where: str, size: tuple[int, int]) -> list[tuple[float, float]]:
@@ -182,12 +170,7 @@ def read_labelme(
     path = Path(path)
     report = report if report is not None else Report()
     text = read_text(path, "labelme file", report, MAX_LABELME_BYTES)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(f"unreadable JSON ({exc.msg}, column {exc.colno})", file=path, line=exc.lineno) from None
-    except (ValueError, RecursionError) as exc:  # a number of more than 4300 digits, nesting too deep
-        raise DataFormatError(f"unreadable JSON ({type(exc).__name__}: {str(exc)[:80]})", file=path) from None
+    data = parse_json(text, file=path, problem="unreadable JSON")
     if not isinstance(data, dict):
         raise DataFormatError("expected a JSON object", file=path)
     height, width = _dimension(data, "imageHeight", path), _dimension(data, "imageWidth", path)
@@ -207,7 +190,7 @@ def read_labelme(
     if len(shapes) > MAX_SHAPES:
         raise DataFormatError(f"{len(shapes)} shapes, more than {MAX_SHAPES}", file=path, field="shapes")
 
-    groups: dict[tuple[str, Any], list[dict]] = {}  # (label, group key) -> RLEs (bytes counts), first-seen order
+    groups: dict[tuple[str, Any], list[dict]] = {}  # (label, group key) -> RLEs, first-seen order
     for i, shape in enumerate(shapes):
         where = f"shapes[{i}]"
         if not isinstance(shape, dict) or not isinstance(shape.get("label"), str):
@@ -231,10 +214,9 @@ def read_labelme(
             raise DataFormatError(
                 f"{where} ({short}): the {kind} covers no pixel of the image", file=path, field="points"
             )
-        groups.setdefault(key, []).append(mask_utils.encode(np.asfortranarray(mask.astype(np.uint8))))
+        groups.setdefault(key, []).append(encode_rle(mask))
         del mask
     masks: dict[str, list[dict[str, Any]]] = {}
     for (label, _), rles in groups.items():
-        rle = rles[0] if len(rles) == 1 else mask_utils.merge(rles, intersect=False)
-        masks.setdefault(label, []).append({"size": [height, width], "counts": rle["counts"].decode("ascii")})
+        masks.setdefault(label, []).append(merge_rles(rles))
     return LabelmeAnnotation(width, height, masks)

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from smner_bench.benchmark.gold import gold_from_rows
+from smner_bench.benchmark.regions import decode_rle, encode_rle
 from smner_bench.benchmark.submission import gold_as_submission, write_submission
 from smner_bench.benchmark.tags import TYPES
 
 from .api import load_split
-from .labelme import decode_rle, encode_rle
 
 MISTAKES = ("wrong type", "shifted box and mask", "extra entity", "missed entity")
 

@@ -322,7 +322,7 @@ def test_no_private_transformers_helpers_in_the_baselines():
 
 def test_sam_saved_in_bf16_runs_in_fp32_and_bf16(root, sample_dir):
     from smner_bench.baselines.sam import BoxToMask, load_predictor
-    from smner_bench.loaders.labelme import decode_rle
+    from smner_bench.benchmark.regions import decode_rle
 
     path = tiny.save_sam(root / "sam.pth")
     state = torch.load(path, weights_only=True)

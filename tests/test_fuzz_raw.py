@@ -36,7 +36,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from smner_bench.benchmark.errors import SmnerError
-from smner_bench.benchmark.rle import rle_problem
+from smner_bench.benchmark.regions import rle_problem
 from smner_bench.benchmark.submission import BOX_TOLERANCE
 from smner_bench.loaders.assemble import Sources, iter_examples
 from smner_bench.loaders.configs import config_info

@@ -267,8 +267,21 @@ def test_visualizer_marks_predictions(capsys, gold, sample_dir, tmp_path):
 
 
 def test_published_entries_of_the_repository_load():
+    """Every entry of the repository loads (load_entries raises on a bad one) and none is dropped: one entry per
+    item of the published YAML lists, one per scored JSON file (with its kept copy), ids unique."""
+    import yaml
+
+    from smner_bench.leaderboard.store import DEFAULT_ROOT, submission_copy
+
     stored = load_entries()
-    assert all(s.entry.provenance.kind in ("publication", "scored") for s in stored)
+    published = [s for s in stored if s.entry.provenance.kind == "publication"]
+    scored = [s for s in stored if s.entry.provenance.kind == "scored"]
+    lists = [yaml.safe_load(f.read_text(encoding="utf-8")) for f in sorted((DEFAULT_ROOT / "published").glob("*.yaml"))]
+    assert len(published) == sum(len(items) for items in lists) > 0
+    files = sorted((DEFAULT_ROOT / "scored").glob("*.json"))
+    assert sorted(s.file for s in scored) == files and files
+    assert all(submission_copy(s.file).is_file() for s in scored)
+    assert len({s.entry.id for s in stored}) == len(stored) == len(published) + len(scored)
 
 
 def test_rendered_readme_is_up_to_date():

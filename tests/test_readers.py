@@ -660,3 +660,41 @@ def test_assembled_release_names_bad_per_tweet_files(tmp_path):
     (tmp_path / "train.txt").mkdir()
     with pytest.raises(DataFormatError, match="split file is a folder"):
         run()
+
+
+# --- benchmark.io: the JSON / JSON Lines readers and the SHA-256 helpers every part uses ------------------
+
+
+def test_json_errors_name_the_file_and_line(tmp_path):
+    from smner_bench.benchmark.io import json_lines, parse_json
+
+    assert parse_json('{"a": [1, 2.5, null]}') == {"a": [1, 2.5, None]}
+    with pytest.raises(DataFormatError, match=r"^x\.json:3: not JSON \(Expecting value, column 6\)$"):
+        parse_json('[\n 1,\n  2, ]', file="x.json")
+    with pytest.raises(DataFormatError, match=r"^x\.json: not JSON \(nested too deeply\)$"):
+        parse_json("[" * 100_000 + "]" * 100_000, file="x.json")
+    with pytest.raises(DataFormatError, match=r"^x\.json:7: unreadable JSON \(ValueError: .*digits"):
+        parse_json("1" * 5000, file="x.json", line=7, problem="unreadable JSON")
+    text = '{"id": 1}\n\n  \n[2]\n{"id": 3}'
+    assert list(json_lines(text, file="p.jsonl")) == [(1, {"id": 1}), (4, [2]), (5, {"id": 3})]
+    with pytest.raises(DataFormatError, match=r"^p\.jsonl:2: not JSON \(Expecting value, column 1\)$"):
+        list(json_lines(text, file="p.jsonl", skip_blank=False))
+    with pytest.raises(DataFormatError, match=r"^p\.jsonl:2: not JSON \(Expecting value, column 4\); rerun$"):
+        list(json_lines("{}\n[1,\n{}", file="p.jsonl", hint="; rerun"))
+
+
+def test_sha256_helpers(tmp_path):
+    import gzip
+    import hashlib
+    import io
+
+    from smner_bench.benchmark.io import sha256_file, sha256_stream
+
+    data = bytes(range(256)) * 9000  # more than one block
+    (tmp_path / "f").write_bytes(data)
+    assert sha256_file(tmp_path / "f") == hashlib.sha256(data).hexdigest()
+    with gzip.open(io.BytesIO(gzip.compress(data))) as stream:
+        assert sha256_file(tmp_path / "f") == sha256_stream(stream)
+    assert sha256_stream(io.BytesIO(data), limit=len(data)) == hashlib.sha256(data).hexdigest()
+    with pytest.raises(ValueError, match=f"more than {len(data) - 1} bytes"):
+        sha256_stream(io.BytesIO(data), limit=len(data) - 1)

@@ -9,10 +9,9 @@ import pytest
 
 from smner_bench.benchmark.errors import UsageError
 from smner_bench.benchmark.gold import gold_from_rows
-from smner_bench.benchmark.rle import box_ious
+from smner_bench.benchmark.regions import box_ious, encode_rle
 from smner_bench.benchmark.scoring import Scorer, format_report, score
 from smner_bench.benchmark.submission import gold_as_submission, read_submission, write_submission
-from smner_bench.loaders.labelme import encode_rle
 
 
 def ent(tokens, start, end, kind, boxes=(), masks=()):

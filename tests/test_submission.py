@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from smner_bench.benchmark.gold import gold_from_rows
+from smner_bench.benchmark.regions import encode_rle
 from smner_bench.benchmark.submission import InvalidSubmission, read_submission
-from smner_bench.loaders.labelme import encode_rle
 
 TOKENS = ["Kevin", "Durant", "visits", "Oakland"]
 ROWS = [

@@ -28,11 +28,11 @@ import datasets
 import numpy as np
 
 from smner_bench.benchmark.gold import Gold, GoldEntity, GoldTweet, gold_from_rows
+from smner_bench.benchmark.regions import encode_rle
 from smner_bench.benchmark.scoring import Scorer
 from smner_bench.benchmark.significance import paired_bootstrap
 from smner_bench.benchmark.submission import gold_as_submission, read_submission, write_submission
 from smner_bench.loaders import load_split
-from smner_bench.loaders.labelme import encode_rle
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = Path(os.environ.get("SMNER_BENCH_DATA", ROOT.parent / "shared" / "data")) / "twitter-gmner" / "v2.0"
