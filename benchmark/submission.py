@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import MissingDataError, SmnerError
 from .gold import Gold, GoldTweet
-from .rle import rle_problem
+from .regions import rle_problem
 from .tags import TYPES, normalize_type
 
 TASKS = ("mner", "eeg", "gmner", "ees", "smner")
@@ -455,11 +455,11 @@ def _lines(f, digest) -> Iterable[tuple[int, bytes | None]]:
 
 def _text_lines(lines: Iterable[str | bytes], digest) -> Iterator[tuple[int, bytes | None]]:
     """``(line number, bytes)`` of in-memory lines (a string holding newlines is split at them); ``None`` for
-    a line longer than :data:`MAX_LINE_BYTES`. ``digest`` gets the bytes of the file the lines would make: a
-    line without its newline is followed by one unless it is the last."""
+    a line longer than :data:`MAX_LINE_BYTES`. ``digest`` gets the bytes of the file the lines make, each line
+    ended by a newline (added where a line comes without one), as JSON Lines writers write them."""
     if isinstance(lines, (str, bytes)):
         lines = [lines]
-    lineno, pending = 0, False
+    lineno = 0
     for item in lines:
         text = item if isinstance(item, bytes) else item.encode("utf-8", "surrogatepass")
         parts = [text] if b"\n" not in text[:-1] else [p + b"\n" for p in text.split(b"\n")]
@@ -468,10 +468,7 @@ def _text_lines(lines: Iterable[str | bytes], digest) -> Iterator[tuple[int, byt
             parts = parts if parts[-1] else parts[:-1]
         for raw in parts:
             lineno += 1
-            if pending:
-                digest.update(b"\n")
-            digest.update(raw)
-            pending = not raw.endswith(b"\n")
+            digest.update(raw if raw.endswith(b"\n") else raw + b"\n")
             yield lineno, (None if len(raw) - raw.endswith(b"\n") > MAX_LINE_BYTES else raw)
 
 
@@ -525,7 +522,7 @@ def parse_submission(
     """Validate in-memory submission lines (``str``, one JSON object each, with or without the newline)
     against ``gold``, with the rules and messages of :func:`read_submission`; ``name`` stands for the file
     in messages and in the report. Raises :class:`InvalidSubmission`. The submission's ``sha256`` is that of
-    the file the lines make (each line ended by a newline, except a last line given without one).
+    the file the lines make, each ended by a newline (``write_submission``'s file of the same lines).
 
     >>> from smner_bench.benchmark.gold import gold_from_rows
     >>> gold = gold_from_rows([{"id": "1", "tokens": ["Ann", "sings"], "entities": []}], name="demo/test",

@@ -267,12 +267,10 @@ def _verdicts(gold: Gold, path: str | None, iou: float, match: str | None):
         return None, {}, None, None
     sub = read_submission(path, gold, allow_missing=True)
     scorer = Scorer.build(sub, gold)
-    task, mode = scorer.default_task(), match or scorer.default_mode()
-    scorer.check_mode(mode)
-    chosen = scorer.selection(task, mode, iou)
-    correct = {int(p): True for p in scorer.table.pred[chosen]}
-    tp, pred, golds = scorer.per_tweet(task, mode, iou)
-    matched = {int(g) for g in scorer.table.gold[chosen]}
+    table = scorer.matches(None, match, iou)
+    correct = {p: True for p, _ in table.pairs()}
+    matched = {g for _, g in table.pairs()}
+    tp, pred, golds = scorer.per_tweet(table.task, table.match, iou)
     return _by_tweet(sub.predictions), correct, matched, (pred - tp) + (golds - tp)
 
 

@@ -297,3 +297,31 @@ def test_rendered_readme_is_up_to_date():
 def test_copy_of_root_is_independent(root, tmp_path):
     shutil.copytree(root, tmp_path / "copy")
     assert len(load_entries(tmp_path / "copy")) == 1
+
+
+def test_verify_rescores_the_kept_copy_in_memory(preds, gold, root, monkeypatch, tmp_path):
+    import tempfile
+
+    from smner_bench.benchmark.submission import InvalidSubmission
+    from smner_bench.leaderboard.submit import rescore, score_copy
+
+    entry, path = add(preds, gold, root)
+    stored = load_entries(root)
+
+    def no_temporary_files(*args, **kwargs):
+        raise AssertionError("scoring wrote a temporary file")
+
+    for name in ("TemporaryDirectory", "NamedTemporaryFile", "mkdtemp", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, no_temporary_files)
+    assert verify(stored, gold) == ([], 1)
+    fresh = rescore(stored[-1], gold)
+    assert fresh == entry and fresh.provenance.submission_file == "preds.jsonl"
+    report, content = score_copy(
+        path.with_suffix(".jsonl.gz"), "preds.jsonl", gold, task="smner", match="span", iou=0.5
+    )
+    assert report.submission.file == "preds.jsonl" and report.main.f1 == pytest.approx(0.8696, abs=1e-4)
+    assert content == entry.provenance.content_sha256
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(gzip.compress(b'{"id": "nope", "entities": []}\n'))
+    with pytest.raises(InvalidSubmission, match=r"(?m)^preds.jsonl:1: id: unknown id 'nope'"):
+        score_copy(bad, "preds.jsonl", gold, task="smner", match="span", iou=0.5)

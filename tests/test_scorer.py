@@ -234,11 +234,11 @@ def test_masks_smner_and_ees(tmp_path):
 
 def test_gold_scores_one_and_report_shape(tmp_path, gold):
     sub = submit(tmp_path, gold, gold_as_submission(gold, box=True))
-    report = score(sub, gold)
-    assert report["schema_version"] == 1 and report["task"] == "gmner" and report["match"] == "span"
-    assert all(r["f1"] == 1.0 for r in report["results"].values())
-    assert report["submission"]["sha256"] and report["gold"] == {"dataset": "hand/test", "tweets": 4, "entities": 7}
-    json.dumps(report)  # serialisable
+    report = Scorer.build(sub, gold).report()
+    assert report.schema_version == 1 and report.task == "gmner" and report.match == "span"
+    assert all(r.f1 == 1.0 for r in report.results.values())
+    assert report.submission.sha256 and report.gold.model_dump() == {"dataset": "hand/test", "tweets": 4, "entities": 7}
+    assert json.loads(json.dumps(report.model_dump())) == score(sub, gold)  # serialisable, the JSON form
     table = format_report(report)
     assert "\nGMNER       100.00  100.00  100.00       7       7       7            100.00\n" in table
 
@@ -255,3 +255,88 @@ def test_task_must_be_supported(tmp_path, gold):
         score(sub, mner_only, task="gmner")
     with pytest.raises(UsageError, match="--iou"):
         score(sub, mner_only, iou=0)
+
+
+# --- in memory: score_lines, ScoreReport, MatchTable ----------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["span", "text", "riveg"])
+def test_score_lines_equals_scoring_the_file(tmp_path, gold, mode):
+    from smner_bench.benchmark import ScoreReport, score_lines
+
+    path = tmp_path / "pred.jsonl"
+    write_submission(path, PREDICTIONS)
+    from_file = Scorer.build(read_submission(path, gold), gold).report("gmner", mode)
+    lines = [json.dumps(x, ensure_ascii=False) for x in PREDICTIONS]
+    in_memory = score_lines(lines, gold, task="gmner", match=mode, name=str(path))
+    assert isinstance(in_memory, ScoreReport) and in_memory == from_file
+    assert in_memory.model_dump() == score(read_submission(path, gold), gold, task="gmner", match=mode)
+    assert {t: r.tp for t, r in in_memory.results.items()} == EXPECTED_TP[mode]
+
+
+def test_score_report_json_keeps_the_schema_and_reads_back(gold):
+    from smner_bench.benchmark import ScoreReport, score_lines
+
+    report = score_lines(map(json.dumps, PREDICTIONS), gold, match="text")
+    data = report.model_dump()
+    assert list(data) == [
+        "schema_version", "smner_bench_version", "submission", "gold", "task", "match", "iou", "results"
+    ]  # fmt: skip
+    assert data["submission"] == {
+        "file": "<lines>",
+        "sha256": report.submission.sha256,
+        "tweets": 4,
+        "entities": 7,
+        "missing_tweets": 0,
+    }
+    gmner = data["results"]["gmner"]
+    assert list(gmner) == ["precision", "recall", "f1", "tp", "pred", "gold", "per_type", "grounding", "sweep"]
+    assert list(data["results"]["mner"]) == ["precision", "recall", "f1", "tp", "pred", "gold", "per_type", "grounding"]
+    assert list(gmner["sweep"]) == ["thresholds", "tp", "f1", "mean_f1"]
+    assert "tp_pred" not in gmner["per_type"]["PER"]  # only a type-blind task's breakdown gives it
+    eeg_types = data["results"]["eeg"]["per_type"]
+    assert any("tp_pred" in r for r in eeg_types.values())
+    assert all(r.tp_pred is None or r.tp_pred != r.tp for r in report.results["eeg"].per_type.values())
+    assert ScoreReport.model_validate(json.loads(json.dumps(data))) == report
+    assert report.main is report.results["gmner"] and report.ci is None and "ci" not in data
+    with pytest.raises(Exception, match="frozen"):
+        report.task = "mner"
+
+
+def test_score_lines_validates_like_a_file_and_checks_the_options(gold):
+    from smner_bench.benchmark import InvalidSubmission, score_lines
+
+    lines = [json.dumps(x) for x in PREDICTIONS]
+    with pytest.raises(InvalidSubmission, match="4 tweets of hand/test are missing"):
+        score_lines([], gold, name="empty.jsonl")
+    assert score_lines(lines[:1], gold, allow_missing=True).submission.missing_tweets == 3
+    with pytest.raises(InvalidSubmission, match=r"x.jsonl:1: entities\[0\]: give 'start'/'end'"):
+        score_lines([json.dumps({"id": "A", "entities": [{"type": "PER"}]}), *lines[1:]], gold, name="x.jsonl")
+    with pytest.raises(UsageError, match="--iou"):
+        score_lines(lines, gold, iou=1.5)
+    with pytest.raises(UsageError, match="unknown matching mode"):
+        score_lines(lines, gold, match="fuzzy")
+
+
+def test_match_table_lists_every_candidate_pair_with_its_verdicts(tmp_path, gold):
+    from smner_bench.benchmark import MatchTable
+
+    scorer = Scorer.build(submit(tmp_path, gold, PREDICTIONS), gold)
+    for mode in ("span", "text", "riveg"):
+        for task in ("mner", "eeg", "gmner"):
+            table = scorer.matches(task, mode)
+            assert isinstance(table, MatchTable) and (table.task, table.match, table.iou) == (task, mode, 0.5)
+            assert len(table.pairs()) == EXPECTED_TP[mode][task] == scorer.report(task, mode).results[task].tp
+            assert not np.any(table.matched & ~table.correct)  # a matched pair is always a correct one
+            assert (table.region is None) == (task == "mner")
+    # tweet A: predictions 0 ("Trump" at 2) and 1 ("Trump" at 0) against gold 0 (B1) and 1 (B2), 4 candidates
+    span = scorer.matches("gmner", "span")
+    a = span.tweet == 0
+    assert list(zip(span.pred[a].tolist(), span.gold[a].tolist(), strict=True)) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert span.same_span[a].tolist() == [False, True, True, False]
+    assert span.region[a] == pytest.approx([9 / 11, 9 / 11, 0.7, 50 / 120])
+    assert [p for p in span.pairs() if p[0] in (0, 1)] == [(0, 1), (1, 0)]
+    assert [p for p in scorer.matches("gmner", "riveg").pairs() if p[0] in (0, 1)] == [(0, 0)]  # first fit loses one
+    assert scorer.matches().task == "gmner" and scorer.matches().match == "span"  # the report's defaults
+    with pytest.raises(UsageError, match="has no masks"):
+        scorer.matches("smner")

@@ -310,3 +310,95 @@ def test_the_summary_says_how_many_were_not_shown(tmp_path, gold):
     text = str(err)
     assert err.total == 501 and text.count("\n") == 4  # 500 bad lines and the missing ids; 3 shown
     assert text.endswith("... and 498 more problems not shown (--max-errors N lists more)")
+
+
+# --- in memory: parse_submission ------------------------------------------------------------------------
+
+
+def issues_of(call):
+    with pytest.raises(InvalidSubmission) as err:
+        call()
+    return [str(i) for i in err.value.issues], err.value.total
+
+
+BAD_FILE = [
+    json.dumps(one({**OK_ENTITY, "type": "CAT"})),
+    "",
+    json.dumps({"id": "9", "entities": []}),
+    "{not json",
+    json.dumps(one(OK_ENTITY)),
+]
+
+
+@pytest.mark.parametrize("max_issues", [50, 2])
+def test_parse_submission_gives_the_messages_of_reading_the_file(tmp_path, gold, max_issues):
+    from smner_bench.benchmark import parse_submission
+
+    path = write_lines(tmp_path, *BAD_FILE)
+    from_file = issues_of(lambda: read_submission(path, gold, max_issues=max_issues))
+    in_memory = issues_of(lambda: parse_submission(BAD_FILE, gold, name=str(path), max_issues=max_issues))
+    assert in_memory == from_file
+    assert from_file[1] == 6  # bad type, blank line 2, unknown id 9, not JSON, duplicate id, id 2 missing
+    expected = [
+        f"{path}:1: entities[0].type: unknown type 'CAT' (expected PER, LOC, ORG, OTHER; MISC = OTHER)",
+        f"{path}:2: blank line: expected one JSON object per line, with no empty lines",
+    ]
+    assert from_file[0][:2] == expected[:max_issues]
+
+
+def test_parse_submission_accepts_lines_with_or_without_newlines_and_hashes_the_file_they_make(tmp_path, gold):
+    from smner_bench.benchmark import parse_submission
+
+    lines = [json.dumps(one(OK_ENTITY)), json.dumps(EMPTY2)]
+    path = write_lines(tmp_path, *lines)
+    from_file = read_submission(path, gold)
+    text = path.read_text(encoding="utf-8")
+    for given in (lines, [x + "\n" for x in lines], text.splitlines(keepends=True), [text], text):
+        sub = parse_submission(given, gold, name="p.jsonl")
+        assert sub.file == "p.jsonl" and sub.seen == {"1", "2"} and sub.sha256 == from_file.sha256
+        assert [(p.line, p.text, p.type) for p in sub.predictions] == [(1, "Kevin Durant", "PER")]
+    assert parse_submission(iter(lines), gold).file == "<lines>"  # any iterable, read once
+
+
+def test_parse_submission_keeps_the_line_bounds_and_line_numbers_of_a_joined_text(gold, monkeypatch):
+    from smner_bench.benchmark import submission
+
+    monkeypatch.setattr(submission, "MAX_LINE_BYTES", 1000)
+    ok = json.dumps(one(OK_ENTITY))
+    issues, total = issues_of(lambda: submission.parse_submission(["x" * 1001, ok + "\n" + "y" * 999], gold))
+    assert total == 3 and issues[0] == "<lines>:1: line longer than 0 MiB (the limit of one line)"
+    assert issues[1].startswith("<lines>:3: not JSON")  # the joined text's second line is line 3
+    exact = ok + " " * (1000 - len(ok))
+    assert submission.parse_submission([exact + "\n", json.dumps(EMPTY2)], gold).seen == {"1", "2"}
+
+
+def test_parse_submission_rules_need_the_task_key_and_refuse_nothing_valid(gold):
+    from smner_bench.benchmark import parse_submission
+
+    no_box = {k: v for k, v in OK_ENTITY.items() if k != "box"}
+    lines = [json.dumps(one(no_box)), json.dumps(EMPTY2)]
+    assert parse_submission(lines, gold).tasks() == ("mner",)
+    issues, _ = issues_of(lambda: parse_submission(lines, gold, task="gmner", name="m.jsonl"))
+    assert issues == ["m.jsonl:1: box: the task gmner needs a 'box' key on every entity (null for not in the image)"]
+    issues, _ = issues_of(lambda: parse_submission([], gold, name="m.jsonl"))
+    assert issues[0] == "m.jsonl: empty file: expected one JSON object per tweet"
+    assert parse_submission([lines[0]], gold, allow_missing=True).missing == ["2"]
+
+
+def test_read_submission_reads_an_open_binary_file_such_as_a_gzip_stream(tmp_path, gold):
+    import gzip
+
+    path = write_lines(tmp_path, json.dumps(one(OK_ENTITY)), json.dumps(EMPTY2))
+    packed = tmp_path / "copy.jsonl.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    with gzip.open(packed, "rb") as f:
+        sub = read_submission(f, gold, name="pred.jsonl")
+    assert (sub.file, sub.sha256, sub.seen) == ("pred.jsonl", read_submission(path, gold).sha256, {"1", "2"})
+    with gzip.open(packed, "rb") as f:
+        issues, _ = issues_of(lambda: read_submission(f, gold, name="pred.jsonl", task="smner"))
+    assert issues == [
+        "pred.jsonl:1: mask: the task smner needs a 'mask' key on every entity (null for not in the image)"
+    ]
+    with open(packed, "rb") as f:  # the file-level checks come first
+        issues, _ = issues_of(lambda: read_submission(f, gold, name="copy.jsonl.gz"))
+    assert issues[0].startswith("copy.jsonl.gz: gzip-compressed: decompress it first")

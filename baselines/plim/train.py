@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +17,7 @@ from transformers import AutoTokenizer
 from smner_bench.benchmark.errors import MissingDataError, UsageError
 from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.safe_output import atomic_folder, owned_folder, write_json
-from smner_bench.benchmark.scoring import score
-from smner_bench.benchmark.submission import read_submission, write_submission
+from smner_bench.benchmark.scoring import score_lines
 from smner_bench.benchmark.tags import TAG_NAMES
 from smner_bench.loaders import load
 
@@ -118,11 +116,8 @@ def evaluate(model, rows, encoded, pad_id: int, cfg: PlimConfig, name: str, devi
     """MNER P/R/F1 of the model on ``rows``, scored by the project's scorer (span matching)."""
     lines = submission_lines(rows, predict_tags(model, encoded, pad_id, cfg.eval_batch_size, device or cfg.device))
     gold = gold_from_rows(rows, name=name, has_boxes=False, has_masks=False)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "dev.jsonl"
-        write_submission(path, lines)
-        report = score(read_submission(path, gold), gold, task="mner", match="span")
-    return report["results"]["mner"]
+    report = score_lines(map(json.dumps, lines), gold, task="mner", match="span", name=f"{name} predictions")
+    return report.results["mner"].model_dump()
 
 
 def inputs_of(cfg: PlimConfig) -> list[str]:
