@@ -670,7 +670,7 @@ def test_json_errors_name_the_file_and_line(tmp_path):
 
     assert parse_json('{"a": [1, 2.5, null]}') == {"a": [1, 2.5, None]}
     with pytest.raises(DataFormatError, match=r"^x\.json:3: not JSON \(Expecting value, column 6\)$"):
-        parse_json('[\n 1,\n  2, ]', file="x.json")
+        parse_json("[\n 1,\n  2, ]", file="x.json")
     with pytest.raises(DataFormatError, match=r"^x\.json: not JSON \(nested too deeply\)$"):
         parse_json("[" * 100_000 + "]" * 100_000, file="x.json")
     with pytest.raises(DataFormatError, match=r"^x\.json:7: unreadable JSON \(ValueError: .*digits"):
