@@ -43,11 +43,16 @@ def ve_examples(rows) -> list[VEExample]:
     """One example per gold entity: its expression, the image's caption + description, groundable or not."""
     out = []
     for r in rows:
-        context = " ".join(x for x in (r.get("caption"), r.get("description")) if x) or "no description"
         out += [
-            VEExample(r["id"], expression(e["text"], e["type"]), context, int(e["groundable"])) for e in r["entities"]
+            VEExample(r["id"], expression(e["text"], e["type"]), _context(r), int(e["groundable"]))
+            for e in r["entities"]
         ]
     return out
+
+
+def _context(row) -> str:
+    """The image's caption + description (the cross-encoder's second text)."""
+    return " ".join(x for x in (row.get("caption"), row.get("description")) if x) or "no description"
 
 
 class CrossEncoder(nn.Module):
@@ -169,6 +174,35 @@ def train_caption_ve(
         tokenizer.save_pretrained(tmp)
         (tmp / "caption_ve.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return meta
+
+
+def judge_predictions(
+    model: CrossEncoder, tokenizer, predictions: str | Path, rows, threshold: float, *, max_length: int = 128
+) -> dict:
+    """VE on a tagger's predicted entities: ``predictions`` is its submission for the Twitter-GMNER split of
+    ``rows`` (with captions). Returns MNER as scored (span match) and how often the VE's verdict (groundable
+    or not, at ``threshold``) agrees with the gold on the correctly predicted entities."""
+    from smner_bench.benchmark.gold import gold_from_rows
+    from smner_bench.benchmark.scoring import Scorer
+    from smner_bench.benchmark.submission import read_submission
+
+    gold = gold_from_rows(rows, name="gmner/test", has_boxes=True, has_masks=False)
+    scorer = Scorer.build(read_submission(predictions, gold), gold)
+    context = {r["id"]: _context(r) for r in rows}
+    preds = scorer.submission.predictions
+    ids = [gold.tweets[p.tweet].id for p in preds]
+    examples = [VEExample(i, expression(p.text, p.type), context[i], 0) for i, p in zip(ids, preds, strict=True)]
+    judged = predict_probabilities(model, tokenizer, examples, max_length=max_length) >= threshold
+    pairs = scorer.matches("mner", "span", 0.5).pairs()  # the correct predictions and their gold entities
+    agree = sum(judged[p] == (len(gold.entities[g].boxes) > 0) for p, g in pairs)
+    mner = scorer.report("mner", "span", 0.5).main
+    return {
+        "file": str(predictions),
+        "mner": {k: getattr(mner, k) for k in ("precision", "recall", "f1", "tp", "pred", "gold")},
+        "groundability_accuracy_on_correct_entities": agree / max(1, len(pairs)),
+        "correct_entities": len(pairs),
+        "note": "no boxes are predicted without images: GMNER/EEG cannot be scored from captions alone",
+    }
 
 
 def load_caption_ve(folder: str | Path) -> tuple[CrossEncoder, object, dict]:

@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -254,6 +255,54 @@ def build_prompts(
 ) -> list[Request]:
     """The LLM requests of :func:`msea_prompts` (keyed by tweet id)."""
     return [Request(p.prompt, key=p.id) for p in msea_prompts(rows, images, examples, encoder, n, annotated)]
+
+
+@dataclass
+class MseaPrompter:
+    """MSEA made once for a dataset: the example pool, the feature encoder and the examples' features; then
+    one heuristic prompt per tweet (:meth:`prompts`)."""
+
+    pool: ExamplePool
+    encoder: Any
+    features: np.ndarray
+    top_n: int = 5
+
+    def prompts(self, rows: Sequence[Mapping], images: Mapping[str, str]) -> list[MseaPrompt]:
+        return msea_prompts(rows, images, self.pool.examples, self.encoder, n=self.top_n, annotated=self.features)
+
+
+def msea_prompter(
+    encoder: str,
+    manual: Sequence[str | os.PathLike],
+    manual_data: Sequence[str],
+    pool_images: Mapping[str, str],
+    *,
+    data_dir: str | os.PathLike,
+    top_n: int = 5,
+    device: str = "cpu",
+    dtype: str | None = None,
+    store: str | os.PathLike | None = None,
+    inputs: Iterable[str | os.PathLike | None] = (),
+) -> MseaPrompter:
+    """The pool (:func:`example_pool`), the ``encoder`` model and the pool's features (:func:`example_features`,
+    kept in ``store`` when given): what ``baseline knowledge`` and the runner's knowledge stage both prompt with."""
+    from .providers.encoder import Encoder
+
+    pool = example_pool(manual, manual_data, pool_images, data_dir=data_dir)
+    model = Encoder(encoder, device=device, dtype=dtype)
+    return MseaPrompter(pool, model, example_features(model, pool.examples, store, inputs=inputs), top_n)
+
+
+def build_knowledge(
+    rows: Sequence[Mapping], images: Mapping[str, str], llm, prompter: MseaPrompter | None
+) -> list[str]:
+    """The knowledge of each tweet of ``rows``, in order: ``llm``'s answer to its MSEA prompt (``images``: the
+    tweets' captions), or, with ``prompter`` None, the answer a replayed release holds for its id. The one
+    builder of ``baseline knowledge`` (a split at a time) and the runner's knowledge stage (a shard)."""
+    if prompter is None:
+        return llm.generate([Request("", key=r["id"]) for r in rows])
+    p = prompter
+    return llm.generate(build_prompts(rows, images, p.pool.examples, p.encoder, p.top_n, p.features))
 
 
 def write_release(

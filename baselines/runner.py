@@ -142,9 +142,8 @@ def run_captions(ctx: Context, _inputs) -> list[dict]:
 def run_knowledge(ctx: Context, inputs) -> list[dict]:
     from smner_bench.loaders import read_captions
 
-    from .knowledge import example_features, example_pool, msea_prompts
-    from .providers.encoder import Encoder
-    from .providers.llm import Request, llm_from_spec
+    from .knowledge import build_knowledge, msea_prompter
+    from .providers.llm import llm_from_spec
 
     k = ctx.cfg.knowledge
     llm = llm_from_spec(
@@ -162,9 +161,8 @@ def run_knowledge(ctx: Context, inputs) -> list[dict]:
         concurrency=k.concurrency,
         inputs=ctx.inputs,
     )
-    if k.llm.startswith("replay:"):
-        requests = [Request("", key=r["id"]) for r in ctx.rows]
-    else:
+    prompter, images = None, {}
+    if not k.llm.startswith("replay:"):
         if k.encoder is None:
             raise UsageError("knowledge.encoder is needed to choose in-context examples (MSEA)")
         images = {line["id"]: line["caption"] for line in inputs["captions"]}
@@ -174,13 +172,18 @@ def run_knowledge(ctx: Context, inputs) -> list[dict]:
             pool_images = {**descriptions, **captions}
         elif k.manual:
             raise UsageError("knowledge.manual_captions: the caption files of the annotated tweets are needed")
-        pool = example_pool(k.manual, k.manual_data, pool_images, data_dir=ctx.cfg.data_dir)
-        log.info("%s", pool.summary())
-        encoder = Encoder(k.encoder, device=ctx.cfg.device, dtype=ctx.cfg.dtype)
-        features = example_features(encoder, pool.examples)
-        prompts = msea_prompts(ctx.rows, images, pool.examples, encoder, n=k.top_n, annotated=features)
-        requests = [Request(p.prompt, key=p.id) for p in prompts]
-    answers = llm.generate(requests)
+        prompter = msea_prompter(
+            k.encoder,
+            k.manual,
+            k.manual_data,
+            pool_images,
+            data_dir=ctx.cfg.data_dir,
+            top_n=k.top_n,
+            device=ctx.cfg.device,
+            dtype=ctx.cfg.dtype,
+        )
+        log.info("%s", prompter.pool.summary())
+    answers = build_knowledge(ctx.rows, images, llm, prompter)
     return [{"id": r["id"], "knowledge": a} for r, a in zip(ctx.rows, answers, strict=True)]
 
 

@@ -19,12 +19,11 @@ DATASET_VERSIONS = {
     "smner": "v2.0 (Twitter-SMNER)",
 }
 README = Path(__file__).resolve().parent / "README.md"
+ENTRIES = Path(__file__).resolve().parent / "entries"  # store.DEFAULT_ROOT: the store is imported by the commands
 
 
 def _entries(p: argparse.ArgumentParser) -> None:
-    from .store import DEFAULT_ROOT
-
-    p.add_argument("--entries", default=str(DEFAULT_ROOT), help="entries folder (default: %(default)s)")
+    p.add_argument("--entries", default=str(ENTRIES), help="entries folder (default: %(default)s)")
 
 
 def _unit_interval(text: str) -> float:

@@ -24,32 +24,33 @@ PRESETS: dict[str, dict] = {
 class PlimConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    encoder: str  # local folder (or hub name where a hub is reachable)
+    # Descriptions are the help of ``baseline plim-train``'s options (one per field, see baselines/commands/plim.py)
+    encoder: str = Field(description="encoder folder (from_pretrained; a hub name where a hub is reachable)")
     dataset: Literal["twitter2015", "twitter2017", "gmner", "gmner-v1", "smner"] = "gmner"
-    data_dir: str
-    knowledge: list[str] = Field(default_factory=list)  # releases; several = the paper's "Mix"
-    out: str
-    max_length: int = Field(default=256, ge=16, le=512)
-    batch_size: int = Field(default=16, ge=1)
+    data_dir: str = Field(description="the dataset's release folder")
+    knowledge: list[str] = Field(default_factory=list, description="knowledge release (repeat for the paper's Mix)")
+    out: str = Field(description="run folder: history.json, run.json, best/ checkpoint")
+    max_length: int = Field(default=256, ge=16, le=512, description="subword tokens per tweet + knowledge")
+    batch_size: int = Field(default=16, ge=1, description="tweets per batch, per process")
     eval_batch_size: int = Field(default=64, ge=1)
-    epochs: int = Field(default=20, ge=1)
-    lr: float = Field(default=5e-5, gt=0)
-    crf_lr: float = Field(default=0.01, gt=0)
+    epochs: int = Field(default=20, ge=1, description="training epochs")
+    lr: float = Field(default=5e-5, gt=0, description="the encoder's learning rate")
+    crf_lr: float = Field(default=0.01, gt=0, description="the CRF's and classifier's learning rate")
     weight_decay: float = Field(default=0.01, ge=0)
     warmup_ratio: float = Field(default=0.1, ge=0, le=1)
-    dropout: float = Field(default=0.1, ge=0, lt=1)
-    word_dropout: float = Field(default=0.05, ge=0, lt=1)
+    dropout: float = Field(default=0.1, ge=0, lt=1, description="dropout before the classifier (0: the encoder's too)")
+    word_dropout: float = Field(default=0.05, ge=0, lt=1, description="fraction of words dropped in training")
     grad_clip: float = Field(default=1.0, gt=0)
-    patience: int | None = Field(default=3, ge=1)  # epochs without a better dev F1 before stopping; None: never
-    seed: int = 42
-    threads: int | None = None  # torch CPU threads (default: torch's)
-    device: str = "cpu"  # cpu, cuda, cuda:1...
+    patience: int | None = Field(default=3, ge=1, description="epochs without a better dev F1 before stopping")
+    seed: int = Field(default=42, description="random seed")
+    threads: int | None = Field(default=None, description="torch CPU threads (default: torch's)")
+    device: str = Field(default="cpu", description="cpu or cuda (the process's GPU under a launcher)")
     # accelerate's autocast, weights stay fp32; None: the launcher's (accelerate config), else no
     mixed_precision: Literal["no", "bf16", "fp16"] | None = None
     amp: Literal["none", "bf16"] | None = None  # the older name of mixed_precision (none/bf16), still read
-    grad_accum: int = Field(default=1, ge=1)  # micro-batches per optimizer step
-    max_train_tweets: int | None = None  # a prefix of train, for smoke runs
-    time_budget_minutes: float | None = None  # stop after the epoch that passes this budget
+    grad_accum: int = Field(default=1, ge=1, description="batches per optimizer step (default 1)")
+    max_train_tweets: int | None = Field(default=None, description="a prefix of train (smoke runs)")
+    time_budget_minutes: float | None = Field(default=None, description="stop after the epoch that passes it")
     cache_dir: str | None = None  # datasets cache (default: the Hugging Face cache)
 
     @model_validator(mode="after")

@@ -1,0 +1,233 @@
+"""Start-up and whole-process cost of the command line (issue 13). Prints three ratios, each of two medians of
+``--runs`` runs measured in this one run, beside its target:
+
+  help     ``smner-bench --help`` against a bare interpreter importing the scoring core
+           (``python -c "import smner_bench.benchmark.scoring"``): target <= 4x.
+  gmner    ``smner-bench score`` of a Twitter-GMNER v2.0 test submission (the gold written as predictions,
+           every box kept) against a stand-in for the released RiVEG statistics script: that script is not in
+           the data folder, so a bare Python process (standard library only) reads the same files (test.txt,
+           xml/, the submission) and computes span P/R/F1 with box IoU >= 0.5: target >= 2x faster.
+  smner    ``smner-bench score`` of a synthetic SMNER release (1,000 tweets, ~1,300 labelme polygon masks at
+           640x640) and a submission of 2,500 predicted masks, against a bare one-pass pycocotools loop (read
+           the labelme polygons and the submission, one ``mask.iou`` per predicted mask): target <= 3x.
+
+The first run of each command is a warm-up (it builds the ``datasets`` cache); files live in a temporary
+folder. Data: $SMNER_BENCH_DATA (default ../shared/data).
+
+Run: .venv/bin/python tests/perf/cli_perf.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(os.environ.get("SMNER_BENCH_DATA", ROOT.parent / "shared" / "data")).resolve()
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TQDM_DISABLE": "1"}
+
+GMNER_STANDIN = r"""
+import json, sys, xml.etree.ElementTree as ET
+from pathlib import Path
+
+data, sub = Path(sys.argv[1]), sys.argv[2]
+
+def entities(tags):
+    out, start, kind = [], None, None
+    for i, tag in enumerate([*tags, "O"]):
+        if start is not None and not (tag.startswith("I-") and tag[2:] == kind):
+            out.append((start, i, kind)); start = None
+        if tag.startswith("B-") or (tag.startswith("I-") and start is None):
+            start, kind = i, tag[2:]
+    return out
+
+def iou(a, b):
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0])); h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union > 0 else 0.0
+
+gold = {}
+for block in (data / "test.txt").read_text(encoding="utf-8").split("\n\n"):
+    lines = [l for l in block.splitlines() if l.strip()]
+    if not lines: continue
+    tid = lines[0].split(":", 1)[1]
+    tokens, tags = zip(*(l.split("\t") for l in lines[1:]))
+    boxes = {}
+    xml = data / "xml" / f"{tid}.xml"
+    if xml.is_file():
+        for obj in ET.parse(xml).getroot().iter("object"):
+            b = obj.find("bndbox")
+            box = [float(b.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax")]
+            boxes.setdefault(obj.findtext("name"), []).append(box)
+    for s, e, kind in entities(tags):
+        gold[(tid, s, e)] = (kind, boxes.get(" ".join(tokens[s:e]), []))
+tp = pred = 0
+for line in open(sub, encoding="utf-8"):
+    obj = json.loads(line)
+    for ent in obj["entities"]:
+        pred += 1
+        g = gold.get((obj["id"], ent["start"], ent["end"]))
+        if g and g[0] == ent["type"]:
+            box = ent["box"]
+            tp += (box is None and not g[1]) or (box is not None and any(iou(box, b) >= 0.5 for b in g[1]))
+p, r = tp / max(pred, 1), tp / max(len(gold), 1)
+print(f"P {p:.4f} R {r:.4f} F1 {2 * p * r / max(p + r, 1e-12):.4f}")
+"""
+
+MASK_LOOP = r"""
+import json, sys
+from pathlib import Path
+from pycocotools import mask as M
+
+data, sub = Path(sys.argv[1]), sys.argv[2]
+gold = {}
+for path in sorted((data / "masks").glob("*.json")):
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    h, w = doc["imageHeight"], doc["imageWidth"]
+    for s in doc["shapes"]:
+        rle = M.merge(M.frPyObjects([[c for p in s["points"] for c in p]], h, w))
+        gold.setdefault((path.stem, s["label"]), []).append(rle)
+tp = n = 0
+for line in open(sub, encoding="utf-8"):
+    obj = json.loads(line)
+    for ent in obj["entities"]:
+        if ent.get("mask") is None: continue
+        n += 1
+        found = gold.get((obj["id"], ent["text"]))
+        if found:
+            m = dict(ent["mask"]); m["counts"] = m["counts"].encode()
+            tp += bool((M.iou([m], found, [0]) >= 0.5).any())
+print(f"{n} predicted masks, {tp} with IoU >= 0.5")
+"""
+
+
+def median_wall(cmd: list[str], runs: int, warmup: bool = True) -> float:
+    if warmup:
+        subprocess.run(cmd, env=ENV, check=True, stdout=subprocess.DEVNULL)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, env=ENV, check=True, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def smner_bench() -> list[str]:
+    """The console script (how users enter: pyproject's [project.scripts]) next to this interpreter."""
+    script = Path(sys.executable).parent / "smner-bench"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "smner_bench.benchmark.cli"]
+
+
+def gmner_submission(tmp: Path, data: Path) -> Path:
+    from smner_bench.benchmark.gold import load_gold
+    from smner_bench.benchmark.submission import gold_as_submission, write_submission
+
+    gold = load_gold("gmner", "test", data_dir=data)
+    path = tmp / "gmner-test.jsonl"
+    write_submission(path, gold_as_submission(gold, box=True))
+    return path
+
+
+def _ellipse(rng: random.Random, size: int) -> list[list[float]]:
+    cx, cy, rx, ry = rng.uniform(100, 540), rng.uniform(100, 540), rng.uniform(20, 90), rng.uniform(20, 90)
+    return [
+        [round(cx + rx * math.cos(2 * math.pi * k / 24), 1), round(cy + ry * math.sin(2 * math.pi * k / 24), 1)]
+        for k in range(24)
+    ]
+
+
+def smner_release(tmp: Path, tweets: int = 1000, size: int = 640) -> tuple[Path, Path, int, int]:
+    """A raw SMNER release (test.txt, xml/, masks/ as labelme polygons) and a submission of 2,500 masks."""
+    from pycocotools import mask as M
+
+    rng = random.Random(0)
+    data = tmp / "smner"
+    (data / "xml").mkdir(parents=True)
+    (data / "masks").mkdir()
+    conll, lines, gold_masks, pred_masks = [], [], 0, 0
+    for i in range(tweets):
+        tid = f"t{i}"
+        tokens = ["Ann", "met", "Bob", "in", "Rome"]
+        tags = ["B-PER", "O", "B-PER", "O", "B-LOC"]
+        conll += [f"IMGID:{tid}", *(f"{t}\t{g}" for t, g in zip(tokens, tags, strict=True)), ""]
+        shapes, objects, entities = [], [], []
+        for start, text, kind in ((0, "Ann", "PER"), (2, "Bob", "PER"), (4, "Rome", "LOC")):
+            poly = None
+            if gold_masks < 1300 and rng.random() < 0.45:
+                poly = _ellipse(rng, size)
+                gold_masks += 1
+                xs, ys = [p[0] for p in poly], [p[1] for p in poly]
+                shapes.append({"label": text, "points": poly, "group_id": None, "description": "",
+                               "shape_type": "polygon", "flags": {}, "mask": None})  # fmt: skip
+                objects.append(
+                    f"<object><name>{text}</name><bndbox><xmin>{min(xs)}</xmin><ymin>{min(ys)}</ymin>"
+                    f"<xmax>{max(xs)}</xmax><ymax>{max(ys)}</ymax></bndbox></object>"
+                )
+            entity = {"start": start, "end": start + 1, "text": text, "type": kind, "box": None, "mask": None}
+            if pred_masks < 2500 and (poly is not None or rng.random() < 0.85):
+                guess = poly if poly is not None and rng.random() < 0.7 else _ellipse(rng, size)
+                rle = M.merge(M.frPyObjects([[c for p in guess for c in p]], size, size))
+                x, y, w, h = M.toBbox(rle).tolist()
+                entity["mask"] = {"size": [size, size], "counts": rle["counts"].decode()}
+                entity["box"] = [x, y, x + max(w, 1), y + max(h, 1)]
+                pred_masks += 1
+            entities.append(entity)
+        lines.append({"id": tid, "entities": entities})
+        if shapes:
+            doc = {"version": "5.4.1", "flags": {}, "shapes": shapes, "imagePath": f"{tid}.jpg", "imageData": None,
+                   "imageHeight": size, "imageWidth": size}  # fmt: skip
+            (data / "masks" / f"{tid}.json").write_text(json.dumps(doc), encoding="utf-8")
+            (data / "xml" / f"{tid}.xml").write_text(
+                f"<annotation><filename>{tid}.jpg</filename><size><width>{size}</width><height>{size}</height>"
+                f"<depth>3</depth></size>{''.join(objects)}</annotation>",
+                encoding="utf-8",
+            )
+    for split in ("train", "dev", "test"):
+        (data / f"{split}.txt").write_text("\n".join(conll) + "\n", encoding="utf-8")
+    sub = tmp / "smner-test.jsonl"
+    sub.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return data, sub, gold_masks, pred_masks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--data-dir", default=str(DATA / "twitter-gmner" / "v2.0"), help="Twitter-GMNER v2.0")
+    args = parser.parse_args()
+    cli, py = smner_bench(), sys.executable
+    rows = []
+    help_s = median_wall([*cli, "--help"], args.runs)
+    core_s = median_wall([py, "-c", "import smner_bench.benchmark.scoring"], args.runs)
+    rows.append(("help", f"--help {help_s:.3f} s / core import {core_s:.3f} s", help_s / core_s, "<= 4x"))
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        data = Path(args.data_dir)
+        sub = gmner_submission(tmp, data)
+        (tmp / "standin.py").write_text(GMNER_STANDIN, encoding="utf-8")
+        score = [*cli, "score", str(sub), "--dataset", "gmner", "--split", "test", "--data-dir", str(data)]
+        score_s = median_wall(score, args.runs)
+        bare_s = median_wall([py, str(tmp / "standin.py"), str(data), str(sub)], args.runs)
+        rows.append(("gmner", f"stand-in {bare_s:.3f} s / score {score_s:.3f} s", bare_s / score_s, ">= 2x faster"))
+        smner, msub, n_gold, n_pred = smner_release(tmp)
+        (tmp / "maskloop.py").write_text(MASK_LOOP, encoding="utf-8")
+        score = [*cli, "score", str(msub), "--dataset", "smner", "--split", "test", "--data-dir", str(smner)]
+        score_s = median_wall(score, args.runs)
+        loop_s = median_wall([py, str(tmp / "maskloop.py"), str(smner), str(msub)], args.runs)
+        what = f"score {score_s:.3f} s / pycocotools loop {loop_s:.3f} s ({n_gold} gold, {n_pred} predicted masks)"
+        rows.append(("smner", what, score_s / loop_s, "<= 3x"))
+    print(f"cli_perf: median of {args.runs} runs each (after a warm-up run)")
+    for name, what, ratio, target in rows:
+        print(f"  {name:6s} {ratio:6.2f}x  target {target:13s} {what}")
+
+
+if __name__ == "__main__":
+    main()
