@@ -24,6 +24,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
+from smner_bench.benchmark.io import parse_json
 
 WEIGHT_SUFFIXES = (".bin", ".pt", ".pth")
 MAX_DETAIL = 200
@@ -212,13 +213,9 @@ def read_json_file(path: str | os.PathLike, what: str):
     if not path.is_file():
         raise MissingDataError(f"{what} not found", file=path)
     try:
-        return json.loads(path.read_bytes().decode("utf-8"))
+        return parse_json(path.read_bytes().decode("utf-8"), file=path, problem=f"{what}: not JSON")
     except UnicodeDecodeError:
         raise DataFormatError(f"{what}: not UTF-8 text", file=path) from None
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(f"{what}: not JSON ({exc.msg})", file=path, line=exc.lineno) from None
-    except RecursionError:
-        raise DataFormatError(f"{what}: not JSON (nested too deeply)", file=path) from None
     except OSError as exc:
         raise MissingDataError(f"cannot read {what} ({exc.strerror or _first_line(exc)})", file=path) from None
 

@@ -13,7 +13,6 @@ name; the others are still returned, so one damaged file never takes the board d
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import os
@@ -26,6 +25,7 @@ import yaml
 from pydantic import ValidationError
 
 from smner_bench.benchmark.errors import DataFormatError, UsageError
+from smner_bench.benchmark.io import sha256_stream
 from smner_bench.benchmark.safe_output import create_files
 
 from .entry import Entry, entry_digest, sealed, validation_message
@@ -84,18 +84,13 @@ def _read_text(file: Path, limit: int) -> str:
 
 def sha256_of_copy(path: Path) -> str:
     """SHA-256 of a kept copy's decompressed bytes; ``ValueError`` if it is not a readable gzip file."""
-    digest = hashlib.sha256()
-    total = 0
     try:
         with gzip.open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                total += len(block)
-                if total > MAX_COPY_BYTES:
-                    raise ValueError(f"the copy {path.name} decompresses to more than {MAX_COPY_BYTES} bytes")
-                digest.update(block)
+            return sha256_stream(f, limit=MAX_COPY_BYTES)
+    except ValueError:
+        raise ValueError(f"the copy {path.name} decompresses to more than {MAX_COPY_BYTES} bytes") from None
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise ValueError(f"the copy {path.name} is not a readable gzip file ({_short(exc, 80)})") from None
-    return digest.hexdigest()
 
 
 def check_scored(file: Path) -> Entry:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from smner_bench.benchmark.errors import MissingDataError
+from smner_bench.benchmark.io import sha256_file
 
 from .captions import caption_files, read_captions
 from .configs import Sources, split_file
@@ -20,7 +21,7 @@ from .conll import ConllTweet, read_conll
 from .knowledge import align_knowledge, read_knowledge
 from .labelme import read_labelme
 from .rawfile import image_size, present
-from .report import Report, sha256_file
+from .report import Report
 from .voc import read_voc
 
 __all__ = ["Sources", "SplitFiles", "generate_examples", "iter_examples", "split_files"]

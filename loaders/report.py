@@ -7,7 +7,6 @@ Arrow cache, and ``load`` logs a summary.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -90,11 +89,3 @@ class Report:
     def from_json(cls, text: str) -> Report:
         data = json.loads(text)
         return cls([Quirk(**q) for q in data["quirks"]], dict(data["checksums"]))
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
