@@ -13,6 +13,7 @@ from smner_bench.baselines.caption_ve import (  # noqa: E402
     CrossEncoder,
     best_threshold,
     evaluate,
+    judge_predictions,
     load_caption_ve,
     predict_probabilities,
     train_caption_ve,
@@ -73,3 +74,21 @@ def test_train_and_reload(tmp_path, sample_dir, hf_cache):
     a = predict_probabilities(model, tokenizer, dev, max_length=48)
     b = predict_probabilities(reloaded, tok, dev, max_length=48, batch_size=3)
     np.testing.assert_allclose(a, b, atol=1e-6)
+
+    # a tagger's test predictions (here the gold, with one type changed): MNER as scored, and the VE's verdicts
+    # on the correct entities against the gold's groundability
+    from smner_bench.benchmark.gold import gold_from_rows
+    from smner_bench.benchmark.submission import gold_as_submission, write_submission
+
+    test_rows = ds["test"]
+    lines = gold_as_submission(gold_from_rows(test_rows, name="gmner/test", has_boxes=True, has_masks=False))
+    wrong = next(e for line in lines for e in line["entities"])
+    wrong["type"] = "LOC" if wrong["type"] != "LOC" else "PER"
+    write_submission(tmp_path / "pred.jsonl", lines)
+    judged = judge_predictions(reloaded, tok, tmp_path / "pred.jsonl", test_rows, saved["threshold"], max_length=48)
+    gold_examples = ve_examples(test_rows)
+    verdicts = predict_probabilities(reloaded, tok, gold_examples, max_length=48) >= saved["threshold"]
+    agree = [v == bool(e.label) for v, e in zip(verdicts, gold_examples, strict=True)][1:]  # the first is wrong
+    assert judged["correct_entities"] == len(gold_examples) - 1 == judged["mner"]["tp"]
+    assert judged["mner"]["pred"] == judged["mner"]["gold"] == len(gold_examples)
+    assert judged["groundability_accuracy_on_correct_entities"] == pytest.approx(sum(agree) / len(agree))
