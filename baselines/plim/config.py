@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
@@ -66,6 +65,8 @@ class PlimConfig(BaseModel):
 
     @classmethod
     def load(cls, path: str | Path) -> PlimConfig:
+        import yaml  # here: registering plim-train's options (this model's fields) stays light
+
         path = Path(path)
         if not path.is_file():
             raise MissingDataError("config file not found", file=path)
