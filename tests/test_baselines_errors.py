@@ -398,3 +398,36 @@ def test_masks_damaged_image(capsys, env, tmp_path, image):
     argv = ["masks", "--predictions", predictions, "--images", tmp_path / "images", "--sam-checkpoint"]
     argv += [env["models"] / "tiny/sam.pth", "--model-type", "tiny", "-o", tmp_path / "s.jsonl"]
     check(capsys, argv, tmp_path / "images" / f"{line['id']}.jpg")
+
+
+HEAVY = ("torch", "transformers", "datasets", "pandas", "pyarrow", "PIL", "yaml", "accelerate", "segment_anything")
+
+
+def test_registering_the_commands_imports_no_heavy_module():
+    """``smner-bench --help`` builds every part's parser: none imports a model, data frame or image library."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from smner_bench.benchmark.cli import build_parser; build_parser(); "
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_plim_train_options_are_the_config_fields(capsys):
+    from smner_bench.baselines.commands.plim import CONFIG_ONLY
+    from smner_bench.baselines.plim.config import PlimConfig
+
+    with pytest.raises(SystemExit):
+        main(["baseline", "plim-train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name, field in PlimConfig.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        assert (flag in text) == (name not in CONFIG_ONLY or name == "mixed_precision"), name
+        if name not in CONFIG_ONLY and field.description:
+            assert " ".join(field.description.split()) in text, name
+    # a value the config refuses is a usage error that names the option
+    assert main(["baseline", "plim-train", "--encoder", "e", "--data-dir", "d", "--out", "o", "--max-length", "8"]) == 2
+    assert "--max-length: Input should be greater than or equal to 16 (or give --config)" in capsys.readouterr().err
