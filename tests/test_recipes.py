@@ -305,7 +305,6 @@ def test_runner_ve_uses_the_caption_as_trained_and_warns_on_another_source(
     from types import SimpleNamespace
 
     from smner_bench.baselines import runner
-    from smner_bench.baselines.images import open_rgb
     from smner_bench.baselines.ve import ImageTextMatcher
 
     seen = []
@@ -319,8 +318,10 @@ def test_runner_ve_uses_the_caption_as_trained_and_warns_on_another_source(
         expansion=SimpleNamespace(llm="transformers:other"),
         device="cpu",
         dtype="fp32",
+        images=str(sample_dir / "images"),
+        workers=0,
     )
-    ctx = SimpleNamespace(cfg=cfg, rows=rows, image=lambda image_id: open_rgb(sample_dir / "images", image_id))
+    ctx = runner.Context(cfg=cfg, rows=rows, folder=tmp_path, progress=False)
     lines = [{"id": r["id"], "entities": [dict(e, expression=f"{e['text']} - x") for e in _ents(r)]} for r in rows]
     captions = [{"id": r["id"], "caption": f"cap {k}", "description": "long"} for k, r in enumerate(rows)]
     with caplog.at_level("WARNING"):
