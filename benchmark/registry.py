@@ -1,0 +1,191 @@
+"""The registry: which tasks, datasets, splits and matching modes exist, the one place that says so.
+
+Everything else derives from these frozen specs: command-line choices, the pydantic literals of entries and
+configs, the gold's annotation flags, the scorer's subtasks and default task, the leaderboard's titles and
+versions, the loaders' dataset cards. Light on purpose (standard library only): commands register from it.
+
+>>> TASKS["gmner"].region, TASKS["gmner"].subtasks, DATASETS["smner"].masks
+('box', ('mner', 'eeg'), True)
+>>> [t.name for t in RANKED_TASKS], tasks_with_region("mask")
+(['mner', 'gmner', 'smner'], ('ees', 'smner'))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+from .errors import UsageError
+
+__all__ = [
+    "DATASETS",
+    "DATASET_NAMES",
+    "MATCH_MODES",
+    "RANKED_TASKS",
+    "RANKED_TASK_NAMES",
+    "SPLITS",
+    "SPLIT_ALIASES",
+    "SPLIT_FILES",
+    "TASKS",
+    "TASK_NAMES",
+    "DatasetSpec",
+    "TaskSpec",
+    "canonical_split",
+    "check_config",
+    "tasks_with_region",
+]
+
+Region = Literal["box", "mask"]
+_SPLIT_FILES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"train": ("train.txt",), "validation": ("dev.txt", "valid.txt"), "test": ("test.txt",)}
+)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task: ``typed`` (the type must match), ``region`` (None, ``box`` or ``mask``: what else must be
+    correct), ``subtasks`` (the other tasks its report always carries, in report order) and ``ranked`` (a
+    leaderboard board ranks it; the others are shown as subtasks)."""
+
+    name: str
+    typed: bool
+    region: Region | None
+    subtasks: tuple[str, ...]
+    ranked: bool
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset config: ``title`` (as boards show it), ``card_title`` (the dataset card's, with its release),
+    ``version`` (the release scored here: a leaderboard entry names it), the files of each split in a release
+    folder (first found wins), its annotations (``boxes``: VOC XML in ``xml/``; ``masks``: labelme JSON in
+    ``masks/``), the ranked tasks it holds figures of (``boards``), and where it comes from."""
+
+    name: str
+    title: str
+    card_title: str
+    version: str
+    boxes: bool
+    masks: bool
+    boards: tuple[str, ...]
+    description: str
+    citation: str
+    homepage: str
+    split_files: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _SPLIT_FILES)
+
+
+TASKS: dict[str, TaskSpec] = {  # report order
+    t.name: t
+    for t in (
+        TaskSpec("mner", typed=True, region=None, subtasks=(), ranked=True),
+        TaskSpec("eeg", typed=False, region="box", subtasks=("mner",), ranked=False),
+        TaskSpec("gmner", typed=True, region="box", subtasks=("mner", "eeg"), ranked=True),
+        TaskSpec("ees", typed=False, region="mask", subtasks=("mner",), ranked=False),
+        TaskSpec("smner", typed=True, region="mask", subtasks=("mner", "ees"), ranked=True),
+    )
+}
+TASK_NAMES: tuple[str, ...] = tuple(TASKS)
+RANKED_TASKS: tuple[TaskSpec, ...] = tuple(t for t in TASKS.values() if t.ranked)
+RANKED_TASK_NAMES: tuple[str, ...] = tuple(t.name for t in RANKED_TASKS)
+
+
+def tasks_with_region(region: Region | None) -> tuple[str, ...]:
+    """The tasks whose entities carry ``region`` (None: the region-free tasks), in report order."""
+    return tuple(t.name for t in TASKS.values() if t.region == region)
+
+
+_GMNER_CITATION = "Yu et al., Grounded Multimodal Named Entity Recognition on Social Media, ACL 2023."
+
+DATASETS: dict[str, DatasetSpec] = {
+    d.name: d
+    for d in (
+        DatasetSpec(
+            "twitter2015",
+            "Twitter-2015",
+            "Twitter-2015",
+            "UMT release",
+            boxes=False,
+            masks=False,
+            boards=("mner",),
+            description="MNER on tweets with images (train 4000 / valid 1000 / test 3257 tweets).",
+            citation="Zhang et al., Adaptive Co-attention Network for Named Entity Recognition in Tweets, AAAI 2018.",
+            homepage="https://github.com/jefferyYu/UMT",
+        ),
+        DatasetSpec(
+            "twitter2017",
+            "Twitter-2017",
+            "Twitter-2017",
+            "UMT release",
+            boxes=False,
+            masks=False,
+            boards=("mner",),
+            description="MNER on tweets with images (train 3373 / valid 723 / test 723 tweets).",
+            citation="Lu et al., Visual Attention Model for Name Tagging in Multimodal Social Media, ACL 2018.",
+            homepage="https://github.com/jefferyYu/UMT",
+        ),
+        DatasetSpec(
+            "gmner",
+            "Twitter-GMNER",
+            "Twitter-GMNER v2.0",
+            "v2.0",
+            boxes=True,
+            masks=False,
+            boards=("mner", "gmner"),
+            description="Grounded MNER: entities, types and their boxes in the tweet's image (v2.0, 2023-07-28).",
+            citation=_GMNER_CITATION,
+            homepage="https://github.com/NUSTM/GMNER",
+        ),
+        DatasetSpec(
+            "gmner-v1",
+            "Twitter-GMNER v1",
+            "Twitter-GMNER v1",
+            "v1",
+            boxes=True,
+            masks=False,
+            boards=("mner", "gmner"),
+            description="Grounded MNER, the first release (before the v2.0 fixes of tags and boxes).",
+            citation=_GMNER_CITATION,
+            homepage="https://github.com/NUSTM/GMNER",
+        ),
+        DatasetSpec(
+            "smner",
+            "Twitter-SMNER",
+            "Twitter-SMNER",
+            "v2.0 (Twitter-SMNER)",
+            boxes=True,
+            masks=True,
+            boards=("mner", "smner"),
+            description=(
+                "Segmented MNER: entities, types and their segmentation masks (COCO RLE), on Twitter-GMNER v2.0."
+            ),
+            citation="Li et al., RiVEG / Twitter-SMNER, IEEE Transactions on Multimedia 2025.",
+            homepage="https://github.com/JinYuanLi0012/RiVEG",
+        ),
+    )
+}
+DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
+
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
+SPLIT_ALIASES: dict[str, str] = {"dev": "validation", "valid": "validation", "val": "validation"}
+SPLIT_FILES: Mapping[str, tuple[str, ...]] = _SPLIT_FILES  # every release names its splits alike
+MATCH_MODES: tuple[str, ...] = ("span", "text", "riveg")  # see benchmark/matching.py
+
+
+def check_config(name: str) -> str:
+    if name not in DATASETS:
+        raise UsageError(f"unknown dataset config {name!r} (expected one of {', '.join(DATASETS)})")
+    return name
+
+
+def canonical_split(name: str) -> str:
+    """``dev``/``valid`` -> ``validation``; raises :class:`UsageError` on anything else unknown.
+
+    >>> canonical_split("dev")
+    'validation'
+    """
+    split = SPLIT_ALIASES.get(name, name)
+    if split not in SPLITS:
+        raise UsageError(f"unknown split {name!r} (expected train, validation (alias dev) or test)")
+    return split
