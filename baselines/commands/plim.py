@@ -12,6 +12,7 @@ import typing
 from pathlib import Path
 
 from smner_bench.benchmark import options
+from smner_bench.loaders.configs import add_source_options
 
 from ._options import dtype_option, mixed_precision, mixed_precision_option
 
@@ -122,8 +123,12 @@ def register_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", help="a checkpoint folder (<run>/best)")
     p.add_argument("--split", required=True)
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--data-dir", help="default: the run's")
-    p.add_argument("--knowledge", help="default: the run's first release")
+    add_source_options(
+        p,
+        ["data_dir", "knowledge"],
+        required=(),
+        help={"data_dir": "default: the run's", "knowledge": "default: the run's first release"},
+    )
     p.add_argument("--batch-size", type=options.positive_int, default=64)
     p.add_argument("--device", default="cpu")
     dtype_option(p, what="the encoder's precision (the CRF head stays fp32)")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from smner_bench.benchmark import options
 from smner_bench.benchmark.configs import ANNOTATIONS
+from smner_bench.loaders.configs import add_source_options
 
 from ._options import llm_kwargs, llm_options, mixed_precision, mixed_precision_option, need_folder
 from ._options import threads as set_threads
@@ -195,9 +196,11 @@ def register_expand(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gold-entities", action="store_true", help="expand the split's gold entities instead")
     p.add_argument("--dataset", choices=list(ANNOTATIONS), default="gmner")
     p.add_argument("--split", required=True)
-    p.add_argument("--data-dir", required=True)
-    p.add_argument(
-        "--captions", nargs="+", required=True, help="image description files (mPLUG-Owl; else the captions)"
+    add_source_options(
+        p,
+        ["data_dir", "captions"],
+        required=["data_dir", "captions"],
+        help={"captions": "image description files (mPLUG-Owl; else the captions)"},
     )
     p.add_argument("--llm", action="append", required=True, help="repeat to keep several LLMs side by side")
     p.add_argument("--prompt-file", help="a prompt template with {entity} {type} {text} {description}")
@@ -210,8 +213,12 @@ def register_expand(sub: argparse._SubParsersAction) -> None:
 def register_caption_ve(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("caption-ve", help="train and evaluate the caption cross-encoder VE on Twitter-GMNER")
     p.add_argument("--encoder", required=True)
-    p.add_argument("--data-dir", required=True, help="Twitter-GMNER release folder")
-    p.add_argument("--captions", nargs="+", required=True)
+    add_source_options(
+        p,
+        ["data_dir", "captions"],
+        required=["data_dir", "captions"],
+        help={"data_dir": "Twitter-GMNER release folder"},
+    )
     p.add_argument("--out", required=True)
     p.add_argument("--epochs", type=options.positive_int, default=1)
     p.add_argument("--batch-size", type=options.positive_int, default=32)
@@ -249,12 +256,14 @@ def register_ve_vg(sub: argparse._SubParsersAction) -> None:
             q.add_argument(
                 "--ve-caption", action="store_true", help='the text is "caption. expression" (the authors\' VE input)'
             )
-            q.add_argument("--captions", nargs="+", help="caption files or folders (with --ve-caption)")
+            add_source_options(
+                q, ["captions"], required=(), help={"captions": "caption files or folders (with --ve-caption)"}
+            )
         q.set_defaults(func=cmd_ve_vg_train, stage=stage)
         parsers.append(q)
     for q in parsers:
         q.add_argument("--dataset", choices=list(ANNOTATIONS), default="gmner")
-        q.add_argument("--data-dir", required=True)
+        add_source_options(q, ["data_dir"])
         q.add_argument("--images", required=True, help="folder of the tweet images")
         q.add_argument("--out", required=True, help="folder of the fine-tuned model (with its threshold/metrics)")
         q.add_argument("--seed", type=options.seed, default=42)
