@@ -27,12 +27,13 @@ import numpy as np
 
 from .gold import Gold
 from .regions import box_iou_pairs, mask_ious
+from .registry import MATCH_MODES, TASKS
 from .submission import Prediction
 from .tags import TYPES
 
-MODES = ("span", "text", "riveg")
-TYPED = {"mner": True, "eeg": False, "gmner": True, "ees": False, "smner": True}
-REGION = {"mner": None, "eeg": "box", "gmner": "box", "ees": "mask", "smner": "mask"}
+MODES = MATCH_MODES
+TYPED = {t.name: t.typed for t in TASKS.values()}
+REGION = {t.name: t.region for t in TASKS.values()}
 
 
 @dataclass

@@ -21,13 +21,14 @@ from .errors import UsageError
 from .gold import Gold
 from .matching import MODES, REGION, TYPED, Columns, PairTable, columns, correct, pair_table, select
 from .metrics import SWEEP, prf
-from .submission import TASKS, Submission, parse_submission
+from .registry import MATCH_MODES, RANKED_TASK_NAMES, TASK_NAMES, TASKS, tasks_with_region
+from .submission import Submission, parse_submission
 from .tags import TYPES
 
 SCHEMA_VERSION = 1
 
-Task = Literal["mner", "eeg", "gmner", "ees", "smner"]
-Match = Literal["span", "text", "riveg"]
+Task = Literal[TASK_NAMES]  # type: ignore[valid-type]
+Match = Literal[MATCH_MODES]  # type: ignore[valid-type]
 
 
 class _Part(BaseModel):
@@ -177,7 +178,7 @@ def _without_gc():
             gc.enable()
 
 
-PRIMARY = ("smner", "gmner", "mner")  # the default task: the most specific the file and the gold support
+PRIMARY = RANKED_TASK_NAMES[::-1]  # the default task: the most specific the file and the gold support
 
 
 @dataclass
@@ -191,8 +192,9 @@ class Scorer:
 
     @classmethod
     def build(cls, submission: Submission, gold: Gold) -> Scorer:
-        has_box = "gmner" in submission.tasks() and gold.has_boxes
-        has_mask = "smner" in submission.tasks() and gold.has_masks
+        given = {TASKS[t].region for t in submission.tasks()}
+        has_box = "box" in given and gold.has_boxes
+        has_mask = "mask" in given and gold.has_masks
         with _without_gc():
             cols = columns(submission.predictions, gold)
             table = pair_table(submission.predictions, gold, boxes=has_box, masks=has_mask, cols=cols)
@@ -200,7 +202,7 @@ class Scorer:
 
     def tasks(self, task: str) -> list[str]:
         """The asked task and every subtask the file supports."""
-        supported = [t for t in TASKS if t in self.submission.tasks() and self.gold.supports(t)]
+        supported = [t for t in TASK_NAMES if t in self.submission.tasks() and self.gold.supports(t)]
         if task not in supported:
             why = (
                 f"the gold {self.gold.name} has no {'boxes' if REGION[task] == 'box' else 'masks'}"
@@ -208,18 +210,16 @@ class Scorer:
                 else f"the file does not give a '{REGION[task]}' key on every entity"
             )
             raise UsageError(f"cannot score task {task}: {why}")
-        wanted = {"mner": ["mner"], "eeg": ["mner", "eeg"], "gmner": ["mner", "eeg", "gmner"]}
-        wanted.update(ees=["mner", "ees"], smner=["mner", "ees", "smner"])
-        out = list(wanted[task])
-        if task in ("ees", "smner"):
-            out += [t for t in ("eeg", "gmner") if t in supported]
-        return [t for t in TASKS if t in out]
+        out = [task, *TASKS[task].subtasks]
+        if REGION[task] == "mask":  # a masked file is scored on its boxes too, where it gives them
+            out += [t for t in tasks_with_region("box") if t in supported]
+        return [t for t in TASK_NAMES if t in out]
 
     def default_task(self) -> str:
         for task in PRIMARY:
             if task in self.submission.tasks() and self.gold.supports(task):
                 return task
-        return "mner"
+        return tasks_with_region(None)[0]  # every file gives what the region-free task needs
 
     def default_mode(self) -> str:
         return "span" if self.submission.has_spans else "text"

@@ -31,11 +31,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .errors import MissingDataError, SmnerError
 from .gold import Gold, GoldTweet
 from .regions import rle_problem
+from .registry import TASK_NAMES, tasks_with_region
 from .tags import TYPES, normalize_type
 
-TASKS = ("mner", "eeg", "gmner", "ees", "smner")
-BOX_TASKS = ("eeg", "gmner")
-MASK_TASKS = ("ees", "smner")
+TASKS = TASK_NAMES  # the name benchmark/commands.py imports
+BOX_TASKS = tasks_with_region("box")
+MASK_TASKS = tasks_with_region("mask")
 BOX_TOLERANCE = 1.0  # pixels a box may exceed the image by
 
 MAX_LINE_BYTES = 10 * 1024 * 1024
@@ -174,12 +175,12 @@ class Submission:
     def tasks(self) -> tuple[str, ...]:
         """The tasks this file can be scored on (keys present on every entity)."""
         if self._tasks is None:  # a file without any entity carries every key, vacuously: it scores 0 anywhere
-            out = ["mner"]
+            out = tasks_with_region(None)
             if all(p.has_box for p in self.predictions):
-                out += ["eeg", "gmner"]
+                out += BOX_TASKS
             if all(p.has_mask for p in self.predictions):
-                out += ["ees", "smner"]
-            self._tasks = tuple(out)
+                out += MASK_TASKS
+            self._tasks = out
         return self._tasks
 
 
