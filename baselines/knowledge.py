@@ -19,6 +19,7 @@ from smner_bench.benchmark.configs import ANNOTATIONS
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
 from smner_bench.benchmark.safe_output import atomic_folder, write_bytes
 from smner_bench.benchmark.tags import TAG_NAMES
+from smner_bench.loaders.knowledge import knowledge_text
 
 from .msea import Example, feature_text, heuristic_prompt, normalized_text, rank
 from .providers.llm import Request
@@ -317,12 +318,13 @@ def write_release(
     with atomic_folder(folder, "knowledge", inputs=inputs) as tmp:
         (tmp / "labels.txt").write_text("\n".join(TAG_NAMES) + "\n", encoding="utf-8")
         for split, rows in splits.items():
-            lines = []
-            for r in rows:
-                tags = [TAG_NAMES[t] if isinstance(t, int) else t for t in r["ner_tags"]]
-                lines += [f"{tok}\t{tag}" for tok, tag in zip(r["tokens"], tags, strict=True)]
-                lines.append("<EOS>\tX")
-                lines += [f"{w}\tX" for w in knowledge.get(r["id"], "").split()]
-                lines.append("")
-            (tmp / RELEASE_FILES[split]).write_text("\n".join(lines) + "\n", encoding="utf-8")
+            records = [
+                (
+                    r["tokens"],
+                    [TAG_NAMES[t] if isinstance(t, int) else t for t in r["ner_tags"]],
+                    knowledge.get(r["id"], ""),
+                )
+                for r in rows
+            ]
+            (tmp / RELEASE_FILES[split]).write_text(knowledge_text(records), encoding="utf-8")
     return Path(folder)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
+from smner_bench.benchmark.io import json_lines
 from smner_bench.benchmark.safe_output import check_folder, owned_folder, write_text
 from smner_bench.benchmark.submission import write_submission
 
@@ -590,12 +591,7 @@ def read_lines(path: Path, stage: str | None = None, ids: Sequence[str] | None =
     except UnicodeDecodeError as exc:
         raise DataFormatError(f"not UTF-8 text (byte {exc.start}){rerun}", file=path) from None
     lines = []
-    for n, raw in enumerate(text.splitlines(), start=1):
-        try:
-            line = json.loads(raw)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-            raise DataFormatError(f"not JSON ({why}){rerun}", file=path, line=n) from None
+    for n, line in json_lines(text, file=path, hint=rerun, skip_blank=False):
         problem = _line_problem(line, stage)
         if problem:
             raise DataFormatError(problem + rerun, file=path, line=n)
