@@ -7,17 +7,11 @@ import shlex
 import sys
 from pathlib import Path
 
-from smner_bench.benchmark.configs import ANNOTATIONS
+from smner_bench.benchmark.registry import DATASET_NAMES, DATASETS, MATCH_MODES, RANKED_TASK_NAMES
 
-# The registry of dataset versions this smner-bench scores: every entry's (dataset, dataset_version) must be one
-# of these pairs (a new release of a dataset is a new dataset name, as gmner-v1 / gmner).
-DATASET_VERSIONS = {
-    "twitter2015": "UMT release",
-    "twitter2017": "UMT release",
-    "gmner": "v2.0",
-    "gmner-v1": "v1",
-    "smner": "v2.0 (Twitter-SMNER)",
-}
+# The dataset versions this smner-bench scores (the registry's): every entry's (dataset, dataset_version) must be
+# one of these pairs (a new release of a dataset is a new dataset name, as gmner-v1 / gmner).
+DATASET_VERSIONS = {d.name: d.version for d in DATASETS.values()}
 README = Path(__file__).resolve().parent / "README.md"
 ENTRIES = Path(__file__).resolve().parent / "entries"  # store.DEFAULT_ROOT: the store is imported by the commands
 
@@ -50,7 +44,7 @@ MAX_SHEET = 100  # tweets on one contact sheet
 
 
 def _gold_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, choices=list(ANNOTATIONS))
+    p.add_argument("--dataset", required=True, choices=DATASET_NAMES)
     p.add_argument("--split", required=True, help="train, validation (alias dev) or test")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data-dir", help="raw release folder (read with the loaders)")
@@ -197,8 +191,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("show", help="print the ranked board of a task")
-    p.add_argument("--task", required=True, choices=("mner", "gmner", "smner"))
-    p.add_argument("--dataset", choices=list(ANNOTATIONS))
+    p.add_argument("--task", required=True, choices=RANKED_TASK_NAMES)
+    p.add_argument("--dataset", choices=DATASET_NAMES)
     _entries(p)
     p.set_defaults(func=cmd_show_board)
 
@@ -229,6 +223,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--predictions", help="a submission to draw beside the gold")
     p.add_argument("--images", help="folder of the tweet images (<id>.jpg); without it a blank canvas")
     p.add_argument("--iou", type=_unit_interval, default=0.5, help="IoU threshold in (0, 1] (default 0.5)")
-    p.add_argument("--match", choices=("span", "text", "riveg"))
+    p.add_argument("--match", choices=MATCH_MODES)
     p.add_argument("-o", "--output", required=True, help="picture to write (.png, or .jpg)")
     p.set_defaults(func=cmd_visualize)

@@ -18,7 +18,8 @@ Consistency rules the model enforces on every entry:
   exactly the rounded figure of its counts; its sweep is 0.50:0.05:0.95 with the true positives of each
   threshold; it carries a :attr:`Entry.digest` (SHA-256 over its canonical content, :func:`entry_digest`)
   that the store checks on every read. Published entries carry no digest (hand-edited, reviewed files).
-- the ``(dataset, dataset_version)`` pair is one the registry knows (``leaderboard/cli.py``'s ``DATASET_VERSIONS``);
+- the ``(dataset, dataset_version)`` pair is one the registry knows (``benchmark/registry.py``'s ``DATASETS``), and
+  the dataset holds boards of the task;
 - provenance text is bounded; one-line fields (system, variant parts, table, row, command) hold no control
   character, no line or paragraph separator and no Unicode format character (category Cf: bidi controls such
   as U+202E RIGHT-TO-LEFT OVERRIDE, zero-width spaces, soft hyphens), which would reorder or hide text where
@@ -48,14 +49,26 @@ from pydantic import (
 )
 
 from smner_bench.benchmark.metrics import SWEEP, prf
+from smner_bench.benchmark.registry import (
+    DATASET_NAMES,
+    DATASETS,
+    MATCH_MODES,
+    RANKED_TASK_NAMES,
+    RANKED_TASKS,
+    SPLITS,
+    TASK_NAMES,
+)
+from smner_bench.benchmark.tags import TYPES
 
-from .cli import DATASET_VERSIONS  # the registry: the dataset versions this smner-bench scores
-
-Task = Literal["mner", "eeg", "gmner", "ees", "smner"]
-BOARD_TASKS = ("mner", "gmner", "smner")  # the tasks a board ranks; eeg/ees are shown as subtasks
-Dataset = Literal["twitter2015", "twitter2017", "gmner", "gmner-v1", "smner"]
-SUBTASKS = {"mner": ("mner",), "gmner": ("gmner", "mner", "eeg"), "smner": ("smner", "mner", "ees")}
-TypeName = Literal["PER", "LOC", "ORG", "OTHER"]
+# The literals of the registry's names (pydantic reads Literal[tuple] as Literal of each name)
+Task = Literal[TASK_NAMES]  # type: ignore[valid-type]
+BOARD_TASKS = RANKED_TASK_NAMES  # the tasks a board ranks; eeg/ees are shown as subtasks
+BoardTask = Literal[BOARD_TASKS]  # type: ignore[valid-type]
+Dataset = Literal[DATASET_NAMES]  # type: ignore[valid-type]
+Split = Literal[SPLITS]  # type: ignore[valid-type]
+Match = Literal[MATCH_MODES]  # type: ignore[valid-type]
+SUBTASKS = {t.name: (t.name, *t.subtasks) for t in RANKED_TASKS}  # a board's task first, then its report's others
+TypeName = Literal[TYPES]  # type: ignore[valid-type]
 
 MAX_NAME = 200  # system, variant parts, table, row, dataset version
 MAX_TEXT = 2000  # notes, citation, command
@@ -224,7 +237,7 @@ class ScoredHere(_Strict):
     dataset_checksum: Sha256
     date: Date
     command: Line  # paths reduced to file names
-    match: Literal["span", "text", "riveg"]
+    match: Match
 
 
 Provenance = Annotated[Publication | ScoredHere, Field(discriminator="kind")]
@@ -240,10 +253,10 @@ class Entry(_Strict):
     id: str = Field(max_length=MAX_NAME, pattern=r"^[a-z0-9][a-z0-9._/-]*$")
     system: Name
     variant: Variant = Variant()
-    task: Literal["mner", "gmner", "smner"]
+    task: BoardTask
     dataset: Dataset
     dataset_version: Name
-    split: Literal["train", "validation", "test"] = "test"
+    split: Split = "test"
     iou: float = Field(default=0.5, gt=0, le=1)
     results: dict[Task, Figures]
     per_type: dict[TypeName, Figures] | None = None
@@ -268,16 +281,15 @@ class Entry(_Strict):
         extra = set(self.results) - allowed
         if extra:
             raise ValueError(f"a {self.task} entry reports {sorted(allowed)}, not {sorted(extra)}")
-        version = DATASET_VERSIONS[self.dataset]
+        version = DATASETS[self.dataset].version
         if self.dataset_version != version:
             raise ValueError(
                 f"dataset_version: {self.dataset} is version {version!r} here, not {self.dataset_version[:40]!r}"
                 + (" (the v1 release is the dataset gmner-v1)" if self.dataset == "gmner" else "")
             )
-        if self.task == "smner" and self.dataset != "smner":
-            raise ValueError("SMNER figures are on the smner dataset")
-        if self.task == "gmner" and self.dataset not in ("gmner", "gmner-v1"):
-            raise ValueError("GMNER figures are on the gmner or gmner-v1 dataset")
+        if self.task not in DATASETS[self.dataset].boards:
+            homes = " or ".join(d.name for d in DATASETS.values() if self.task in d.boards)
+            raise ValueError(f"{self.task.upper()} figures are on the {homes} dataset")
         for path, figures in self.all_figures():
             if figures.precision is None or figures.recall is None:
                 continue

@@ -9,16 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from smner_bench.benchmark.registry import DATASETS
+
 from .entry import SUBTASKS, Entry
 from .store import Stored
 
-DATASET_TITLES = {
-    "twitter2015": "Twitter-2015",
-    "twitter2017": "Twitter-2017",
-    "gmner": "Twitter-GMNER",
-    "gmner-v1": "Twitter-GMNER v1",
-    "smner": "Twitter-SMNER",
-}
+DATASET_TITLES = {d.name: d.title for d in DATASETS.values()}
 
 
 @dataclass
