@@ -1,14 +1,22 @@
-"""The core's own subcommands: ``validate``, ``score`` and ``compare``."""
+"""The core's own subcommands: ``validate``, ``score`` and ``compare``.
+
+Registering them imports only the registry and the option types: the gold, the submission reader (numpy,
+pydantic, pycocotools) and the scorer are imported by the command that runs, so that ``--help`` stays cheap.
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from .configs import ANNOTATIONS
-from .gold import Gold, load_gold
 from .options import output_path, positive_int, resamples, seed, unit_interval
+from .registry import TASK_NAMES
 from .safe_output import output_file, write_json
-from .submission import TASKS, Submission, read_submission
+
+if TYPE_CHECKING:
+    from .gold import Gold
+    from .submission import Submission
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -17,7 +25,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data-dir", help="raw release folder (read with the loaders)")
     src.add_argument("--gold", help="exported dataset folder (smner-bench prepare --out)")
-    p.add_argument("--task", choices=TASKS, help="task to score (default: the most specific the file supports)")
+    p.add_argument("--task", choices=TASK_NAMES, help="task to score (default: the most specific the file supports)")
     p.add_argument("--allow-missing", action="store_true", help="count tweets missing from the file as empty")
     p.add_argument("--max-errors", type=positive_int, default=50, help="how many problems to list (default 50)")
 
@@ -35,10 +43,14 @@ def _scoring(p: argparse.ArgumentParser) -> None:
 
 
 def _gold(args: argparse.Namespace) -> Gold:
+    from .gold import load_gold
+
     return load_gold(args.dataset, args.split, data_dir=args.data_dir, gold=args.gold)
 
 
 def _read(args: argparse.Namespace, path: str, gold: Gold) -> Submission:
+    from .submission import read_submission
+
     return read_submission(path, gold, task=args.task, allow_missing=args.allow_missing, max_issues=args.max_errors)
 
 

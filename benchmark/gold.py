@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import import_module
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import numpy as np
 from .configs import ANNOTATIONS, canonical_split, check_config
 from .errors import MissingDataError, UsageError
 
+GOLD_COLUMNS = ("id", "tokens", "width", "height", "entities")
 TASK_CONFIGS = {"mner": None, "eeg": "boxes", "gmner": "boxes", "ees": "masks", "smner": "masks"}
 
 
@@ -57,7 +59,8 @@ class GoldTweet:
 
 @dataclass
 class Gold:
-    name: str  # e.g. "gmner/test"
+    dataset: str  # a config of the registry, e.g. "gmner" (or any name for hand-made golds)
+    split: str  # e.g. "test"
     tweets: list[GoldTweet]
     has_boxes: bool  # the dataset annotates boxes (GMNER, SMNER)
     has_masks: bool  # the dataset annotates masks (SMNER)
@@ -66,17 +69,30 @@ class Gold:
         self.by_id = {t.id: t for t in self.tweets}
         self.entities = [e for t in self.tweets for e in t.entities]
 
-    def checksum(self) -> str:
-        """SHA-256 of the gold's content (ids, tokens, sizes, entities with boxes and masks), whatever it was
-        read from: two golds with the same checksum score every submission the same."""
-        digest = hashlib.sha256()
+    @property
+    def name(self) -> str:
+        """``dataset/split``, for messages and reports (read ``dataset`` and ``split``, never parse this)."""
+        return f"{self.dataset}/{self.split}"
+
+    def records(self) -> list[bytes]:
+        """One JSON line per tweet (ids, tokens, sizes, entities with boxes and masks): what :meth:`checksum`
+        hashes and the light gold cache stores."""
+        lines = []
         for t in self.tweets:
             entities = [
                 [e.start, e.end, e.text, e.type, e.boxes.tolist(), [[m["size"], m["counts"]] for m in e.masks]]
                 for e in t.entities
             ]
             record = [t.id, t.tokens, t.width, t.height, entities]
-            digest.update(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+            lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        return lines
+
+    def checksum(self) -> str:
+        """SHA-256 of the gold's content (ids, tokens, sizes, entities with boxes and masks), whatever it was
+        read from: two golds with the same checksum score every submission the same."""
+        digest = hashlib.sha256()
+        for line in self.records():
+            digest.update(line)
         return digest.hexdigest()
 
     def supports(self, task: str) -> bool:
@@ -84,9 +100,24 @@ class Gold:
         return need is None or (need == "boxes" and self.has_boxes) or (need == "masks" and self.has_masks)
 
 
-def gold_from_rows(rows: Iterable[Mapping[str, Any]], *, name: str, has_boxes: bool, has_masks: bool) -> Gold:
-    """Build :class:`Gold` from rows with the data model's fields (``id``, ``tokens``, ``width``,
-    ``height``, ``entities``)."""
+def gold_from_rows(
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    dataset: str | None = None,
+    split: str | None = None,
+    name: str | None = None,
+    has_boxes: bool,
+    has_masks: bool,
+) -> Gold:
+    """Build :class:`Gold` of ``dataset``/``split`` from rows with the data model's fields (``id``, ``tokens``,
+    ``width``, ``height``, ``entities``). ``name="dataset/split"`` is the older spelling, kept while callers
+    move to ``dataset=`` and ``split=``."""
+    if name is not None:
+        if dataset is not None or split is not None:
+            raise TypeError("give dataset= and split=, or the older name=, not both")
+        dataset, _, split = name.partition("/")
+    if dataset is None or split is None:
+        raise TypeError("gold_from_rows needs dataset= and split=")
     tweets: list[GoldTweet] = []
     n = 0
     for i, row in enumerate(rows):
@@ -98,36 +129,61 @@ def gold_from_rows(rows: Iterable[Mapping[str, Any]], *, name: str, has_boxes: b
             n += 1
         tweets.append(tweet)
     if not tweets:
-        raise UsageError(f"the gold split {name} has no tweets")
-    return Gold(name, tweets, has_boxes, has_masks)
+        raise UsageError(f"the gold split {dataset}/{split} has no tweets")
+    return Gold(dataset, split, tweets, has_boxes, has_masks)
 
 
 def load_gold(
     dataset: str, split: str, *, data_dir: str | os.PathLike | None = None, gold: str | os.PathLike | None = None
 ) -> Gold:
-    """The gold of ``dataset``/``split`` from a raw release folder (``data_dir``, read by the loaders)
-    or from an exported Parquet folder (``gold``, read with ``datasets.load_dataset``)."""
+    """The gold of ``dataset``/``split`` from a raw release folder (``data_dir``, read by the loaders, or from
+    the light gold cache that a previous read wrote: see :mod:`.gold_cache`) or from an exported Parquet folder
+    (``gold``, read with ``datasets.load_dataset``)."""
     check_config(dataset)
     split = canonical_split(split)
     if (data_dir is None) == (gold is None):
         raise UsageError("give exactly one of --data-dir (raw release folder) and --gold (exported folder)")
-    if gold is not None:
-        folder = Path(gold).expanduser()
-        if not (folder / "README.md").is_file():
-            raise MissingDataError("not an exported dataset folder (no README.md card)", file=folder)
-        import datasets
-
-        try:
-            rows = datasets.load_dataset(str(folder.resolve()), dataset, split=split)
-        except ValueError as exc:
-            raise UsageError(f"{folder}: {exc}") from None
-    else:
-        found = [ep for ep in entry_points(group="smner_bench.gold") if ep.name == "raw"]
-        if not found:
-            raise UsageError("reading a raw release needs smner_bench.loaders (not installed); use --gold")
-        rows = found[0].load()(dataset, data_dir, split)
     has_boxes, has_masks = ANNOTATIONS[dataset]
-    columns = [c for c in ("id", "tokens", "width", "height", "entities") if c in rows.column_names]
-    return gold_from_rows(
-        rows.select_columns(columns), name=f"{dataset}/{split}", has_boxes=has_boxes, has_masks=has_masks
-    )
+
+    def build(rows: Iterable[Mapping[str, Any]]) -> Gold:
+        return gold_from_rows(rows, dataset=dataset, split=split, has_boxes=has_boxes, has_masks=has_masks)
+
+    if gold is None:
+        return _raw_gold(dataset, split, data_dir, build)
+    folder = Path(gold).expanduser()
+    if not (folder / "README.md").is_file():
+        raise MissingDataError("not an exported dataset folder (no README.md card)", file=folder)
+    import datasets
+
+    try:
+        rows = datasets.load_dataset(str(folder.resolve()), dataset, split=split)
+    except ValueError as exc:
+        raise UsageError(f"{folder}: {exc}") from None
+    return build(_gold_columns(rows))
+
+
+def _gold_columns(rows: Any) -> Any:
+    """A ``datasets.Dataset`` reduced to the columns the gold reads (no images decoded)."""
+    return rows.select_columns([c for c in GOLD_COLUMNS if c in rows.column_names])
+
+
+def _raw_gold(dataset: str, split: str, data_dir: Any, build: Callable[[Iterable[Mapping[str, Any]]], Gold]) -> Gold:
+    """The gold of a raw release, through the ``smner_bench.gold`` entry point ``raw`` (the loaders'
+    ``load_split``): from the light gold cache when that module names one (its ``gold_cache(dataset, data_dir,
+    split) -> (path, key)``) and the file is valid; else from the builder, writing the cache for the next read."""
+    found = [ep for ep in entry_points(group="smner_bench.gold") if ep.name == "raw"]
+    if not found:
+        raise UsageError("reading a raw release needs smner_bench.loaders (not installed); use --gold")
+    locate = getattr(import_module(found[0].module), "gold_cache", None)
+    if locate is None:
+        return build(_gold_columns(found[0].load()(dataset, data_dir, split)))
+    from .gold_cache import header, read_gold_cache, write_gold_cache
+
+    path, key = locate(dataset, data_dir, split)
+    expected = header(key, dataset, split)
+    cached = read_gold_cache(path, expected)
+    if cached is not None:
+        return build(cached)
+    result = build(_gold_columns(found[0].load()(dataset, data_dir, split)))
+    write_gold_cache(path, expected, result.records())
+    return result

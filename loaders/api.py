@@ -1,40 +1,59 @@
-"""``load``: one call from a raw release folder to a cached ``DatasetDict``."""
+"""``load``: one call from a raw release folder to a cached ``DatasetDict``.
+
+Importing this module does not import ``datasets`` (the scorer reads :func:`gold_cache` from here, through the
+``smner_bench.gold`` entry point, before it knows whether it needs the builder at all).
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
-from typing import Any
-
-import datasets
-from datasets.exceptions import DatasetGenerationError
+from typing import TYPE_CHECKING, Any
 
 from smner_bench.benchmark.errors import SmnerError
 
-from .builder import SmnerBench
 from .configs import SPLIT_ALIASES, SPLITS, Sources, canonical_split
 from .report import Report
+from .stamps import gold_cache
+
+if TYPE_CHECKING:
+    import datasets
+
+    from .builder import SmnerBench
+
+__all__ = ["builder", "gold_cache", "load", "load_split", "prepare", "quirk_report"]
 
 log = logging.getLogger(__name__)
 
 
-class SplitDict(datasets.DatasetDict):
-    """A ``DatasetDict`` where ``ds["dev"]`` (and ``"valid"``) name the ``validation`` split."""
+@functools.cache
+def split_dict() -> type:
+    """``SplitDict``: a ``DatasetDict`` where ``ds["dev"]`` (and ``"valid"``) name the ``validation`` split
+    (a class made on first use, so that importing this module does not import ``datasets``)."""
+    import datasets
 
-    def __getitem__(self, key):
-        return super().__getitem__(SPLIT_ALIASES.get(key, key) if isinstance(key, str) else key)
+    class SplitDict(datasets.DatasetDict):
+        def __getitem__(self, key):
+            return super().__getitem__(SPLIT_ALIASES.get(key, key) if isinstance(key, str) else key)
+
+    return SplitDict
 
 
 def builder(name: str, data_dir: str | Path, *, cache_dir: str | Path | None = None, **options: Any) -> SmnerBench:
     """The configured builder (not yet prepared). ``options`` are the source options of :meth:`Sources.of`
     (``image_dir``, ``knowledge``, ``captions``, ``mask_dir``); paths are checked (never a fall-through to the
     Hub on a typo) and made absolute."""
+    from .builder import SmnerBench
+
     return SmnerBench(sources=Sources.of(name, data_dir, **options), cache_dir=str(cache_dir) if cache_dir else None)
 
 
 def prepare(b: SmnerBench) -> SmnerBench:
     """``download_and_prepare`` that lets the readers' own errors (file, line, field) through: datasets
     wraps whatever a generator raises in ``DatasetGenerationError``."""
+    from datasets.exceptions import DatasetGenerationError
+
     try:
         b.download_and_prepare()
     except DatasetGenerationError as exc:
@@ -58,7 +77,7 @@ def load(
     logged as warnings when the cache is built; :func:`quirk_report` returns them.
     """
     b = builder(name, data_dir, cache_dir=cache_dir, **options)
-    return SplitDict(prepare(b).as_dataset())
+    return split_dict()(prepare(b).as_dataset())
 
 
 def load_split(name: str, data_dir: str | Path, split: str, **options) -> datasets.Dataset:

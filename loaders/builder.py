@@ -8,16 +8,13 @@ Use it directly (datasets >= 4 runs no loading scripts)::
 
 or through :func:`smner_bench.loaders.load`. The other source options (``image_dir``, ``knowledge``,
 ``captions``, ``mask_dir``) are those of :meth:`Sources.of`, or pass ``sources=`` a :class:`Sources`.
-The cache key (datasets' ``hash`` argument) is :func:`cache_key`: the source of the modules the builder runs
-and the size and modification time of every raw file it reads, so editing either rebuilds the cache.
+The cache key (datasets' ``hash`` argument) is :func:`smner_bench.loaders.stamps.cache_key`: the source of the
+modules the builder runs and the size and modification time of every raw file it reads, so editing either rebuilds
+the cache.
 """
 
 from __future__ import annotations
 
-import ast
-import functools
-import hashlib
-import importlib.util
 import logging
 import os
 from dataclasses import dataclass
@@ -32,6 +29,7 @@ from .assemble import SplitFiles, generate_examples, split_files
 from .configs import CONFIGS, SOURCE_OPTIONS, SPLITS, Sources, config_info
 from .features import build_features
 from .report import Report
+from .stamps import cache_key
 
 log = logging.getLogger(__name__)
 
@@ -120,69 +118,3 @@ class SmnerBench(datasets.GeneratorBasedBuilder):
                 pass
             write_text(path, report.to_json())
         return Report.from_json(path.read_text(encoding="utf-8"))
-
-
-def cache_key(sources: Sources) -> str:
-    """The builder's cache key: the source of the modules it runs, and the raw files ``sources`` reads."""
-    return code_hash() + "-" + file_stamp(sources.read_paths())
-
-
-BUILDER_MODULES = (__name__, "smner_bench.loaders.assemble", "smner_bench.loaders.features")
-
-
-@functools.cache
-def code_hash() -> str:
-    """A digest of the modules the builder runs: :data:`BUILDER_MODULES` and every ``smner_bench`` module
-    they import, directly or not (imports inside functions included)."""
-    digest = hashlib.sha256()
-    for name, path in sorted(builder_modules().items()):
-        digest.update(f"{name}\0".encode() + path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def builder_modules(roots: tuple[str, ...] = BUILDER_MODULES, package: str = "smner_bench") -> dict[str, Path]:
-    """Module name -> file of ``roots`` and the modules of ``package`` they import (read from their source)."""
-    found: dict[str, Path] = {}
-    todo = list(roots)
-    while todo:
-        name = todo.pop()
-        if name in found:
-            continue
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):  # `from module import function`: not a module
-            spec = None
-        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-            continue
-        found[name] = path = Path(spec.origin)
-        parent = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_bytes())):
-            if isinstance(node, ast.Import):
-                todo += [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    stem = parent.rsplit(".", node.level - 1)[0] if node.level > 1 else parent
-                    base = f"{stem}.{base}" if base else stem
-                todo += [base] + [f"{base}.{alias.name}" for alias in node.names]
-        todo = [m for m in todo if m == package or m.startswith(package + ".")]
-    return found
-
-
-def file_stamp(paths: list[Path]) -> str:
-    """A digest of the names, sizes and modification times of every file under ``paths``."""
-    digest = hashlib.sha256()
-    for root in paths:
-        if root.is_file():
-            st = root.stat()
-            digest.update(f"{root}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-            continue
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            for name in sorted(filenames):
-                try:
-                    st = os.stat(os.path.join(dirpath, name))
-                except OSError:  # a broken link or a link loop: its own entry (the reader names the problem)
-                    st = os.lstat(os.path.join(dirpath, name))
-                digest.update(f"{dirpath}/{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]

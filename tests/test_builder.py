@@ -14,8 +14,9 @@ import pytest
 from smner_bench.benchmark.errors import MissingDataError, UsageError
 from smner_bench.loaders import load
 from smner_bench.loaders.assemble import SplitFiles
-from smner_bench.loaders.builder import SmnerBench, builder_modules, cache_key, code_hash
+from smner_bench.loaders.builder import SmnerBench
 from smner_bench.loaders.configs import Sources, add_source_options, source_paths
+from smner_bench.loaders.stamps import builder_modules, cache_key, code_hash
 
 TWEETS = {
     "train.txt": "IMGID:1\nKevin\tB-PER\nDurant\tI-PER\nrocks\tO\n\nIMGID:2\nin\tO\nParis\tI-LOC\n\n",

@@ -224,12 +224,12 @@ def test_help_documents_the_exit_codes(capsys):
 
 
 def test_an_internal_error_is_one_bounded_line(capsys, monkeypatch, sample_dir, preds):
-    from smner_bench.benchmark import commands
+    from smner_bench.benchmark import submission
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom " + "x" * 100_000)
 
-    monkeypatch.setattr(commands, "read_submission", broken)
+    monkeypatch.setattr(submission, "read_submission", broken)  # the commands import it when they run
     code, _, err = run(capsys, "validate", preds[0], *gold_args(sample_dir))
     assert code == 3 and "internal error: RuntimeError: boom xxx" in err and "please report it" in err
     assert len(err) < 1000

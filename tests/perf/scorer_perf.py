@@ -89,7 +89,7 @@ def replicate(gold: Gold, times: int) -> Gold:
                 copy.entities.append(GoldEntity(n, copy.index, e.start, e.end, e.text, e.type, e.boxes, e.masks))
                 n += 1
             tweets.append(copy)
-    return Gold(f"{gold.name}x{times}", tweets, gold.has_boxes, gold.has_masks)
+    return Gold(gold.dataset, f"{gold.split}x{times}", tweets, gold.has_boxes, gold.has_masks)
 
 
 def mask_case(tmp: Path, runs: int) -> tuple[float, int, int]:
