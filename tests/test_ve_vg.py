@@ -96,6 +96,31 @@ def test_vg_images_keep_every_groundable_entity(sample, sample_dir):
     assert all(len(i.phrases) == len(i.boxes) and all(i.boxes) for i in items)
 
 
+def test_training_sets_hold_every_expression_set_and_name_a_folder_without_images(sample, sample_dir, tmp_path):
+    from smner_bench.baselines.stage2_data import training_sets
+    from smner_bench.benchmark.errors import MissingDataError
+
+    images = sample_dir / "images"
+    row = sample["train"][0]
+    e = row["entities"][0]
+    other = {(row["id"], e["start"], e["end"]): "another expression"}
+    train, dev = training_sets("ve", sample, images, [(None, None), ({"file": "x"}, other)])
+    once = ve_items(sample["train"], images)
+    assert train == once + ve_items(sample["train"], images, other) and dev == ve_items(sample["validation"], images)
+    assert "another expression" in [i.expression for i in train[len(once) :]]
+    assert len(training_sets("ve", sample, images, max_train=3)[0]) == 3
+    train, _ = training_sets("ve", sample, images, captions=[sample_dir / "captions"])
+    assert len(train) == len(once) and all(
+        i.expression.endswith(". " + j.expression) for i, j in zip(train, once, strict=True)
+    )
+    train, dev = training_sets("vg", sample, images)
+    assert train == vg_images(sample["train"], images) and dev == vg_images(sample["validation"], images)
+    (tmp_path / "none").mkdir()
+    with pytest.raises(MissingDataError, match="no image of the train split's tweets with a box") as err:
+        training_sets("vg", sample, tmp_path / "none")
+    assert str(tmp_path / "none") in str(err.value)
+
+
 def test_grounding_is_one_forward_per_image_with_boxes_in_the_image(grounder_dir, sample, sample_dir):
     g = Grounder(grounder_dir)
     calls = []

@@ -129,15 +129,14 @@ def cmd_caption_ve(args: argparse.Namespace) -> int:
 
 def cmd_ve_vg_train(args: argparse.Namespace) -> int:
     """``baseline ve-train`` and ``baseline vg-train``: the same data steps, then each stage's trainer."""
-    from functools import partial
-
-    from smner_bench.benchmark.errors import MissingDataError, UsageError
+    from smner_bench.benchmark.errors import UsageError
     from smner_bench.benchmark.safe_output import check_folder, recorded_command
-    from smner_bench.loaders import load, read_captions
+    from smner_bench.loaders import load
 
+    from ..stage2_data import training_sets
     from ..training import resolve_recipe
-    from ..ve import VE_DEFAULTS, VE_PRESETS, read_expression_sets, train_matcher, ve_items
-    from ..vg import VG_DEFAULTS, VG_PRESETS, train_grounder, vg_images
+    from ..ve import VE_DEFAULTS, VE_PRESETS, read_expression_sets, train_matcher
+    from ..vg import VG_DEFAULTS, VG_PRESETS, train_grounder
 
     ve_caption = args.stage == "ve" and args.ve_caption
     if ve_caption and not args.captions:
@@ -150,22 +149,8 @@ def cmd_ve_vg_train(args: argparse.Namespace) -> int:
     ds = load(args.dataset, args.data_dir)
     # one set of expressions per file and LLM (the paper's augmented rows: each a separate example)
     sets = read_expression_sets(args.expressions, every_llm=True) if args.expressions else [(None, None)]
-    if ve_caption:
-        captions, descriptions = read_captions(args.captions)
-        short = {**descriptions, **captions}  # the short caption where both exist
-        items = partial(ve_items, captions=short)
-    else:
-        items = ve_items if args.stage == "ve" else vg_images
-    train = [x for _, found in sets for x in items(ds["train"], args.images, found)][: args.max_train or None]
-    dev = items(ds["validation"], args.images, sets[0][1])
-    for split, found in (("train", train), ("validation", dev)):
-        if not found:
-            example = next(iter(ds[split]), {}).get("image_id", "<image_id>")
-            raise MissingDataError(
-                f"no image of the {split} split's tweets{' with a box' if args.stage == 'vg' else ''} is in this "
-                f"folder (expected files like {example})",
-                file=args.images,
-            )
+    captions = args.captions if ve_caption else None
+    train, dev = training_sets(args.stage, ds, args.images, sets, captions, max_train=args.max_train)
     defaults, presets = (VE_DEFAULTS, VE_PRESETS) if args.stage == "ve" else (VG_DEFAULTS, VG_PRESETS)
     given = {"epochs": args.epochs, "lr": args.lr, "batch": args.batch, "grad_accum": args.grad_accum}
     common = {
