@@ -4,17 +4,15 @@ Everything else derives from these frozen specs: command-line choices, the pydan
 configs, the gold's annotation flags, the scorer's subtasks and default task, the leaderboard's titles and
 versions, the loaders' dataset cards. Light on purpose (standard library only): commands register from it.
 
->>> TASKS["gmner"].region, TASKS["gmner"].subtasks, DATASETS["smner"].masks
-('box', ('mner', 'eeg'), True)
+>>> TASKS["gmner"].region, TASKS["gmner"].subtasks, DATASETS["smner"].masks, DATASETS["gmner"].version
+('box', ('mner', 'eeg'), True, 'v2.0')
 >>> [t.name for t in RANKED_TASKS], tasks_with_region("mask")
 (['mner', 'gmner', 'smner'], ('ees', 'smner'))
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from dataclasses import dataclass
 from typing import Literal
 
 from .errors import UsageError
@@ -38,8 +36,11 @@ __all__ = [
 ]
 
 Region = Literal["box", "mask"]
-_SPLIT_FILES: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {"train": ("train.txt",), "validation": ("dev.txt", "valid.txt"), "test": ("test.txt",)}
+SplitFiles = tuple[tuple[str, tuple[str, ...]], ...]  # (split, its file names in a release folder, first found wins)
+_SPLIT_FILES: SplitFiles = (
+    ("train", ("train.txt",)),
+    ("validation", ("dev.txt", "valid.txt")),
+    ("test", ("test.txt",)),
 )
 
 
@@ -58,14 +59,15 @@ class TaskSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A dataset config: ``title`` (as boards show it), ``card_title`` (the dataset card's, with its release),
-    ``version`` (the release scored here: a leaderboard entry names it), the files of each split in a release
-    folder (first found wins), its annotations (``boxes``: VOC XML in ``xml/``; ``masks``: labelme JSON in
-    ``masks/``), the ranked tasks it holds figures of (``boards``), and where it comes from."""
+    """A dataset config: ``title`` (the dataset card's, with its release), ``board_title`` (as leaderboard
+    boards show it, before the version), ``version`` (the release scored here: a leaderboard entry names it),
+    its annotations (``boxes``: VOC XML in ``xml/``; ``masks``: labelme JSON in ``masks/``), the ranked tasks it
+    holds figures of (``boards``), where it comes from, and the files of each split in a release folder.
+    Frozen and hashable (tuples only), so that a builder config holding it pickles."""
 
     name: str
     title: str
-    card_title: str
+    board_title: str
     version: str
     boxes: bool
     masks: bool
@@ -73,7 +75,11 @@ class DatasetSpec:
     description: str
     citation: str
     homepage: str
-    split_files: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _SPLIT_FILES)
+    split_files: SplitFiles = _SPLIT_FILES
+
+    def split_file_names(self, split: str) -> tuple[str, ...]:
+        """The file names of ``split`` (canonical) in a release folder, first found wins."""
+        return dict(self.split_files)[split]
 
 
 TASKS: dict[str, TaskSpec] = {  # report order
@@ -127,8 +133,8 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         DatasetSpec(
             "gmner",
-            "Twitter-GMNER",
             "Twitter-GMNER v2.0",
+            "Twitter-GMNER",
             "v2.0",
             boxes=True,
             masks=False,
@@ -169,7 +175,7 @@ DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 SPLIT_ALIASES: dict[str, str] = {"dev": "validation", "valid": "validation", "val": "validation"}
-SPLIT_FILES: Mapping[str, tuple[str, ...]] = _SPLIT_FILES  # every release names its splits alike
+SPLIT_FILES: dict[str, tuple[str, ...]] = dict(_SPLIT_FILES)  # every release names its splits alike
 MATCH_MODES: tuple[str, ...] = ("span", "text", "riveg")  # see benchmark/matching.py
 
 

@@ -14,7 +14,7 @@ from smner_bench.benchmark.registry import DATASETS
 from .entry import SUBTASKS, Entry
 from .store import Stored
 
-DATASET_TITLES = {d.name: d.title for d in DATASETS.values()}
+DATASET_TITLES = {d.name: d.board_title for d in DATASETS.values()}
 
 
 @dataclass

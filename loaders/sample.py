@@ -44,13 +44,12 @@ from xml.sax.saxutils import escape
 import numpy as np
 from PIL import Image, ImageDraw
 
-from smner_bench.benchmark.configs import canonical_split
+from smner_bench.benchmark.registry import SPLIT_FILES, canonical_split
 from smner_bench.benchmark.safe_output import atomic_folder, check_folder
 from smner_bench.benchmark.tags import TAG_NAMES, TYPES
 
 from . import knowledge
 from .captions import blip2_text, mplug_text
-from .configs import SPLIT_FILES
 from .conll import conll_text
 from .labelme import rasterize_shape
 

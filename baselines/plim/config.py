@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
+from smner_bench.benchmark.registry import DATASET_NAMES
 
 # The paper's settings (section V-A) and the released configs' CRF learning rates. The paper trains every epoch
 # and evaluates the best dev epoch: its presets do not stop early (patience None); "minilm" (ours) does.
@@ -25,7 +26,7 @@ class PlimConfig(BaseModel):
 
     # Descriptions are the help of ``baseline plim-train``'s options (one per field, see baselines/commands/plim.py)
     encoder: str = Field(description="encoder folder (from_pretrained; a hub name where a hub is reachable)")
-    dataset: Literal["twitter2015", "twitter2017", "gmner", "gmner-v1", "smner"] = "gmner"
+    dataset: Literal[DATASET_NAMES] = "gmner"  # type: ignore[valid-type]
     data_dir: str = Field(description="the dataset's release folder")
     knowledge: list[str] = Field(default_factory=list, description="knowledge release (repeat for the paper's Mix)")
     out: str = Field(description="run folder: history.json, run.json, best/ checkpoint")
