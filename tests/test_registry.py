@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pickle
+from typing import get_args
 
 import pytest
 
 from smner_bench.benchmark import registry
 from smner_bench.benchmark.configs import ANNOTATIONS
-from smner_bench.benchmark.errors import UsageError
+from smner_bench.benchmark.errors import MissingDataError, UsageError
+from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.registry import DATASETS, RANKED_TASK_NAMES, TASK_NAMES, TASKS
 
 
@@ -57,3 +59,81 @@ def test_split_and_config_names():
     assert registry.check_config("gmner-v1") == "gmner-v1"
     with pytest.raises(UsageError, match=r"unknown dataset config 'gmner2' \(expected one of twitter2015, "):
         registry.check_config("gmner2")
+
+
+def test_scorer_derives_tasks_and_subtasks():
+    from smner_bench.benchmark import matching, scoring, submission
+
+    assert submission.TASKS == TASK_NAMES and submission.BOX_TASKS == ("eeg", "gmner")
+    assert matching.TYPED == {"mner": True, "eeg": False, "gmner": True, "ees": False, "smner": True}
+    assert matching.REGION == {"mner": None, "eeg": "box", "gmner": "box", "ees": "mask", "smner": "mask"}
+    assert matching.MODES == registry.MATCH_MODES == get_args(scoring.Match)
+    assert get_args(scoring.Task) == TASK_NAMES and scoring.PRIMARY == ("smner", "gmner", "mner")
+    # a file with boxes and masks: every task; scoring smner reports its subtasks and the box tasks, in order
+    gold = gold_from_rows(
+        [{"id": "1", "tokens": ["Ann"], "width": 10, "height": 10, "entities": []}],
+        name="t/test",
+        has_boxes=True,
+        has_masks=True,
+    )
+    sub = submission.parse_submission(['{"id": "1", "entities": []}'], gold, name="mem")
+    assert sub.tasks() == ("mner", *registry.tasks_with_region("box"), *registry.tasks_with_region("mask"))
+    scorer = scoring.Scorer.build(sub, gold)
+    assert scorer.tasks("smner") == list(TASK_NAMES) and scorer.tasks("gmner") == ["mner", "eeg", "gmner"]
+    assert scorer.tasks("ees") == list(TASK_NAMES[:4]) and scorer.default_task() == "smner"
+
+
+def test_leaderboard_derives_choices_titles_and_rules(capsys):
+    from smner_bench.benchmark.cli import main
+    from smner_bench.leaderboard import entry, render
+    from smner_bench.leaderboard.cli import DATASET_VERSIONS
+
+    assert {d.name: d.version for d in DATASETS.values()} == DATASET_VERSIONS
+    assert DATASET_VERSIONS["smner"] == "v2.0 (Twitter-SMNER)" and DATASET_VERSIONS["twitter2015"] == "UMT release"
+    assert render.DATASET_TITLES["gmner"] == "Twitter-GMNER" and render.DATASET_TITLES["gmner-v1"] == "Twitter-GMNER v1"
+    assert entry.SUBTASKS == {"mner": ("mner",), "gmner": ("gmner", "mner", "eeg"), "smner": ("smner", "mner", "ees")}
+    fields = entry.Entry.model_fields
+    assert get_args(fields["task"].annotation) == RANKED_TASK_NAMES
+    assert get_args(fields["dataset"].annotation) == tuple(DATASETS)
+    assert get_args(fields["split"].annotation) == registry.SPLITS
+    with pytest.raises(SystemExit):
+        main(["leaderboard", "show", "--help"])
+    out = capsys.readouterr().out
+    assert "{mner,gmner,smner}" in out and "{twitter2015,twitter2017,gmner,gmner-v1,smner}" in out
+    with pytest.raises(SystemExit) as exc:
+        main(["leaderboard", "show", "--task", "eeg"])
+    assert exc.value.code == 2 and "invalid choice: 'eeg'" in capsys.readouterr().err
+    # the task/dataset rule reads the datasets' boards; its messages are the ones written before the registry
+    smner = {
+        "id": "paper/t1/x/smner",
+        "system": "X",
+        "task": "smner",
+        "dataset": "gmner",
+        "dataset_version": "v2.0",
+        "results": {"smner": {"f1": 50.0}},
+        "provenance": {"kind": "publication", "citation": "A paper", "table": "Table 1", "row": "X"},
+    }
+    with pytest.raises(ValueError, match="SMNER figures are on the smner dataset"):
+        entry.Entry.model_validate(smner)
+    gmner = {**smner, "task": "gmner", "dataset": "smner", "dataset_version": "v2.0 (Twitter-SMNER)"}
+    gmner["results"] = {"gmner": {"f1": 50.0}}
+    with pytest.raises(ValueError, match="GMNER figures are on the gmner or gmner-v1 dataset"):
+        entry.Entry.model_validate(gmner)
+    for name in ("gmner", "gmner-v1"):  # and the rule admits what it should
+        ok = {**gmner, "dataset": name, "dataset_version": DATASETS[name].version}
+        assert entry.Entry.model_validate(ok).dataset == name
+
+
+def test_loaders_and_plim_derive_configs(tmp_path):
+    from smner_bench.baselines.plim.config import PlimConfig
+    from smner_bench.loaders.configs import CONFIGS, config_info, split_file
+
+    assert CONFIGS is DATASETS and config_info("gmner").title == "Twitter-GMNER v2.0"
+    assert (config_info("smner").boxes, config_info("smner").masks) == (True, True)
+    assert get_args(PlimConfig.model_fields["dataset"].annotation) == tuple(DATASETS)
+    with pytest.raises(ValueError, match="gmner2"):
+        PlimConfig(encoder="e", dataset="gmner2", data_dir="d", out="o")  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="unknown dataset config"):
+        config_info("gmner2")
+    with pytest.raises(MissingDataError, match=r"no dev\.txt or valid\.txt"):
+        split_file(tmp_path, "dev")
