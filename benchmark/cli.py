@@ -51,7 +51,12 @@ def _add_verbose(parser: argparse.ArgumentParser, seen: set[int]) -> None:
             _add_verbose(sub, seen)
 
 
-def build_parser() -> argparse.ArgumentParser:
+CORE_COMMANDS = ("validate", "score", "compare")
+
+
+def build_parser(*, core_only: bool = False) -> argparse.ArgumentParser:
+    """The whole command line; ``core_only``: the core's own subcommands alone (what :func:`main` builds to run
+    one of them, so that scoring never imports the other parts' command modules)."""
     parser = argparse.ArgumentParser(
         prog="smner-bench",
         description="Datasets, scorer, baselines and leaderboard for multimodal NER on tweets.",
@@ -64,14 +69,22 @@ def build_parser() -> argparse.ArgumentParser:
     from .commands import register
 
     register(subparsers)
-    for ep in sorted(entry_points(group="smner_bench.commands"), key=lambda e: e.name):
-        ep.load()(subparsers)
+    if not core_only:
+        for ep in sorted(entry_points(group="smner_bench.commands"), key=lambda e: e.name):
+            ep.load()(subparsers)
     _add_verbose(parser, set())
     return parser
 
 
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv``: its first word that is not an option (the top-level options take no
+    value)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(core_only=_command(argv) in CORE_COMMANDS)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

@@ -137,3 +137,28 @@ def test_gold_from_rows_takes_dataset_and_split():
     assert (older.dataset, older.split) == ("demo", "test") and older.checksum() == gold.checksum()
     with pytest.raises(TypeError):
         gold_from_rows(rows, name="demo/test", dataset="demo", has_boxes=False, has_masks=False)
+
+
+def test_a_core_command_parses_without_the_other_parts(tmp_path):
+    import argparse
+
+    from smner_bench.benchmark import cli
+
+    def commands(parser):
+        return set(next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices)
+
+    assert commands(cli.build_parser(core_only=True)) == set(cli.CORE_COMMANDS)
+    assert set(cli.CORE_COMMANDS) < commands(cli.build_parser())
+    assert [cli._command(a) for a in (["-v", "score", "x"], ["--version"], ["compare", "-v"])] == [
+        "score",
+        None,
+        "compare",
+    ]
+    code = (
+        "import sys; from smner_bench.benchmark.cli import main; "
+        "code = main(['score', sys.argv[1], '--dataset', 'gmner', '--split', 'test', '--gold', sys.argv[1]]); "
+        "print(code, sorted(m for m in ('smner_bench.baselines', 'smner_bench.leaderboard', 'datasets') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "missing")], capture_output=True, text=True)
+    assert out.stdout.split() == ["2", "[]"], out.stderr
