@@ -62,8 +62,9 @@ class DatasetSpec:
     """A dataset config: ``title`` (the dataset card's, with its release), ``board_title`` (as leaderboard
     boards show it, before the version), ``version`` (the release scored here: a leaderboard entry names it),
     its annotations (``boxes``: VOC XML in ``xml/``; ``masks``: labelme JSON in ``masks/``), the ranked tasks it
-    holds figures of (``boards``), where it comes from, and the files of each split in a release folder.
-    Frozen and hashable (tuples only), so that a builder config holding it pickles."""
+    holds figures of (``boards``), where it comes from, the files of each split in a release folder, and
+    ``release_of``: the dataset this is another release of (a new release is a new dataset name). Frozen and
+    hashable (tuples only), so that a builder config holding it pickles."""
 
     name: str
     title: str
@@ -76,6 +77,7 @@ class DatasetSpec:
     citation: str
     homepage: str
     split_files: SplitFiles = _SPLIT_FILES
+    release_of: str | None = None
 
     def split_file_names(self, split: str) -> tuple[str, ...]:
         """The file names of ``split`` (canonical) in a release folder, first found wins."""
@@ -154,6 +156,7 @@ DATASETS: dict[str, DatasetSpec] = {
             description="Grounded MNER, the first release (before the v2.0 fixes of tags and boxes).",
             citation=_GMNER_CITATION,
             homepage="https://github.com/NUSTM/GMNER",
+            release_of="gmner",
         ),
         DatasetSpec(
             "smner",

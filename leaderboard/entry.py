@@ -285,7 +285,11 @@ class Entry(_Strict):
         if self.dataset_version != version:
             raise ValueError(
                 f"dataset_version: {self.dataset} is version {version!r} here, not {self.dataset_version[:40]!r}"
-                + (" (the v1 release is the dataset gmner-v1)" if self.dataset == "gmner" else "")
+                + "".join(
+                    f" (the {d.version} release is the dataset {d.name})"
+                    for d in DATASETS.values()
+                    if d.release_of == self.dataset
+                )
             )
         if self.task not in DATASETS[self.dataset].boards:
             homes = " or ".join(d.name for d in DATASETS.values() if self.task in d.boards)

@@ -35,6 +35,7 @@ def test_datasets_are_consistent():
         assert [split for split, _ in spec.split_files] == list(registry.SPLITS)
         assert spec.split_file_names("validation") == ("dev.txt", "valid.txt")
         assert spec.masks <= spec.boxes  # a masked dataset is grounded too
+        assert spec.release_of in (None, *DATASETS) and spec.release_of != name
         for task in spec.boards:  # a board's task is ranked and the dataset holds its regions
             assert TASKS[task].ranked
             region = TASKS[task].region
@@ -119,6 +120,13 @@ def test_leaderboard_derives_choices_titles_and_rules(capsys):
     gmner["results"] = {"gmner": {"f1": 50.0}}
     with pytest.raises(ValueError, match="GMNER figures are on the gmner or gmner-v1 dataset"):
         entry.Entry.model_validate(gmner)
+    v1 = {**gmner, "dataset": "gmner", "dataset_version": "v1"}
+    with pytest.raises(
+        ValueError, match=r"gmner is version 'v2\.0' here, not 'v1' \(the v1 release is the dataset gmner-v1\)"
+    ):
+        entry.Entry.model_validate(v1)
+    with pytest.raises(ValueError, match=r"not 'v2\.0' \[type"):  # no hint where no other release is registered
+        entry.Entry.model_validate({**gmner, "dataset": "gmner-v1", "dataset_version": "v2.0"})
     for name in ("gmner", "gmner-v1"):  # and the rule admits what it should
         ok = {**gmner, "dataset": name, "dataset_version": DATASETS[name].version}
         assert entry.Entry.model_validate(ok).dataset == name
