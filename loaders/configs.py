@@ -1,5 +1,6 @@
-"""The five dataset configs, where each split lives in a raw release folder, and the source options of a
-build (:class:`Sources`, with its command-line flags): light, so that commands register without ``datasets``.
+"""The dataset configs (the registry's :class:`~smner_bench.benchmark.registry.DatasetSpec`), where each split
+lives in a raw release folder, and the source options of a build (:class:`Sources`, with its command-line flags):
+light, so that commands register without ``datasets``.
 """
 
 from __future__ import annotations
