@@ -11,7 +11,7 @@ import os
 import shlex
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
@@ -26,8 +26,10 @@ from .cli import DATASET_VERSIONS
 from .entry import (
     SUBTASKS,
     Block,
+    BoardTask,
     Entry,
     Figures,
+    Match,
     Name,
     ScoredHere,
     SweepPoint,
@@ -53,8 +55,8 @@ class Meta(BaseModel):
 
     system: Annotated[Name, BeforeValidator(_strip)]
     variant: Variant = Variant()
-    task: Literal["mner", "gmner", "smner"] | None = None  # default: the most specific the file supports
-    match: Literal["span", "text", "riveg"] | None = None
+    task: BoardTask | None = None  # default: the most specific the file supports
+    match: Match | None = None
     notes: Annotated[Block, BeforeValidator(_strip)] | None = None
 
 
