@@ -1,14 +1,20 @@
-"""Tweet images on disk: ``<folder>/<image id>`` (the releases' ``71044.jpg``), read as RGB."""
+"""Tweet images on disk: ``<folder>/<image id>`` (the releases' ``71044.jpg``), read as RGB, and the one
+per-image loop of the stages that look at them (:func:`per_image`)."""
 
 from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from PIL import Image, UnidentifiedImageError
 
 from smner_bench.benchmark.errors import DataFormatError
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def image_file(folder: str | os.PathLike, image_id: str) -> Path:
@@ -91,3 +97,30 @@ def stream_images(folder: str | os.PathLike, image_ids, workers: int = 0):
         if isinstance(image, DataFormatError):
             raise image
         yield image_id, image
+
+
+def per_image(
+    lines: Iterable[T],
+    image_of: Callable[[T], str],
+    folder: str | os.PathLike,
+    answer: Callable[[Image.Image | None, T], R],
+    *,
+    needs: Callable[[T], bool] | None = None,
+    workers: int = 0,
+    desc: str | None = None,
+) -> list[R]:
+    """``answer(image, line)`` of each line, in order: the one per-image loop of VE, VG and SAM (image in,
+    answers out). Only the lines that ``needs`` (default: all) have their image ``image_of(line)`` decoded,
+    streamed ahead by ``workers`` processes (:func:`stream_images`); the others get ``None``, as does a line
+    whose image is not in ``folder``. ``desc``: a progress bar with that name."""
+    from tqdm import tqdm
+
+    lines = list(lines)
+    wanted = [needs is None or needs(line) for line in lines]
+    streamed = stream_images(folder, [image_of(line) for line, w in zip(lines, wanted, strict=True) if w], workers)
+    out = []
+    for line, w in tqdm(
+        zip(lines, wanted, strict=True), total=len(lines), desc=desc, disable=desc is None, leave=False
+    ):
+        out.append(answer(next(streamed)[1] if w else None, line))
+    return out

@@ -74,12 +74,15 @@ class Context:
                 self.cache.popitem(last=False)
         return self.cache[image_id]
 
-    def stream(self, image_ids: list[str]):
-        """``(image id, image or None)`` of each id in order, decoded ahead by ``cfg.workers`` DataLoader
-        processes (the VE and VG stages)."""
-        from .images import stream_images
+    def per_image(self, lines: list[dict], answer: Callable, needs: Callable[[dict], bool]) -> list:
+        """``answer(image or None, line)`` of each stage line (a tweet), the images of the lines that ``needs``
+        decoded ahead by ``cfg.workers`` DataLoader processes (the VE, VG and SAM stages)."""
+        from .images import per_image
 
-        return iter(stream_images(self.cfg.images, image_ids, self.cfg.workers))
+        image_of = {r["id"]: r["image_id"] for r in self.rows}
+        return per_image(
+            lines, lambda line: image_of[line["id"]], self.cfg.images, answer, needs=needs, workers=self.cfg.workers
+        )
 
 
 # --- the stages ------------------------------------------------------------------------------------------
@@ -275,15 +278,12 @@ def run_ve(ctx: Context, inputs) -> list[dict]:
         )
     captions = {line["id"]: line["caption"] for line in inputs.get("captions", [])}
     source = inputs["expansion"] if "expansion" in inputs else inputs["mner"]
-    image_of = {r["id"]: r["image_id"] for r in ctx.rows}
-    streamed = ctx.stream([image_of[line["id"]] for line in source if line["entities"]])
-    out = []
-    for line in source:
+
+    def judged(image, line: dict) -> dict:  # tweets without entities: no image decoded
         entities = [
             {**_entity(e), "expression": e.get("expression") or expression(e["text"], e["type"])}
             for e in line["entities"]
         ]
-        image = next(streamed)[1] if entities else None  # tweets without entities: no image decoded
         texts = [
             with_caption(captions.get(line["id"]), e["expression"]) if use_caption else e["expression"]
             for e in entities
@@ -292,8 +292,9 @@ def run_ve(ctx: Context, inputs) -> list[dict]:
         for e, s in zip(entities, scores, strict=True):
             e["ve_score"] = round(float(s), 6)
             e["groundable"] = bool(image is not None and s >= threshold)
-        out.append({"id": line["id"], "entities": entities})
-    return out
+        return {"id": line["id"], "entities": entities}
+
+    return ctx.per_image(source, judged, needs=lambda line: bool(line["entities"]))
 
 
 def run_vg(ctx: Context, inputs) -> list[dict]:
@@ -301,19 +302,17 @@ def run_vg(ctx: Context, inputs) -> list[dict]:
 
     grounder = Grounder(ctx.cfg.vg.checkpoint, device=ctx.cfg.device, dtype=ctx.cfg.dtype)
     _warn_source(grounder.meta, ctx, f"the VG checkpoint {ctx.cfg.vg.checkpoint}")
-    image_of = {r["id"]: r["image_id"] for r in ctx.rows}
-    grounded = [line for line in inputs["ve"] if any(e["groundable"] for e in line["entities"])]
-    streamed = ctx.stream([image_of[line["id"]] for line in grounded])
-    out = []
-    for line in inputs["ve"]:
+
+    def grounded(image, line: dict) -> dict:
         entities = [dict(_entity(e), box=None) for e in line["entities"]]
         chosen = [i for i, e in enumerate(line["entities"]) if e["groundable"]]
         if chosen:
-            found = grounder.ground(next(streamed)[1], [line["entities"][i]["expression"] for i in chosen])
+            found = grounder.ground(image, [line["entities"][i]["expression"] for i in chosen])
             for i, (box, _) in zip(chosen, found, strict=True):
                 entities[i]["box"] = box
-        out.append({"id": line["id"], "entities": entities})
-    return out
+        return {"id": line["id"], "entities": entities}
+
+    return ctx.per_image(inputs["ve"], grounded, needs=lambda line: any(e["groundable"] for e in line["entities"]))
 
 
 def run_sam(ctx: Context, inputs) -> list[dict]:

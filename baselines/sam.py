@@ -117,22 +117,25 @@ def add_masks(
 ) -> list[dict]:
     """Each entity gets ``mask``: SAM's mask for its box, or null when its box is null. The image of a tweet is
     ``<images>/<image_ids[id]>`` (default ``<id>.jpg``)."""
-    from tqdm import tqdm
+    from .images import image_file, per_image
 
-    from .images import image_file, open_rgb
+    def image_of(line: dict) -> str:
+        return (image_ids or {}).get(line["id"], line["id"])
 
-    out = []
-    for line in tqdm(lines, desc="SAM", disable=not progress):
-        boxed = [i for i, e in enumerate(line["entities"]) if e.get("box") is not None]
+    def boxed(line: dict) -> list[int]:
+        return [i for i, e in enumerate(line["entities"]) if e.get("box") is not None]
+
+    def masked(image, line: dict) -> dict:
         entities = [dict(e, mask=None) for e in line["entities"]]
-        if boxed:
-            path = image_file(images, (image_ids or {}).get(line["id"], line["id"]))
-            where = f" (line {line['line']})" if "line" in line else ""
-            if not path.is_file():
+        chosen = boxed(line)
+        if chosen:
+            path = image_file(images, image_of(line))
+            if image is None:
+                where = f" (line {line['line']})" if "line" in line else ""
                 raise MissingDataError(f"no image for tweet {line['id']}{where}, which has boxes", file=path)
-            pixels = np.asarray(open_rgb(path.parent, path.name))  # a damaged image is named (exit 1)
+            pixels = np.asarray(image)
             h, w = pixels.shape[:2]
-            for i in boxed:
+            for i in chosen:
                 x1, y1, x2, y2 = entities[i]["box"]
                 if not (0 <= x1 < x2 <= w + 1 and 0 <= y1 < y2 <= h + 1):
                     raise DataFormatError(
@@ -141,7 +144,10 @@ def add_masks(
                         field=f"entities[{i}].box",
                         file=path,
                     )
-            for i, rle in zip(boxed, adapter.masks(pixels, [entities[i]["box"] for i in boxed]), strict=True):
+            for i, rle in zip(chosen, adapter.masks(pixels, [entities[i]["box"] for i in chosen]), strict=True):
                 entities[i]["mask"] = rle
-        out.append({"id": line["id"], "entities": entities})
-    return out
+        return {"id": line["id"], "entities": entities}
+
+    return per_image(
+        lines, image_of, images, masked, needs=lambda line: bool(boxed(line)), desc="SAM" if progress else None
+    )

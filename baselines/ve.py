@@ -20,13 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 
 from .decision import best_threshold, evaluate
 from .dtype import load_kwargs, to_numpy
-from .images import ImageCache, image_file, stream_images
+from .images import ImageCache, image_file, per_image
 from .loading import from_pretrained, read_text_file
 from .metadata import VEMeta, read_optional_meta
 from .training import Objective, explicit, fit, make_accelerator, resolve_recipe, run_facts, save_fine_tuned, set_seed
@@ -225,12 +224,17 @@ class ImageTextMatcher:
     ) -> np.ndarray:
         """P(match) of every item, image by image (decoded ahead by ``workers`` processes)."""
         probs = np.zeros(len(items))
-        groups = by_image(items)
-        for image_id, image in tqdm(
-            stream_images(images, groups, workers), total=len(groups), desc="VE", disable=not progress, leave=False
-        ):
-            idx = groups[image_id]
-            probs[idx] = self.scores(image, [items[i].expression for i in idx])
+        groups = list(by_image(items).values())
+        scored = per_image(
+            groups,
+            lambda idx: items[idx[0]].image_id,
+            images,
+            lambda image, idx: self.scores(image, [items[i].expression for i in idx]),
+            workers=workers,
+            desc="VE" if progress else None,
+        )
+        for idx, found in zip(groups, scored, strict=True):
+            probs[idx] = found
         return probs
 
 

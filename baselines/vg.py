@@ -32,7 +32,7 @@ from smner_bench.benchmark.errors import SmnerError
 from smner_bench.benchmark.regions import box_ious
 
 from .dtype import load_kwargs
-from .images import ImageCache, image_file, stream_images
+from .images import ImageCache, image_file, per_image
 from .loading import from_pretrained
 from .metadata import FineTunedMeta, read_optional_meta
 from .training import Objective, explicit, fit, make_accelerator, resolve_recipe, run_facts, save_fine_tuned, set_seed
@@ -238,9 +238,14 @@ def accuracy(grounder: Grounder, items: Sequence[VGImage], images: str | os.Path
     """Share of phrases whose top-1 box has IoU >= 0.5 with one of the entity's gold boxes (images decoded ahead
     by ``workers`` processes)."""
     hits = total = 0
-    streamed = stream_images(images, [item.image_id for item in items], workers)
-    for item, (_, image) in zip(items, streamed, strict=True):
-        found = grounder.ground(image, item.phrases)
+    grounded = per_image(
+        items,
+        lambda item: item.image_id,
+        images,
+        lambda image, item: grounder.ground(image, item.phrases),
+        workers=workers,
+    )
+    for item, found in zip(items, grounded, strict=True):
         for (box, _), gold in zip(found, item.boxes, strict=True):
             hits += bool((box_ious(box, np.array(gold)) >= 0.5).any())
             total += 1

@@ -34,6 +34,29 @@ def test_tiny_tokenizer_keeps_grounding_dino_delimiters(grounder_dir, words):
     assert 100 not in ids  # the sample's words are in the vocabulary
 
 
+def test_per_image_decodes_only_the_images_needed_in_order(sample, sample_dir, tmp_path, monkeypatch):
+    from smner_bench.baselines import images as images_module
+    from smner_bench.baselines.images import per_image
+
+    folder = sample_dir / "images"
+    ids = [*sample["test"]["image_id"][:4], "lost.jpg"]
+    lines = [{"n": k, "image": image_id} for k, image_id in enumerate(ids)]
+    decoded = []
+    real = images_module.open_rgb
+    monkeypatch.setattr(images_module, "open_rgb", lambda f, i: decoded.append(i) or real(f, i))
+
+    def answer(image, line):
+        return line["n"], None if image is None else image.size
+
+    needs = lambda line: line["n"] != 1  # noqa: E731
+    out = per_image(lines, lambda line: line["image"], folder, answer, needs=needs)
+    assert decoded == [i for k, i in enumerate(ids) if k != 1]  # line 1 not needed: never decoded
+    assert [n for n, _ in out] == list(range(5)) and out[1][1] is None and out[4][1] is None  # lost: None
+    assert out[0][1] == real(folder, ids[0]).size
+    monkeypatch.setattr(images_module, "open_rgb", real)
+    assert per_image(lines, lambda line: line["image"], folder, answer, needs=needs, workers=2) == out
+
+
 # --- visual entailment -------------------------------------------------------------------------------------
 
 
