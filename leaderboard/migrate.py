@@ -49,7 +49,7 @@ def migrate_file(file: Path, gold: Gold) -> Entry | None:
             return None  # already current
     old = json.loads(file.read_text(encoding="utf-8"))
     prov = old["provenance"]
-    dataset, split = gold.name.split("/")
+    dataset, split = gold.dataset, gold.split
     if (old["dataset"], old.get("split", "test")) != (dataset, split):
         return None
     copy = submission_copy(file)

@@ -196,7 +196,7 @@ def build_entry(
     task = report.task
     if task not in SUBTASKS:
         raise UsageError(f"the leaderboard ranks mner, gmner and smner; this report's task is {task}")
-    dataset, split = gold.name.split("/")
+    dataset, split = gold.dataset, gold.split
     main = report.main
     sha = report.submission.sha256
     sweep = None
@@ -259,7 +259,7 @@ def rescore(stored: Stored, gold: Gold) -> Entry:
     report, content = score_copy(copy, prov.submission_file, gold, task=e.task, match=prov.match, iou=e.iou)
     # the stored texts as they are (the entry model checked them): no meta-file rules (stripping) re-applied
     meta = Meta.model_construct(system=e.system, variant=e.variant, task=e.task, match=prov.match, notes=e.notes)
-    dataset = gold.name.split("/")[0]
+    dataset = gold.dataset
     if dataset not in DATASET_VERSIONS:
         raise UsageError(f"{gold.name}: not a dataset of the leaderboard ({', '.join(DATASET_VERSIONS)})")
     return build_entry(
@@ -296,7 +296,7 @@ def verify(stored: list[Stored], gold: Gold) -> tuple[list[str], int]:
     entries verified); entries of other datasets and splits are skipped."""
     problems = []
     checked = 0
-    dataset, split = gold.name.split("/")
+    dataset, split = gold.dataset, gold.split
     for s in stored:
         e = s.entry
         if e.provenance.kind != "scored" or (e.dataset, e.split) != (dataset, split):
