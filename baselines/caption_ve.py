@@ -186,7 +186,7 @@ def judge_predictions(
     from smner_bench.benchmark.scoring import Scorer
     from smner_bench.benchmark.submission import read_submission
 
-    gold = gold_from_rows(rows, name="gmner/test", has_boxes=True, has_masks=False)
+    gold = gold_from_rows(rows, dataset="gmner", split="test", has_boxes=True, has_masks=False)
     scorer = Scorer.build(read_submission(predictions, gold), gold)
     context = {r["id"]: _context(r) for r in rows}
     preds = scorer.submission.predictions

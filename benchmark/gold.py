@@ -101,23 +101,10 @@ class Gold:
 
 
 def gold_from_rows(
-    rows: Iterable[Mapping[str, Any]],
-    *,
-    dataset: str | None = None,
-    split: str | None = None,
-    name: str | None = None,
-    has_boxes: bool,
-    has_masks: bool,
+    rows: Iterable[Mapping[str, Any]], *, dataset: str, split: str, has_boxes: bool, has_masks: bool
 ) -> Gold:
     """Build :class:`Gold` of ``dataset``/``split`` from rows with the data model's fields (``id``, ``tokens``,
-    ``width``, ``height``, ``entities``). ``name="dataset/split"`` is the older spelling, kept while callers
-    move to ``dataset=`` and ``split=``."""
-    if name is not None:
-        if dataset is not None or split is not None:
-            raise TypeError("give dataset= and split=, or the older name=, not both")
-        dataset, _, split = name.partition("/")
-    if dataset is None or split is None:
-        raise TypeError("gold_from_rows needs dataset= and split=")
+    ``width``, ``height``, ``entities``)."""
     tweets: list[GoldTweet] = []
     n = 0
     for i, row in enumerate(rows):

@@ -109,7 +109,7 @@ class ScoreReport(_Part):
     ...         {"start": 0, "end": 1, "text": "Ann", "type": "PER"},
     ...         {"start": 2, "end": 3, "text": "Paris", "type": "LOC"}]},
     ...      {"id": "2", "tokens": ["hello", "world"], "entities": []}],
-    ...     name="demo/test", has_boxes=False, has_masks=False)
+    ...     dataset="demo", split="test", has_boxes=False, has_masks=False)
     >>> report = score_lines([
     ...     '{"id": "1", "entities": [{"start": 0, "end": 1, "type": "PER"}, {"start": 2, "end": 3, "type": "ORG"}]}',
     ...     '{"id": "2", "entities": [{"start": 0, "end": 1, "type": "PER"}]}'], gold)

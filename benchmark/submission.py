@@ -526,7 +526,7 @@ def parse_submission(
     the file the lines make, each ended by a newline (``write_submission``'s file of the same lines).
 
     >>> from smner_bench.benchmark.gold import gold_from_rows
-    >>> gold = gold_from_rows([{"id": "1", "tokens": ["Ann", "sings"], "entities": []}], name="demo/test",
+    >>> gold = gold_from_rows([{"id": "1", "tokens": ["Ann", "sings"], "entities": []}], dataset="demo", split="test",
     ...                       has_boxes=False, has_masks=False)
     >>> len(parse_submission(['{"id": "1", "entities": [{"start": 0, "end": 1, "type": "PER"}]}'], gold).predictions)
     1

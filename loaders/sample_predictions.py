@@ -32,7 +32,7 @@ def sample_predictions(sample_dir: str | Path, split: str = "test") -> tuple[lis
     """The submission lines and, for each mistake, the tweet id where it was made."""
     with tempfile.TemporaryDirectory() as cache:
         rows = load_split("smner", sample_dir, split, cache_dir=cache)
-        gold = gold_from_rows(rows, name=f"smner/{split}", has_boxes=True, has_masks=True)
+        gold = gold_from_rows(rows, dataset="smner", split=split, has_boxes=True, has_masks=True)
     lines = gold_as_submission(gold, box=True, mask=True)
     where: dict[str, str] = {}
     with_entities = [line for line in lines if line["entities"]]

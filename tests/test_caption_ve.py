@@ -81,7 +81,9 @@ def test_train_and_reload(tmp_path, sample_dir, hf_cache):
     from smner_bench.benchmark.submission import gold_as_submission, write_submission
 
     test_rows = ds["test"]
-    lines = gold_as_submission(gold_from_rows(test_rows, name="gmner/test", has_boxes=True, has_masks=False))
+    lines = gold_as_submission(
+        gold_from_rows(test_rows, dataset="gmner", split="test", has_boxes=True, has_masks=False)
+    )
     wrong = next(e for line in lines for e in line["entities"])
     wrong["type"] = "LOC" if wrong["type"] != "LOC" else "PER"
     write_submission(tmp_path / "pred.jsonl", lines)

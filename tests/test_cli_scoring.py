@@ -153,7 +153,11 @@ def test_validate_and_compare(capsys, tmp_path, sample_dir, preds, hf_cache):
     from smner_bench.loaders import load_split
 
     gold = gold_from_rows(
-        load_split("smner", sample_dir, "test", cache_dir=hf_cache), name="smner/test", has_boxes=True, has_masks=True
+        load_split("smner", sample_dir, "test", cache_dir=hf_cache),
+        dataset="smner",
+        split="test",
+        has_boxes=True,
+        has_masks=True,
     )
     write_submission(perfect, gold_as_submission(gold, box=True, mask=True))
     out_json = tmp_path / "cmp.json"

@@ -36,7 +36,8 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from smner_bench.benchmark import cli, commands
+from smner_bench.benchmark import cli
+from smner_bench.benchmark import gold as gold_module
 from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.submission import MAX_DEPTH, MAX_INT_DIGITS, gold_as_submission, parse_line
 from smner_bench.loaders import load_split
@@ -58,18 +59,18 @@ MAX_OUTPUT = 20_000  # characters of stdout + stderr of one command
 def bases(sample_dir, tmp_path_factory) -> dict[str, list[dict]]:
     """Valid submissions for smner/test: the gold itself (boxes and masks) and the sample predictions."""
     rows = load_split("smner", sample_dir, "test", cache_dir=tmp_path_factory.mktemp("cache"))
-    gold = gold_from_rows(rows, name="smner/test", has_boxes=True, has_masks=True)
+    gold = gold_from_rows(rows, dataset="smner", split="test", has_boxes=True, has_masks=True)
     return {"perfect": gold_as_submission(gold, box=True, mask=True), "sample": sample_predictions(sample_dir)[0]}
 
 
 @pytest.fixture(scope="module")
 def fast_cli():
     """One parser and one gold load for the whole module: the rest of each command runs for real."""
-    parser = cli.build_parser()
-    gold = functools.lru_cache(maxsize=None)(commands.load_gold)
+    parsers = {core: cli.build_parser(core_only=core) for core in (False, True)}
+    gold = functools.lru_cache(maxsize=None)(gold_module.load_gold)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(cli, "build_parser", lambda: parser)
-        mp.setattr(commands, "load_gold", lambda *args, **kwargs: gold(*args, **kwargs))
+        mp.setattr(cli, "build_parser", lambda *, core_only=False: parsers[core_only])
+        mp.setattr(gold_module, "load_gold", lambda *args, **kwargs: gold(*args, **kwargs))  # the commands import it
         yield
 
 

@@ -133,10 +133,8 @@ def test_gold_from_rows_takes_dataset_and_split():
     rows = [{"id": "1", "tokens": ["Ann"], "entities": [{"start": 0, "end": 1, "text": "Ann", "type": "PER"}]}]
     gold = gold_from_rows(rows, dataset="demo", split="test", has_boxes=False, has_masks=False)
     assert (gold.dataset, gold.split, gold.name) == ("demo", "test", "demo/test")
-    older = gold_from_rows(rows, name="demo/test", has_boxes=False, has_masks=False)
-    assert (older.dataset, older.split) == ("demo", "test") and older.checksum() == gold.checksum()
-    with pytest.raises(TypeError):
-        gold_from_rows(rows, name="demo/test", dataset="demo", has_boxes=False, has_masks=False)
+    with pytest.raises(TypeError):  # the older name="dataset/split" is gone: one way of naming a split's gold
+        gold_from_rows(rows, name="demo/test", has_boxes=False, has_masks=False)
 
 
 def test_a_core_command_parses_without_the_other_parts(tmp_path):

@@ -62,7 +62,7 @@ RELEASE = GARFIELD + HALL_1 + HALL_2 + MAYOR
 
 @pytest.fixture
 def gold():
-    return gold_from_rows(ROWS, name="gmner/test", has_boxes=True, has_masks=False)
+    return gold_from_rows(ROWS, dataset="gmner", split="test", has_boxes=True, has_masks=False)
 
 
 def problems(exc: pytest.ExceptionInfo) -> str:
@@ -476,7 +476,11 @@ def test_imported_riveg_file_becomes_smner_with_one_command(tmp_path, sample_dir
     from smner_bench.loaders import load_split
 
     gold = gold_from_rows(
-        load_split("smner", sample_dir, "test", cache_dir=hf_cache), name="smner/test", has_boxes=True, has_masks=True
+        load_split("smner", sample_dir, "test", cache_dir=hf_cache),
+        dataset="smner",
+        split="test",
+        has_boxes=True,
+        has_masks=True,
     )
     e = next(e for e in gold.entities if len(e.boxes) and " " not in e.text)
     tweet = gold.tweets[e.tweet]
@@ -508,7 +512,7 @@ def gm(data_root, hf_cache):
 
     ds = load("gmner", data_root / "twitter-gmner" / "v2.0", cache_dir=hf_cache)["test"]
     cols = ds.select_columns(["id", "tokens", "width", "height", "entities"])
-    return gold_from_rows(cols, name="gmner/test", has_boxes=True, has_masks=False)
+    return gold_from_rows(cols, dataset="gmner", split="test", has_boxes=True, has_masks=False)
 
 
 @pytest.mark.realdata

@@ -46,7 +46,7 @@ PUBLISHED = [
 @pytest.fixture(scope="module")
 def gold(sample_dir, hf_cache):
     rows = load_split("smner", sample_dir, "test", cache_dir=hf_cache)
-    return gold_from_rows(rows, name="smner/test", has_boxes=True, has_masks=True)
+    return gold_from_rows(rows, dataset="smner", split="test", has_boxes=True, has_masks=True)
 
 
 @pytest.fixture

@@ -123,7 +123,7 @@ def test_train_predict_checkpoint_round_trip(tiny, sample_dir, tmp_path, hf_cach
     assert json.loads((best / "plim.json").read_text())["epoch"] == history["best_epoch"]
     out = predict(best, "test", tmp_path / "test.jsonl")
     rows = load_split("gmner", sample_dir, "test", cache_dir=hf_cache)
-    gold = gold_from_rows(rows, name="gmner/test", has_boxes=True, has_masks=False)
+    gold = gold_from_rows(rows, dataset="gmner", split="test", has_boxes=True, has_masks=False)
     sub = read_submission(out, gold)  # a valid submission
     assert len(sub.seen) == 12 and sub.tasks() == ("mner",)
     model, tok, _ = load_checkpoint(best)

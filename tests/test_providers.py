@@ -382,7 +382,9 @@ def test_cli_knowledge_and_expand(capsys, tmp_path, sample_dir, tiny_encoder, ti
     from smner_bench.benchmark.submission import gold_as_submission, write_submission
     from smner_bench.loaders import load_split
 
-    gold = gold_from_rows(load_split("gmner", sample_dir, "test"), name="gmner/test", has_boxes=True, has_masks=False)
+    gold = gold_from_rows(
+        load_split("gmner", sample_dir, "test"), dataset="gmner", split="test", has_boxes=True, has_masks=False
+    )
     write_submission(preds, gold_as_submission(gold))
     out_file = tmp_path / "expressions.jsonl"
     common = ["--dataset", "gmner", "--split", "test", "--data-dir", str(sample_dir), "--captions",

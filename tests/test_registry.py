@@ -73,7 +73,8 @@ def test_scorer_derives_tasks_and_subtasks():
     # a file with boxes and masks: every task; scoring smner reports its subtasks and the box tasks, in order
     gold = gold_from_rows(
         [{"id": "1", "tokens": ["Ann"], "width": 10, "height": 10, "entities": []}],
-        name="t/test",
+        dataset="t",
+        split="test",
         has_boxes=True,
         has_masks=True,
     )

@@ -79,7 +79,7 @@ def single(models, sample_dir, tmp_path_factory):
 def test_chain_writes_valid_submissions_at_every_task(single, sample_dir, hf_cache, capsys):
     out = single.parent / "run"
     rows = load_split("smner", sample_dir, "test", cache_dir=hf_cache)
-    gold = gold_from_rows(rows, name="smner/test", has_boxes=True, has_masks=True)
+    gold = gold_from_rows(rows, dataset="smner", split="test", has_boxes=True, has_masks=True)
     assert read_submission(out / "mner.jsonl", gold).tasks() == ("mner",)
     assert read_submission(out / "gmner.jsonl", gold).tasks() == ("mner", "eeg", "gmner")
     smner = read_submission(out / "smner.jsonl", gold)
@@ -222,7 +222,7 @@ def test_real_gmner_shard_with_released_captions_and_knowledge(models, data_root
     caption, description = read_captions(captions)
     got = [json.loads(x)["caption"] for x in (folder / "captions.jsonl").read_text().splitlines()]
     assert got == [caption.get(r["id"]) or description.get(r["id"]) or "" for r in expected] and all(got)
-    gold = gold_from_rows(rows.select(range(70, 80)), name="gmner/test", has_boxes=True, has_masks=False)
+    gold = gold_from_rows(rows.select(range(70, 80)), dataset="gmner", split="test", has_boxes=True, has_masks=False)
     sub = read_submission(folder / "gmner.jsonl", gold)
     assert sub.tasks() == ("mner", "eeg", "gmner") and all(p.box is None for p in sub.predictions)
 

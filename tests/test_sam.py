@@ -44,7 +44,7 @@ class CountingPredictor:
 @pytest.fixture(scope="module")
 def gmner_lines(sample_dir, hf_cache, tmp_path_factory):
     rows = load_split("gmner", sample_dir, "test", cache_dir=hf_cache)
-    gold = gold_from_rows(rows, name="gmner/test", has_boxes=True, has_masks=False)
+    gold = gold_from_rows(rows, dataset="gmner", split="test", has_boxes=True, has_masks=False)
     path = tmp_path_factory.mktemp("sam") / "gmner.jsonl"
     write_submission(path, gold_as_submission(gold, box=True))
     return path, gold
@@ -94,7 +94,11 @@ def test_masks_command_makes_a_valid_smner_submission(capsys, gmner_lines, sampl
         == 0
     )
     smner_gold = gold_from_rows(
-        load_split("smner", sample_dir, "test", cache_dir=hf_cache), name="smner/test", has_boxes=True, has_masks=True
+        load_split("smner", sample_dir, "test", cache_dir=hf_cache),
+        dataset="smner",
+        split="test",
+        has_boxes=True,
+        has_masks=True,
     )
     sub = read_submission(out, smner_gold)
     assert sub.tasks() == ("mner", "eeg", "gmner", "ees", "smner")

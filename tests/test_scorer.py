@@ -81,7 +81,7 @@ EXPECTED_TP = {
 
 @pytest.fixture
 def gold():
-    return gold_from_rows(GOLD_ROWS, name="hand/test", has_boxes=True, has_masks=False)
+    return gold_from_rows(GOLD_ROWS, dataset="hand", split="test", has_boxes=True, has_masks=False)
 
 
 def submit(tmp_path, gold, lines, name="pred.jsonl", **kwargs):
@@ -114,7 +114,7 @@ def test_box_iou_definition():
 
 def test_threshold_exactly_at_the_boundary(tmp_path):
     g = gold_from_rows(
-        [tweet("t", "Kobe", (0, 1, "PER", [[0, 0, 2, 2]]))], name="b/test", has_boxes=True, has_masks=False
+        [tweet("t", "Kobe", (0, 1, "PER", [[0, 0, 2, 2]]))], dataset="b", split="test", has_boxes=True, has_masks=False
     )
     sub = submit(tmp_path, g, [{"id": "t", "entities": [{"start": 0, "end": 1, "type": "PER", "box": [0, 0, 2, 1]}]}])
     assert score(sub, g, task="gmner", iou=0.5)["results"]["gmner"]["tp"] == 1  # IoU is exactly 0.5: correct
@@ -158,7 +158,9 @@ def test_per_type_breakdown(tmp_path, gold):
 
 
 def test_misc_is_other_except_in_riveg(tmp_path):
-    g = gold_from_rows([tweet("t", "Star Wars", (0, 2, "OTHER"))], name="m/test", has_boxes=True, has_masks=False)
+    g = gold_from_rows(
+        [tweet("t", "Star Wars", (0, 2, "OTHER"))], dataset="m", split="test", has_boxes=True, has_masks=False
+    )
     sub = submit(tmp_path, g, [{"id": "t", "entities": [{"start": 0, "end": 2, "type": "MISC", "box": None}]}])
     for mode, tp in (("span", 1), ("text", 1), ("riveg", 0)):
         assert score(sub, g, task="gmner", match=mode)["results"]["gmner"]["tp"] == tp
@@ -199,7 +201,7 @@ def test_masks_smner_and_ees(tmp_path):
             size=(8, 8),
         )
     ]
-    g = gold_from_rows(rows, name="s/test", has_boxes=True, has_masks=True)
+    g = gold_from_rows(rows, dataset="s", split="test", has_boxes=True, has_masks=True)
     lines = [
         {
             "id": "m",
@@ -248,7 +250,7 @@ def test_task_must_be_supported(tmp_path, gold):
     scorer = Scorer.build(submit(tmp_path, gold, lines), gold)
     with pytest.raises(UsageError, match="has no masks"):
         scorer.report("smner")
-    mner_only = gold_from_rows(GOLD_ROWS, name="t/test", has_boxes=False, has_masks=False)
+    mner_only = gold_from_rows(GOLD_ROWS, dataset="t", split="test", has_boxes=False, has_masks=False)
     sub = submit(tmp_path, mner_only, gold_as_submission(gold, box=True), name="b.jsonl")
     assert score(sub, mner_only)["task"] == "mner"
     with pytest.raises(UsageError, match="has no boxes"):

@@ -132,7 +132,7 @@ def gold_rows(draw, min_entities: int = 0) -> list[dict[str, Any]]:
 
 
 def build_gold(rows: list[dict[str, Any]]) -> Gold:
-    return gold_from_rows(rows, name="synthetic/test", has_boxes=True, has_masks=True)
+    return gold_from_rows(rows, dataset="synthetic", split="test", has_boxes=True, has_masks=True)
 
 
 # --- strategies: predictions ------------------------------------------------------------------------

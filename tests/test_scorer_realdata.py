@@ -47,7 +47,9 @@ def t15(data_root, hf_cache):
     ds = load("twitter2015", data_root / "twitter2015", cache_dir=hf_cache)["test"]
     names = ds.features["ner_tags"].feature.names
     rows = ds.select_columns(["id", "tokens", "ner_tags", "entities"]).to_list()
-    gold = gold_from_rows(ds.select_columns(GOLD_COLUMNS), name="twitter2015/test", has_boxes=False, has_masks=False)
+    gold = gold_from_rows(
+        ds.select_columns(GOLD_COLUMNS), dataset="twitter2015", split="test", has_boxes=False, has_masks=False
+    )
     for r in rows:
         r["tags"] = [names[i] for i in r["ner_tags"]]
     return SimpleNamespace(rows=rows, gold=gold)
@@ -57,7 +59,7 @@ def t15(data_root, hf_cache):
 def gm(data_root, hf_cache):
     ds = load("gmner", data_root / "twitter-gmner" / "v2.0", cache_dir=hf_cache)["test"]
     cols = ds.select_columns(GOLD_COLUMNS)
-    gold = gold_from_rows(cols, name="gmner/test", has_boxes=True, has_masks=False)
+    gold = gold_from_rows(cols, dataset="gmner", split="test", has_boxes=True, has_masks=False)
     rows = cols.to_list()
     golds = [
         {

@@ -36,7 +36,7 @@ OK_ENTITY = {"start": 0, "end": 2, "text": "Kevin Durant", "type": "PER", "box":
 
 @pytest.fixture
 def gold():
-    return gold_from_rows(ROWS, name="tiny/test", has_boxes=True, has_masks=True)
+    return gold_from_rows(ROWS, dataset="tiny", split="test", has_boxes=True, has_masks=True)
 
 
 def write_lines(tmp_path, *lines, raw=None):

@@ -112,11 +112,13 @@ def submission_lines(rows, tag_ids: list[list[int]]) -> list[dict]:
     ]
 
 
-def evaluate(model, rows, encoded, pad_id: int, cfg: PlimConfig, name: str, device=None) -> dict:
+def evaluate(model, rows, encoded, pad_id: int, cfg: PlimConfig, split: str, device=None) -> dict:
     """MNER P/R/F1 of the model on ``rows``, scored by the project's scorer (span matching)."""
     lines = submission_lines(rows, predict_tags(model, encoded, pad_id, cfg.eval_batch_size, device or cfg.device))
-    gold = gold_from_rows(rows, name=name, has_boxes=False, has_masks=False)
-    report = score_lines(map(json.dumps, lines), gold, task="mner", match="span", name=f"{name} predictions")
+    gold = gold_from_rows(rows, dataset=cfg.dataset, split=split, has_boxes=False, has_masks=False)
+    report = score_lines(
+        map(json.dumps, lines), gold, task="mner", match="span", name=f"{cfg.dataset}/{split} predictions"
+    )
     return report.results["mner"].model_dump()
 
 
@@ -229,7 +231,7 @@ def train(cfg: PlimConfig, *, model: PlimTagger | None = None, tokenizer=None, p
     state = {"bad_epochs": 0}
 
     def dev_f1():
-        dev = evaluate(model, dev_rows, dev_set, tokenizer.pad_token_id, cfg, f"{cfg.dataset}/validation", device)
+        dev = evaluate(model, dev_rows, dev_set, tokenizer.pad_token_id, cfg, "validation", device)
         return dev["f1"], {k: dev[k] for k in ("precision", "recall", "f1", "tp", "pred", "gold")}
 
     def on_epoch(record: dict, improved: bool) -> str | None:  # the main process: save, log, decide to stop

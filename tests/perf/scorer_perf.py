@@ -120,7 +120,7 @@ def mask_case(tmp: Path, runs: int) -> tuple[float, int, int]:
                 }
             )
         rows.append({"id": str(i), "tokens": ["w0", "w1", "w2"], "width": size, "height": size, "entities": entities})
-    gold = gold_from_rows(rows, name="masks/test", has_boxes=True, has_masks=True)
+    gold = gold_from_rows(rows, dataset="masks", split="test", has_boxes=True, has_masks=True)
     lines = gold_as_submission(gold, box=True, mask=True)
     n_pred = 0
     for line in lines:
@@ -152,7 +152,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         rows = load_split("gmner", args.data_dir.resolve(), "test", cache_dir=tmp / "cache")
-        gold = gold_from_rows(rows, name="gmner/test", has_boxes=True, has_masks=False)
+        gold = gold_from_rows(rows, dataset="gmner", split="test", has_boxes=True, has_masks=False)
         lines = perturb(gold_as_submission(gold, box=True), gold)
         path = tmp / "gmner.jsonl"
         write_submission(path, lines)
