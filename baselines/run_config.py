@@ -34,6 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from smner_bench.benchmark.configs import ANNOTATIONS
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 
+from .choices import SAM_MODEL_TYPES
+
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -100,7 +102,7 @@ class VGStage(Section):
 
 class SamStage(Section):
     checkpoint: str
-    model_type: Literal["vit_h", "vit_l", "vit_b", "tiny"] = "vit_h"
+    model_type: Literal[SAM_MODEL_TYPES] = "vit_h"  # type: ignore[valid-type]
     multimask: bool = False
 
 

@@ -27,10 +27,11 @@ from smner_bench.benchmark.io import json_lines
 from smner_bench.benchmark.regions import encode_rle
 from smner_bench.benchmark.submission import LineIn
 
+from .choices import SAM_MODEL_TYPES
 from .dtype import inference_autocast, resolve_dtype, to_numpy
 from .loading import read_text_file
 
-MODEL_TYPES = ("vit_h", "vit_l", "vit_b", "tiny")  # tiny: the random-weight test model of baselines.tiny
+MODEL_TYPES = SAM_MODEL_TYPES
 
 
 def load_predictor(checkpoint: str | os.PathLike, model_type: str = "vit_h", device: str = "cpu"):

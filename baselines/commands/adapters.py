@@ -59,13 +59,13 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def register_masks(subparsers: argparse._SubParsersAction) -> None:
-    from ..sam import MODEL_TYPES  # no torch: sam imports it where a model is loaded
+    from ..choices import SAM_MODEL_TYPES
 
     p = subparsers.add_parser("masks", help="turn any GMNER submission into an SMNER one with SAM (box prompts)")
     p.add_argument("--predictions", required=True, help="a GMNER submission (every entity has 'box' or null)")
     p.add_argument("--images", required=True, help="folder of the tweet images (<id>.jpg)")
     p.add_argument("--sam-checkpoint", required=True, help="a segment-anything checkpoint file")
-    p.add_argument("--model-type", choices=MODEL_TYPES, default="vit_h", help="tiny: the random test model")
+    p.add_argument("--model-type", choices=SAM_MODEL_TYPES, default="vit_h", help="tiny: the random test model")
     p.add_argument("--multimask", action="store_true", help="decode 3 masks per box, keep the best predicted IoU")
     p.add_argument("--device", default="cpu")
     dtype_option(p)
