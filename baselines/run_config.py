@@ -114,7 +114,7 @@ class RunConfig(Section):
     out: str
     device: str = "cpu"
     dtype: Literal["fp32", "bf16", "fp16"] = "fp32"
-    workers: int = Field(0, ge=0, le=64)  # DataLoader processes decoding images ahead in VE/VG (not in stage keys)
+    workers: int = Field(0, ge=0, le=64)  # DataLoader processes decoding images ahead in VE, VG, SAM (not in keys)
     captions: CaptionsStage
     knowledge: KnowledgeStage | None = None
     plim: PlimStage

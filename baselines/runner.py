@@ -322,7 +322,8 @@ def run_sam(ctx: Context, inputs) -> list[dict]:
     adapter = BoxToMask(
         load_predictor(sam.checkpoint, sam.model_type, ctx.cfg.device), multimask=sam.multimask, dtype=ctx.cfg.dtype
     )
-    return add_masks(inputs["vg"], ctx.cfg.images, adapter, image_ids={r["id"]: r["image_id"] for r in ctx.rows})
+    image_ids = {r["id"]: r["image_id"] for r in ctx.rows}
+    return add_masks(inputs["vg"], ctx.cfg.images, adapter, image_ids=image_ids, workers=ctx.cfg.workers)
 
 
 STAGES = (

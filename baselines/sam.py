@@ -115,9 +115,10 @@ def add_masks(
     *,
     image_ids: Mapping[str, str] | None = None,
     progress: bool = False,
+    workers: int = 0,
 ) -> list[dict]:
     """Each entity gets ``mask``: SAM's mask for its box, or null when its box is null. The image of a tweet is
-    ``<images>/<image_ids[id]>`` (default ``<id>.jpg``)."""
+    ``<images>/<image_ids[id]>`` (default ``<id>.jpg``), decoded ahead by ``workers`` DataLoader processes."""
     from .images import image_file, per_image
 
     def image_of(line: dict) -> str:
@@ -150,5 +151,11 @@ def add_masks(
         return {"id": line["id"], "entities": entities}
 
     return per_image(
-        lines, image_of, images, masked, needs=lambda line: bool(boxed(line)), desc="SAM" if progress else None
+        lines,
+        image_of,
+        images,
+        masked,
+        needs=lambda line: bool(boxed(line)),
+        workers=workers,
+        desc="SAM" if progress else None,
     )
