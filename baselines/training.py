@@ -321,6 +321,45 @@ def fit(
     return history
 
 
+def fit_recipe(
+    accelerator,
+    objective: Objective,
+    examples: Sequence,
+    collate: Callable[[list], Any],
+    recipe: dict,
+    *,
+    seed: int,
+    desc: str,
+    progress: bool = True,
+    evaluate: Callable[[], float] | None = None,
+    weights: Sequence[float] | None = None,
+    workers: int = 0,
+) -> list[dict]:
+    """``fit`` with a VE/VG recipe (``RECIPE_KEYS``: AdamW's rate and weight decay, epochs, per-process batch,
+    accumulation, schedule, warmup, clipping; ``evaluate`` used only when the recipe keeps the best epoch)."""
+    params = objective.model.parameters()
+    optimizer = torch.optim.AdamW(params, lr=recipe["lr"], weight_decay=recipe["weight_decay"])
+    return fit(
+        accelerator,
+        objective,
+        optimizer,
+        examples,
+        collate,
+        weights=weights,
+        epochs=recipe["epochs"],
+        batch_size=recipe["batch"],
+        seed=seed,
+        clip=recipe["clip"],
+        desc=desc,
+        progress=progress,
+        grad_accum=recipe["grad_accum"],
+        schedule=recipe["schedule"],
+        warmup_ratio=recipe["warmup_ratio"],
+        evaluate=evaluate if recipe["keep_best"] else None,
+        workers=workers,
+    )
+
+
 def run_facts(accelerator, batch_size: int, grad_accum: int = 1) -> dict:
     """What a training's metadata records about how it ran."""
     return {

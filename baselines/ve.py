@@ -28,7 +28,16 @@ from .dtype import load_kwargs, to_numpy
 from .images import ImageCache, image_file, per_image
 from .loading import from_pretrained, read_text_file
 from .metadata import VEMeta, read_optional_meta
-from .training import Objective, explicit, fit, make_accelerator, resolve_recipe, run_facts, save_fine_tuned, set_seed
+from .training import (
+    Objective,
+    explicit,
+    fit_recipe,
+    make_accelerator,
+    resolve_recipe,
+    run_facts,
+    save_fine_tuned,
+    set_seed,
+)
 
 
 @dataclass(frozen=True)
@@ -171,7 +180,7 @@ def by_image(items: Sequence[VEItem]) -> dict[str, list[int]]:
 
 class ImageTextMatcher:
     """BLIP ITM with its processor. ``logits`` is the shared forward (training and inference); the model is
-    loaded in ``dtype`` (fp32, bf16, fp16; training loads fp32 and uses ``amp``), pixels follow it, scores are
+    loaded in ``dtype`` (fp32, bf16, fp16; training loads fp32 and uses mixed precision), pixels follow it, scores are
     float32."""
 
     def __init__(
@@ -314,7 +323,7 @@ def train_matcher(
     caption: bool = False,
 ) -> dict:
     """Fine-tune the ITM head and encoders with cross-entropy (batches of images with all their items;
-    ``amp="bf16"``: mixed precision, fp32 weights), choose the dev-accuracy threshold, save the model,
+    ``mixed_precision="bf16"``: autocast, fp32 weights), choose the dev-accuracy threshold, save the model,
     processor and ``ve.json`` atomically. ``recipe``: a resolved ``VE_DEFAULTS``-like dict (``--preset``);
     ``epochs``/``lr``/``images_per_batch`` override it. ``expressions`` (the training expressions' sources) and
     ``caption`` (items made with captions) are recorded for inference."""
@@ -325,7 +334,6 @@ def train_matcher(
     set_seed(seed)
     matcher = ImageTextMatcher(base, device=accelerator.device, dtype="fp32")
     model = matcher.model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
     groups = list(by_image(train).items())
     dev_labels = np.array([item.label for item in dev])
 
@@ -333,23 +341,17 @@ def train_matcher(
         probs = matcher.score_items(dev, images, workers=workers)
         return evaluate(probs, dev_labels, best_threshold(probs, dev_labels))["accuracy"]
 
-    history = fit(
+    history = fit_recipe(
         accelerator,
         Objective(model, ve_loss),
-        optimizer,
         groups,
         VECollate(matcher.processor, train, ImageCache(images, cache_mb), matcher.max_length),
+        recipe,
         weights=[len(idx) for _, idx in groups],  # the loss is a mean over items, not images
-        epochs=recipe["epochs"],
-        batch_size=recipe["batch"],
         seed=seed,
-        clip=recipe["clip"],
         desc="VE",
         progress=progress,
-        grad_accum=recipe["grad_accum"],
-        schedule=recipe["schedule"],
-        warmup_ratio=recipe["warmup_ratio"],
-        evaluate=dev_accuracy if recipe["keep_best"] else None,
+        evaluate=dev_accuracy,
         workers=workers,
     )
     if not accelerator.is_main_process:

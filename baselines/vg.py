@@ -35,7 +35,16 @@ from .dtype import load_kwargs
 from .images import ImageCache, image_file, per_image
 from .loading import from_pretrained
 from .metadata import FineTunedMeta, read_optional_meta
-from .training import Objective, explicit, fit, make_accelerator, resolve_recipe, run_facts, save_fine_tuned, set_seed
+from .training import (
+    Objective,
+    explicit,
+    fit_recipe,
+    make_accelerator,
+    resolve_recipe,
+    run_facts,
+    save_fine_tuned,
+    set_seed,
+)
 from .ve import entity_expression
 
 
@@ -303,7 +312,7 @@ def train_grounder(
     expressions: Sequence[dict] | None = None,
 ) -> dict:
     """Fine-tune on ``train`` (batches of images, each with its phrases; prompts too long for the text encoder
-    are cut to the phrases that fit; ``amp="bf16"``: mixed precision, fp32 weights), report dev accuracy, save
+    are cut to the phrases that fit; ``mixed_precision="bf16"``: autocast, fp32 weights), report dev accuracy, save
     model + processor + ``vg.json`` atomically. ``recipe``: a resolved ``VG_DEFAULTS``-like dict
     (``--preset``); ``epochs``/``lr``/``batch_size`` override it; ``expressions``: the training expressions'
     sources, recorded for inference."""
@@ -314,27 +323,20 @@ def train_grounder(
     set_seed(seed)
     grounder = Grounder(base, device=accelerator.device, dtype="fp32")
     model = grounder.model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
     fitted = []
     for item in train:
         keep = grounder.chunks(item.phrases)[0]
         fitted.append(VGImage(item.image_id, tuple(item.phrases[i] for i in keep), tuple(item.boxes[i] for i in keep)))
-    history = fit(
+    history = fit_recipe(
         accelerator,
         Objective(model, vg_loss),
-        optimizer,
         fitted,
         VGCollate(grounder.processor, ImageCache(images, cache_mb), grounder.max_text, grounder.delimiters),
-        epochs=recipe["epochs"],
-        batch_size=recipe["batch"],
+        recipe,
         seed=seed,
-        clip=recipe["clip"],
         desc="VG",
         progress=progress,
-        grad_accum=recipe["grad_accum"],
-        schedule=recipe["schedule"],
-        warmup_ratio=recipe["warmup_ratio"],
-        evaluate=(lambda: accuracy(grounder, dev, images, workers)["accuracy_iou50"]) if recipe["keep_best"] else None,
+        evaluate=lambda: accuracy(grounder, dev, images, workers)["accuracy_iou50"],
         workers=workers,
     )
     if not accelerator.is_main_process:
