@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from .configs import ANNOTATIONS
+from .cli_options import add_gold_source, add_match
 from .options import output_path, positive_int, resamples, seed, unit_interval
 from .registry import TASK_NAMES
 from .safe_output import output_file, write_json
@@ -20,11 +20,7 @@ if TYPE_CHECKING:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, choices=list(ANNOTATIONS), help="dataset config of the gold")
-    p.add_argument("--split", required=True, help="train, validation (alias dev) or test")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data-dir", help="raw release folder (read with the loaders)")
-    src.add_argument("--gold", help="exported dataset folder (smner-bench prepare --out)")
+    add_gold_source(p)
     p.add_argument("--task", choices=TASK_NAMES, help="task to score (default: the most specific the file supports)")
     p.add_argument("--allow-missing", action="store_true", help="count tweets missing from the file as empty")
     p.add_argument("--max-errors", type=positive_int, default=50, help="how many problems to list (default 50)")
@@ -32,11 +28,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _scoring(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iou", type=unit_interval, default=0.5, help="IoU threshold of a correct region (default 0.5)")
-    p.add_argument(
-        "--match",
-        choices=("span", "text", "riveg"),
-        help="entity identity: span (default when spans are given), text, or riveg",
-    )
+    add_match(p)
     p.add_argument("--json", metavar="PATH", type=output_path, help="write the report as JSON")
     p.add_argument("--resamples", type=resamples, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=seed, default=0, help="bootstrap seed (default 0)")

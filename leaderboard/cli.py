@@ -7,7 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from smner_bench.benchmark.registry import DATASET_NAMES, DATASETS, MATCH_MODES, RANKED_TASK_NAMES
+from smner_bench.benchmark.cli_options import add_gold_source, add_match
+from smner_bench.benchmark.registry import DATASET_NAMES, DATASETS, RANKED_TASK_NAMES
 
 # The dataset versions this smner-bench scores (the registry's): every entry's (dataset, dataset_version) must be
 # one of these pairs (a new release of a dataset is a new dataset name, as gmner-v1 / gmner).
@@ -44,11 +45,7 @@ MAX_SHEET = 100  # tweets on one contact sheet
 
 
 def _gold_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, choices=DATASET_NAMES)
-    p.add_argument("--split", required=True, help="train, validation (alias dev) or test")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data-dir", help="raw release folder (read with the loaders)")
-    src.add_argument("--gold", help="exported dataset folder (smner-bench prepare --out)")
+    add_gold_source(p)
 
 
 def _board(args: argparse.Namespace):
@@ -223,6 +220,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--predictions", help="a submission to draw beside the gold")
     p.add_argument("--images", help="folder of the tweet images (<id>.jpg); without it a blank canvas")
     p.add_argument("--iou", type=_unit_interval, default=0.5, help="IoU threshold in (0, 1] (default 0.5)")
-    p.add_argument("--match", choices=MATCH_MODES)
+    add_match(p)
     p.add_argument("-o", "--output", required=True, help="picture to write (.png, or .jpg)")
     p.set_defaults(func=cmd_visualize)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from smner_bench.benchmark.cli_options import add_gold_source
 from smner_bench.benchmark.errors import DataFormatError, SmnerError
 from smner_bench.benchmark.gold import Gold, load_gold
 from smner_bench.benchmark.safe_output import write_text
@@ -90,11 +91,7 @@ def migrate_file(file: Path, gold: Gold) -> Entry | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m smner_bench.leaderboard.migrate", description=__doc__)
-    parser.add_argument("--dataset", required=True, choices=sorted(DATASET_VERSIONS))
-    parser.add_argument("--split", required=True)
-    src = parser.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data-dir")
-    src.add_argument("--gold")
+    add_gold_source(parser)
     parser.add_argument("--entries", default=str(DEFAULT_ROOT))
     args = parser.parse_args(argv)
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from smner_bench.benchmark.configs import ANNOTATIONS
+from smner_bench.benchmark.cli_options import add_gold_source
 from smner_bench.benchmark.options import positive_int
 
 from ._options import dtype_option, need_folder
@@ -94,11 +94,7 @@ def register_import(subparsers: argparse._SubParsersAction) -> None:
         "--box-num", type=positive_int, default=16, help="H-Index's --box_num (default 16): the 'no region' id"
     )
     for p in (riveg, hindex):
-        p.add_argument("--dataset", required=True, choices=list(ANNOTATIONS))
-        p.add_argument("--split", required=True)
-        src = p.add_mutually_exclusive_group(required=True)
-        src.add_argument("--data-dir")
-        src.add_argument("--gold")
+        add_gold_source(p)
         p.add_argument("-o", "--output", required=True)
         p.add_argument("--show", type=positive_int, default=20, help="notes to print (all are counted)")
         p.set_defaults(func=cmd_import)

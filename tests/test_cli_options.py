@@ -1,0 +1,58 @@
+"""The options every part shares are one definition (``benchmark/cli_options.py``): the gold source of the core's
+commands, the leaderboard's, its migration and the baselines' importers accept and refuse the same things."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from smner_bench.benchmark import cli
+from smner_bench.benchmark.registry import DATASET_NAMES, MATCH_MODES
+from smner_bench.leaderboard import migrate
+
+
+def _subparser(parser: argparse.ArgumentParser, *names: str) -> argparse.ArgumentParser:
+    for name in names:
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = action.choices[name]
+    return parser
+
+
+def _gold_source(parser: argparse.ArgumentParser) -> dict:
+    found = {a.dest: a for a in parser._actions if a.dest in ("dataset", "split", "data_dir", "gold")}
+    return {
+        "dataset": (tuple(found["dataset"].choices), found["dataset"].required),
+        "split": found["split"].required,
+        "exclusive": sorted(
+            sorted(a.dest for a in g._group_actions) for g in parser._mutually_exclusive_groups if g.required
+        ),
+    }
+
+
+def test_every_command_with_a_gold_source_shares_one_definition():
+    root = cli.build_parser()
+    parsers = {
+        "score": _subparser(root, "score"),
+        "validate": _subparser(root, "validate"),
+        "leaderboard submit": _subparser(root, "leaderboard", "submit"),
+        "import riveg": _subparser(root, "import", "riveg"),
+    }
+    migration = argparse.ArgumentParser()
+    from smner_bench.benchmark.cli_options import add_gold_source
+
+    add_gold_source(migration)
+    expected = {"dataset": (DATASET_NAMES, True), "split": True, "exclusive": [["data_dir", "gold"]]}
+    for name, parser in parsers.items():
+        assert _gold_source(parser) == expected, name
+    assert _gold_source(migration) == expected
+    with pytest.raises(SystemExit):  # the migration's own parser refuses both sources at once
+        migrate.main(["--dataset", "gmner", "--split", "test", "--data-dir", "a", "--gold", "b"])
+
+
+def test_match_choices_come_from_the_registry():
+    root = cli.build_parser()
+    for names in (("score",), ("compare",), ("show",)):  # show: the visualizer
+        parser = _subparser(root, *names)
+        match = next(a for a in parser._actions if a.dest == "match")
+        assert tuple(match.choices) == MATCH_MODES, names
