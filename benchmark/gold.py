@@ -20,9 +20,11 @@ import numpy as np
 
 from .configs import ANNOTATIONS, canonical_split, check_config
 from .errors import MissingDataError, UsageError
+from .registry import TASKS
 
 GOLD_COLUMNS = ("id", "tokens", "width", "height", "entities")
-TASK_CONFIGS = {"mner": None, "eeg": "boxes", "gmner": "boxes", "ees": "masks", "smner": "masks"}
+# the gold annotation each task needs (boxes, masks or none), from the registry's region kinds
+TASK_CONFIGS = {t.name: {"box": "boxes", "mask": "masks"}.get(t.region) for t in TASKS.values()}
 
 
 @dataclass
