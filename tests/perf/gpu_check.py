@@ -59,7 +59,6 @@ import importlib.util
 import json
 import os
 import random
-import re
 import sys
 import tempfile
 import time
@@ -69,8 +68,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from release_sizes import GMNER_XML, release_sizes
+
 ROOT = Path(__file__).resolve().parents[2]
-GMNER_XML = ROOT.parent / "shared" / "data" / "twitter-gmner" / "v2.0" / "xml"
 SUBPACKAGES = ("benchmark", "loaders", "baselines", "leaderboard")
 # random.Random(0).sample(<the 5,612 VOC sizes of v2.0/xml/*.xml, files sorted>, 64): mean 0.41 MP (all: 0.38 MP)
 SIZES = (
@@ -195,14 +195,7 @@ def real_sizes() -> tuple[list[tuple[int, int]], str]:
     """The embedded sample, checked against the release's XML files where they are."""
     if not GMNER_XML.is_dir():
         return list(SIZES), "embedded sample (the release is not here)"
-    sizes = []
-    for path in sorted(GMNER_XML.glob("*.xml")):
-        m = re.search(
-            r"<size>\s*<width>(\d+)</width>\s*<height>(\d+)</height>",
-            path.read_text(encoding="utf-8", errors="replace"),
-        )
-        if m and int(m.group(1)) > 0 and int(m.group(2)) > 0:
-            sizes.append((int(m.group(1)), int(m.group(2))))
+    sizes = release_sizes()
     drawn = random.Random(0).sample(sizes, len(SIZES)) if len(sizes) >= len(SIZES) else []
     if drawn != list(SIZES):
         return list(SIZES), f"embedded sample (DIFFERS from a new draw from {GMNER_XML})"

@@ -34,7 +34,6 @@ import itertools
 import json
 import os
 import random
-import re
 import resource
 import subprocess
 import sys
@@ -42,8 +41,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from release_sizes import GMNER_XML, release_sizes
+
 ROOT = Path(__file__).resolve().parents[2]
-GMNER_XML = ROOT.parent / "shared" / "data" / "twitter-gmner" / "v2.0" / "xml"
 STAGES = ("captions", "mner", "ve", "vg", "sam")
 TYPES_CHAIN = ("PER", "LOC", "ORG", "OTHER")
 
@@ -53,12 +53,7 @@ class StopRun(BaseException):
 
 
 def real_sizes(n: int, seed: int) -> list[tuple[int, int]]:
-    sizes = []
-    for path in sorted(GMNER_XML.glob("*.xml")):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        m = re.search(r"<size>\s*<width>(\d+)</width>\s*<height>(\d+)</height>", text)
-        if m and int(m.group(1)) > 0 and int(m.group(2)) > 0:
-            sizes.append((int(m.group(1)), int(m.group(2))))
+    sizes = release_sizes()
     if not sizes:
         sys.exit(f"no VOC <size> fields under {GMNER_XML}")
     return random.Random(seed).sample(sizes, n)

@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -33,21 +32,13 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("SMNER_BENCH_DATA", ROOT.parent / "shared" / "data")).resolve()
-GMNER_XML = DATA / "twitter-gmner" / "v2.0" / "xml"
+from release_sizes import GMNER_XML, release_sizes
+
 SETTINGS = {"streamed": {"workers": 2, "cache_mb": 256}, "in-memory": {"workers": 0, "cache_mb": 10**7}}
 
 
 def real_sizes(n: int, seed: int) -> list[tuple[int, int]]:
-    sizes = []
-    for path in sorted(GMNER_XML.glob("*.xml")):
-        m = re.search(
-            r"<size>\s*<width>(\d+)</width>\s*<height>(\d+)</height>",
-            path.read_text(encoding="utf-8", errors="replace"),
-        )
-        if m and int(m.group(1)) > 0 and int(m.group(2)) > 0:
-            sizes.append((int(m.group(1)), int(m.group(2))))
+    sizes = release_sizes()
     if not sizes:
         sys.exit(f"no VOC <size> fields under {GMNER_XML} (set SMNER_BENCH_DATA)")
     rng = random.Random(seed)
