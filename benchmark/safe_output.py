@@ -212,6 +212,11 @@ def append_file(path: PathLike, *, inputs: Iterable[PathLike | None] = ()):
     return os.fdopen(fd, "a", encoding="utf-8")
 
 
+def _holds_files(folder: Path) -> bool:
+    """Anything in ``folder`` besides a marker another process is writing right now."""
+    return any(not _marking(entry.name) for entry in folder.iterdir())
+
+
 def _check_folder(path: PathLike, kind: str, inputs: list[Path], legacy: Callable[[Path], bool] | None) -> Path:
     """Check ``path`` as a folder the command owns; return its resolved path (which may not exist yet)."""
     shown = path
@@ -235,7 +240,7 @@ def _check_folder(path: PathLike, kind: str, inputs: list[Path], legacy: Callabl
             found = marker.read_text(encoding="utf-8", errors="replace").strip()[:40]
             if found != kind:
                 raise OutputError(f"{shown}: refused: it is an smner-bench {found!r} folder, not a {kind!r} folder")
-        elif os.path.lexists(marker) or (any(real.iterdir()) and not (legacy and legacy(real))):
+        elif os.path.lexists(marker) or (_holds_files(real) and not (legacy and legacy(real))):
             raise OutputError(
                 f"{shown}: refused: the folder exists, is not empty and was not made by smner-bench "
                 f"(no {MARKER} file): choose another path"
@@ -261,8 +266,26 @@ def check_folder(
 
 
 def _mark(folder: Path, kind: str) -> None:
-    (folder / MARKER).write_text(kind + "\n", encoding="utf-8")
-    os.chmod(folder / MARKER, FILE_MODE)
+    """Give ``folder`` its marker; a marker already saying ``kind`` is left alone, a new one appears whole (written
+    to a temporary file first), so another process checking the folder meanwhile never reads half a marker."""
+    marker = folder / MARKER
+    found = marker.is_file() and not marker.is_symlink() and marker.read_text(encoding="utf-8", errors="replace")
+    if found and found.strip() == kind:
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f"{MARKER}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(kind + "\n")
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, marker)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _marking(name: str) -> bool:
+    """A marker being written by :func:`_mark` (another process making the same folder at this moment)."""
+    return name.startswith(f"{MARKER}.") and name.endswith(".tmp")
 
 
 def owned_folder(
@@ -277,11 +300,22 @@ def owned_folder(
     Reused only when it carries the marker of the same ``kind``, is empty, or (an unmarked folder) when
     ``legacy(folder)`` says an earlier version of the package made it; created (mode 0755) only when its parent
     exists. Files written into it later go through :func:`write_text` and friends."""
-    real = _check_folder(path, kind, _inputs(inputs), legacy)
+    checked = _inputs(inputs)
+    real = _check_folder(path, kind, checked, legacy)
     try:
         if not real.exists():
-            real.mkdir()
-            os.chmod(real, FOLDER_MODE)
+            # made whole (marker inside) beside it, then renamed into place: processes started together (the
+            # ranks of one launch) may all get here; one rename wins, the others find its folder and re-check it
+            tmp = Path(tempfile.mkdtemp(prefix=f".{real.name}.", suffix=".tmp", dir=real.parent))
+            try:
+                _mark(tmp, kind)
+                os.chmod(tmp, FOLDER_MODE)
+                os.rename(tmp, real)
+            except OSError:
+                shutil.rmtree(tmp, ignore_errors=True)
+                if not real.is_dir():
+                    raise
+                _check_folder(path, kind, checked, legacy)
         _mark(real, kind)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None

@@ -215,6 +215,58 @@ def test_owned_folder_creates_a_marked_0755_folder_and_reuses_it(tmp_path, umask
     assert (run / "captions.jsonl").read_text() == "kept"
 
 
+def test_owned_folder_made_by_another_process_meanwhile_is_reused(tmp_path, monkeypatch):
+    """Ranks of one launch make the same run folder at once: the one whose rename loses finds the winner's
+    folder, re-checks it (same kind) and goes on; no temporary folder is left behind."""
+    from smner_bench.benchmark import safe_output
+
+    real_rename, raced = os.rename, []
+
+    def racing(src, dst):
+        if not raced:
+            raced.append(dst)
+            owned_folder(tmp_path / "run", "run")  # the other rank wins
+            (tmp_path / "run" / "shard-1-of-2").mkdir()
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(safe_output.os, "rename", racing)
+    assert owned_folder(tmp_path / "run", "run") == (tmp_path / "run").resolve()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [MARKER, "shard-1-of-2"] and raced
+
+
+def test_folder_whose_marker_is_being_written_is_not_called_foreign(tmp_path):
+    """Another process is writing the marker (its temporary file is all the folder holds): not refused."""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / f"{MARKER}.x1y2.tmp").write_text("ru")
+    assert (owned_folder(tmp_path / "run", "run") / MARKER).read_text() == "run\n"
+
+
+def _make_run_folder(args) -> str:
+    folder, barrier = args
+    barrier.wait()
+    try:
+        owned_folder(folder, "run")
+        return "ok"
+    except OutputError as exc:
+        return str(exc)
+
+
+def test_owned_folder_made_by_many_processes_at_once(tmp_path):
+    """The torchrun case for real: 4 processes released together make the same folder, 25 times over."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Manager().Barrier(4)
+    for round_ in range(25):
+        folder = tmp_path / f"run{round_}"
+        with ctx.Pool(4) as pool:
+            got = pool.map(_make_run_folder, [(folder, barrier)] * 4)
+        assert got == ["ok"] * 4, got
+        assert sorted(p.name for p in folder.iterdir()) == [MARKER]
+    assert len(list(tmp_path.iterdir())) == 25
+
+
 def test_marked_folder_of_the_same_kind_is_replaced(tmp_path):
     with atomic_folder(tmp_path / "out", "export") as tmp:
         (tmp / "old.txt").write_text("old")
