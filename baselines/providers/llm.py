@@ -6,7 +6,8 @@ Backends:
   (``device_map``, for models larger than one device);
 - :class:`OpenAICompatibleLLM`: any ``/chat/completions`` endpoint (OpenAI, vLLM, llama.cpp server...): key from
   an environment variable, timeouts, retries with exponential backoff on 429/5xx and network errors, at most
-  ``concurrency`` requests in flight, answers streamed as they arrive (no barrier per batch);
+  ``concurrency`` requests in flight, answers streamed as they arrive (no barrier per batch); a request may carry
+  images (:class:`ImagePart`, sent as base64 data URLs), and the endpoint's token counts are summed in ``usage``;
 - :class:`ReplayLLM`: the released gpt-3.5-turbo knowledge, answered by tweet id, so the paper's exact LLM
   outputs drive the pipeline without calling any LLM.
 :class:`CachedLLM` wraps any backend with an :class:`~.cache.AnswerCache`.
@@ -18,10 +19,13 @@ not cached, and counted (``CachedLLM.skipped``; a warning sums them up after eac
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import os
 import re
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -47,9 +51,79 @@ class ProviderError(SmnerError):
 
 
 @dataclass(frozen=True)
+class ImagePart:
+    """An image of a request, read from ``path`` only when the request is sent; ``digest`` (SHA-256 of its bytes)
+    keys the answer cache."""
+
+    path: str
+    digest: str
+    mime: str = "image/jpeg"
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> ImagePart:
+        data = Path(path).read_bytes()
+        return cls(str(path), hashlib.sha256(data).hexdigest(), image_mime(data))
+
+    def data_url(self) -> str:
+        return f"data:{self.mime};base64," + base64.b64encode(Path(self.path).read_bytes()).decode("ascii")
+
+
+def image_mime(data: bytes) -> str:
+    """The media type of an image's bytes, from its signature (JPEG when unknown)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "image/jpeg"
+
+
+@dataclass(frozen=True)
 class Request:
+    """A prompt (``key``: the tweet id, for replay). ``parts``, when given, is the message's content in order:
+    text (str) and images (:class:`ImagePart`); ``prompt`` is then its text (what the cache keys, with the
+    images' digests)."""
+
     prompt: str
     key: str | None = None  # the tweet id, for replay
+    parts: tuple[str | ImagePart, ...] = ()
+
+    @property
+    def cache_text(self) -> str:
+        """What the answer cache keys besides backend, model and key: the prompt, then the images' digests."""
+        digests = [p.digest for p in self.parts if isinstance(p, ImagePart)]
+        return self.prompt if not digests else self.prompt + "\0images:" + ",".join(digests)
+
+    def content(self) -> str | list[dict]:
+        """The chat message's content: the prompt, or the parts in OpenAI's format (images as data URLs)."""
+        if not self.parts:
+            return self.prompt
+        return [
+            {"type": "text", "text": p}
+            if isinstance(p, str)
+            else {"type": "image_url", "image_url": {"url": p.data_url()}}
+            for p in self.parts
+        ]
+
+
+@dataclass
+class Usage:
+    """Token counts the endpoint reported (``usage`` of its replies), summed over the requests answered."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    without_usage: int = 0  # replies that carried no usage
+
+    def add(self, usage) -> None:
+        self.requests += 1
+        counts = [usage.get(k) if isinstance(usage, dict) else None for k in ("prompt_tokens", "completion_tokens")]
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in counts):
+            self.without_usage += 1
+            return
+        self.prompt_tokens += counts[0]
+        self.completion_tokens += counts[1]
 
 
 class LLM(Protocol):
@@ -96,7 +170,7 @@ class CachedLLM:
             yield from enumerate(self.llm.generate(chunk), start=start)
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
-        keys = [prompt_key(self.llm.backend, self.llm.model, r.prompt, r.key) for r in requests]
+        keys = [prompt_key(self.llm.backend, self.llm.model, r.cache_text, r.key) for r in requests]
         todo = [i for i, k in enumerate(keys) if self.cache.get(k) is None]
         self.hits += len(requests) - len(todo)
         self.misses += len(todo)
@@ -229,7 +303,8 @@ class TransformersLLM:
 class OpenAICompatibleLLM:
     """``POST {base_url}/chat/completions``; retries 429, 5xx, timeouts and connection errors with exponential
     backoff (``Retry-After`` honoured); at most ``concurrency`` requests in flight; an HTTP 400 that says the
-    prompt exceeds the context length skips the prompt (``None``)."""
+    prompt exceeds the context length skips the prompt (``None``). A request with ``parts`` sends them (text and
+    images as data URLs); ``usage`` sums the token counts of the replies."""
 
     backend = "openai"
 
@@ -255,12 +330,14 @@ class OpenAICompatibleLLM:
         if concurrency < 1:
             raise UsageError(f"the LLM concurrency must be at least 1, got {concurrency}")
         self.api_key = os.environ.get(api_key_env, "")
+        self.usage = Usage()
+        self._lock = threading.Lock()
 
-    def _once(self, prompt: str) -> str:
+    def _once(self, request: Request) -> str:
         body = json.dumps(
             {
                 "model": self.model,
-                "messages": [{"role": "user", "content": prompt}],
+                "messages": [{"role": "user", "content": request.content()}],
                 "max_tokens": self.max_tokens,
                 "temperature": self.temperature,
             }
@@ -272,14 +349,19 @@ class OpenAICompatibleLLM:
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
             raw = response.read()
         try:
-            return json.loads(raw)["choices"][0]["message"]["content"].strip()
+            reply = json.loads(raw)
+            answer = reply["choices"][0]["message"]["content"].strip()
         except (json.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
             raise ProviderError(f"malformed reply from {self.url}: {raw[:200]!r}") from None
+        with self._lock:
+            self.usage.add(reply.get("usage"))
+        return answer
 
-    def _ask(self, prompt: str) -> str | None:
+    def _ask(self, request: Request) -> str | None:
+        prompt = request.prompt
         for attempt in range(self.retries + 1):
             try:
-                return self._once(prompt)
+                return self._once(request)
             except urllib.error.HTTPError as exc:
                 if exc.code != 429 and exc.code < 500:
                     body = exc.read()[:2000]
@@ -307,7 +389,7 @@ class OpenAICompatibleLLM:
         try:
             while True:
                 for i, r in order:
-                    pending[pool.submit(self._ask, r.prompt)] = i
+                    pending[pool.submit(self._ask, r)] = i
                     if len(pending) >= self.concurrency:
                         break
                 if not pending:
