@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
 from .errors import DataFormatError
@@ -64,6 +64,11 @@ def json_lines(
         if skip_blank and not raw.strip():
             continue
         yield number, parse_json(raw, file=file, line=number, problem=problem, hint=hint)
+
+
+def jsonl_text(lines: Iterable[Any]) -> str:
+    """One JSON object per line (UTF-8 text, not ASCII-escaped), as every JSON Lines file of the package is written."""
+    return "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines)
 
 
 def sha256_stream(stream: BinaryIO, *, limit: int | None = None) -> str:

@@ -180,6 +180,8 @@ SPLITS: tuple[str, ...] = ("train", "validation", "test")
 SPLIT_ALIASES: dict[str, str] = {"dev": "validation", "valid": "validation", "val": "validation"}
 SPLIT_FILES: dict[str, tuple[str, ...]] = dict(_SPLIT_FILES)  # every release names its splits alike
 MATCH_MODES: tuple[str, ...] = ("span", "text", "riveg")  # see benchmark/matching.py
+# importers (``smner-bench import <name>``) whose public release files stand in for a scored entry's kept copy
+RELEASE_IMPORTERS: tuple[str, ...] = ("riveg",)
 
 
 def check_config(name: str) -> str:

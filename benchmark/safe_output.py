@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
+from .io import jsonl_text
 
 MARKER = ".smner-bench"
 """Name of the marker file inside every folder a command made; its content is the folder's kind."""
@@ -192,7 +193,7 @@ def write_json(path: PathLike, data: Any, *, inputs: Iterable[PathLike | None] =
 
 def write_jsonl(path: PathLike, lines: Iterable[Any], *, inputs: Iterable[PathLike | None] = ()) -> Path:
     """Write one JSON object per line (UTF-8) atomically."""
-    return write_text(path, "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), inputs=inputs)
+    return write_text(path, jsonl_text(lines), inputs=inputs)
 
 
 def append_file(path: PathLike, *, inputs: Iterable[PathLike | None] = ()):

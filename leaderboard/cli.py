@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
 
 from smner_bench.benchmark.cli_options import add_gold_source, add_match
-from smner_bench.benchmark.registry import DATASET_NAMES, DATASETS, RANKED_TASK_NAMES
+from smner_bench.benchmark.registry import DATASET_NAMES, DATASETS, RANKED_TASK_NAMES, RELEASE_IMPORTERS
 
 # The dataset versions this smner-bench scores (the registry's): every entry's (dataset, dataset_version) must be
 # one of these pairs (a new release of a dataset is a new dataset name, as gmner-v1 / gmner).
@@ -76,6 +77,8 @@ def submitted_command(args: argparse.Namespace) -> str:
     parts += ["--data-dir", args.data_dir] if args.data_dir else ["--gold", args.gold]
     if args.iou != 0.5:
         parts += ["--iou", str(args.iou)]
+    if args.release:
+        parts += ["--release", args.release, "--release-root", args.release_root]
     return redact_command(shlex.join(parts))
 
 
@@ -84,6 +87,15 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     from .submit import submit
 
+    release = None
+    if args.release:
+        from smner_bench.benchmark.errors import UsageError
+
+        from .releases import release_record
+
+        if not args.release_root:
+            raise UsageError("--release needs --release-root (the data folder the release's path is recorded below)")
+        release = release_record(args.release, args.release_root, args.release_format)
     gold = load_gold(args.dataset, args.split, data_dir=args.data_dir, gold=args.gold)
     entry, path, bad = submit(
         args.predictions,
@@ -93,6 +105,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
         dataset_version=DATASET_VERSIONS[args.dataset],
         root=args.entries,
         iou=args.iou,
+        release=release,
+        release_root=args.release_root,
     )
     for b in bad:
         print(f"smner-bench leaderboard: excluded {b}", file=sys.stderr)
@@ -109,7 +123,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     gold = load_gold(args.dataset, args.split, data_dir=args.data_dir, gold=args.gold)
     board = _board(args)
-    problems, checked = verify(board.stored, gold)
+    problems, checked = verify(board.stored, gold, args.release_root)
     problems = [f"{b.file.name}: {b.reason}" for b in board.bad] + problems
     if problems:
         shown = problems[:200] + ([f"... and {len(problems) - 200} more"] if len(problems) > 200 else [])
@@ -118,7 +132,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"{len(board.bad)} bad entries):\n" + "\n".join(shown),
             file=args.entries,
         )
-    print(f"{checked} scored entries on {gold.name} verify: every figure equals a fresh score of the kept copy")
+    print(
+        f"{checked} scored entries on {gold.name} verify: every figure equals a fresh score of the kept copy "
+        "(or release)"
+    )
     return 0
 
 
@@ -167,6 +184,16 @@ def cmd_visualize(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _release_root(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--release-root",
+        metavar="DIR",
+        default=os.environ.get("SMNER_BENCH_DATA"),
+        help="data folder holding the release files of entries imported from a release (their paths are recorded "
+        "below it; default: $SMNER_BENCH_DATA)",
+    )
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     lb = subparsers.add_parser("leaderboard", help="the leaderboard: submit, show, render, build")
     sub = lb.add_subparsers(dest="leaderboard_command", metavar="ACTION", required=True)
@@ -176,6 +203,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--meta", required=True, help="YAML: system, variant, task, match, notes")
     _gold_options(p)
     p.add_argument("--iou", type=_unit_interval, default=0.5, help="IoU threshold in (0, 1] (default 0.5)")
+    p.add_argument(
+        "--release",
+        metavar="FILE",
+        help="the predictions are the import of this public release file (e.g. the RiVEG authors' released test "
+        "predictions): no copy is kept, verify imports the release again",
+    )
+    p.add_argument("--release-format", choices=RELEASE_IMPORTERS, default="riveg", help="its importer")
+    _release_root(p)
     _entries(p)
     p.set_defaults(func=cmd_submit)
 
@@ -184,6 +219,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="re-score the kept copies of the scored entries of a dataset split and compare every stored figure",
     )
     _gold_options(p)
+    _release_root(p)
     _entries(p)
     p.set_defaults(func=cmd_verify)
 

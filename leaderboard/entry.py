@@ -55,6 +55,7 @@ from smner_bench.benchmark.registry import (
     MATCH_MODES,
     RANKED_TASK_NAMES,
     RANKED_TASKS,
+    RELEASE_IMPORTERS,
     SPLITS,
     TASK_NAMES,
 )
@@ -228,9 +229,26 @@ class Publication(_Strict):
     row: Name  # the row's label as printed
 
 
+class Release(_Strict):
+    """A scored submission that is the import of a public release file (e.g. the RiVEG authors' test predictions):
+    the board keeps no copy of it (release files are not copied into the repository); ``verify`` imports the
+    release again from a data folder (``--release-root``) and re-scores it."""
+
+    file: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")]
+    sha256: Sha256  # of the release file's bytes
+    importer: Literal[RELEASE_IMPORTERS]  # type: ignore[valid-type]
+
+    @field_validator("file")
+    @classmethod
+    def _relative(cls, value: str) -> str:
+        if any(part in (".", "..") for part in value.split("/")):
+            raise ValueError("a path relative to the data folder, without '.' or '..' segments")
+        return value
+
+
 class ScoredHere(_Strict):
     kind: Literal["scored"] = "scored"
-    submission_sha256: Sha256  # of the file's bytes (its gzip copy must hash to it)
+    submission_sha256: Sha256  # of the file's bytes (its gzip copy, or the release's import, must hash to it)
     content_sha256: Sha256  # of its canonical content (parsed lines): the same predictions, however written
     submission_file: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^/\\]+$")]
     smner_bench_version: Annotated[str, Field(min_length=1, max_length=64)]
@@ -238,6 +256,7 @@ class ScoredHere(_Strict):
     date: Date
     command: Line  # paths reduced to file names
     match: Match
+    release: Release | None = None  # the submission is this release file's import: no kept copy
 
 
 Provenance = Annotated[Publication | ScoredHere, Field(discriminator="kind")]

@@ -64,7 +64,11 @@ def source_text(entries: list[Entry], *, markdown: bool = False) -> str:
                 where = f"[{p.table}]({link}), row \u201c{p.row}\u201d"
             out.append(where)
         else:
-            out.append(f"scored here {p.date} (sha256 {p.submission_sha256[:12]}, smner-bench {p.smner_bench_version})")
+            imported = f", imported from the release {p.release.file}" if p.release else ""
+            out.append(
+                f"scored here {p.date} (sha256 {p.submission_sha256[:12]}, smner-bench {p.smner_bench_version}, "
+                f"match {p.match}{imported})"
+            )
     return "; ".join(out)
 
 

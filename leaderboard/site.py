@@ -143,7 +143,9 @@ def _source_html(row: Row) -> str:
             parts.append(
                 f'<span title="{html.escape(redact_command(p.command))}">scored here {p.date}, sha256 '
                 f"<code>{p.submission_sha256[:12]}</code>, smner-bench {html.escape(p.smner_bench_version)}"
-                f", match {p.match}</span>"
+                f", match {p.match}"
+                + (f", imported from the release <code>{html.escape(p.release.file)}</code>" if p.release else "")
+                + "</span>"
             )
     return "<br>".join(parts)
 

@@ -114,6 +114,10 @@ def check_scored(file: Path) -> Entry:
     if entry.digest != entry_digest(entry):
         raise ValueError("digest mismatch: the entry was edited after it was scored")
     copy = submission_copy(file)
+    if entry.provenance.release is not None:
+        if os.path.lexists(copy):
+            raise ValueError(f"{copy.name}: an entry imported from a release keeps no copy (the release is the copy)")
+        return entry
     if not copy.is_file():
         raise ValueError(f"the scored submission's copy {copy.name} is missing")
     if sha256_of_copy(copy) != entry.provenance.submission_sha256:
@@ -200,7 +204,7 @@ def entry_json(entry: Entry) -> str:
 
 def write_scored(entry: Entry, submission: str | os.PathLike, root: str | os.PathLike = DEFAULT_ROOT) -> Path:
     """Write a scored entry (sealed with its digest) as ``scored/<id with / as __>.json`` with a gzip copy of
-    its submission.
+    its submission (none for an entry imported from a release: the release is its copy).
 
     Both are written once with :func:`~smner_bench.benchmark.safe_output.create_files` (synced temporary
     files linked into place): the copy first, the entry last, so a crash leaves either nothing or a copy without
@@ -218,10 +222,14 @@ def write_scored(entry: Entry, submission: str | os.PathLike, root: str | os.Pat
     target = entry_file(entry, root)
     if target.exists():
         raise UsageError(f"{target} already exists")
+    record = (target, entry_json(entry).encode("utf-8"))
+    if entry.provenance.release is not None:
+        create_files([record], inputs=[submission])
+        return target
     packed = io.BytesIO()
     with gzip.GzipFile(fileobj=packed, mode="wb", mtime=0) as gz, open(submission, "rb") as src:
         shutil.copyfileobj(src, gz)
     copy = submission_copy(target)
     copy.unlink(missing_ok=True)  # a copy left by an interrupted earlier write has no entry: replace it
-    create_files([(copy, packed.getvalue()), (target, entry_json(entry).encode("utf-8"))], inputs=[submission])
+    create_files([(copy, packed.getvalue()), record], inputs=[submission])
     return target

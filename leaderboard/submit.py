@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
+import io
 import json
 import os
 import shlex
@@ -31,6 +32,7 @@ from .entry import (
     Figures,
     Match,
     Name,
+    Release,
     ScoredHere,
     SweepPoint,
     Variant,
@@ -39,6 +41,7 @@ from .entry import (
     slug,
     validation_message,
 )
+from .releases import release_submission
 from .store import DEFAULT_ROOT, Stored, read_entries, submission_copy, write_scored
 
 MAX_META_BYTES = 64 << 10
@@ -191,6 +194,7 @@ def build_entry(
     date: dt.date | None = None,
     version: str = __version__,
     entry_id: str | None = None,
+    release: Release | None = None,
 ) -> Entry:
     """The sealed entry of a score report (figures with their counts, per type, groundable split, sweep)."""
     task = report.task
@@ -229,6 +233,7 @@ def build_entry(
                 date=date or dt.date.today(),
                 command=redact_command(command),
                 match=report.match,
+                release=release,
             ),
             notes=meta.notes,
         )
@@ -247,16 +252,30 @@ def score_copy(copy: Path, file_name: str, gold: Gold, *, task: str, match: str,
     return report, file_content_digest(copy, gzipped=True)
 
 
-def rescore(stored: Stored, gold: Gold) -> Entry:
-    """The entry ``stored`` should be: its kept copy scored again on ``gold`` through the same path as
-    ``submit``, with the stored system, notes, date, command and version; every other field (dataset and its
-    version from the registry, split, checksum, task, match, IoU) is what ``submit`` would write today."""
+def score_bytes(
+    data: bytes, file_name: str, gold: Gold, *, task: str, match: str, iou: float
+) -> tuple[ScoreReport, str]:
+    """:func:`score_copy` of a submission held in memory (a release imported again)."""
+    submission = read_submission(io.BytesIO(data), gold, name=file_name, task=task)
+    report = Scorer.build(submission, gold).report(task, match, iou)
+    return report, content_digest(io.BytesIO(data))
+
+
+def rescore(stored: Stored, gold: Gold, release_root: str | os.PathLike | None = None) -> Entry:
+    """The entry ``stored`` should be: its kept copy (or its release, imported again from below
+    ``release_root``) scored again on ``gold`` through the same path as ``submit``, with the stored system,
+    notes, date, command and version; every other field (dataset and its version from the registry, split,
+    checksum, task, match, IoU) is what ``submit`` would write today."""
     e = stored.entry
     prov = e.provenance
     if prov.kind != "scored":
         raise UsageError(f"{e.id} is a published entry: only scored entries are re-scored")
-    copy = submission_copy(stored.file)
-    report, content = score_copy(copy, prov.submission_file, gold, task=e.task, match=prov.match, iou=e.iou)
+    options = {"task": e.task, "match": prov.match, "iou": e.iou}
+    if prov.release is not None:
+        data = release_submission(prov.release, release_root, gold)
+        report, content = score_bytes(data, prov.submission_file, gold, **options)
+    else:
+        report, content = score_copy(submission_copy(stored.file), prov.submission_file, gold, **options)
     # the stored texts as they are (the entry model checked them): no meta-file rules (stripping) re-applied
     meta = Meta.model_construct(system=e.system, variant=e.variant, task=e.task, match=prov.match, notes=e.notes)
     dataset = gold.dataset
@@ -272,6 +291,7 @@ def rescore(stored: Stored, gold: Gold) -> Entry:
         date=prov.date,
         version=prov.smner_bench_version,
         entry_id=e.id,
+        release=prov.release,
     )
 
 
@@ -288,12 +308,13 @@ def _differences(stored: dict, fresh: dict, path: str = "") -> list[str]:
     return [] if stored == fresh else [f"{path}: stored {json.dumps(stored)[:80]}, recomputed {json.dumps(fresh)[:80]}"]
 
 
-def verify(stored: list[Stored], gold: Gold) -> tuple[list[str], int]:
+def verify(stored: list[Stored], gold: Gold, release_root: str | os.PathLike | None = None) -> tuple[list[str], int]:
     """Re-score the kept copy of every scored entry on ``gold``'s dataset and split and compare every stored
     figure (all subtasks, per type, groundable split, IoU sweep, with their counts), every provenance field
     it can recompute (dataset, dataset version from the registry, split, task, IoU, the gold's checksum, the
-    match mode of the report, the copy's SHA-256 and canonical content digest). Returns (problems, number of
-    entries verified); entries of other datasets and splits are skipped."""
+    match mode of the report, the copy's SHA-256 and canonical content digest). An entry imported from a
+    release is imported again from below ``release_root``. Returns (problems, number of entries verified);
+    entries of other datasets and splits are skipped."""
     problems = []
     checked = 0
     dataset, split = gold.dataset, gold.split
@@ -313,9 +334,10 @@ def verify(stored: list[Stored], gold: Gold) -> tuple[list[str], int]:
             problems.append(f"{s.file.name}: scored on other gold (dataset checksum differs)")
             continue
         try:
-            fresh = rescore(s, gold)
+            fresh = rescore(s, gold, release_root)
         except SmnerError as exc:
-            problems.append(f"{s.file.name}: the kept copy does not score any more: {str(exc)[:300]}")
+            what = "its release" if e.provenance.release is not None else "the kept copy"
+            problems.append(f"{s.file.name}: {what} cannot be scored again: {str(exc)[:300]}")
             continue
         keep = {"dataset", "dataset_version", "split", "task", "iou", "provenance"}
         keep |= {"results", "per_type", "grounding", "sweep"}
@@ -336,14 +358,23 @@ def submit(
     dataset_version: str,
     root: str | os.PathLike = DEFAULT_ROOT,
     iou: float = 0.5,
+    release: Release | None = None,
+    release_root: str | os.PathLike | None = None,
 ) -> tuple[Entry, Path, list]:
     """Score ``predictions`` and write its entry; refuses predictions already on the board (the same
-    canonical content, however the file is written). Returns the entry, its file and the bad entries that
-    were excluded from the board while checking (reported by the caller)."""
+    canonical content, however the file is written). With ``release`` (below ``release_root``), the
+    predictions must be exactly that release's import (``smner-bench import``), and no copy is kept. Returns
+    the entry, its file and the bad entries that were excluded from the board while checking (reported by
+    the caller)."""
     meta = read_meta(meta_path)
     board = read_entries(root)
     submission = read_submission(predictions, gold, task=meta.task)
     content = file_content_digest(predictions)
+    if release is not None and content_digest(io.BytesIO(release_submission(release, release_root, gold))) != content:
+        raise UsageError(
+            f"{predictions}: not the import of the release {release.file} (smner-bench import "
+            f"{release.importer} on the same gold writes other predictions)"
+        )
     for stored in board.stored:
         prov = stored.entry.provenance
         if prov.kind == "scored" and prov.content_sha256 == content:
@@ -353,7 +384,9 @@ def submit(
                 f"({stored.file.name})"
             )
     report = Scorer.build(submission, gold).report(meta.task, meta.match, iou)
-    entry = build_entry(report, meta, gold, command=command, dataset_version=dataset_version, content_sha256=content)
+    entry = build_entry(
+        report, meta, gold, command=command, dataset_version=dataset_version, content_sha256=content, release=release
+    )
     if any(s.entry.id == entry.id for s in board.stored):
         raise UsageError(f"an entry {entry.id} already exists")
     return entry, write_scored(entry, predictions, root), board.bad

@@ -268,7 +268,7 @@ def test_visualizer_marks_predictions(capsys, gold, sample_dir, tmp_path):
 
 def test_published_entries_of_the_repository_load():
     """Every entry of the repository loads (load_entries raises on a bad one) and none is dropped: one entry per
-    item of the published YAML lists, one per scored JSON file (with its kept copy), ids unique."""
+    item of the published YAML lists, one per scored JSON file (with its kept copy, or its release), ids unique."""
     import yaml
 
     from smner_bench.leaderboard.store import DEFAULT_ROOT, submission_copy
@@ -280,7 +280,8 @@ def test_published_entries_of_the_repository_load():
     assert len(published) == sum(len(items) for items in lists) > 0
     files = sorted((DEFAULT_ROOT / "scored").glob("*.json"))
     assert sorted(s.file for s in scored) == files and files
-    assert all(submission_copy(s.file).is_file() for s in scored)
+    assert all(submission_copy(s.file).is_file() != bool(s.entry.provenance.release) for s in scored)
+    assert sum(bool(s.entry.provenance.release) for s in scored) == 2  # the RiVEG release files: no copy here
     assert len({s.entry.id for s in stored}) == len(stored) == len(published) + len(scored)
 
 

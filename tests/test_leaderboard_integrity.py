@@ -596,7 +596,8 @@ def test_repository_scored_entries_verify_on_the_real_gold(data_root, capsys):
     datasets = {(json.loads(p.read_text())["dataset"], json.loads(p.read_text())["split"]) for p in scored}
     assert datasets == {("gmner", "test")}  # the data folder below holds that split
     folder = data_root / "twitter-gmner" / "v2.0"
-    assert main(["leaderboard", "verify", "--dataset", "gmner", "--split", "test", "--data-dir", str(folder)]) == 0
+    data = ["--dataset", "gmner", "--split", "test", "--data-dir", str(folder), "--release-root", str(data_root)]
+    assert main(["leaderboard", "verify", *data]) == 0  # the RiVEG release entries are imported again
     assert f"{len(scored)} scored entries on gmner/test verify" in capsys.readouterr().out
 
 
