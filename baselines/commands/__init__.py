@@ -1,7 +1,7 @@
 """The baselines' subcommands, a module per group: ``masks`` and ``import`` (:mod:`.adapters`), ``run riveg``
 (:mod:`.run`) and ``baseline ...``: ``plim-train``/``plim-predict`` (:mod:`.plim`), ``knowledge``
 (:mod:`.knowledge`), ``expand``/``caption-ve``/``ve-train``/``vg-train`` (:mod:`.stage2`), ``tiny-models``
-(:mod:`.models`).
+(:mod:`.models`), ``mllm`` (:mod:`.mllm`).
 
 Each command body parses its options, calls the library and prints. Registering imports no torch,
 transformers or ``datasets``: every command imports what it runs inside its function."""
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import adapters, knowledge, models, plim, run, stage2
+from . import adapters, knowledge, mllm, models, plim, run, stage2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,3 +27,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stage2.register_ve_vg(sub)
     models.register(sub)
     plim.register_predict(sub)
+    mllm.register(sub)
