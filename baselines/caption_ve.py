@@ -24,7 +24,7 @@ from .decision import best_threshold, evaluate
 from .dtype import to_numpy
 from .loading import from_pretrained
 from .providers.encoder import encoder_from_config, load_encoder
-from .training import Objective, fit, make_accelerator, run_facts, set_seed
+from .training import Objective, finishing, fit, make_accelerator, run_facts, set_seed
 
 
 @dataclass(frozen=True)
@@ -150,30 +150,31 @@ def train_caption_ve(
         schedule="linear",
         warmup_ratio=0.1,
     )
-    if not accelerator.is_main_process:
-        return {"history": history}
-    model.cpu()
-    dev_probs = predict_probabilities(model, tokenizer, dev, max_length=max_length)
-    dev_labels = np.array([e.label for e in dev])
-    threshold = best_threshold(dev_probs, dev_labels)
-    meta = {
-        "encoder": str(encoder),
-        "threshold": threshold,
-        "epochs": epochs,
-        "lr": lr,
-        "batch_size": batch_size,
-        "max_length": max_length,
-        "seed": seed,
-        **run_facts(accelerator, batch_size),
-        "history": history,
-        "dev": evaluate(dev_probs, dev_labels, threshold),
-    }
-    with atomic_folder(out, "model", inputs=[encoder, *inputs]) as tmp:
-        torch.save(model.state_dict(), tmp / "model.pt")
-        model.encoder.config.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / "caption_ve.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    return meta
+    with finishing(accelerator) as main:
+        if not main:
+            return {"history": history}
+        model.cpu()
+        dev_probs = predict_probabilities(model, tokenizer, dev, max_length=max_length)
+        dev_labels = np.array([e.label for e in dev])
+        threshold = best_threshold(dev_probs, dev_labels)
+        meta = {
+            "encoder": str(encoder),
+            "threshold": threshold,
+            "epochs": epochs,
+            "lr": lr,
+            "batch_size": batch_size,
+            "max_length": max_length,
+            "seed": seed,
+            **run_facts(accelerator, batch_size),
+            "history": history,
+            "dev": evaluate(dev_probs, dev_labels, threshold),
+        }
+        with atomic_folder(out, "model", inputs=[encoder, *inputs]) as tmp:
+            torch.save(model.state_dict(), tmp / "model.pt")
+            model.encoder.config.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            (tmp / "caption_ve.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        return meta
 
 
 def judge_predictions(

@@ -360,6 +360,20 @@ def fit_recipe(
     )
 
 
+@contextlib.contextmanager
+def finishing(accelerator):
+    """The work after :func:`fit` that only the main process does (dev scoring, saving): yields whether this is
+    the main process; on leaving (a return, an error) every process waits for the others, then the process group
+    is closed. A gloo group left to the interpreter's exit, while another rank still saves, can abort a process
+    ("terminate called without an active exception")."""
+    try:
+        yield accelerator.is_main_process
+    finally:
+        accelerator.wait_for_everyone()
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
 def run_facts(accelerator, batch_size: int, grad_accum: int = 1) -> dict:
     """What a training's metadata records about how it ran."""
     return {

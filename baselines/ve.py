@@ -31,6 +31,7 @@ from .metadata import VEMeta, read_optional_meta
 from .training import (
     Objective,
     explicit,
+    finishing,
     fit_recipe,
     make_accelerator,
     resolve_recipe,
@@ -354,23 +355,24 @@ def train_matcher(
         evaluate=dev_accuracy,
         workers=workers,
     )
-    if not accelerator.is_main_process:
-        return {"history": history}
-    dev_probs = matcher.score_items(dev, images, workers=workers)
-    threshold = best_threshold(dev_probs, dev_labels)
-    meta = {
-        **({"command": command} if command else {}),
-        "base": str(base),
-        "threshold": threshold,
-        **recipe,
-        "images_per_batch": recipe["batch"],
-        "expressions": list(expressions or []),
-        "caption": caption,
-        **run_facts(accelerator, recipe["batch"], recipe["grad_accum"]),
-        "seed": seed,
-        "train_items": len(train),
-        "history": history,
-        "dev": evaluate(dev_probs, dev_labels, threshold),
-    }
-    save_fine_tuned(out, model, matcher.processor, "ve.json", meta, inputs=[base, images, *inputs])
-    return meta
+    with finishing(accelerator) as main:
+        if not main:
+            return {"history": history}
+        dev_probs = matcher.score_items(dev, images, workers=workers)
+        threshold = best_threshold(dev_probs, dev_labels)
+        meta = {
+            **({"command": command} if command else {}),
+            "base": str(base),
+            "threshold": threshold,
+            **recipe,
+            "images_per_batch": recipe["batch"],
+            "expressions": list(expressions or []),
+            "caption": caption,
+            **run_facts(accelerator, recipe["batch"], recipe["grad_accum"]),
+            "seed": seed,
+            "train_items": len(train),
+            "history": history,
+            "dev": evaluate(dev_probs, dev_labels, threshold),
+        }
+        save_fine_tuned(out, model, matcher.processor, "ve.json", meta, inputs=[base, images, *inputs])
+        return meta

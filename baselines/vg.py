@@ -38,6 +38,7 @@ from .metadata import FineTunedMeta, read_optional_meta
 from .training import (
     Objective,
     explicit,
+    finishing,
     fit_recipe,
     make_accelerator,
     resolve_recipe,
@@ -339,19 +340,20 @@ def train_grounder(
         evaluate=lambda: accuracy(grounder, dev, images, workers)["accuracy_iou50"],
         workers=workers,
     )
-    if not accelerator.is_main_process:
-        return {"history": history}
-    meta = {
-        **({"command": command} if command else {}),
-        "base": str(base),
-        **recipe,
-        "batch_size": recipe["batch"],
-        "expressions": list(expressions or []),
-        **run_facts(accelerator, recipe["batch"], recipe["grad_accum"]),
-        "seed": seed,
-        "train_images": len(train),
-        "history": history,
-        "dev": accuracy(grounder, dev, images, workers),
-    }
-    save_fine_tuned(out, model, grounder.processor, "vg.json", meta, inputs=[base, images, *inputs])
-    return meta
+    with finishing(accelerator) as main:
+        if not main:
+            return {"history": history}
+        meta = {
+            **({"command": command} if command else {}),
+            "base": str(base),
+            **recipe,
+            "batch_size": recipe["batch"],
+            "expressions": list(expressions or []),
+            **run_facts(accelerator, recipe["batch"], recipe["grad_accum"]),
+            "seed": seed,
+            "train_images": len(train),
+            "history": history,
+            "dev": accuracy(grounder, dev, images, workers),
+        }
+        save_fine_tuned(out, model, grounder.processor, "vg.json", meta, inputs=[base, images, *inputs])
+        return meta

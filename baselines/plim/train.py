@@ -23,7 +23,7 @@ from smner_bench.loaders import load
 
 from ..dtype import resolve_dtype
 from ..loading import from_pretrained, load_state, load_torch_weights
-from ..training import Objective, fit, make_accelerator, run_facts, set_seed
+from ..training import Objective, finishing, fit, make_accelerator, run_facts, set_seed
 from .config import PlimConfig
 from .data import Encoded, collate, encode
 from .model import PlimTagger
@@ -280,8 +280,9 @@ def train(cfg: PlimConfig, *, model: PlimTagger | None = None, tokenizer=None, p
         keep_best=False,  # the best epoch is on disk (<out>/best)
         on_epoch=on_epoch,
     )
-    if not accelerator.is_main_process:
+    with finishing(accelerator) as main:
+        if not main:
+            return history
+        history["seconds"] = round(time.time() - started, 1)
+        write_json(out / "history.json", history, inputs=inputs_of(cfg))
         return history
-    history["seconds"] = round(time.time() - started, 1)
-    write_json(out / "history.json", history, inputs=inputs_of(cfg))
-    return history
