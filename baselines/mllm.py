@@ -27,9 +27,10 @@ be ``box``, ``bbox`` or ``bbox_2d``; the text key ``entity``, ``text`` or ``name
 LOC, ORG, OTHER and each spelling is counted. Anything else is refused: an answer with no JSON list, an item that
 is not an object, an unknown type, a box that is not 4 numbers or null, a missing box key (when boxes were asked
 for): the whole answer is counted invalid (by tweet id, with the reason) and the tweet is written with no entities.
-Entity texts become token spans by exact words (then ignoring case, counted); a text that is not among the tweet's
-tokens is left out and reported (it cannot be a span of the tweet), as is a mention repeated more often than the
-tweet contains it.
+Entity texts become token spans by exact words (then ignoring case, counted), never overlapping an entity placed
+before; where several occurrences are free, the first after the previous entity (the prompt asks for the tweet's
+order; counted as ambiguous). A text that is not among the tweet's tokens is left out and reported (it cannot be a
+span of the tweet), as is a mention repeated more often than the tweet contains it.
 
 **Without images** (no ``--images``) the request carries no image and asks for no box: the output is an MNER
 submission (no ``box`` keys), since ``null`` would claim "not in the image".
@@ -457,12 +458,13 @@ class MllmReport:
     unplaceable: list[tuple[str, str]] = field(default_factory=list)  # (tweet, text): left out
     repeated: list[tuple[str, str]] = field(default_factory=list)  # (tweet, text): more mentions than the tweet has
     case_placed: list[tuple[str, str]] = field(default_factory=list)  # (tweet, text): found ignoring case
+    ambiguous: list[tuple[str, str]] = field(default_factory=list)  # (tweet, text): several free occurrences
     type_spellings: Counter = field(default_factory=Counter)  # spelling -> count (other than PER/LOC/ORG/OTHER)
     clipped: list[tuple[str, str]] = field(default_factory=list)  # (tweet, text): box clipped to the image
     degenerate: list[tuple[str, str]] = field(default_factory=list)  # (tweet, text): empty box, written null
 
     def as_dict(self) -> dict:
-        pairs = ("unplaceable", "repeated", "case_placed", "clipped", "degenerate")
+        pairs = ("unplaceable", "repeated", "case_placed", "ambiguous", "clipped", "degenerate")
         return {
             "tweets": self.tweets,
             "entities": self.entities,
@@ -482,7 +484,8 @@ class MllmReport:
             f"{self.tweets} tweets, {self.entities} entities ({self.boxes} boxes, {self.null_boxes} null); "
             f"{len(self.invalid)} invalid answers (written with no entities); {len(self.unplaceable)} entities not "
             f"among the tweet's tokens and {len(self.repeated)} repeated mentions left out; "
-            f"{len(self.case_placed)} placed ignoring case; {len(self.clipped)} boxes clipped to the image; "
+            f"{len(self.case_placed)} placed ignoring case; {len(self.ambiguous)} placed among several occurrences "
+            f"(the first after the previous entity); {len(self.clipped)} boxes clipped to the image; "
             f"{len(self.degenerate)} empty boxes written null; type spellings mapped: {spellings}"
         ]
         notes = [
@@ -504,6 +507,32 @@ def _clip(box: list[float], size: tuple[int, int]) -> tuple[list[float], bool]:
     return clipped, clipped != box
 
 
+def occurrences(tokens: list[str], text: str) -> list[tuple[int, int]]:
+    """Every span of ``tokens`` that spells ``text`` (words joined by one space), in order (overlaps included)."""
+    found: set[tuple[int, int]] = set()
+    while (span := locate(tokens, text, found)) is not None:
+        found.add(span)
+    return sorted(found)
+
+
+def place(
+    tokens: list[str], text: str, taken: Sequence[tuple[int, int]], after: int
+) -> tuple[tuple[int, int] | None, int]:
+    """Where a named entity goes: among the occurrences of ``text`` that overlap no ``taken`` span, the first one
+    starting at or after ``after`` (answers list entities in the tweet's order), else the first one; and how many
+    such occurrences there were (more than one: the answer's text alone does not say which).
+
+    >>> place("RT @ KTLA : fire in Silver Lake ; KTLA".split(), "KTLA", [(6, 8)], 8)
+    ((9, 10), 2)
+    >>> place("Klay Thompson . Thompson scores".split(), "Thompson", [(0, 2)], 2)
+    ((3, 4), 1)
+    """
+    free = [s for s in occurrences(tokens, text) if all(s[1] <= a or s[0] >= b for a, b in taken)]
+    if not free:
+        return None, 0
+    return next((s for s in free if s[0] >= after), free[0]), len(free)
+
+
 def parse_answer(
     tweet_id: str, tokens: list[str], answer: str | None, frame: Frame | None, report: MllmReport
 ) -> list[dict]:
@@ -518,25 +547,28 @@ def parse_answer(
     except InvalidAnswer as exc:
         report.invalid.append((tweet_id, str(exc)))
         return []
-    taken: set[tuple[int, int]] = set()
+    taken: list[tuple[int, int]] = []
     lowered = [t.lower() for t in tokens]
     out = []
     for text, raw_type, kind, box in items:
         text = " ".join(text.split())
         if raw_type != kind:
             report.type_spellings[raw_type] += 1
-        span = locate(tokens, text, taken)
+        after = taken[-1][1] if taken else 0
+        span, candidates = place(tokens, text, taken, after)
         if span is None:
-            span = locate(lowered, text.lower(), taken)
+            span, candidates = place(lowered, text.lower(), taken, after)
             if span is not None:
                 report.case_placed.append((tweet_id, text))
         if span is None:
-            if locate(lowered, text.lower(), set()) is not None:  # the tweet has it, fewer times than named
+            if occurrences(lowered, text.lower()):  # the tweet has it, but every occurrence is taken
                 report.repeated.append((tweet_id, text))
             else:
                 report.unplaceable.append((tweet_id, text))
             continue
-        taken.add(span)
+        if candidates > 1:
+            report.ambiguous.append((tweet_id, text))
+        taken.append(span)
         entity: dict[str, Any] = {
             "start": span[0],
             "end": span[1],

@@ -436,3 +436,17 @@ def test_degenerate_and_clipping_rules():
     assert report.degenerate == [("t1", "Paris")] and report.repeated == [("t1", "Paris")]
     assert (report.entities, report.boxes, report.null_boxes) == (2, 1, 1)
     assert math.isclose(frame.to_original([1, 1, 1, 1])[3], 50.0)
+
+
+def test_gold_answers_land_on_the_gold_spans_of_the_real_test_split(data_root):
+    """Entity texts listed in the tweet's order find their own occurrence, not an earlier one nor one inside an
+    entity already placed (``@ KTLA ... KTLA``, ``Klay Thompson . Thompson``): a perfect answer scores 100."""
+    gold = load_gold("gmner", "test", data_dir=data_root / "twitter-gmner" / "v2.0")
+    report = mllm.MllmReport()
+    lines = []
+    for t in gold.tweets:
+        answer = json.dumps([{"entity": e.text, "type": e.type} for e in t.entities])
+        lines.append(json.dumps({"id": t.id, "entities": mllm.parse_answer(t.id, t.tokens, answer, None, report)}))
+    assert report.ambiguous and not (report.invalid or report.unplaceable or report.repeated or report.case_placed)
+    result = score_lines(lines, gold)
+    assert result.main.f1 == 1.0 and result.main.gold == 2543
