@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from smner_bench.benchmark.cli_options import add_gold_source, add_match
+from smner_bench.benchmark.options import unit_interval
 from smner_bench.benchmark.registry import DATASET_NAMES, DATASETS, RANKED_TASK_NAMES, RELEASE_IMPORTERS
 
 # The dataset versions this smner-bench scores (the registry's): every entry's (dataset, dataset_version) must be
@@ -20,16 +21,6 @@ ENTRIES = Path(__file__).resolve().parent / "entries"  # store.DEFAULT_ROOT: the
 
 def _entries(p: argparse.ArgumentParser) -> None:
     p.add_argument("--entries", default=str(ENTRIES), help="entries folder (default: %(default)s)")
-
-
-def _unit_interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text[:40]!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text[:40]}")
-    return value
 
 
 def _sheet_size(text: str) -> int:
@@ -202,7 +193,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("predictions", help="JSON Lines prediction file")
     p.add_argument("--meta", required=True, help="YAML: system, variant, task, match, notes")
     _gold_options(p)
-    p.add_argument("--iou", type=_unit_interval, default=0.5, help="IoU threshold in (0, 1] (default 0.5)")
+    p.add_argument("--iou", type=unit_interval, default=0.5, help="IoU threshold in (0, 1] (default 0.5)")
     p.add_argument(
         "--release",
         metavar="FILE",
@@ -255,7 +246,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--predictions", help="a submission to draw beside the gold")
     p.add_argument("--images", help="folder of the tweet images (<id>.jpg); without it a blank canvas")
-    p.add_argument("--iou", type=_unit_interval, default=0.5, help="IoU threshold in (0, 1] (default 0.5)")
+    p.add_argument("--iou", type=unit_interval, default=0.5, help="IoU threshold in (0, 1] (default 0.5)")
     add_match(p)
     p.add_argument("-o", "--output", required=True, help="picture to write (.png, or .jpg)")
     p.set_defaults(func=cmd_visualize)

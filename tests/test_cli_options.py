@@ -56,3 +56,17 @@ def test_match_choices_come_from_the_registry():
         parser = _subparser(root, *names)
         match = next(a for a in parser._actions if a.dest == "match")
         assert tuple(match.choices) == MATCH_MODES, names
+
+
+def test_every_iou_option_is_the_same_type():
+    """--iou of the scorer, the comparison, the leaderboard's submit and the visualizer: one definition, so one
+    rule (a number in (0, 1]) and one message."""
+    from smner_bench.benchmark.options import unit_interval
+
+    root = cli.build_parser()
+    for names in (("score",), ("compare",), ("leaderboard", "submit"), ("show",)):
+        iou = next(a for a in _subparser(root, *names)._actions if a.dest == "iou")
+        assert iou.type is unit_interval and iou.default == 0.5, names
+    for bad, message in (("0", r"a number in \(0, 1\]"), ("1.5", r"in \(0, 1\]"), ("nan", "finite"), ("x", "number")):
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            unit_interval(bad)
