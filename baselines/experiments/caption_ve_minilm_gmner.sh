@@ -2,7 +2,7 @@
 # Caption VE with the offline all-MiniLM-L6-v2 encoder on Twitter-GMNER v2.0: train on gold entities of train
 # ("Entity (TYPE)" + BLIP-2 caption + mPLUG-Owl description), threshold on dev, accuracy on dev and test; then
 # judge the MiniLM PLIM (knowledge) test predictions. Writes baselines/results/caption-ve-minilm-gmner.json.
-# Usage: baselines/experiments/caption_ve_minilm_gmner.sh [EPOCHS]  (after plim_minilm_gmner.sh)
+# Usage: baselines/experiments/caption_ve_minilm_gmner.sh [EPOCHS]  (after plim_minilm.sh gmner)
 set -euo pipefail
 EPOCHS=${1:-1}
 BIN=${BIN:-.venv/bin}

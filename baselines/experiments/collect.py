@@ -1,4 +1,5 @@
-"""Collect the two PLIM runs of plim_minilm_gmner.sh into <stem>.json and <stem>.md (measured, never typed)."""
+"""Collect the two PLIM runs of plim_minilm.sh (and its paired bootstrap) into <stem>.json and <stem>.md (measured,
+never typed). Usage: collect.py RUN_FOLDER STEM [DATASET [EPOCHS]]."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from smner_bench.baselines.loading import read_json_file
 from smner_bench.benchmark.errors import DataFormatError, SmnerError
+from smner_bench.benchmark.registry import DATASETS
 from smner_bench.benchmark.safe_output import write_json, write_text
 
 
@@ -53,7 +55,30 @@ def _summary(run: dict, history: dict, report: dict) -> dict:
     }
 
 
-def main(out: str, stem: str) -> None:
+# What the RiVEG paper reports for the same comparison (its numbers as printed, BERT-base encoder).
+PAPER_GAIN = {
+    "gmner": "the paper reports +4.7 for BERT-base trained to convergence",
+    "twitter2015": "the paper's Table V: BERT-base-CRF text only 74.71, PLIM with ChatGPT knowledge 76.79, +2.08",
+    "twitter2017": "the paper's Table V: BERT-base-CRF text only 84.96, PLIM with ChatGPT knowledge 89.58, +4.62",
+}
+
+
+def _significance(out: str) -> dict | None:
+    """``compare.json`` of the run folder (knowledge as A, text as B), or ``None`` for runs made without it."""
+    path = Path(out) / "compare.json"
+    if not path.exists():
+        return None
+    found = read_json_file(path, "paired bootstrap record")
+    keys = ("difference", "low", "high", "p_value", "resamples", "seed", "level", "match", "task")
+    if not isinstance(found, dict) or not all(k in found for k in keys):
+        raise DataFormatError(f"a bootstrap record without the fields {', '.join(keys)}", file=path)
+    return {k: found[k] for k in keys}
+
+
+def main(out: str, stem: str, dataset: str = "gmner", epochs: str | None = None) -> None:
+    if dataset not in DATASETS:
+        raise DataFormatError(f"unknown dataset {dataset!r} (expected one of {', '.join(DATASETS)})")
+    title = DATASETS[dataset].title
     runs = {}
     for name in ("text", "knowledge"):
         folder = Path(out) / name
@@ -65,16 +90,18 @@ def main(out: str, stem: str) -> None:
         except (KeyError, TypeError, IndexError, AttributeError, ValueError) as exc:
             raise DataFormatError(f"a run record without the expected fields ({exc!r:.100})", file=folder) from None
     result = {
-        "experiment": "PLIM, all-MiniLM-L6-v2 encoder, Twitter-GMNER v2.0 (MNER), text only vs gpt-3.5-turbo knowledge",
+        "experiment": f"PLIM, all-MiniLM-L6-v2 encoder, {title} (MNER), text only vs gpt-3.5-turbo knowledge",
+        "dataset": dataset,
         "scored_with": "smner-bench score --task mner --match span",
         "machine": machine(),
         "runs": runs,
         "difference_f1": runs["knowledge"]["test"]["f1"] - runs["text"]["test"]["f1"],
+        "significance": _significance(out),
     }
     write_json(f"{stem}.json", result, inputs=[out])  # never over the runs it reads; the folder must exist
     m = result["machine"]
     lines = [
-        "# PLIM with all-MiniLM-L6-v2 on Twitter-GMNER v2.0 (MNER, test)",
+        f"# PLIM with all-MiniLM-L6-v2 on {title} (MNER, test)",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, GPU: {m['gpu']}, torch {m['torch']}. Same seed and settings for",
         "both runs; the checkpoint with the best dev F1 is scored on test with `smner-bench score`.",
@@ -89,18 +116,21 @@ def main(out: str, stem: str) -> None:
             f"{100 * r['dev_f1']:.2f} | {r['epochs_run']} ({r['best_epoch']}) | {r['train_minutes']} min | "
             f"{r['stopped']} |"
         )
-    lines += [
-        "",
-        f"Knowledge minus text: {100 * result['difference_f1']:+.2f} F1 (the paper reports +4.7 for "
-        "BERT-base trained to convergence).",
-        "",
-        "Commands:",
-        "",
-    ]
+    lines += ["", f"Knowledge minus text: {100 * result['difference_f1']:+.2f} F1 ({PAPER_GAIN[dataset]})."]
+    sig = result["significance"]
+    if sig:
+        p = f"p = {sig['p_value']:.4f}" if sig["p_value"] else f"p < {1 / sig['resamples']:g}"
+        lines.append(
+            f"Paired bootstrap over test tweets (`smner-bench compare`, {sig['resamples']} resamples, seed "
+            f"{sig['seed']}): {100 * sig['difference']:+.2f} F1, {100 * sig['level']:.0f}% interval "
+            f"[{100 * sig['low']:+.2f}, {100 * sig['high']:+.2f}], {p}."
+        )
+    lines += ["", "Commands:", ""]
     lines += [f"- {name}: `{r['command']}`" for name, r in runs.items()]
+    config_epochs = runs["text"]["config"]["epochs"]
     lines += [
         "",
-        f"Reproduce both with `baselines/experiments/plim_minilm_gmner.sh {runs['text']['config']['epochs']}`.",
+        f"Reproduce both with `baselines/experiments/plim_minilm.sh {dataset} {epochs or config_epochs}`.",
         "",
     ]
     write_text(f"{stem}.md", "\n".join(lines), inputs=[out])
@@ -109,6 +139,8 @@ def main(out: str, stem: str) -> None:
 
 if __name__ == "__main__":
     try:
-        main(sys.argv[1], sys.argv[2])
+        if not 3 <= len(sys.argv) <= 5:
+            sys.exit("usage: collect.py RUN_FOLDER STEM [DATASET [EPOCHS]]")
+        main(*sys.argv[1:])
     except SmnerError as exc:
         sys.exit(f"collect: error: {exc}")

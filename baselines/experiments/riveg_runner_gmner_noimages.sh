@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The RiVEG runner on the whole Twitter-GMNER v2.0 test split as far as this machine allows: the released
-# captions and gpt-3.5-turbo knowledge replayed by tweet id, the MiniLM PLIM checkpoint of plim_minilm_gmner.sh,
+# captions and gpt-3.5-turbo knowledge replayed by tweet id, the MiniLM PLIM checkpoint of plim_minilm.sh gmner,
 # and NO tweet images (they are not distributed with the annotations), so VE judges every entity "not in the
 # image" without running a model and VG never runs (the tiny random VE/VG models only fill the run file).
 # Checks that the runner's mner.jsonl is byte-identical to plim-predict's, scores MNER and the all-null GMNER
 # floor, records stage timings. Writes baselines/results/riveg-runner-gmner-noimages.json.
-# Usage: baselines/experiments/riveg_runner_gmner_noimages.sh   (after plim_minilm_gmner.sh)
+# Usage: baselines/experiments/riveg_runner_gmner_noimages.sh   (after plim_minilm.sh gmner)
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
 DATA=$(cd "${SMNER_BENCH_DATA:-../shared/data}" && pwd)
