@@ -28,6 +28,7 @@ class Fake(BaseHTTPRequestHandler):
     """Answers with ``Fake.respond(body)`` (the answer's text); records every request body."""
 
     calls: list = []  # noqa: RUF012 (shared by the server's threads on purpose)
+    keys: list = []  # noqa: RUF012 (the Authorization header of each request)
     respond = None
 
     def log_message(self, *args):  # quiet
@@ -36,6 +37,7 @@ class Fake(BaseHTTPRequestHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         Fake.calls.append(body)
+        Fake.keys.append(self.headers.get("Authorization"))
         content = Fake.respond(body)
         reply = {"choices": [{"message": {"role": "assistant", "content": content}}], "usage": USAGE}
         self.send_response(200)
@@ -345,12 +347,14 @@ def test_cache_makes_a_rerun_send_nothing(endpoint, sample_dir, gold, tmp_path, 
     assert len(Fake.calls) - before == len(gold.tweets)
 
 
-def test_text_only_run_writes_an_mner_submission(endpoint, sample_dir, gold, tmp_path, capsys):
+def test_text_only_run_writes_an_mner_submission(endpoint, sample_dir, gold, tmp_path, capsys, monkeypatch):
     Fake.respond = staticmethod(perfect(gold, None, []))
+    monkeypatch.setenv("MLLM_TEST_KEY", "sekret")
     before = len(Fake.calls)
     out = tmp_path / "text.jsonl"
-    assert run([], endpoint, sample_dir, out, images=False) == 0
+    assert run(["--api-key-env", "MLLM_TEST_KEY"], endpoint, sample_dir, out, images=False) == 0
     assert all(isinstance(b["messages"][0]["content"], str) for b in Fake.calls[before:])  # no image sent
+    assert Fake.keys[before:] == ["Bearer sekret"] * len(gold.tweets)
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert all("box" not in e for line in lines for e in line["entities"])
     report = score_lines(out.read_text().splitlines(), gold)

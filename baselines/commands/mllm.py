@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from smner_bench.benchmark import options
 from smner_bench.benchmark.cli_options import add_gold_source
@@ -64,23 +65,25 @@ def cmd_mllm(args: argparse.Namespace) -> int:
             f"(first: {', '.join(missing[:5])})",
             file=args.images,
         )
-    pool: list = []
+    demos: dict[int, mllm.Shot] = {}  # pool index -> the demonstration, built only for those chosen
     chosen: list[list[int]] = [[] for _ in shots]
     if args.shots:
         train = gold if gold.split == "train" else load_gold(args.dataset, "train", **source)
         if grounded and not train.has_boxes:
             raise UsageError(f"--shots with --images: {args.dataset} has no gold boxes to demonstrate")
-        pool = [s for s in (mllm.tweet_shot(t, args.images, fmt, demo=True, **pixels) for t in train.tweets) if s]
+        pool = [t for t in train.tweets if not grounded or (Path(args.images) / f"{t.id}.jpg").is_file()]
         if len(pool) < len(train.tweets):
-            print(f"note: {len(train.tweets) - len(pool)} train tweets without an image left out of the demonstrations",
-                  file=sys.stderr)  # fmt: skip
-        chosen = mllm.choose_demos([(s.id, s.tokens) for s in shots], [(s.id, s.tokens) for s in pool], args.shots)
-    requests = [mllm.build_request(s, [pool[j] for j in c]) for s, c in zip(shots, chosen, strict=True)]
+            left = len(train.tweets) - len(pool)
+            print(f"note: {left} train tweets without an image left out of the demonstrations", file=sys.stderr)
+        chosen = mllm.choose_demos([(s.id, s.tokens) for s in shots], [(t.id, t.tokens) for t in pool], args.shots)
+        for j in sorted({j for c in chosen for j in c}):
+            demos[j] = mllm.tweet_shot(pool[j], args.images, fmt, demo=True, **pixels)  # type: ignore[assignment]
+    requests = [mllm.build_request(s, [demos[j] for j in c]) for s, c in zip(shots, chosen, strict=True)]
     cached = None
     try:
         if args.cache is not None:
-            cached = CachedLLM(llm, AnswerCache(args.cache, inputs=[*inputs, args.output, meta]),
-                               progress=sys.stderr.isatty())  # fmt: skip
+            cache = AnswerCache(args.cache, inputs=[*inputs, args.output, meta])
+            cached = CachedLLM(llm, cache, progress=sys.stderr.isatty())
             answers: list[str | None] = list(cached.generate(requests))
         else:
             answers = llm.generate(requests)
@@ -113,7 +116,7 @@ def cmd_mllm(args: argparse.Namespace) -> int:
         "split: text only"
         if args.shots
         else None,
-        "demos": {s.id: [pool[j].id for j in c] for s, c in zip(shots, chosen, strict=True)} if args.shots else None,
+        "demos": {s.id: [demos[j].id for j in c] for s, c in zip(shots, chosen, strict=True)} if args.shots else None,
         "prompt_version": mllm.PROMPT_VERSION,
         "max_tokens": args.max_tokens,
         "temperature": llm.temperature,
