@@ -362,7 +362,8 @@ def _entities_of(value: Any) -> list | None:
 
 def extract_entities(answer: str) -> list:
     """The JSON entity list of an answer: the whole answer, else the first ``` block that is one, else the
-    first JSON list (or object) found in the text. :class:`InvalidAnswer` when there is none.
+    first JSON list (or object) found in the text that holds only objects, else the first list found (its items
+    are then refused by :func:`check_items`). :class:`InvalidAnswer` when there is none.
 
     >>> extract_entities('Sure! ```json\\n[{"entity": "Paris", "type": "LOC"}]\\n```')
     [{'entity': 'Paris', 'type': 'LOC'}]
@@ -379,14 +380,18 @@ def extract_entities(answer: str) -> list:
             continue
         if found is not None:
             return found
+    first = None  # the first list found, when none holds only objects
     for m in re.finditer(r"[\[{]", text):
         try:
             value, _ = _DECODER.raw_decode(text, m.start())
         except (json.JSONDecodeError, RecursionError):
             continue
         found = _entities_of(value)
-        if found is not None:
+        if found is not None and all(isinstance(item, dict) for item in found):
             return found
+        first = found if first is None else first
+    if first is not None:
+        return first
     raise InvalidAnswer(f"no JSON list of entities in the answer: {_short(text)}")
 
 

@@ -162,6 +162,7 @@ def test_frames_map_boxes_back_to_original_pixels(fmt, box, expected):
         ('The entities are [{"entity": "Paris", "type": "LOC"}] (one location).', 1),
         ("There is [no entity] here: []", 0),
         ('{"entity": "Paris", "type": "LOC"}', 1),
+        ('Two entities [1] are named:\n[{"entity": "Paris", "type": "LOC"}, {"entity": "Rome", "type": "LOC"}]', 2),
     ],
 )
 def test_answers_in_many_shapes(answer, items):
@@ -454,3 +455,21 @@ def test_gold_answers_land_on_the_gold_spans_of_the_real_test_split(data_root):
     assert report.ambiguous and not (report.invalid or report.unplaceable or report.repeated or report.case_placed)
     result = score_lines(lines, gold)
     assert result.main.f1 == 1.0 and result.main.gold == 2543
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ("[1, 2]", "item 1: expected an object"),
+        ('[{"type": "PER", "box": null}]', "item 1: no entity text"),
+        ('[{"entity": "Paris", "type": "LOC"}]', "item 1: no box"),
+        ('[{"entity": "Paris", "type": "LOC", "bbox": [1, 2, 3]}]', "item 1: bbox: expected [x1, y1, x2, y2]"),
+        ('[{"entity": "Paris", "type": "LOC", "box": [1, 2, 3, true]}]', "item 1: box: expected [x1, y1, x2, y2]"),
+        (None, "no answer: the prompt does not fit"),
+    ],
+)
+def test_invalid_answers_give_no_entities_and_a_reason(answer, reason):
+    report = mllm.MllmReport()
+    assert mllm.parse_answer("t9", ["Paris"], answer, mllm.make_frame("pixels", 10, 10), report) == []
+    assert len(report.invalid) == 1 and report.invalid[0][0] == "t9" and report.invalid[0][1].startswith(reason)
+    assert report.tweets == 1 and report.entities == 0
