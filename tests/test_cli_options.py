@@ -70,3 +70,25 @@ def test_every_iou_option_is_the_same_type():
     for bad, message in (("0", r"a number in \(0, 1\]"), ("1.5", r"in \(0, 1\]"), ("nan", "finite"), ("x", "number")):
         with pytest.raises(argparse.ArgumentTypeError, match=message):
             unit_interval(bad)
+
+
+def test_runtime_options_of_the_baselines_share_one_definition():
+    """--device and --threads of every baseline command come from baselines/commands/_options.py (plim-train's
+    from its config model): the same default, the same type, and a help text that says where the model runs."""
+    from smner_bench.benchmark.options import positive_int
+
+    root = cli.build_parser()
+    commands = [("masks",), ("run",), ("baseline", "plim-predict"), ("baseline", "plim-train")]
+    commands += [("baseline", name) for name in ("ve-train", "vg-train", "caption-ve", "knowledge", "expand")]
+    seen = {"device": 0, "threads": 0}
+    for names in commands:
+        actions = {a.dest: a for a in _subparser(root, *names)._actions}
+        if "device" in actions:
+            seen["device"] += 1
+            # plim-train's flags derive from its config model: None means "the config's (or run file's) value"
+            default = None if names == ("baseline", "plim-train") else "cpu"
+            assert actions["device"].default == default and "cpu" in actions["device"].help, names
+        if "threads" in actions:
+            seen["threads"] += 1
+            assert actions["threads"].type in (positive_int, int) and actions["threads"].default is None, names
+    assert seen["device"] >= 7 and seen["threads"] >= 4, seen

@@ -42,11 +42,29 @@ def mixed_precision(args: argparse.Namespace, default: str | None = None) -> str
     return mixed_precision_of(args.amp) if args.amp else default
 
 
+def device_option(p: argparse.ArgumentParser, *, training: bool = False, help: str | None = None) -> None:
+    """``--device`` (default cpu): where a model runs. Training uses the process's own GPU (``cuda``, i.e.
+    ``cuda:$LOCAL_RANK`` under a launcher); inference takes ``cuda:N`` too."""
+    default_help = (
+        "cpu or cuda: the process's own GPU under a launcher (default cpu)"
+        if training
+        else "cpu, cuda or cuda:N (default cpu)"
+    )
+    p.add_argument("--device", default="cpu", help=help or default_help)
+
+
+def threads_option(p: argparse.ArgumentParser) -> None:
+    """``--threads N``: torch's CPU threads (read by :func:`threads` in the command body)."""
+    from smner_bench.benchmark.options import positive_int
+
+    p.add_argument("--threads", type=positive_int, help="torch's CPU threads (default: torch's own choice)")
+
+
 def llm_options(p: argparse.ArgumentParser, device_help: str, dtype_what: str = "the model's precision") -> None:
     """``--device``, ``--dtype``, ``--device-map``, ``--concurrency``: where and how the LLM providers run."""
     from smner_bench.benchmark.options import positive_int
 
-    p.add_argument("--device", default="cpu", help=device_help)
+    device_option(p, help=device_help)
     dtype_option(p, what=dtype_what)
     p.add_argument("--device-map", help="transformers LLMs: spread over devices (e.g. auto; needs accelerate)")
     p.add_argument("--concurrency", type=positive_int, default=4, help="openai LLMs: requests in flight (default 4)")

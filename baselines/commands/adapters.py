@@ -9,7 +9,7 @@ import sys
 from smner_bench.benchmark.cli_options import add_gold_source
 from smner_bench.benchmark.options import positive_int
 
-from ._options import dtype_option, need_folder
+from ._options import device_option, dtype_option, need_folder
 
 
 def cmd_masks(args: argparse.Namespace) -> int:
@@ -67,7 +67,7 @@ def register_masks(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sam-checkpoint", required=True, help="a segment-anything checkpoint file")
     p.add_argument("--model-type", choices=SAM_MODEL_TYPES, default="vit_h", help="tiny: the random test model")
     p.add_argument("--multimask", action="store_true", help="decode 3 masks per box, keep the best predicted IoU")
-    p.add_argument("--device", default="cpu")
+    device_option(p)
     dtype_option(p)
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_masks)

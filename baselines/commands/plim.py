@@ -14,7 +14,7 @@ from pathlib import Path
 from smner_bench.benchmark import options
 from smner_bench.loaders.configs import add_source_options
 
-from ._options import dtype_option, mixed_precision, mixed_precision_option
+from ._options import device_option, dtype_option, mixed_precision, mixed_precision_option
 
 # PlimConfig fields that are not options (a YAML run file given with --config sets them); mixed_precision and
 # amp have their own option (mixed_precision_option), shared with the other training commands.
@@ -130,6 +130,6 @@ def register_predict(sub: argparse._SubParsersAction) -> None:
         help={"data_dir": "default: the run's", "knowledge": "default: the run's first release"},
     )
     p.add_argument("--batch-size", type=options.positive_int, default=64)
-    p.add_argument("--device", default="cpu")
+    device_option(p)
     dtype_option(p, what="the encoder's precision (the CRF head stays fp32)")
     p.set_defaults(func=cmd_plim_predict)

@@ -7,7 +7,7 @@ import logging
 
 from smner_bench.benchmark import options
 
-from ._options import threads
+from ._options import threads, threads_option
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -53,5 +53,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--merge", action="store_true", help="join the finished shards' files into the run folder")
     p.add_argument("--force", nargs="+", default=[], metavar="STAGE", help="rerun these stages even if cached")
-    p.add_argument("--threads", type=options.positive_int)
+    threads_option(p)
     p.set_defaults(func=cmd_run)

@@ -8,10 +8,18 @@ import json
 from pathlib import Path
 
 from smner_bench.benchmark import options
-from smner_bench.benchmark.configs import ANNOTATIONS
+from smner_bench.benchmark.registry import DATASET_NAMES
 from smner_bench.loaders.configs import add_source_options
 
-from ._options import llm_kwargs, llm_options, mixed_precision, mixed_precision_option, need_folder
+from ._options import (
+    device_option,
+    llm_kwargs,
+    llm_options,
+    mixed_precision,
+    mixed_precision_option,
+    need_folder,
+    threads_option,
+)
 from ._options import threads as set_threads
 
 
@@ -179,7 +187,7 @@ def register_expand(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("expand", help="referring expressions 'Entity (TYPE) - expansion' for predicted entities")
     p.add_argument("predictions", nargs="?", help="an MNER (or richer) submission")
     p.add_argument("--gold-entities", action="store_true", help="expand the split's gold entities instead")
-    p.add_argument("--dataset", choices=list(ANNOTATIONS), default="gmner")
+    p.add_argument("--dataset", choices=DATASET_NAMES, default="gmner")
     p.add_argument("--split", required=True)
     add_source_options(
         p,
@@ -209,10 +217,10 @@ def register_caption_ve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=options.positive_int, default=32)
     p.add_argument("--max-length", type=options.positive_int, default=128)
     p.add_argument("--seed", type=options.seed, default=42)
-    p.add_argument("--threads", type=options.positive_int)
+    threads_option(p)
     p.add_argument("--max-train", type=options.positive_int, help="a prefix of the training pairs (smoke runs)")
     p.add_argument("--predictions", help="a tagger's test submission to judge (e.g. PLIM's)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (the process's GPU under a launcher)")
+    device_option(p, training=True)
     mixed_precision_option(p)
     p.set_defaults(func=cmd_caption_ve)
 
@@ -247,12 +255,12 @@ def register_ve_vg(sub: argparse._SubParsersAction) -> None:
         q.set_defaults(func=cmd_ve_vg_train, stage=stage)
         parsers.append(q)
     for q in parsers:
-        q.add_argument("--dataset", choices=list(ANNOTATIONS), default="gmner")
+        q.add_argument("--dataset", choices=DATASET_NAMES, default="gmner")
         add_source_options(q, ["data_dir"])
         q.add_argument("--images", required=True, help="folder of the tweet images")
         q.add_argument("--out", required=True, help="folder of the fine-tuned model (with its threshold/metrics)")
         q.add_argument("--seed", type=options.seed, default=42)
-        q.add_argument("--device", default="cpu")
+        device_option(q, training=True)
         mixed_precision_option(q)
         q.add_argument(
             "--workers",
@@ -266,7 +274,7 @@ def register_ve_vg(sub: argparse._SubParsersAction) -> None:
             default=256,
             help="decoded images kept between epochs, per process and worker (default 256 MB; 0: none)",
         )
-        q.add_argument("--threads", type=options.positive_int)
+        threads_option(q)
         q.add_argument("--max-train", type=options.positive_int, help="a prefix of the training set (smoke runs)")
         q.add_argument(
             "--expressions",
