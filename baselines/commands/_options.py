@@ -45,12 +45,8 @@ def mixed_precision(args: argparse.Namespace, default: str | None = None) -> str
 def device_option(p: argparse.ArgumentParser, *, training: bool = False, help: str | None = None) -> None:
     """``--device`` (default cpu): where a model runs. Training uses the process's own GPU (``cuda``, i.e.
     ``cuda:$LOCAL_RANK`` under a launcher); inference takes ``cuda:N`` too."""
-    default_help = (
-        "cpu or cuda: the process's own GPU under a launcher (default cpu)"
-        if training
-        else "cpu, cuda or cuda:N (default cpu)"
-    )
-    p.add_argument("--device", default="cpu", help=help or default_help)
+    where = "cpu or cuda: the process's own GPU under a launcher" if training else "cpu, cuda or cuda:N"
+    p.add_argument("--device", default="cpu", help=f"{help + ': ' if help else ''}{where} (default cpu)")
 
 
 def threads_option(p: argparse.ArgumentParser) -> None:
