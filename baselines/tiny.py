@@ -26,8 +26,10 @@ _COMMON = ("per", "loc", "org", "other", "misc", "(", ")", "-", "a", "the", "of"
 
 def bert_vocab(words: Iterable[str]) -> list[str]:
     """``VOCAB_SIZE`` tokens: the specials at their bert-base-uncased ids, then the lower-cased pieces of ``words``
-    (punctuation apart, as many as fit), then fillers."""
-    pieces = (p for w in words for p in re.findall(r"\w+|[^\w\s]", w.lower()))  # BERT splits off punctuation
+    (punctuation apart, as many as fit; a WordPiece continuation such as ``##s`` kept whole), then fillers."""
+    pieces = (  # BERT splits off punctuation
+        p for w in words for p in ([w] if w.startswith("##") else re.findall(r"\w+|[^\w\s]", w.lower()))
+    )
     chosen = iter(dict.fromkeys(p for p in (*_COMMON, *pieces) if p not in _SPECIAL.values()))
     vocab = []
     for i in range(VOCAB_SIZE):
@@ -45,28 +47,59 @@ def bert_tokenizer(folder: str | os.PathLike, words: Iterable[str]):
     return tokenizer
 
 
-def save_encoder(folder: str | os.PathLike, words: Iterable[str]) -> Path:
-    """A 1-layer BERT (hidden 32) + tokenizer: PLIM's and MSEA's encoder."""
-    from transformers import BertConfig, BertModel
+def encoder_config(vocab_size: int = VOCAB_SIZE, max_positions: int = 512):
+    """The ``BertConfig`` of :func:`save_encoder` (1 layer, hidden 32, 2 heads)."""
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=max_positions,
+    )
+
+
+def save_encoder(folder: str | os.PathLike, words: Iterable[str], kind: str = "bert") -> Path:
+    """A 1-layer encoder (hidden 32) + the BERT tokenizer: PLIM's and MSEA's encoder. ``kind``: a BERT (the
+    default), or a ``distilbert`` or ``deberta-v2`` (encoder classes without a pooler) on the same tokenizer."""
+    from transformers import BertModel, DebertaV2Config, DebertaV2Model, DistilBertConfig, DistilBertModel
 
     with atomic_folder(folder, "model") as tmp:
         bert_tokenizer(tmp, words)
         torch.manual_seed(0)
-        BertModel(
-            BertConfig(
-                vocab_size=VOCAB_SIZE,
-                hidden_size=32,
-                num_hidden_layers=1,
-                num_attention_heads=2,
-                intermediate_size=37,
-                max_position_embeddings=512,
+        if kind == "bert":
+            model = BertModel(encoder_config())
+        elif kind == "distilbert":
+            model = DistilBertModel(
+                DistilBertConfig(vocab_size=VOCAB_SIZE, dim=32, n_layers=1, n_heads=2, hidden_dim=37)
             )
-        ).save_pretrained(tmp)
+        elif kind == "deberta-v2":
+            model = DebertaV2Model(
+                DebertaV2Config(
+                    vocab_size=VOCAB_SIZE,
+                    hidden_size=32,
+                    num_hidden_layers=1,
+                    num_attention_heads=2,
+                    intermediate_size=37,
+                    max_position_embeddings=128,
+                    relative_attention=True,
+                    pos_att_type=["p2c", "c2p"],
+                    position_buckets=16,
+                )
+            )
+        else:
+            raise ValueError(f"kind: expected bert, distilbert or deberta-v2, not {kind!r}")
+        model.save_pretrained(tmp)
     return Path(folder)
 
 
-def save_causal_lm(folder: str | os.PathLike, words: Iterable[str]) -> Path:
-    """A 1-layer GPT-2 over a word-level vocabulary with a chat template: the LLM of knowledge and expansion."""
+def save_causal_lm(
+    folder: str | os.PathLike, words: Iterable[str], *, positions: int = 4096, chat_template: bool = True
+) -> Path:
+    """A 1-layer GPT-2 (``positions`` long) over a word-level vocabulary, with a chat template unless
+    ``chat_template`` is false: the LLM of knowledge and expansion."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
@@ -74,14 +107,15 @@ def save_causal_lm(folder: str | os.PathLike, words: Iterable[str]) -> Path:
     core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(vocab)}, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
-    tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}assistant :"
+    if chat_template:
+        tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}assistant :"
     with atomic_folder(folder, "model") as tmp:
         tokenizer.save_pretrained(tmp)
         torch.manual_seed(0)
         GPT2LMHeadModel(
             GPT2Config(
                 vocab_size=len(vocab),
-                n_positions=4096,
+                n_positions=positions,
                 n_embd=16,
                 n_layer=1,
                 n_head=2,
@@ -182,30 +216,29 @@ def save_image_text_matcher(folder: str | os.PathLike, words: Iterable[str], ima
     return Path(folder)
 
 
-def save_grounder(folder: str | os.PathLike, words: Iterable[str]) -> Path:
+def save_grounder(folder: str | os.PathLike, words: Iterable[str], *, mm: bool = False) -> Path:
     """A Grounding DINO (Swin with 1 block per stage, 1 encoder / 2 decoder layers, 8 queries, 128 px):
-    visual grounding."""
+    visual grounding. ``mm``: the same as an MM-Grounding DINO (``MMGroundingDinoForObjectDetection``)."""
     from transformers import (
-        BertConfig,
         GroundingDinoConfig,
         GroundingDinoForObjectDetection,
         GroundingDinoImageProcessor,
         GroundingDinoProcessor,
+        MMGroundingDinoConfig,
+        MMGroundingDinoForObjectDetection,
         SwinConfig,
     )
 
-    config = GroundingDinoConfig(
+    config_class, model_class = (
+        (MMGroundingDinoConfig, MMGroundingDinoForObjectDetection)
+        if mm
+        else (GroundingDinoConfig, GroundingDinoForObjectDetection)
+    )
+    config = config_class(
         backbone_config=SwinConfig(
             embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4, out_indices=[2, 3, 4]
         ).to_dict(),
-        text_config=BertConfig(
-            vocab_size=VOCAB_SIZE,
-            hidden_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            intermediate_size=37,
-            max_position_embeddings=256,
-        ).to_dict(),
+        text_config=encoder_config(max_positions=256).to_dict(),
         d_model=32,
         encoder_layers=1,
         decoder_layers=2,
@@ -221,7 +254,7 @@ def save_grounder(folder: str | os.PathLike, words: Iterable[str]) -> Path:
     with atomic_folder(folder, "model") as tmp:
         tokenizer = bert_tokenizer(tmp, words)
         torch.manual_seed(0)
-        GroundingDinoForObjectDetection(config).save_pretrained(tmp)
+        model_class(config).save_pretrained(tmp)
         GroundingDinoProcessor(
             image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 128, "longest_edge": 128}),
             tokenizer=tokenizer,

@@ -82,32 +82,6 @@ def bert_bf16(root):
     return to_bf16(tiny.save_encoder(root / "bert", WORDS), root / "bert-bf16")
 
 
-def other_encoder(folder: Path, kind: str) -> Path:
-    """A tiny DistilBERT or DeBERTa-v2 (random weights) with the tiny BERT tokenizer (same vocabulary)."""
-    from transformers import DebertaV2Config, DebertaV2Model, DistilBertConfig, DistilBertModel
-
-    folder.mkdir()
-    tiny.bert_tokenizer(folder, WORDS)
-    torch.manual_seed(0)
-    if kind == "distilbert":
-        config = DistilBertConfig(vocab_size=tiny.VOCAB_SIZE, dim=32, n_layers=1, n_heads=2, hidden_dim=37)
-        DistilBertModel(config).save_pretrained(folder)
-    else:
-        config = DebertaV2Config(
-            vocab_size=tiny.VOCAB_SIZE,
-            hidden_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            intermediate_size=37,
-            max_position_embeddings=128,
-            relative_attention=True,
-            pos_att_type=["p2c", "c2p"],
-            position_buckets=16,
-        )
-        DebertaV2Model(config).save_pretrained(folder)
-    return folder
-
-
 def plim_batch(tokenizer):
     from smner_bench.baselines.plim.data import collate, encode
 
@@ -189,7 +163,7 @@ def test_encoders_without_a_pooler_work_for_plim_msea_and_caption_ve(kind, root,
     from smner_bench.baselines.plim.train import load_checkpoint
     from smner_bench.baselines.providers.encoder import Encoder, encoder_from_config, load_encoder
 
-    folder = other_encoder(root / kind, kind)
+    folder = tiny.save_encoder(root / kind, WORDS, kind=kind)
     model = PlimTagger.from_pretrained(str(folder))  # add_pooling_layer is not passed to these classes
     assert type(model.encoder).__name__ == {"distilbert": "DistilBertModel", "deberta-v2": "DebertaV2Model"}[kind]
     tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -277,38 +251,9 @@ def test_vg_through_the_auto_class_saved_in_bf16(root, image):
 
 
 def test_mm_grounding_dino_loads_through_the_auto_class(root, image):
-    from transformers import (
-        BertConfig,
-        GroundingDinoImageProcessor,
-        GroundingDinoProcessor,
-        MMGroundingDinoConfig,
-        MMGroundingDinoForObjectDetection,
-        SwinConfig,
-    )
-
     from smner_bench.baselines.vg import Grounder
 
-    folder = root / "mm-gdino"
-    folder.mkdir()
-    tokenizer = tiny.bert_tokenizer(folder, WORDS)
-    config = MMGroundingDinoConfig(
-        backbone_config=SwinConfig(
-            embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4, out_indices=[2, 3, 4]
-        ).to_dict(),
-        text_config=BertConfig(
-            vocab_size=tiny.VOCAB_SIZE, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-            intermediate_size=37, max_position_embeddings=256,
-        ).to_dict(),
-        d_model=32, encoder_layers=1, decoder_layers=2, encoder_ffn_dim=37, decoder_ffn_dim=37,
-        encoder_attention_heads=2, decoder_attention_heads=2, encoder_n_points=2, decoder_n_points=2,
-        num_queries=8, max_text_len=256,
-    )  # fmt: skip
-    torch.manual_seed(0)
-    MMGroundingDinoForObjectDetection(config).save_pretrained(folder)
-    GroundingDinoProcessor(
-        image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 128, "longest_edge": 128}),
-        tokenizer=tokenizer,
-    ).save_pretrained(folder)
+    folder = tiny.save_grounder(root / "mm-gdino", WORDS, mm=True)
     grounder = Grounder(folder, dtype="bf16")
     assert type(grounder.model).__name__ == "MMGroundingDinoForObjectDetection"
     assert len(grounder.ground(image, ["kobe bryant", "paris"])) == 2
@@ -357,28 +302,10 @@ def test_captioner_saved_in_bf16_with_a_prompt(root, sample_dir):
 # --- LLMs ------------------------------------------------------------------------------------------------------
 
 
-def causal_lm(folder: Path, *, chat_template: bool, positions: int = 64) -> Path:
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
-    vocab = ["<pad>", "<eos>", "<unk>", "user", "assistant", *WORDS]
-    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(vocab)}, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
-    if chat_template:
-        tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}assistant :"
-    tokenizer.save_pretrained(folder)
-    torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(vocab), n_positions=positions, n_embd=16, n_layer=1, n_head=2,
-                        bos_token_id=1, eos_token_id=1, pad_token_id=0)  # fmt: skip
-    GPT2LMHeadModel(config).save_pretrained(folder)
-    return folder
-
-
 def test_llm_saved_in_bf16(root):
     from smner_bench.baselines.providers.llm import Request, TransformersLLM
 
-    folder = to_bf16(causal_lm(root / "llm", chat_template=True), root / "llm-bf16")
+    folder = to_bf16(tiny.save_causal_lm(root / "llm", WORDS), root / "llm-bf16")
     requests = [Request("Text : kobe bryant Answer :"), Request("paris")]
     fp32 = TransformersLLM(str(folder), max_new_tokens=3)
     assert dtypes(fp32.network) == {torch.float32}
@@ -393,7 +320,7 @@ def test_llm_context_overflow_is_skipped_and_counted(root, caplog):
     from smner_bench.baselines.providers.cache import AnswerCache
     from smner_bench.baselines.providers.llm import CachedLLM, Request, TransformersLLM
 
-    llm = TransformersLLM(str(causal_lm(root / "llm-short", chat_template=True, positions=32)), max_new_tokens=4)
+    llm = TransformersLLM(str(tiny.save_causal_lm(root / "llm-short", WORDS, positions=32)), max_new_tokens=4)
     requests = [Request("kobe", key="t1"), Request("paris " * 40, key="t2"), Request("a dog", key="t3")]
     cached = CachedLLM(llm, AnswerCache(root / "cache.jsonl"), batch_size=2)
     answers = cached.generate(requests)
@@ -407,7 +334,7 @@ def test_llm_context_overflow_is_skipped_and_counted(root, caplog):
 def test_llm_without_a_chat_template_uses_the_plain_format(root):
     from smner_bench.baselines.providers.llm import Request, TransformersLLM, plain_format
 
-    llm = TransformersLLM(str(causal_lm(root / "llm-plain", chat_template=False)), max_new_tokens=2)
+    llm = TransformersLLM(str(tiny.save_causal_lm(root / "llm-plain", WORDS, chat_template=False)), max_new_tokens=2)
     assert not getattr(llm.tokenizer, "chat_template", None)
     assert llm._text("Text : kobe\nAnswer:") == "Text : kobe\nAnswer:"
     assert llm._text("describe paris") == plain_format("describe paris") == "describe paris\nAnswer:"
@@ -419,7 +346,7 @@ def test_llm_device_map_places_the_model_and_needs_accelerate(root, monkeypatch)
 
     from smner_bench.baselines.providers.llm import Request, TransformersLLM
 
-    folder = causal_lm(root / "llm-placed", chat_template=False)
+    folder = tiny.save_causal_lm(root / "llm-placed", WORDS, chat_template=False)
     llm = TransformersLLM(str(folder), device_map="cpu", max_new_tokens=2)  # accelerate is part of [baselines]
     assert llm.device == "cpu"
     assert len(llm.generate([Request("kobe")])) == 1
