@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from smner_bench.benchmark.configs import ANNOTATIONS
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
+from smner_bench.benchmark.registry import DATASETS
 from smner_bench.benchmark.safe_output import atomic_folder, write_bytes
 from smner_bench.benchmark.tags import TAG_NAMES
 from smner_bench.loaders.knowledge import knowledge_text
@@ -81,10 +81,8 @@ def _split_texts(data_dir: str | os.PathLike, splits: Sequence[str]) -> dict[str
 def parse_manual_data(spec: str) -> tuple[str, str]:
     """``CONFIG:FOLDER`` -> ``(config, folder)``; a usage error otherwise."""
     config, sep, folder = spec.partition(":")
-    if not sep or not folder or config not in ANNOTATIONS:
-        raise UsageError(
-            f"manual data {spec[:80]!r}: expected CONFIG:FOLDER with CONFIG one of {', '.join(ANNOTATIONS)}"
-        )
+    if not sep or not folder or config not in DATASETS:
+        raise UsageError(f"manual data {spec[:80]!r}: expected CONFIG:FOLDER with CONFIG one of {', '.join(DATASETS)}")
     return config, folder
 
 

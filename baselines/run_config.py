@@ -31,8 +31,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from smner_bench.benchmark.configs import ANNOTATIONS
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
+from smner_bench.benchmark.registry import DATASETS
 
 from .choices import SAM_MODEL_TYPES
 
@@ -70,9 +70,9 @@ class KnowledgeStage(Section):
     def model_post_init(self, _context) -> None:
         for spec in self.manual_data:
             config, sep, folder = spec.partition(":")
-            if not sep or not folder or config not in ANNOTATIONS:
+            if not sep or not folder or config not in DATASETS:
                 raise ValueError(
-                    f"manual_data {spec[:80]!r}: expected CONFIG:FOLDER, CONFIG one of {', '.join(ANNOTATIONS)}"
+                    f"manual_data {spec[:80]!r}: expected CONFIG:FOLDER, CONFIG one of {', '.join(DATASETS)}"
                 )
 
 
@@ -124,8 +124,8 @@ class RunConfig(Section):
     sam: SamStage | None = None
 
     def model_post_init(self, _context) -> None:
-        if self.dataset not in ANNOTATIONS:
-            raise ValueError(f"dataset {self.dataset!r}: expected one of {', '.join(ANNOTATIONS)}")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset {self.dataset!r}: expected one of {', '.join(DATASETS)}")
 
 
 def _resolve(value: str, base: Path) -> str:

@@ -18,9 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .configs import ANNOTATIONS, canonical_split, check_config
 from .errors import MissingDataError, UsageError
-from .registry import TASKS
+from .registry import DATASETS, TASKS, canonical_split, check_config
 
 GOLD_COLUMNS = ("id", "tokens", "width", "height", "entities")
 # the gold annotation each task needs (boxes, masks or none), from the registry's region kinds
@@ -132,7 +131,7 @@ def load_gold(
     split = canonical_split(split)
     if (data_dir is None) == (gold is None):
         raise UsageError("give exactly one of --data-dir (raw release folder) and --gold (exported folder)")
-    has_boxes, has_masks = ANNOTATIONS[dataset]
+    has_boxes, has_masks = DATASETS[dataset].boxes, DATASETS[dataset].masks
 
     def build(rows: Iterable[Mapping[str, Any]]) -> Gold:
         return gold_from_rows(rows, dataset=dataset, split=split, has_boxes=has_boxes, has_masks=has_masks)

@@ -17,7 +17,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from smner_bench.benchmark.configs import canonical_split
+from smner_bench.benchmark.registry import canonical_split
 
 from .configs import Sources
 

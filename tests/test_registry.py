@@ -8,7 +8,6 @@ from typing import get_args
 import pytest
 
 from smner_bench.benchmark import registry
-from smner_bench.benchmark.configs import ANNOTATIONS
 from smner_bench.benchmark.errors import MissingDataError, UsageError
 from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.registry import DATASETS, RANKED_TASK_NAMES, TASK_NAMES, TASKS
@@ -40,7 +39,7 @@ def test_datasets_are_consistent():
             assert TASKS[task].ranked
             region = TASKS[task].region
             assert region is None or {"box": spec.boxes, "mask": spec.masks}[region]
-    assert ANNOTATIONS == {
+    assert {name: (spec.boxes, spec.masks) for name, spec in DATASETS.items()} == {  # what the gold holds
         "twitter2015": (False, False),
         "twitter2017": (False, False),
         "gmner": (True, False),

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from smner_bench.benchmark import options
-from smner_bench.benchmark.configs import ANNOTATIONS
+from smner_bench.benchmark.registry import DATASET_NAMES
 from smner_bench.loaders.configs import add_source_options
 
 from ._options import llm_kwargs, llm_options
@@ -88,7 +88,7 @@ def cmd_knowledge(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("knowledge", help="build auxiliary knowledge for splits (MSEA prompts + an LLM provider)")
-    p.add_argument("--dataset", choices=list(ANNOTATIONS), default="gmner")
+    p.add_argument("--dataset", choices=DATASET_NAMES, default="gmner")
     add_source_options(p, ["data_dir", "captions"], required=["data_dir", "captions"])
     p.add_argument("--splits", nargs="+", default=["train", "validation", "test"])
     p.add_argument("--manual", nargs="*", default=[], help="manual annotation folders (manual-annotations/2015...)")

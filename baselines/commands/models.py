@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from smner_bench.benchmark.configs import ANNOTATIONS
+from smner_bench.benchmark.registry import DATASET_NAMES
 from smner_bench.loaders.configs import add_source_options
 
 
@@ -54,7 +54,7 @@ def cmd_tiny_models(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tiny-models", help="tiny random models of every stage + a run file (tests, demo)")
     p.add_argument("--out", required=True)
-    p.add_argument("--dataset", choices=list(ANNOTATIONS), default="gmner")
+    p.add_argument("--dataset", choices=DATASET_NAMES, default="gmner")
     add_source_options(p, ["data_dir"], help={"data_dir": "a release whose words make the tiny vocabularies"})
     p.add_argument("--images", help="its image folder (default: <data-dir>/images), for the run file")
     p.set_defaults(func=cmd_tiny_models)
