@@ -40,7 +40,7 @@ def sample_dir(tmp_path_factory) -> Path:
     return out
 
 
-# --- the synthetic sample as a gmner config, and tiny VE/VG models on its words (tests of stage 2) ---------------
+# --- the synthetic sample as a gmner config, and tiny models (VE, VG, encoder) on its words ------------------
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +67,11 @@ def grounder_dir(tmp_path_factory, words):
     from smner_bench.baselines import tiny
 
     return tiny.save_grounder(tmp_path_factory.mktemp("vg") / "grounder", words)
+
+
+@pytest.fixture(scope="session")
+def sample_encoder(tmp_path_factory, words):
+    """The tiny BERT encoder (PLIM's, MSEA's) on the sample's words."""
+    from smner_bench.baselines import tiny
+
+    return tiny.save_encoder(tmp_path_factory.mktemp("encoder") / "encoder", words)

@@ -31,31 +31,19 @@ def test_threshold_and_metrics():
     assert m["accuracy"] == 0.8 and m["groundable_recall"] == 1.0 and m["groundable_precision"] == 0.75
 
 
-def test_train_and_reload(tmp_path, sample_dir, hf_cache):
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+def test_train_and_reload(tmp_path, sample_dir, hf_cache, sample_encoder):
+    from transformers import AutoTokenizer
+
+    from smner_bench.baselines.providers.encoder import load_encoder
 
     ds = load("gmner", sample_dir, captions=sample_dir / "captions", cache_dir=hf_cache)
     train, dev = ve_examples(ds["train"]), ve_examples(ds["validation"])
     assert len(train) == 58 and sum(e.label for e in train) == 39
     assert train[0].expression == f"{ds['train'][0]['entities'][0]['text']} ({ds['train'][0]['entities'][0]['type']})"
     assert ds["train"][0]["caption"] in train[0].context
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "light", "grey", "background", "with", "per", "loc"]
-    (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizerFast(vocab=str(tmp_path / "vocab.txt"))
+    tokenizer = AutoTokenizer.from_pretrained(sample_encoder)
     torch.manual_seed(0)
-    model = CrossEncoder(
-        BertModel(
-            BertConfig(
-                vocab_size=len(vocab),
-                hidden_size=16,
-                num_hidden_layers=1,
-                num_attention_heads=2,
-                intermediate_size=20,
-                max_position_embeddings=64,
-            ),
-            add_pooling_layer=False,
-        )
-    )
+    model = CrossEncoder(load_encoder(str(sample_encoder)))
     meta = train_caption_ve(
         "tiny",
         train,

@@ -187,14 +187,6 @@ def other(tmp_path, sample_dir):
     return folder
 
 
-@pytest.fixture(scope="module")
-def sample_encoder(sample_dir, tmp_path_factory):
-    words = {
-        t for name in ("train.txt", "dev.txt", "test.txt") for tw in read_conll(sample_dir / name) for t in tw.tokens
-    }
-    return tiny.save_encoder(tmp_path_factory.mktemp("sample-encoder") / "encoder", sorted(words))
-
-
 def _sample_args(sample_dir, manual, other, encoder):
     return ["baseline", "knowledge", "--dataset", "gmner", "--data-dir", str(sample_dir), "--captions",
             str(sample_dir / "captions"), "--manual", str(manual), "--manual-data", f"gmner:{other}",

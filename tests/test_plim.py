@@ -1,4 +1,4 @@
-"""PLIM on tiny models built from configs (random weights, a tokenizer built here): never downloads."""
+"""PLIM on the tiny random models of ``baselines/tiny.py`` (built from configs, saved to tmp): never downloads."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from .conftest import IN_CI
 
 torch = pytest.importorskip("torch") if not IN_CI else __import__("torch")
 
+from smner_bench.baselines import tiny  # noqa: E402
 from smner_bench.baselines.plim.config import PlimConfig  # noqa: E402
 from smner_bench.baselines.plim.data import collate, encode  # noqa: E402
 from smner_bench.baselines.plim.model import PlimTagger  # noqa: E402
@@ -22,36 +23,20 @@ from smner_bench.loaders import load_split  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory, sample_dir):
-    """A BERT with hidden size 32 and a WordPiece tokenizer over the sample's words, saved as a folder."""
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+def tiny_bert(tmp_path_factory, words):
+    """The tiny BERT of ``baselines/tiny.py`` on the sample's words (and a few of the knowledge's), saved as a
+    folder, and its tokenizer."""
+    from transformers import AutoTokenizer
 
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    words = set()
-    for name in ("train.txt", "dev.txt", "test.txt"):
-        for line in (sample_dir / name).read_text(encoding="utf-8").splitlines():
-            if "\t" in line:
-                words.add(line.split("\t")[0].lower())
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(words), "named", "entities", "person", "##s"]
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab=str(folder / "vocab.txt"), do_lower_case=True)
-    tokenizer.save_pretrained(folder)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=37,
-        max_position_embeddings=128,
+    folder = tiny.save_encoder(
+        tmp_path_factory.mktemp("tiny-bert") / "encoder", [*words, "named", "entities", "person", "##s"]
     )
-    torch.manual_seed(0)
-    BertModel(config, add_pooling_layer=False).save_pretrained(folder)
-    return folder, tokenizer
+    return folder, AutoTokenizer.from_pretrained(folder)
 
 
 def test_crf_decode_is_the_best_sequence():
     torch.manual_seed(1)
-    model = PlimTagger.from_config(_tiny_config(), dropout=0.0)
+    model = PlimTagger.from_config(tiny.encoder_config(), dropout=0.0)
     crf = model.crf
     emissions = torch.randn(3, 4, crf.num_tags)
     mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0], [1, 0, 0, 0]], dtype=torch.bool)
@@ -69,21 +54,8 @@ def test_crf_decode_is_the_best_sequence():
         assert decoded[b] == list(best)
 
 
-def _tiny_config():
-    from transformers import BertConfig
-
-    return BertConfig(
-        vocab_size=50,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=37,
-        max_position_embeddings=64,
-    )
-
-
-def test_alignment_truncation_and_empty_tokens(tiny):
-    _, tokenizer = tiny
+def test_alignment_truncation_and_empty_tokens(tiny_bert):
+    _, tokenizer = tiny_bert
     tokens = ["mara", "\ufe0f", "quill", "\u200b", "visits"]
     knowledge = " ".join(["named entities person"] * 40)
     e = encode(tokenizer, tokens, knowledge, tags=[1, 0, 2, 0, 0], max_length=24)
@@ -101,8 +73,8 @@ def test_alignment_truncation_and_empty_tokens(tiny):
     assert batch["token_mask"].sum(1).tolist() == [5, 30]
 
 
-def test_train_predict_checkpoint_round_trip(tiny, sample_dir, tmp_path, hf_cache):
-    folder, _ = tiny
+def test_train_predict_checkpoint_round_trip(tiny_bert, sample_dir, tmp_path, hf_cache):
+    folder, _ = tiny_bert
     cfg = PlimConfig(
         encoder=str(folder),
         dataset="gmner",

@@ -16,6 +16,7 @@ from .conftest import IN_CI
 
 torch = pytest.importorskip("torch") if not IN_CI else __import__("torch")
 
+from smner_bench.baselines import tiny  # noqa: E402
 from smner_bench.baselines.expansion import expand, expansion_prompt, referring_expression  # noqa: E402
 from smner_bench.baselines.knowledge import build_prompts, write_release  # noqa: E402
 from smner_bench.baselines.msea import QUESTION, Example, heuristic_prompt, top_n  # noqa: E402
@@ -149,21 +150,8 @@ def test_cache_hits_and_resume_after_interruption(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_causal(tmp_path_factory):
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
-    words = ["<pad>", "<eos>", "<unk>", "Text", ":", "Answer", "user", "assistant", "Kobe", "PER", "is", "a", "the"]
-    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
-    tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}assistant :"
-    folder = tmp_path_factory.mktemp("tiny-gpt2")
-    tokenizer.save_pretrained(folder)
-    torch.manual_seed(0)
-    GPT2LMHeadModel(
-        GPT2Config(vocab_size=len(words), n_positions=1024, n_embd=16, n_layer=1, n_head=2)
-    ).save_pretrained(folder)
-    return folder
+    words = ["Text", ":", "Answer", "Kobe", "PER", "is", "a", "the"]
+    return tiny.save_causal_lm(tmp_path_factory.mktemp("tiny-gpt2") / "llm", words, positions=1024)
 
 
 def test_transformers_llm_skips_prompts_longer_than_the_model(tiny_causal, caplog):
@@ -183,32 +171,11 @@ def test_transformers_llm_batched_greedy(tiny_causal):
     assert llm._text("Kobe").startswith("user : Kobe")  # the chat template is applied
 
 
-@pytest.fixture(scope="module")
-def tiny_encoder(tmp_path_factory):
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    folder = tmp_path_factory.mktemp("tiny-encoder")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "kobe", "bryant", "paris", "nba", "city", "a", "dog"]
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    BertTokenizerFast(vocab=str(folder / "vocab.txt")).save_pretrained(folder)
-    torch.manual_seed(0)
-    BertModel(
-        BertConfig(
-            vocab_size=len(vocab),
-            hidden_size=16,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            intermediate_size=20,
-            max_position_embeddings=32,
-        )
-    ).save_pretrained(folder)
-    return folder
-
-
-def test_encoder_mean_pools_over_real_tokens(tiny_encoder):
-    enc = Encoder(str(tiny_encoder), batch_size=2)
+def test_encoder_mean_pools_over_real_tokens(tmp_path):
+    folder = tiny.save_encoder(tmp_path / "encoder", ["kobe", "bryant", "paris", "nba", "city", "a", "dog"])
+    enc = Encoder(str(folder), batch_size=2)
     vectors = enc.encode(["kobe bryant", "paris", "nba city a dog"])
-    assert vectors.shape == (3, 16)
+    assert vectors.shape == (3, 32)
     alone = enc.encode(["paris"])[0]
     np.testing.assert_allclose(vectors[1], alone, atol=1e-5)  # padding in a batch does not change a vector
 
@@ -271,7 +238,7 @@ def test_expansion_prompt_and_expressions():
     assert lines[0]["entities"][0].get("expressions") is None  # the input is not changed
 
 
-def test_knowledge_prompts_and_release_round_trip(tmp_path, sample_dir, hf_cache, tiny_encoder):
+def test_knowledge_prompts_and_release_round_trip(tmp_path, sample_dir, hf_cache, sample_encoder):
     from smner_bench.loaders import load
 
     ds = load("gmner", sample_dir, cache_dir=hf_cache)
@@ -280,7 +247,7 @@ def test_knowledge_prompts_and_release_round_trip(tmp_path, sample_dir, hf_cache
         Example("Kobe Bryant wins", "a man", "Named entities: Kobe Bryant (person)"),
         Example("Paris in spring", "a city", "Named entities: Paris (location)"),
     ]
-    requests = build_prompts(list(ds["test"]), images, examples, Encoder(str(tiny_encoder)), n=1)
+    requests = build_prompts(list(ds["test"]), images, examples, Encoder(str(sample_encoder)), n=1)
     assert len(requests) == 12 and all(r.prompt.count("\nAnswer:") == 2 for r in requests)
     assert requests[0].key == ds["test"][0]["id"]
     knowledge = {r["id"]: f"Named entities : {len(r['tokens'])} words" for s in ds for r in ds[s]}
@@ -314,28 +281,20 @@ def test_replay_through_the_cache_answers_each_tweet(tmp_path):
 
 @pytest.mark.realdata
 def test_replay_answers_with_the_released_knowledge(data_root, hf_cache):
-    replay = ReplayLLM.from_release(
-        str(data_root / "llm-knowledge/twitter-gmner_gpt-3.5-turbo.zip"),
-        "gmner",
-        str(data_root / "twitter-gmner/v2.0"),
-        "test",
-        cache_dir=hf_cache,
-    )
+    def released(zip_name, dataset, folder, split):
+        zip_path, data_dir = data_root / "llm-knowledge" / zip_name, data_root / folder
+        return ReplayLLM.from_release(str(zip_path), dataset, str(data_dir), split, cache_dir=hf_cache)
+
+    replay = released("twitter-gmner_gpt-3.5-turbo.zip", "gmner", "twitter-gmner/v2.0", "test")
     answers = replay.generate([Request("ignored", key="71044")])
     assert answers[0].startswith("Named entities") or len(answers[0]) > 20
     assert sum(a is not None for a in replay.answers.values()) == 1500
-    replay15 = ReplayLLM.from_release(
-        str(data_root / "llm-knowledge/twitter2015_gpt-3.5-turbo.zip"),
-        "twitter2015",
-        str(data_root / "twitter2015"),
-        "train",
-        cache_dir=hf_cache,
-    )
+    replay15 = released("twitter2015_gpt-3.5-turbo.zip", "twitter2015", "twitter2015", "train")
     with pytest.raises(ProviderError, match="no answer for tweet '33008'"):
         replay15.generate([Request("x", key="33008")])  # the one tweet the release lacks
 
 
-def test_cli_knowledge_and_expand(capsys, tmp_path, sample_dir, tiny_encoder, tiny_causal, monkeypatch):
+def test_cli_knowledge_and_expand(capsys, tmp_path, sample_dir, sample_encoder, tiny_causal, monkeypatch):
     from smner_bench.benchmark.cli import main
 
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
@@ -360,7 +319,7 @@ def test_cli_knowledge_and_expand(capsys, tmp_path, sample_dir, tiny_encoder, ti
         "--manual-data",
         f"gmner:{sample_dir}",
         "--encoder",
-        str(tiny_encoder),
+        str(sample_encoder),
         "--llm",
         f"transformers:{tiny_causal}",
         "--cache",
