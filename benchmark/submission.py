@@ -31,10 +31,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .errors import MissingDataError, SmnerError
 from .gold import Gold, GoldTweet
 from .regions import rle_problem
-from .registry import TASK_NAMES, tasks_with_region
+from .registry import tasks_with_region
 from .tags import TYPES, normalize_type
 
-TASKS = TASK_NAMES  # the name benchmark/commands.py imports
 BOX_TASKS = tasks_with_region("box")
 MASK_TASKS = tasks_with_region("mask")
 BOX_TOLERANCE = 1.0  # pixels a box may exceed the image by

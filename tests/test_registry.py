@@ -64,7 +64,8 @@ def test_split_and_config_names():
 def test_scorer_derives_tasks_and_subtasks():
     from smner_bench.benchmark import matching, scoring, submission
 
-    assert submission.TASKS == TASK_NAMES and submission.BOX_TASKS == ("eeg", "gmner")
+    assert submission.BOX_TASKS == registry.tasks_with_region("box") == ("eeg", "gmner")
+    assert submission.MASK_TASKS == registry.tasks_with_region("mask") == ("ees", "smner")
     assert matching.TYPED == {"mner": True, "eeg": False, "gmner": True, "ees": False, "smner": True}
     assert matching.REGION == {"mner": None, "eeg": "box", "gmner": "box", "ees": "mask", "smner": "mask"}
     assert matching.MODES == registry.MATCH_MODES == get_args(scoring.Match)
