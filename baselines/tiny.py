@@ -22,6 +22,7 @@ from smner_bench.benchmark.safe_output import atomic_folder, write_bytes
 VOCAB_SIZE = 1100
 _SPECIAL = {0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]", 1012: ".", 1029: "?"}
 _COMMON = ("per", "loc", "org", "other", "misc", "(", ")", "-", "a", "the", "of", "in", "image", "photo", "with")
+_SMALL = {"num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 37}  # one layer, 2 heads
 
 
 def bert_vocab(words: Iterable[str]) -> list[str]:
@@ -47,18 +48,22 @@ def bert_tokenizer(folder: str | os.PathLike, words: Iterable[str]):
     return tokenizer
 
 
+def word_level_tokenizer(vocab: list[str], **special: str):
+    """A whitespace-split, word-level fast tokenizer over ``vocab`` (``<unk>`` for other words), with the
+    ``special`` tokens (``pad_token=``, ``eos_token=``...): the LLM's and the captioner's."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(vocab)}, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", **special)
+
+
 def encoder_config(vocab_size: int = VOCAB_SIZE, max_positions: int = 512):
     """The ``BertConfig`` of :func:`save_encoder` (1 layer, hidden 32, 2 heads)."""
     from transformers import BertConfig
 
-    return BertConfig(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=37,
-        max_position_embeddings=max_positions,
-    )
+    return BertConfig(vocab_size=vocab_size, hidden_size=32, max_position_embeddings=max_positions, **_SMALL)
 
 
 def save_encoder(folder: str | os.PathLike, words: Iterable[str], kind: str = "bert") -> Path:
@@ -80,13 +85,11 @@ def save_encoder(folder: str | os.PathLike, words: Iterable[str], kind: str = "b
                 DebertaV2Config(
                     vocab_size=VOCAB_SIZE,
                     hidden_size=32,
-                    num_hidden_layers=1,
-                    num_attention_heads=2,
-                    intermediate_size=37,
                     max_position_embeddings=128,
                     relative_attention=True,
                     pos_att_type=["p2c", "c2p"],
                     position_buckets=16,
+                    **_SMALL,
                 )
             )
         else:
@@ -100,13 +103,10 @@ def save_causal_lm(
 ) -> Path:
     """A 1-layer GPT-2 (``positions`` long) over a word-level vocabulary, with a chat template unless
     ``chat_template`` is false: the LLM of knowledge and expansion."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+    from transformers import GPT2Config, GPT2LMHeadModel
 
     vocab = list(dict.fromkeys(["<pad>", "<eos>", "<unk>", "user", "assistant", ":", *words]))
-    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(vocab)}, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
+    tokenizer = word_level_tokenizer(vocab, pad_token="<pad>", eos_token="<eos>")
     if chat_template:
         tokenizer.chat_template = "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}assistant :"
     with atomic_folder(folder, "model") as tmp:
@@ -129,7 +129,6 @@ def save_causal_lm(
 
 def save_captioner(folder: str | os.PathLike, words: Iterable[str]) -> Path:
     """A BLIP-2 (1-layer ViT, Q-Former and OPT, 32 px images): the image captioner."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import (
         Blip2Config,
         Blip2ForConditionalGeneration,
@@ -138,19 +137,13 @@ def save_captioner(folder: str | os.PathLike, words: Iterable[str]) -> Path:
         Blip2VisionConfig,
         BlipImageProcessor,
         OPTConfig,
-        PreTrainedTokenizerFast,
     )
 
     vocab = list(dict.fromkeys(["<pad>", "</s>", "<unk>", "<image>", *(w.lower() for w in words)]))
-    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(vocab)}, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", bos_token="</s>"
-    )
-    small = {"num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 37}
+    tokenizer = word_level_tokenizer(vocab, pad_token="<pad>", eos_token="</s>", bos_token="</s>")
     config = Blip2Config(
-        vision_config=Blip2VisionConfig(hidden_size=32, image_size=32, patch_size=16, **small).to_dict(),
-        qformer_config=Blip2QFormerConfig(hidden_size=32, encoder_hidden_size=32, **small).to_dict(),
+        vision_config=Blip2VisionConfig(hidden_size=32, image_size=32, patch_size=16, **_SMALL).to_dict(),
+        qformer_config=Blip2QFormerConfig(hidden_size=32, encoder_hidden_size=32, **_SMALL).to_dict(),
         text_config=OPTConfig(
             vocab_size=len(vocab),
             hidden_size=32,
@@ -189,9 +182,8 @@ def save_image_text_matcher(folder: str | os.PathLike, words: Iterable[str], ima
         BlipVisionConfig,
     )
 
-    small = {"num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 37}
     config = BlipConfig(
-        vision_config=BlipVisionConfig(hidden_size=32, image_size=image_size, patch_size=16, **small).to_dict(),
+        vision_config=BlipVisionConfig(hidden_size=32, image_size=image_size, patch_size=16, **_SMALL).to_dict(),
         text_config=BlipTextConfig(
             vocab_size=VOCAB_SIZE,
             hidden_size=32,
@@ -201,7 +193,7 @@ def save_image_text_matcher(folder: str | os.PathLike, words: Iterable[str], ima
             pad_token_id=0,
             sep_token_id=102,
             eos_token_id=102,
-            **small,
+            **_SMALL,
         ).to_dict(),
         projection_dim=16,
         image_text_hidden_size=16,
