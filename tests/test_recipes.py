@@ -113,61 +113,39 @@ def _square(model, batch):
     return model(batch).pow(2).mean()
 
 
+def _square_fit(model, lr: float, **kw):
+    """``model`` fitted by SGD at ``lr`` to push its outputs on 6 random rows to 0."""
+    xs = torch.randn(6, 3)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    return fit(make_accelerator(), Objective(model, _square), opt, list(range(6)), lambda part: xs[torch.tensor(part)],
+               seed=0, clip=1e9, desc="t", progress=False, **kw)  # fmt: skip
+
+
 def test_best_dev_epoch_is_restored_and_every_epoch_runs():
     snapshots, scores = [], iter([0.2, 0.9, 0.1, 0.3])
-    holder = {}
 
     def evaluate():
-        snapshots.append(holder["model"].weight.detach().clone())
+        snapshots.append(model.weight.detach().clone())
         return next(scores)
 
     torch.manual_seed(0)
-    model = holder["model"] = torch.nn.Linear(3, 1)
-    opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    xs = torch.randn(6, 3)
-    history = fit(
-        make_accelerator(),
-        Objective(model, _square),
-        opt,
-        list(range(6)),
-        lambda part: xs[torch.tensor(part)],
-        epochs=4,
-        batch_size=3,
-        seed=0,
-        clip=1e9,
-        desc="t",
-        progress=False,
-        evaluate=evaluate,
-    )
+    model = torch.nn.Linear(3, 1)
+    history = _square_fit(model, lr=0.5, epochs=4, batch_size=3, evaluate=evaluate)
     assert len(history) == 4 and [h["best"] for h in history] == [False, True, False, False]
     assert [h["dev"] for h in history] == [0.2, 0.9, 0.1, 0.3]
     assert torch.equal(model.weight, snapshots[1])
 
 
 def test_on_epoch_can_stop_early():
-    torch.manual_seed(0)
-    model = torch.nn.Linear(3, 1)
-    xs = torch.randn(6, 3)
     seen = []
 
     def on_epoch(record, improved):
         seen.append((record["epoch"], improved))
         return "enough" if record["epoch"] == 2 else None
 
-    history = fit(
-        make_accelerator(),
-        Objective(model, _square),
-        torch.optim.SGD(model.parameters(), lr=0.1),
-        list(range(6)),
-        lambda part: xs[torch.tensor(part)],
-        epochs=5,
-        batch_size=2,
-        seed=0,
-        clip=1e9,
-        desc="t",
-        progress=False,
-        evaluate=lambda: 1.0,
-        on_epoch=on_epoch,
+    torch.manual_seed(0)
+    history = _square_fit(
+        torch.nn.Linear(3, 1), lr=0.1, epochs=5, batch_size=2, evaluate=lambda: 1.0, on_epoch=on_epoch
     )
     assert [h["epoch"] for h in history] == [1, 2] and seen == [(1, True), (2, False)]
 
