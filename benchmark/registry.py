@@ -32,6 +32,7 @@ __all__ = [
     "TaskSpec",
     "canonical_split",
     "check_config",
+    "dataset_version",
     "tasks_with_region",
 ]
 
@@ -188,6 +189,16 @@ def check_config(name: str) -> str:
     if name not in DATASETS:
         raise UsageError(f"unknown dataset config {name!r} (expected one of {', '.join(DATASETS)})")
     return name
+
+
+def dataset_version(name: str) -> str:
+    """The release of dataset config ``name`` that this smner-bench scores: every leaderboard entry's (dataset,
+    dataset_version) must be such a pair (a new release of a dataset is a new dataset name, as gmner-v1 / gmner).
+
+    >>> dataset_version("smner")
+    'v2.0 (Twitter-SMNER)'
+    """
+    return DATASETS[check_config(name)].version
 
 
 def canonical_split(name: str) -> str:

@@ -10,11 +10,8 @@ from pathlib import Path
 
 from smner_bench.benchmark.cli_options import add_gold_source, add_match
 from smner_bench.benchmark.options import unit_interval
-from smner_bench.benchmark.registry import DATASET_NAMES, DATASETS, RANKED_TASK_NAMES, RELEASE_IMPORTERS
+from smner_bench.benchmark.registry import DATASET_NAMES, RANKED_TASK_NAMES, RELEASE_IMPORTERS, dataset_version
 
-# The dataset versions this smner-bench scores (the registry's): every entry's (dataset, dataset_version) must be
-# one of these pairs (a new release of a dataset is a new dataset name, as gmner-v1 / gmner).
-DATASET_VERSIONS = {d.name: d.version for d in DATASETS.values()}
 README = Path(__file__).resolve().parent / "README.md"
 ENTRIES = Path(__file__).resolve().parent / "entries"  # store.DEFAULT_ROOT: the store is imported by the commands
 
@@ -93,7 +90,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         args.meta,
         gold,
         command=submitted_command(args),
-        dataset_version=DATASET_VERSIONS[args.dataset],
+        dataset_version=dataset_version(args.dataset),
         root=args.entries,
         iou=args.iou,
         release=release,

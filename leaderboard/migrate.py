@@ -26,9 +26,9 @@ from pydantic import ValidationError
 from smner_bench.benchmark.cli_options import add_gold_source
 from smner_bench.benchmark.errors import DataFormatError, SmnerError
 from smner_bench.benchmark.gold import Gold, load_gold
+from smner_bench.benchmark.registry import dataset_version
 from smner_bench.benchmark.safe_output import write_text
 
-from .cli import DATASET_VERSIONS
 from .entry import Entry, Variant, validation_message
 from .store import DEFAULT_ROOT, check_scored, entry_json, sha256_of_copy, submission_copy
 from .submit import Meta, build_entry, file_content_digest, score_copy
@@ -70,7 +70,7 @@ def migrate_file(file: Path, gold: Gold) -> Entry | None:
         meta,
         gold,
         command=prov["command"],
-        dataset_version=old.get("dataset_version", DATASET_VERSIONS[dataset]),
+        dataset_version=old.get("dataset_version", dataset_version(dataset)),
         content_sha256=content,
         date=prov["date"],
         version=prov["smner_bench_version"],

@@ -17,13 +17,12 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
-from smner_bench.benchmark import __version__
+from smner_bench.benchmark import __version__, registry
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, SmnerError, UsageError
 from smner_bench.benchmark.gold import Gold
 from smner_bench.benchmark.scoring import PRF, Scorer, ScoreReport
 from smner_bench.benchmark.submission import read_submission
 
-from .cli import DATASET_VERSIONS
 from .entry import (
     SUBTASKS,
     Block,
@@ -279,14 +278,14 @@ def rescore(stored: Stored, gold: Gold, release_root: str | os.PathLike | None =
     # the stored texts as they are (the entry model checked them): no meta-file rules (stripping) re-applied
     meta = Meta.model_construct(system=e.system, variant=e.variant, task=e.task, match=prov.match, notes=e.notes)
     dataset = gold.dataset
-    if dataset not in DATASET_VERSIONS:
-        raise UsageError(f"{gold.name}: not a dataset of the leaderboard ({', '.join(DATASET_VERSIONS)})")
+    if dataset not in registry.DATASETS:
+        raise UsageError(f"{gold.name}: not a dataset of the leaderboard ({', '.join(registry.DATASETS)})")
     return build_entry(
         report,
         meta,
         gold,
         command=prov.command,
-        dataset_version=DATASET_VERSIONS[dataset],
+        dataset_version=registry.dataset_version(dataset),
         content_sha256=content,
         date=prov.date,
         version=prov.smner_bench_version,
@@ -323,7 +322,7 @@ def verify(stored: list[Stored], gold: Gold, release_root: str | os.PathLike | N
         if e.provenance.kind != "scored" or (e.dataset, e.split) != (dataset, split):
             continue
         checked += 1
-        version = DATASET_VERSIONS.get(dataset)
+        version = registry.dataset_version(dataset)  # a known dataset: an entry names it
         if e.dataset_version != version:
             problems.append(
                 f"{s.file.name}: dataset_version: stored {json.dumps(e.dataset_version)[:80]}, "

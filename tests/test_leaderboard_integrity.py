@@ -667,7 +667,7 @@ def test_an_entry_of_an_unknown_dataset_version_is_excluded(board, root, capsys)
 def test_verify_compares_dataset_version_and_checksum_with_the_registry_and_gold(
     board, root, sample_dir, capsys, monkeypatch
 ):
-    from smner_bench.leaderboard import submit as submit_module
+    from smner_bench.benchmark import registry
 
     first, _ = board
     original = first.read_text()
@@ -681,7 +681,8 @@ def test_verify_compares_dataset_version_and_checksum_with_the_registry_and_gold
     assert first.name in err and "dataset checksum differs" in err and "Other" not in err
     # an entry that names another version than the one this registry scores the gold as
     first.write_text(original)
-    monkeypatch.setattr(submit_module, "DATASET_VERSIONS", {"smner": "v3.0 (a later release)"})
+    later = {**{name: spec.version for name, spec in registry.DATASETS.items()}, "smner": "v3.0 (a later release)"}
+    monkeypatch.setattr(registry, "dataset_version", later.__getitem__)
     assert main(["leaderboard", "verify", *gold_args(sample_dir, root)]) == 1
     err = capsys.readouterr().err
     assert first.name in err and "dataset_version: stored" in err and "registry's version of smner" in err

@@ -88,10 +88,12 @@ def test_scorer_derives_tasks_and_subtasks():
 def test_leaderboard_derives_choices_titles_and_rules(capsys):
     from smner_bench.benchmark.cli import main
     from smner_bench.leaderboard import entry, render
-    from smner_bench.leaderboard.cli import DATASET_VERSIONS
 
-    assert {d.name: d.version for d in DATASETS.values()} == DATASET_VERSIONS
-    assert DATASET_VERSIONS["smner"] == "v2.0 (Twitter-SMNER)" and DATASET_VERSIONS["twitter2015"] == "UMT release"
+    assert all(registry.dataset_version(name) == spec.version for name, spec in DATASETS.items())
+    assert registry.dataset_version("smner") == "v2.0 (Twitter-SMNER)"
+    assert registry.dataset_version("twitter2015") == "UMT release"
+    with pytest.raises(UsageError, match="unknown dataset config 'gmner3'"):
+        registry.dataset_version("gmner3")
     assert render.DATASET_TITLES["gmner"] == "Twitter-GMNER" and render.DATASET_TITLES["gmner-v1"] == "Twitter-GMNER v1"
     assert entry.SUBTASKS == {"mner": ("mner",), "gmner": ("gmner", "mner", "eeg"), "smner": ("smner", "mner", "ees")}
     fields = entry.Entry.model_fields
