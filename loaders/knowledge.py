@@ -17,12 +17,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from smner_bench.benchmark import registry
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 
 from .rawfile import MAX_TEXT_BYTES, check_file, decode_utf8, present, read_text
 from .report import Report
 
-SPLIT_FILES = {"train": ("train.txt",), "validation": ("valid.txt", "dev.txt"), "test": ("test.txt",)}
+# A split's file names are the registry's (a dataset release's); only the preference differs: PGIM's and RiVEG's
+# knowledge releases name the validation split valid.txt (all three of theirs), so valid.txt wins over dev.txt
+# when a release holds both, and the synthetic sample writes valid.txt.
+SPLIT_FILES = {
+    split: tuple(sorted(names, key=lambda name: name != "valid.txt")) for split, names in registry.SPLIT_FILES.items()
+}
 MIN_ALIGNED = 0.5  # below this share of aligned tweets the release belongs to another dataset
 
 

@@ -137,6 +137,7 @@ def test_leaderboard_derives_choices_titles_and_rules(capsys):
 
 def test_loaders_and_plim_derive_configs(tmp_path):
     from smner_bench.baselines.plim.config import PlimConfig
+    from smner_bench.loaders import knowledge
     from smner_bench.loaders.configs import CONFIGS, config_info, split_file
 
     assert CONFIGS is DATASETS and config_info("gmner").title == "Twitter-GMNER v2.0"
@@ -148,3 +149,12 @@ def test_loaders_and_plim_derive_configs(tmp_path):
         config_info("gmner2")
     with pytest.raises(MissingDataError, match=r"no dev\.txt or valid\.txt"):
         split_file(tmp_path, "dev")
+    # a knowledge release: the same split files, valid.txt (PGIM's and RiVEG's name) preferred
+    assert {split: set(names) for split, names in knowledge.SPLIT_FILES.items()} == {
+        split: set(names) for split, names in registry.SPLIT_FILES.items()
+    }
+    assert knowledge.SPLIT_FILES["validation"] == ("valid.txt", "dev.txt")
+    for name in ("dev.txt", "valid.txt"):
+        (tmp_path / name).write_text(knowledge.knowledge_text([(["a"], ["O"], name)]), encoding="utf-8")
+    _, (record,) = knowledge.read_knowledge(tmp_path, "validation")
+    assert record.knowledge == "valid.txt"
