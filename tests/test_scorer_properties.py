@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from smner_bench.benchmark import registry
 from smner_bench.benchmark.errors import UsageError
 from smner_bench.benchmark.gold import Gold, gold_from_rows
 from smner_bench.benchmark.metrics import SWEEP
@@ -38,10 +39,12 @@ from smner_bench.benchmark.submission import Submission, gold_as_submission, rea
 
 TYPES = ("PER", "LOC", "ORG", "OTHER")
 VOCAB = ("New", "York", "Park", "@ny")  # tiny on purpose: equal entity texts within a tweet are common
-TASKS = ("mner", "eeg", "gmner", "ees", "smner")
-REGION_TASKS = ("eeg", "gmner", "ees", "smner")
-TYPED_TASKS = ("mner", "gmner", "smner")
-MODES = ("span", "text", "riveg")
+TASKS = registry.TASK_NAMES  # every task, in report order
+BOX_TASKS = registry.tasks_with_region("box")
+MASK_TASKS = registry.tasks_with_region("mask")
+REGION_TASKS = BOX_TASKS + MASK_TASKS
+TYPED_TASKS = tuple(t.name for t in registry.TASKS.values() if t.typed)
+MODES = registry.MATCH_MODES
 HEADLINE = ("precision", "recall", "f1", "tp", "pred", "gold")
 
 SETTINGS = settings(
@@ -517,7 +520,8 @@ def test_lower_iou_threshold_never_lowers_a_score(data, thresholds):
                 assert lo[k] >= hi[k], (mode, task, k, low, high, lo[k], hi[k])
             sweep = lo["sweep"]["tp"]
             assert all(a >= b for a, b in itertools.pairwise(sweep)), (mode, task, sweep)
-        assert at_low["mner"] == at_high["mner"], mode  # no region: the threshold is irrelevant
+        for task in registry.tasks_with_region(None):
+            assert at_low[task] == at_high[task], (mode, task)  # no region: the threshold is irrelevant
 
 
 # --- 6. span matching is stricter than text matching ----------------------------------------------------
@@ -560,8 +564,9 @@ def test_text_matching_is_maximal_and_typed_tasks_are_stricter(data):
         if mode == "riveg":
             continue
         r = results(sub, gold, mode)
-        assert r["gmner"]["tp"] <= min(r["eeg"]["tp"], r["mner"]["tp"]), mode
-        assert r["smner"]["tp"] <= min(r["ees"]["tp"], r["mner"]["tp"]), mode
+        for spec in registry.TASKS.values():  # a typed region task (gmner, smner) needs all its subtasks right
+            if spec.typed and spec.region is not None:
+                assert r[spec.name]["tp"] <= min(r[part]["tp"] for part in spec.subtasks), (mode, spec.name)
 
 
 def _box_iou(a, b) -> float:
@@ -582,11 +587,11 @@ def _oracle_correct(p: dict, g: dict, task: str, iou: float) -> bool:
     """The DESIGN.md definition, computed here independently of the package."""
     if task in TYPED_TASKS and p["type"] != g["type"]:
         return False
-    if task in ("eeg", "gmner"):
+    if task in BOX_TASKS:
         if p["box"] is None or not g["boxes"]:
             return p["box"] is None and not g["boxes"]
         return max(_box_iou(p["box"], b) for b in g["boxes"]) >= iou
-    if task in ("ees", "smner"):
+    if task in MASK_TASKS:
         if p["mask"] is None or not g["masks"]:
             return p["mask"] is None and not g["masks"]
         return max(_mask_iou(p["mask"], m) for m in g["masks"]) >= iou
@@ -706,7 +711,7 @@ def test_riveg_first_fit_is_not_monotone_in_the_threshold():
         }
     ]
     sub = read_lines(gold, lines)
-    for task in ("eeg", "gmner"):
+    for task in BOX_TASKS:
         assert results(sub, gold, "riveg", 0.9)[task]["tp"] == 2
         assert results(sub, gold, "riveg", 0.5)[task]["tp"] == 1
         assert results(sub, gold, "text", 0.9)[task]["tp"] == 2
@@ -716,7 +721,7 @@ def test_riveg_first_fit_is_not_monotone_in_the_threshold():
 # --- an empty submission ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("task", ["eeg", "gmner", "ees", "smner"])
+@pytest.mark.parametrize("task", REGION_TASKS)
 def test_empty_submission_validated_for_a_task_scores_zero_on_it(task):
     """A file with "entities": [] on every line passes read_submission(task=...) for the region tasks
     (every entity, vacuously, has the key); scoring it on that task should then give 0, not refuse."""
