@@ -40,6 +40,16 @@ def sample_dir(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def smner_gold(sample_dir, hf_cache):
+    """The sample's SMNER test gold (boxes and masks); read only."""
+    from smner_bench.benchmark.gold import gold_from_rows
+    from smner_bench.loaders import load_split
+
+    rows = load_split("smner", sample_dir, "test", cache_dir=hf_cache)
+    return gold_from_rows(rows, dataset="smner", split="test", has_boxes=True, has_masks=True)
+
+
 # --- the synthetic sample as a gmner config, and tiny models (VE, VG, encoder) on its words ------------------
 
 

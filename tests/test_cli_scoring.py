@@ -57,42 +57,10 @@ def test_score_with_the_exported_gold_is_the_same(capsys, tmp_path, sample_dir, 
     assert code == 0
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     run(capsys, "score", preds[0], *gold_args(sample_dir), "--json", a, "--match", "text", "--task", "gmner")
-    code, _, _ = run(
-        capsys,
-        "score",
-        preds[0],
-        "--dataset",
-        "smner",
-        "--split",
-        "dev",
-        "--gold",
-        tmp_path / "export",
-        "--json",
-        b,
-        "--match",
-        "text",
-        "--task",
-        "gmner",
-        "--allow-missing",
-    )
+    exported = ["--dataset", "smner", "--gold", tmp_path / "export", "--json", b, "--match", "text", "--task", "gmner"]
+    code, _, _ = run(capsys, "score", preds[0], *exported, "--split", "dev", "--allow-missing")
     assert code == 1  # test predictions are not tweets of the dev split: unknown ids
-    code, _, _ = run(
-        capsys,
-        "score",
-        preds[0],
-        "--dataset",
-        "smner",
-        "--split",
-        "test",
-        "--gold",
-        tmp_path / "export",
-        "--json",
-        b,
-        "--match",
-        "text",
-        "--task",
-        "gmner",
-    )
+    code, _, _ = run(capsys, "score", preds[0], *exported, "--split", "test")
     assert code == 0
     ra, rb = json.loads(a.read_text()), json.loads(b.read_text())
     assert ra["results"] == rb["results"] and list(ra["results"]) == ["mner", "eeg", "gmner"]
@@ -144,22 +112,13 @@ def test_usage_errors_exit_2(capsys, tmp_path, sample_dir, preds):
     assert exit_.value.code == 2
 
 
-def test_validate_and_compare(capsys, tmp_path, sample_dir, preds, hf_cache):
+def test_validate_and_compare(capsys, tmp_path, sample_dir, preds, smner_gold):
     code, out, _ = run(capsys, "validate", preds[0], *gold_args(sample_dir))
     assert code == 0 and "valid for smner/test: 12 tweets, 23 entities" in out
     perfect = tmp_path / "perfect.jsonl"
-    from smner_bench.benchmark.gold import gold_from_rows
     from smner_bench.benchmark.submission import gold_as_submission
-    from smner_bench.loaders import load_split
 
-    gold = gold_from_rows(
-        load_split("smner", sample_dir, "test", cache_dir=hf_cache),
-        dataset="smner",
-        split="test",
-        has_boxes=True,
-        has_masks=True,
-    )
-    write_submission(perfect, gold_as_submission(gold, box=True, mask=True))
+    write_submission(perfect, gold_as_submission(smner_gold, box=True, mask=True))
     out_json = tmp_path / "cmp.json"
     code, out, _ = run(capsys, "compare", perfect, preds[0], *gold_args(sample_dir), "--json", out_json, "--seed", 3)
     assert code == 0 and "A - B = +13.04 F1" in out

@@ -160,13 +160,17 @@ def test_riveg_without_grounding_is_an_mner_submission(tmp_path, gold):
     assert score(sub, gold, task="mner")["results"]["mner"]["tp"] == 2  # the second City Hall is MISC = OTHER
 
 
-def test_riveg_with_grounding_writes_boxes_and_nulls_only_where_the_release_says(tmp_path, gold):
-    grounding = write(
-        tmp_path / "g.json",
-        '[\n {"uniq_id": "475049.jpg#6aac", "box": [12, 11, 198, 290]},\n'
-        ' {"uniq_id": "475049.jpg#77aa", "box": [300, 0, 600.5, 400]}\n]\n',
-    )
-    out, report = import_riveg(write(tmp_path / "r.txt", RELEASE), grounding, gold)
+GROUNDING = ('{"uniq_id": "475049.jpg#6aac", "box": [12, 11, 198, 290]}',
+             '{"uniq_id": "475049.jpg#77aa", "box": [300, 0, 600.5, 400]}')  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("g.json", "[\n " + ",\n ".join(GROUNDING) + "\n]\n"), ("g.jsonl", "".join(g + "\n" for g in GROUNDING))],
+    ids=["json", "jsonl"],
+)
+def test_riveg_with_grounding_writes_boxes_and_nulls_only_where_the_release_says(name, text, tmp_path, gold):
+    out, report = import_riveg(write(tmp_path / "r.txt", RELEASE), write(tmp_path / name, text), gold)
     boxes = [e["box"] for line in out for e in line["entities"]]
     assert boxes == [None, [12.0, 11.0, 198.0, 290.0], [300.0, 0.0, 600.5, 400.0], None]
     assert (report.task, report.in_image, report.boxes) == ("gmner", 2, 2)
@@ -174,16 +178,6 @@ def test_riveg_with_grounding_writes_boxes_and_nulls_only_where_the_release_says
     write_submission(path, out)
     results = score(read_submission(path, gold, task="gmner"), gold, task="gmner", match="text")["results"]
     assert results["gmner"]["tp"] == 2  # Garfield Park (null = null), City Hall 1 (IoU > 0.5)
-
-
-def test_riveg_grounding_jsonl_is_accepted(tmp_path, gold):
-    grounding = write(
-        tmp_path / "g.jsonl",
-        '{"uniq_id": "475049.jpg#6aac", "box": [12, 11, 198, 290]}\n'
-        '{"uniq_id": "475049.jpg#77aa", "box": [1, 1, 2, 2]}\n',
-    )
-    out, _ = import_riveg(write(tmp_path / "r.txt", RELEASE), grounding, gold)
-    assert out[1]["entities"][1]["box"] == [1.0, 1.0, 2.0, 2.0]
 
 
 def test_riveg_groundable_without_a_box_is_an_error_listing_the_ids(tmp_path, gold):
@@ -467,21 +461,14 @@ def test_import_command(capsys, tmp_path, sample_dir):
     assert "--box-num" in capsys.readouterr().err
 
 
-def test_imported_riveg_file_becomes_smner_with_one_command(tmp_path, sample_dir, hf_cache, capsys):
+def test_imported_riveg_file_becomes_smner_with_one_command(tmp_path, sample_dir, smner_gold, capsys):
     """The whole adapter path with real files: RiVEG release lines -> GMNER -> `smner-bench masks` (a SAM
     checkpoint file, tiny architecture) -> an SMNER submission that scores the grounded entity."""
     if not IN_CI:  # needs [baselines] (torch, segment-anything), which CI installs
         pytest.importorskip("segment_anything")
     from smner_bench.baselines.tiny import save_sam
-    from smner_bench.loaders import load_split
 
-    gold = gold_from_rows(
-        load_split("smner", sample_dir, "test", cache_dir=hf_cache),
-        dataset="smner",
-        split="test",
-        has_boxes=True,
-        has_masks=True,
-    )
+    gold = smner_gold
     e = next(e for e in gold.entities if len(e.boxes) and " " not in e.text)
     tweet = gold.tweets[e.tweet]
     (tmp_path / "r.txt").write_text(

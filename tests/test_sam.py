@@ -69,37 +69,21 @@ def test_one_embedding_per_image_and_valid_masks(gmner_lines, sample_dir, multim
                 assert e["mask"]["size"] == [tweet.height, tweet.width]
 
 
-def test_masks_command_makes_a_valid_smner_submission(capsys, gmner_lines, sample_dir, tmp_path, hf_cache, monkeypatch):
+def masks(predictions, sample_dir, checkpoint, out, *options) -> int:
+    """``smner-bench masks`` on the sample's images: its exit code."""
+    return main(["masks", "--predictions", str(predictions), "--images", str(sample_dir / "images"),
+                 "--sam-checkpoint", str(checkpoint), "-o", str(out), *options])  # fmt: skip
+
+
+def test_masks_command_makes_a_valid_smner_submission(
+    capsys, gmner_lines, sample_dir, tmp_path, smner_gold, monkeypatch
+):
     from smner_bench.baselines import sam
 
     monkeypatch.setattr(sam, "load_predictor", lambda checkpoint, model_type, device: CountingPredictor())
     path, _ = gmner_lines
     out = tmp_path / "smner.jsonl"
-    assert (
-        main(
-            [
-                "masks",
-                "--predictions",
-                str(path),
-                "--images",
-                str(sample_dir / "images"),
-                "--sam-checkpoint",
-                "unused.pth",
-                "--model-type",
-                "vit_b",
-                "-o",
-                str(out),
-            ]
-        )
-        == 0
-    )
-    smner_gold = gold_from_rows(
-        load_split("smner", sample_dir, "test", cache_dir=hf_cache),
-        dataset="smner",
-        split="test",
-        has_boxes=True,
-        has_masks=True,
-    )
+    assert masks(path, sample_dir, "unused.pth", out, "--model-type", "vit_b") == 0
     sub = read_submission(out, smner_gold)
     assert sub.tasks() == ("mner", "eeg", "gmner", "ees", "smner")
     assert "masks for the boxes of 12 tweets" in capsys.readouterr().out
@@ -113,19 +97,7 @@ def test_bad_inputs(tmp_path, sample_dir, gmner_lines):
     path, _ = gmner_lines
     with pytest.raises(MissingDataError, match="no image for tweet"):
         add_masks(read_gmner_lines(path), tmp_path, BoxToMask(CountingPredictor()))
-    code = main(
-        [
-            "masks",
-            "--predictions",
-            str(path),
-            "--images",
-            str(sample_dir / "images"),
-            "--sam-checkpoint",
-            str(tmp_path / "missing.pth"),
-            "-o",
-            str(tmp_path / "o.jsonl"),
-        ]
-    )
+    code = masks(path, sample_dir, tmp_path / "missing.pth", tmp_path / "o.jsonl")
     assert code == 2 and not (tmp_path / "o.jsonl").exists()
 
 
