@@ -54,13 +54,17 @@ def gold_args(sample_dir, root):
     return ["--dataset", "smner", "--split", "test", "--data-dir", str(sample_dir), "--entries", str(root)]
 
 
-def submit_cli(tmp_path, sample_dir, root, lines, name="preds", system="Demo system"):
-    path = tmp_path / f"{name}.jsonl"
+def submit_with_meta(meta: str, tmp_path, sample_dir, root, lines, name="p") -> int:
+    """``leaderboard submit`` of ``lines`` (``name``.jsonl) with ``meta`` as ``name``-meta.yaml: the exit code."""
+    path, meta_file = tmp_path / f"{name}.jsonl", tmp_path / f"{name}-meta.yaml"
     write_submission(path, lines)
-    meta = tmp_path / f"{name}-meta.yaml"
-    meta.write_text(f"system: {system}\nnotes: integrity test\n", encoding="utf-8")
-    code = main(["leaderboard", "submit", str(path), "--meta", str(meta), *gold_args(sample_dir, root)])
-    assert code == 0
+    meta_file.write_text(meta, encoding="utf-8")
+    return main(["leaderboard", "submit", str(path), "--meta", str(meta_file), *gold_args(sample_dir, root)])
+
+
+def submit_cli(tmp_path, sample_dir, root, lines, name="preds", system="Demo system"):
+    meta = f"system: {system}\nnotes: integrity test\n"
+    assert submit_with_meta(meta, tmp_path, sample_dir, root, lines, name) == 0
     (entry_file,) = [p for p in (root / "scored").glob("*.json") if name_of(p) == system.strip("' ")]
     return entry_file
 
@@ -346,11 +350,7 @@ def test_the_same_predictions_written_differently_are_refused(tmp_path, sample_d
     ids=["empty", "blank", "5000 chars", "newline", "bogus task", "long variant", "list", "bad yaml"],
 )
 def test_bad_meta_is_exit_1_naming_file_and_field(meta, message, tmp_path, sample_dir, root, lines, capsys):
-    path = tmp_path / "p.jsonl"
-    write_submission(path, lines)
-    meta_file = tmp_path / "meta.yaml"
-    meta_file.write_text(meta, encoding="utf-8")
-    assert main(["leaderboard", "submit", str(path), "--meta", str(meta_file), *gold_args(sample_dir, root)]) == 1
+    assert submit_with_meta(meta, tmp_path, sample_dir, root, lines) == 1
     err = capsys.readouterr().err
     assert "meta.yaml" in err and message in err and len(err) < 800 and "Traceback" not in err
     assert not (root / "scored").exists() or not list((root / "scored").iterdir())
@@ -705,12 +705,8 @@ FORMAT_CHARACTERS = {
 @pytest.mark.parametrize("name", list(FORMAT_CHARACTERS), ids=list(FORMAT_CHARACTERS))
 def test_one_line_fields_refuse_format_characters(name, tmp_path, sample_dir, root, lines, capsys):
     char, expected = FORMAT_CHARACTERS[name]
-    path = tmp_path / "p.jsonl"
-    write_submission(path, lines)
     for meta in (f'system: "Sys{char}tem"\n', f'system: X\nvariant: {{mner: "M{char}"}}\n'):
-        meta_file = tmp_path / "meta.yaml"
-        meta_file.write_text(meta, encoding="utf-8")
-        assert main(["leaderboard", "submit", str(path), "--meta", str(meta_file), *gold_args(sample_dir, root)]) == 1
+        assert submit_with_meta(meta, tmp_path, sample_dir, root, lines) == 1
         err = capsys.readouterr().err
         assert "meta.yaml" in err and expected in err and char not in err and "Traceback" not in err
         kind = "bidi controls" if name in ("RLO", "LRE", "RLI", "PDI", "LRM", "RLM") else "format characters"
@@ -719,18 +715,13 @@ def test_one_line_fields_refuse_format_characters(name, tmp_path, sample_dir, ro
 
 
 def test_notes_refuse_bidi_controls_but_keep_joiners(tmp_path, sample_dir, root, lines, capsys):
-    path = tmp_path / "p.jsonl"
-    write_submission(path, lines)
-    meta_file = tmp_path / "meta.yaml"
-    meta_file.write_text('system: X\nnotes: "fine\\nthen \\u2066hidden\\u2069"\n', encoding="utf-8")
-    assert main(["leaderboard", "submit", str(path), "--meta", str(meta_file), *gold_args(sample_dir, root)]) == 1
+    meta = 'system: X\nnotes: "fine\\nthen \\u2066hidden\\u2069"\n'
+    assert submit_with_meta(meta, tmp_path, sample_dir, root, lines) == 1
     err = capsys.readouterr().err
     assert "notes" in err and "U+2066" in err and "bidi" in err
     # the zero-width joiner of an emoji sequence, and a newline, are fine in notes
-    meta_file.write_text(
-        'system: X\nnotes: "trained by \\U0001F469\\u200D\\U0001F52C\\nsecond line"\n', encoding="utf-8"
-    )
-    assert main(["leaderboard", "submit", str(path), "--meta", str(meta_file), *gold_args(sample_dir, root)]) == 0
+    meta = 'system: X\nnotes: "trained by \\U0001F469\\u200D\\U0001F52C\\nsecond line"\n'
+    assert submit_with_meta(meta, tmp_path, sample_dir, root, lines) == 0
 
 
 @pytest.mark.parametrize(
@@ -757,11 +748,8 @@ def test_an_entry_with_format_characters_is_excluded_even_resealed(path, value, 
 
 
 def test_no_pydantic_links_or_multi_line_messages(board, root, sample_dir, tmp_path, lines, capsys):
-    path = tmp_path / "p.jsonl"
-    write_submission(path, lines)
-    meta_file = tmp_path / "meta.yaml"
-    meta_file.write_text("system: ''\nvariant: {mner: [1], llm: 5}\nmatch: bogus\nextra: 1\n", encoding="utf-8")
-    assert main(["leaderboard", "submit", str(path), "--meta", str(meta_file), *gold_args(sample_dir, root)]) == 1
+    meta = "system: ''\nvariant: {mner: [1], llm: 5}\nmatch: bogus\nextra: 1\n"
+    assert submit_with_meta(meta, tmp_path, sample_dir, root, lines) == 1
     err = capsys.readouterr().err
     assert "system" in err and "(+4 more)" in err and len(err.splitlines()) == 1
     assert "errors.pydantic.dev" not in err and "further information" not in err and "input_value" not in err
