@@ -324,17 +324,17 @@ def test_bad_inputs_are_clear_errors(sample_dir, manual, other, sample_encoder, 
 
 
 def test_knowledge_command_and_stage_pass_dtype_to_a_bf16_saved_encoder_and_llm(
-    sample_dir, manual, other, sample_encoder, tmp_path, capsys, monkeypatch
+    sample_dir, manual, other, sample_encoder, words, tmp_path, capsys, monkeypatch
 ):
     """``baseline knowledge --dtype bf16`` loads a bf16-saved MSEA encoder and LLM in bf16 and writes a release; the
     run file's ``knowledge`` section passes ``dtype``/``device_map``/``concurrency`` to the same constructors."""
     import smner_bench.baselines.providers.encoder as encoder_module
     import smner_bench.baselines.providers.llm as llm_module
 
-    from .test_checkpoints import causal_lm, to_bf16
+    from .test_checkpoints import to_bf16
 
     encoder = to_bf16(sample_encoder, tmp_path / "encoder-bf16")
-    llm = to_bf16(causal_lm(tmp_path / "llm", chat_template=True, positions=1024), tmp_path / "llm-bf16")
+    llm = to_bf16(tiny.save_causal_lm(tmp_path / "llm", words, positions=1024), tmp_path / "llm-bf16")
     loaded = {}
 
     class SpyEncoder(encoder_module.Encoder):
