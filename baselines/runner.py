@@ -434,7 +434,8 @@ SECTION_PATHS: dict[str, dict[str, str]] = {  # the path-valued fields of each s
 def split_files(folder: str, digests: DigestCache) -> dict[str, str | None]:
     """``{file name: sha256}`` of the split files (``train.txt``, ``dev.txt``/``valid.txt``, ``test.txt``) of a
     release folder: what the loaders and the MSEA example pool read of it (``None``: there, not a regular file)."""
-    from smner_bench.loaders.configs import SPLIT_FILES, split_file
+    from smner_bench.benchmark.registry import SPLIT_FILES
+    from smner_bench.loaders.configs import split_file
 
     if not Path(folder).is_dir():
         raise MissingDataError("data folder not found", file=folder)

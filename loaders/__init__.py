@@ -8,7 +8,7 @@ Example::
 
 Map of the package: ``configs`` (the five configs, split files, the source options :class:`Sources` and their
 flags), one reader per raw format (``conll``, ``voc``, ``labelme``, ``knowledge``, ``captions``, ``manual``,
-with ``rawfile``'s file checks and ``report``'s quirk report), ``assemble`` (joins the readers into examples),
+with ``rawfile``'s file checks and ``quirks``' quirk report), ``assemble`` (joins the readers into examples),
 ``builder`` (the ``datasets`` builder) and ``api`` (``load``, ``load_split``, ``quirk_report``), ``export``,
 ``stats``, ``sample`` (the synthetic release) and ``cli`` (``prepare``, ``stats``, ``sample``).
 
@@ -30,10 +30,10 @@ _EXPORTS = {  # name -> submodule (or module) that defines it
     "read_blip2_captions": "captions",
     "read_captions": "captions",
     "read_mplug_descriptions": "captions",
-    "CONFIGS": "configs",
-    "SPLITS": "configs",
+    "DATASETS": "smner_bench.benchmark.registry",
+    "SPLITS": "smner_bench.benchmark.registry",
     "Sources": "configs",
-    "canonical_split": "configs",
+    "canonical_split": "smner_bench.benchmark.registry",
     "read_conll": "conll",
     "align_knowledge": "knowledge",
     "read_knowledge": "knowledge",
@@ -41,7 +41,7 @@ _EXPORTS = {  # name -> submodule (or module) that defines it
     "encode_rle": "smner_bench.benchmark.regions",
     "read_labelme": "labelme",
     "read_manual_annotations": "manual",
-    "Report": "report",
+    "QuirkReport": "quirks",
     "read_voc": "voc",
 }
 

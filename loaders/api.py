@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smner_bench.benchmark.errors import SmnerError
+from smner_bench.benchmark.registry import SPLIT_ALIASES, SPLITS, canonical_split
 
-from .configs import SPLIT_ALIASES, SPLITS, Sources, canonical_split
-from .report import Report
+from .configs import Sources
+from .quirks import QuirkReport
 from .stamps import gold_cache
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def load_split(name: str, data_dir: str | Path, split: str, **options) -> datase
     return load(name, data_dir, **options)[canonical_split(split)]
 
 
-def quirk_report(name: str, data_dir: str | Path, **options) -> dict[str, Report]:
+def quirk_report(name: str, data_dir: str | Path, **options) -> dict[str, QuirkReport]:
     """The quirk report of every split, as stored with the (built if needed) cache."""
     b = prepare(builder(name, data_dir, **options))
     return {split: b.quirk_report(split) for split in SPLITS}

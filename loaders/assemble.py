@@ -20,8 +20,8 @@ from .configs import Sources, split_file
 from .conll import ConllTweet, read_conll
 from .knowledge import align_knowledge, read_knowledge
 from .labelme import read_labelme
+from .quirks import QuirkReport
 from .rawfile import image_size, present
-from .report import Report
 from .voc import read_voc
 
 __all__ = ["Sources", "SplitFiles", "generate_examples", "iter_examples", "split_files"]
@@ -59,7 +59,7 @@ def split_files(sources: Sources, split: str) -> SplitFiles:
     )
 
 
-def generate_examples(files: SplitFiles, report: Report) -> Iterator[dict[str, Any]]:
+def generate_examples(files: SplitFiles, report: QuirkReport) -> Iterator[dict[str, Any]]:
     """The examples of one split in file order; quirks and checksums go to ``report``."""
     tweets = read_conll(files.conll, report)  # checks that it is a regular file of bounded size first
     record_checksum(report, files.conll)
@@ -81,7 +81,7 @@ def generate_examples(files: SplitFiles, report: Report) -> Iterator[dict[str, A
     mask_files.record(report, files.mask_dir, files.split)
 
 
-def iter_examples(sources: Sources, split: str, report: Report) -> Iterator[dict[str, Any]]:
+def iter_examples(sources: Sources, split: str, report: QuirkReport) -> Iterator[dict[str, Any]]:
     """Stream the examples of one split of ``sources`` (:func:`split_files` then :func:`generate_examples`)."""
     return generate_examples(split_files(sources, split), report)
 
@@ -114,7 +114,7 @@ def new_example(tweet: ConllTweet) -> dict[str, Any]:
     }
 
 
-def attach_image(example: dict, image_dir: Path, report: Report) -> Size | None:
+def attach_image(example: dict, image_dir: Path, report: QuirkReport) -> Size | None:
     """The image (by path) and its size, decoded once: a damaged or oversized image is an error."""
     image_file = image_dir / example["image_id"]
     if not present(image_file):
@@ -125,7 +125,9 @@ def attach_image(example: dict, image_dir: Path, report: Report) -> Size | None:
     return size
 
 
-def attach_boxes(example: dict, xml_dir: Path, image: Size | None, report: Report, digest: FileDigest) -> Size | None:
+def attach_boxes(
+    example: dict, xml_dir: Path, image: Size | None, report: QuirkReport, digest: FileDigest
+) -> Size | None:
     """The VOC boxes of each entity (by ``<name>``, checked against the image), and the ``<size>``."""
     xml_file = xml_dir / f"{example['id']}.xml"
     if not present(xml_file):
@@ -145,7 +147,9 @@ def attach_boxes(example: dict, xml_dir: Path, image: Size | None, report: Repor
     return size
 
 
-def attach_masks(example: dict, mask_dir: Path, known: Size | None, report: Report, digest: FileDigest) -> Size | None:
+def attach_masks(
+    example: dict, mask_dir: Path, known: Size | None, report: QuirkReport, digest: FileDigest
+) -> Size | None:
     """The labelme masks of each entity (by ``label``); the labelme size must equal ``known`` (the image's,
     else the VOC size), checked before any drawing."""
     mask_file = mask_dir / f"{example['id']}.json"
@@ -164,7 +168,7 @@ def attach_size(example: dict, size: Size | None) -> None:
         e["groundable"] = bool(e["boxes"] or e["masks"])
 
 
-def attach_captions(example: dict, tables: tuple[dict, dict], conll: Path, line: int, report: Report) -> None:
+def attach_captions(example: dict, tables: tuple[dict, dict], conll: Path, line: int, report: QuirkReport) -> None:
     """The BLIP-2 caption and the mPLUG-Owl description of the tweet's image (None where a table lacks it)."""
     for key, table in zip(("caption", "description"), tables, strict=True):
         example[key] = table.get(example["id"])
@@ -173,7 +177,7 @@ def attach_captions(example: dict, tables: tuple[dict, dict], conll: Path, line:
 
 
 def _attach_regions(
-    example: dict, key: str, by_label: dict[str, list], file: Path, kind: str, report: Report, what: str
+    example: dict, key: str, by_label: dict[str, list], file: Path, kind: str, report: QuirkReport, what: str
 ) -> None:
     texts = {e["text"] for e in example["entities"]}
     for label, items in by_label.items():
@@ -186,7 +190,7 @@ def _attach_regions(
 # --- sources read once per split ---
 
 
-def read_aligned_knowledge(release: Path, split: str, tweets: list[ConllTweet], report: Report) -> dict[str, str]:
+def read_aligned_knowledge(release: Path, split: str, tweets: list[ConllTweet], report: QuirkReport) -> dict[str, str]:
     """Tweet id -> knowledge text of the split's file of the release, aligned by tokens."""
     name, records = read_knowledge(release, split, report)
     knowledge = align_knowledge([(t.id, t.tokens, t.tags) for t in tweets], records, file=name, report=report)
@@ -194,7 +198,7 @@ def read_aligned_knowledge(release: Path, split: str, tweets: list[ConllTweet], 
     return knowledge
 
 
-def read_caption_tables(files: tuple[Path, ...], report: Report) -> tuple[dict[str, str], dict[str, str]]:
+def read_caption_tables(files: tuple[Path, ...], report: QuirkReport) -> tuple[dict[str, str], dict[str, str]]:
     """(captions, descriptions) by image id, from the caption files."""
     tables = read_captions(files, report)
     for f in files:
@@ -202,7 +206,7 @@ def read_caption_tables(files: tuple[Path, ...], report: Report) -> tuple[dict[s
     return tables
 
 
-def record_checksum(report: Report, path: Path) -> None:
+def record_checksum(report: QuirkReport, path: Path) -> None:
     report.checksums[str(path)] = sha256_file(path)
 
 
@@ -217,6 +221,6 @@ class FileDigest:
         self.digest.update(path.name.encode() + b"\0" + sha256_file(path).encode())
         self.count += 1
 
-    def record(self, report: Report, folder: Path | None, split: str) -> None:
+    def record(self, report: QuirkReport, folder: Path | None, split: str) -> None:
         if self.count:
             report.checksums[f"{folder} ({self.count} files of {split})"] = self.digest.hexdigest()

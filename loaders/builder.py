@@ -23,12 +23,13 @@ from pathlib import Path
 import datasets
 
 from smner_bench.benchmark.errors import UsageError
+from smner_bench.benchmark.registry import DATASETS, SPLITS
 from smner_bench.benchmark.safe_output import write_text
 
 from .assemble import SplitFiles, generate_examples, split_files
-from .configs import CONFIGS, SOURCE_OPTIONS, SPLITS, Sources, config_info
+from .configs import SOURCE_OPTIONS, Sources, config_info
 from .features import build_features
-from .report import Report
+from .quirks import QuirkReport
 from .stamps import cache_key
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class SmnerBench(datasets.GeneratorBasedBuilder):
     BUILDER_CONFIG_CLASS = SmnerConfig
     BUILDER_CONFIGS = [  # noqa: RUF012 (datasets' class attribute)
         SmnerConfig(name=info.name, version=datasets.Version("1.0.0"), description=info.description)
-        for info in CONFIGS.values()
+        for info in DATASETS.values()
     ]
     DEFAULT_CONFIG_NAME = "gmner"
 
@@ -67,7 +68,7 @@ class SmnerBench(datasets.GeneratorBasedBuilder):
         elif data_dir or options or config_name not in (None, sources.info.name):
             raise UsageError("give sources= alone, or config_name and data_dir (and source options)")
         config_name = sources.info.name
-        self._reports: dict[str, Report] = {}
+        self._reports: dict[str, QuirkReport] = {}
         super().__init__(config_name=config_name, sources=sources, hash=hash or cache_key(sources), **kwargs)
 
     @property
@@ -89,7 +90,7 @@ class SmnerBench(datasets.GeneratorBasedBuilder):
         return [datasets.SplitGenerator(name=f.split, gen_kwargs={"files": f}) for f in files]
 
     def _generate_examples(self, files: SplitFiles):
-        report = self._reports[files.split] = Report()
+        report = self._reports[files.split] = QuirkReport()
         yield from enumerate(generate_examples(files, report))
         if report.quirks:
             kinds = ", ".join(f"{kind} {n}" for kind, n in report.counts().items())
@@ -108,13 +109,13 @@ class SmnerBench(datasets.GeneratorBasedBuilder):
         for split, report in reports.items():
             write_text(Path(self.cache_dir, REPORT_FILE.format(split=split)), report.to_json())
 
-    def quirk_report(self, split: str) -> Report:
+    def quirk_report(self, split: str) -> QuirkReport:
         """The report stored with the prepared cache for ``split`` (read again from the raw files when the
         cache lacks it, e.g. after a build that stopped between the cache and its reports)."""
         path = Path(self.cache_dir, REPORT_FILE.format(split=split))
         if not path.is_file():
-            report = Report()
+            report = QuirkReport()
             for _ in generate_examples(split_files(self.sources, split), report):
                 pass
             write_text(path, report.to_json())
-        return Report.from_json(path.read_text(encoding="utf-8"))
+        return QuirkReport.from_json(path.read_text(encoding="utf-8"))

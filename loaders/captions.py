@@ -17,13 +17,13 @@ from pathlib import Path
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 
+from .quirks import QuirkReport
 from .rawfile import present, read_text
-from .report import Report
 
 _MPLUG_PREFIX = "imgid:"
 
 
-def _lines(path: Path, report: Report | None = None) -> list[str]:
+def _lines(path: Path, report: QuirkReport | None = None) -> list[str]:
     text = read_text(path, "caption file", report)
     return [line.rstrip("\r") for line in text.split("\n")]
 
@@ -33,7 +33,7 @@ def _image_id(name: str) -> str:
     return name[: -len(".jpg")] if name.lower().endswith(".jpg") else name
 
 
-def read_blip2_captions(path: str | Path, report: Report | None = None) -> dict[str, str]:
+def read_blip2_captions(path: str | Path, report: QuirkReport | None = None) -> dict[str, str]:
     """``{image id: caption}`` from a BLIP-2 caption file."""
     path = Path(path)
     captions: dict[str, str] = {}
@@ -49,7 +49,7 @@ def read_blip2_captions(path: str | Path, report: Report | None = None) -> dict[
     return captions
 
 
-def read_mplug_descriptions(path: str | Path, report: Report | None = None) -> dict[str, str]:
+def read_mplug_descriptions(path: str | Path, report: QuirkReport | None = None) -> dict[str, str]:
     """``{image id: description}`` from an mPLUG-Owl description file (multi-line records)."""
     path = Path(path)
     descriptions: dict[str, str] = {}
@@ -109,7 +109,9 @@ def caption_files(paths: Sequence[str | Path]) -> list[Path]:
     return files
 
 
-def read_captions(paths: Sequence[str | Path], report: Report | None = None) -> tuple[dict[str, str], dict[str, str]]:
+def read_captions(
+    paths: Sequence[str | Path], report: QuirkReport | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
     """``(captions, descriptions)`` from caption files and folders (folders: every ``*.txt`` inside),
     each file's format recognised by :func:`caption_format`."""
     captions: dict[str, str] = {}

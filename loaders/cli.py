@@ -7,8 +7,9 @@ import json
 import sys
 
 from smner_bench.benchmark import options
+from smner_bench.benchmark.registry import SPLITS
 
-from .configs import SPLITS, Sources, add_source_options, source_paths
+from .configs import Sources, add_source_options, source_paths
 
 
 def _prepared(args: argparse.Namespace):

@@ -12,35 +12,14 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from smner_bench.benchmark.errors import MissingDataError, UsageError
-from smner_bench.benchmark.registry import (
-    DATASETS,
-    SPLIT_ALIASES,
-    SPLIT_FILES,
-    SPLITS,
-    DatasetSpec,
-    canonical_split,
-    check_config,
-)
+from smner_bench.benchmark.registry import DATASETS, SPLIT_FILES, DatasetSpec, canonical_split, check_config
 
-__all__ = [
-    "CONFIGS",
-    "SOURCE_OPTIONS",
-    "SPLITS",
-    "SPLIT_ALIASES",
-    "DatasetInfo",
-    "Sources",
-    "add_source_options",
-    "canonical_split",
-    "config_info",
-    "split_file",
-]
-
-DatasetInfo = DatasetSpec  # a config's facts: benchmark/registry.py
-CONFIGS: dict[str, DatasetInfo] = DATASETS
+__all__ = ["SOURCE_OPTIONS", "Sources", "add_source_options", "config_info", "split_file"]
 
 
-def config_info(name: str) -> DatasetInfo:
-    return CONFIGS[check_config(name)]
+def config_info(name: str) -> DatasetSpec:
+    """The registry's facts of a dataset config (``benchmark/registry.py``), an unknown name refused."""
+    return DATASETS[check_config(name)]
 
 
 def split_file(data_dir: str | Path, split: str) -> Path:
@@ -61,7 +40,7 @@ class Sources:
     """Where one build reads from: the one definition of the source options, used by :func:`load`, the
     builder's config, the command line (:func:`add_source_options`) and the cache key. Paths are absolute."""
 
-    info: DatasetInfo
+    info: DatasetSpec
     data_dir: Path
     image_dir: Path | None = None  # <image_dir>/<id>.jpg fills the image feature (and width/height)
     knowledge: Path | None = None  # an LLM-knowledge release (zip or folder) adds "knowledge"
@@ -167,7 +146,7 @@ def add_source_options(
     :meth:`Sources.from_args`."""
     for name in names:
         if name == "config":
-            p.add_argument("config", choices=list(CONFIGS), help="dataset config")
+            p.add_argument("config", choices=list(DATASETS), help="dataset config")
             continue
         kwargs = {**SOURCE_FLAGS[name], **({"help": help[name]} if help and name in help else {})}
         p.add_argument("--" + name.replace("_", "-"), required=name in required, **kwargs)

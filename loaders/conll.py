@@ -23,8 +23,8 @@ from pathlib import Path
 from smner_bench.benchmark.errors import DataFormatError
 from smner_bench.benchmark.tags import TYPE_ALIASES, TYPES, tags_to_spans
 
+from .quirks import QuirkReport
 from .rawfile import MAX_ID_CHARS, MAX_TOKEN_CHARS, read_text
-from .report import Report
 
 _PREFIX = "IMGID:"
 _BAD_TOKEN = re.compile(r"[\x00-\x20\x7f]")  # ASCII controls and the space
@@ -48,7 +48,7 @@ class ConllTweet:
     spans: list[tuple[int, int, str]]  # entities by conlleval's rules, end exclusive
 
 
-def read_conll(path: str | Path, report: Report | None = None) -> list[ConllTweet]:
+def read_conll(path: str | Path, report: QuirkReport | None = None) -> list[ConllTweet]:
     """Read one split file. Quirks (repaired BIO tags, renamed types, duplicate ids) go to ``report``.
 
     Raises :class:`DataFormatError` (file and line) on a token line without a tab, an unknown tag, a
@@ -56,7 +56,7 @@ def read_conll(path: str | Path, report: Report | None = None) -> list[ConllTwee
     UTF-8, an IMGID that is not a plain name, or a token that is not a word (see the module docstring).
     """
     path = Path(path)
-    report = report if report is not None else Report()
+    report = report if report is not None else QuirkReport()
     text = read_text(path, "split file", report)
 
     tweets: list[ConllTweet] = []

@@ -33,7 +33,7 @@ from smner_bench.benchmark import __version__
 from smner_bench.benchmark.safe_output import atomic_folder
 
 from .configs import config_info
-from .report import Report
+from .quirks import QuirkReport
 from .stats import dataset_stats, format_table
 
 MARKER = "<!-- smner-bench export -->"
@@ -78,15 +78,15 @@ def shown_source(path: str, data_dir: str | os.PathLike | None) -> str:
     return Path(name).name + tail
 
 
-def _public(report: Report, data_dir: str | os.PathLike | None) -> Report:
+def _public(report: QuirkReport, data_dir: str | os.PathLike | None) -> QuirkReport:
     """The report with every file named as :func:`shown_source` says."""
-    return Report(
+    return QuirkReport(
         [replace(q, file=shown_source(q.file, data_dir)) for q in report.quirks],
         {shown_source(k, data_dir): v for k, v in report.checksums.items()},
     )
 
 
-def _config_section(name: str, dataset: datasets.DatasetDict, reports: Mapping[str, Report], command: str) -> str:
+def _config_section(name: str, dataset: datasets.DatasetDict, reports: Mapping[str, QuirkReport], command: str) -> str:
     info = config_info(name)
     lines = [
         f"## {name}: {info.title}",
@@ -120,7 +120,7 @@ def _config_section(name: str, dataset: datasets.DatasetDict, reports: Mapping[s
 def export(
     name: str,
     dataset: datasets.DatasetDict,
-    reports: Mapping[str, Report],
+    reports: Mapping[str, QuirkReport],
     out: str | Path,
     *,
     command: str = "",
@@ -165,7 +165,7 @@ def export(
         meta["configs"].sort(key=lambda c: c["config_name"])
         meta["dataset_info"].sort(key=lambda c: c["config_name"])
         (folder / "CARD.md").write_text(_config_section(name, dataset, reports, command) + "\n", encoding="utf-8")
-        quirks = Report()
+        quirks = QuirkReport()
         for report in reports.values():
             quirks.extend(report)
         (folder / "quirks.json").write_text(quirks.to_json(), encoding="utf-8")

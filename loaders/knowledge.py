@@ -20,8 +20,8 @@ from pathlib import Path
 from smner_bench.benchmark import registry
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 
+from .quirks import QuirkReport
 from .rawfile import MAX_TEXT_BYTES, check_file, decode_utf8, present, read_text
-from .report import Report
 
 # A split's file names are the registry's (a dataset release's); only the preference differs: PGIM's and RiVEG's
 # knowledge releases name the validation split valid.txt (all three of theirs), so valid.txt wins over dev.txt
@@ -54,7 +54,7 @@ def _read_member(zf: zipfile.ZipFile, source: Path, member: str) -> bytes:
     return data
 
 
-def _read_text(source: Path, split: str, report: Report | None) -> tuple[str, str]:
+def _read_text(source: Path, split: str, report: QuirkReport | None) -> tuple[str, str]:
     """(display name, text) of a split's file inside a zip or a folder."""
     names = SPLIT_FILES[split]
     if not present(source):
@@ -96,7 +96,9 @@ def knowledge_text(records: Iterable[tuple[Sequence[str], Sequence[str], str]]) 
     )
 
 
-def read_knowledge(source: str | Path, split: str, report: Report | None = None) -> tuple[str, list[KnowledgeRecord]]:
+def read_knowledge(
+    source: str | Path, split: str, report: QuirkReport | None = None
+) -> tuple[str, list[KnowledgeRecord]]:
     """The records of one split of a knowledge release, and the name of the file they came from.
 
     Errors name the file (``release.zip!train.txt`` inside a zip) and the line; a byte-order mark goes
@@ -145,7 +147,7 @@ def align_knowledge(
     records: Sequence[KnowledgeRecord],
     *,
     file: str,
-    report: Report,
+    report: QuirkReport,
 ) -> dict[str, str]:
     """Map tweet id -> knowledge text by token equality, in order.
 

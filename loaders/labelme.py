@@ -42,8 +42,8 @@ from smner_bench.benchmark.io import parse_json
 from smner_bench.benchmark.regions import encode_rle, merge_rles
 from smner_bench.benchmark.submission import BOX_TOLERANCE
 
+from .quirks import QuirkReport
 from .rawfile import MAX_LABELME_BYTES, check_size, read_text
-from .report import Report
 
 REGION_SHAPES = ("polygon", "rectangle", "circle", "mask")
 MAX_SHAPES = 1000  # shapes in one file
@@ -160,7 +160,7 @@ def _dimension(data: dict, key: str, path: Path) -> int:
 
 
 def read_labelme(
-    path: str | Path, report: Report | None = None, expected_size: tuple[int, int] | None = None
+    path: str | Path, report: QuirkReport | None = None, expected_size: tuple[int, int] | None = None
 ) -> LabelmeAnnotation:
     """Read one labelme file into per-label lists of COCO RLE masks (see the module docstring).
 
@@ -168,7 +168,7 @@ def read_labelme(
     size that differs is an error, found before any mask is drawn.
     """
     path = Path(path)
-    report = report if report is not None else Report()
+    report = report if report is not None else QuirkReport()
     text = read_text(path, "labelme file", report, MAX_LABELME_BYTES)
     data = parse_json(text, file=path, problem="unreadable JSON")
     if not isinstance(data, dict):

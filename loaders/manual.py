@@ -14,8 +14,8 @@ from pathlib import Path
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 from smner_bench.benchmark.tags import normalize_type
 
+from .quirks import QuirkReport
 from .rawfile import read_text
-from .report import Report
 
 
 @dataclass
@@ -25,7 +25,7 @@ class ManualExample:
     entities: list[tuple[str, str]] | None  # (text, type), types canonical; None when only in train.txt
 
 
-def _pairs(path: Path, report: Report) -> list[tuple[int, str, str]]:
+def _pairs(path: Path, report: QuirkReport) -> list[tuple[int, str, str]]:
     text = read_text(path, "manual annotation file", report)
     numbered = [(i, line.rstrip("\r")) for i, line in enumerate(text.split("\n"), start=1)]
     numbered = [(i, line) for i, line in numbered if line.strip()]
@@ -65,11 +65,11 @@ def parse_entity_list(text: str, *, file: Path, line: int) -> list[tuple[str, st
     return out
 
 
-def read_manual_annotations(folder: str | Path, report: Report | None = None) -> list[ManualExample]:
+def read_manual_annotations(folder: str | Path, report: QuirkReport | None = None) -> list[ManualExample]:
     """The examples of one year's folder, in the order of ``<year>train.txt``, then the ids that only
     the ``_GPT`` file has (reported)."""
     folder = Path(folder)
-    report = report if report is not None else Report()
+    report = report if report is not None else QuirkReport()
     analyses = sorted(folder.glob("*train.txt"))
     lists = sorted(folder.glob("*train_GPT.txt"))
     if not analyses or not lists:

@@ -31,8 +31,8 @@ import numpy as np
 from smner_bench.benchmark.errors import DataFormatError
 from smner_bench.benchmark.submission import BOX_TOLERANCE
 
+from .quirks import QuirkReport
 from .rawfile import MAX_PIXELS, MAX_SIDE, MAX_XML_BYTES, read_bytes
-from .report import Report
 
 MAX_DEPTH = 64  # element nesting; a VOC file has 4 levels
 
@@ -156,7 +156,7 @@ def check_box(
     path: Path,
     line: int | None,
     what: str,
-    report: Report,
+    report: QuirkReport,
 ) -> list[float]:
     """The box as gold keeps it (see the module docstring): the same, or clipped by at most the tolerance;
     a :class:`DataFormatError` when the validator would refuse it as a prediction."""
@@ -191,13 +191,13 @@ def check_box(
 
 
 def read_voc(
-    path: str | Path, report: Report | None = None, image_size: tuple[int, int] | None = None
+    path: str | Path, report: QuirkReport | None = None, image_size: tuple[int, int] | None = None
 ) -> VocAnnotation:
     """Read one VOC file; every box is checked (see the module docstring) against ``image_size`` when
     given (the image's own size), else the file's ``<size>``. Raises :class:`DataFormatError` naming the
     file, the line and the element; clipped boxes go to ``report``."""
     path = Path(path)
-    report = report if report is not None else Report()
+    report = report if report is not None else QuirkReport()
     root, lines = parse_xml(read_bytes(path, "VOC XML file", MAX_XML_BYTES), path)
     if root.tag != "annotation":
         raise DataFormatError(

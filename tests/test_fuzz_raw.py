@@ -40,8 +40,8 @@ from smner_bench.benchmark.regions import rle_problem
 from smner_bench.benchmark.submission import BOX_TOLERANCE
 from smner_bench.loaders.assemble import Sources, iter_examples
 from smner_bench.loaders.configs import config_info
+from smner_bench.loaders.quirks import QuirkReport
 from smner_bench.loaders.rawfile import MAX_SIDE
-from smner_bench.loaders.report import Report
 
 from .fuzzing import fuzz_settings
 
@@ -86,7 +86,7 @@ def release(sample_dir, tmp_path_factory) -> Path:
 
 def read_release(root: Path) -> list[dict] | SmnerError:
     """Every reader over the release (config smner, images, knowledge, captions): examples, or the error."""
-    report = Report()
+    report = QuirkReport()
     try:
         sources = Sources(
             config_info("smner"),

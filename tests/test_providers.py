@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from smner_bench.loaders import Report, align_knowledge, read_knowledge
+from smner_bench.loaders import QuirkReport, align_knowledge, read_knowledge
 
 from .conftest import IN_CI
 
@@ -255,7 +255,7 @@ def test_knowledge_prompts_and_release_round_trip(tmp_path, sample_dir, hf_cache
     back = load("gmner", sample_dir, knowledge=release, cache_dir=hf_cache)
     assert [r["knowledge"] for r in back["test"]] == [knowledge[r["id"]] for r in ds["test"]]
     _, records = read_knowledge(release, "validation")
-    report = Report()
+    report = QuirkReport()
     align_knowledge(
         [
             (r["id"], r["tokens"], [ds["validation"].features["ner_tags"].feature.names[t] for t in r["ner_tags"]])

@@ -14,7 +14,7 @@ from PIL import Image
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
 from smner_bench.loaders import (
-    Report,
+    QuirkReport,
     align_knowledge,
     decode_rle,
     encode_rle,
@@ -56,7 +56,7 @@ def test_conll_crlf_and_missing_final_blank_line(tmp_path):
 
 def test_conll_reports_repairs_aliases_and_duplicates(tmp_path):
     text = "IMGID:7\nthe\tO\nBig\tI-MISC\nApple\tI-MISC\n\nIMGID:7\nx\tB-ORG\ny\tI-LOC\n\n"
-    report = Report()
+    report = QuirkReport()
     tweets = read_conll(write(tmp_path / "t.txt", text), report)
     assert tweets[0].tags == ["O", "I-OTHER", "I-OTHER"]
     assert tweets[0].spans == [(1, 3, "OTHER")]
@@ -177,7 +177,7 @@ def test_labelme_shapes_groups_and_rle(tmp_path):
         shape("C", [[40, 30], [43, 34]], "mask", mask=png_b64(patch)),
         shape("A", [[0, 0], [5, 5]], "line"),
     ]
-    report = Report()
+    report = QuirkReport()
     ann = read_labelme(write(tmp_path / "1.json", json.dumps(labelme(shapes))), report)
     assert (ann.width, ann.height) == (60, 40)
     assert [len(ann.masks[k]) for k in ("A", "B", "C")] == [1, 2, 1]
@@ -247,7 +247,7 @@ def test_knowledge_zip_and_folder_align_by_tokens(tmp_path):
         name, recs = read_knowledge(source, "validation")
         assert [r.knowledge for r in recs] == ["first one", "third", "stray"]
         assert recs[1].line == 7
-        report = Report()
+        report = QuirkReport()
         tweets = [("t1", ["a", "b"], ["O", "O"]), ("t2", ["b"], ["O"]), ("t3", ["c"], ["B-PER"])]
         aligned = align_knowledge(tweets, recs, file=name, report=report)
         assert aligned == {"t1": "first one", "t3": "third"}  # t2 missing, not shifted
@@ -264,7 +264,7 @@ def test_knowledge_of_another_dataset_is_refused(tmp_path):
     _, recs = read_knowledge(tmp_path, "test")
     tweets = [(str(i), [f"w{i}"], ["O"]) for i in range(4)]
     with pytest.raises(DataFormatError, match="only 0 of 4 tweets align"):
-        align_knowledge(tweets, recs, file="k", report=Report())
+        align_knowledge(tweets, recs, file="k", report=QuirkReport())
 
 
 def test_knowledge_malformed(tmp_path):
@@ -312,7 +312,7 @@ def test_manual_annotations(tmp_path):
         "11\n['NBA', 'ORG'], ['Harry Potter and the Sorcerer's Stone', 'MISC']\n22\nNone\n33\n['X', 'PER']\n",
         "\r\n",
     )
-    report = Report()
+    report = QuirkReport()
     examples = read_manual_annotations(tmp_path, report)
     assert [e.id for e in examples] == ["11", "22", "33"]
     assert examples[0].entities == [("NBA", "ORG"), ("Harry Potter and the Sorcerer's Stone", "OTHER")]
@@ -363,7 +363,7 @@ def test_voc_impossible_boxes_are_errors(tmp_path, box, needle):
 
 
 def test_voc_box_within_one_pixel_is_clipped_and_reported(tmp_path):
-    report = Report()
+    report = QuirkReport()
     ann = read_voc(write(tmp_path / "1.xml", voc_doc((-0.5, 0, 600.5, 401))), report)
     assert ann.objects[0].box == [0.0, 0.0, 600.0, 400.0] and ann.objects[0].line == 3
     [quirk] = report.quirks
@@ -488,7 +488,7 @@ def test_labelme_hostile_json(tmp_path):
         with pytest.raises(DataFormatError) as err:
             read_labelme(path)
         assert err.value.file == str(path) and len(str(err.value)) < 400
-    report = Report()
+    report = QuirkReport()
     path = tmp_path / "bom.json"
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(labelme([])).encode())
     assert read_labelme(path, report).masks == {} and report.counts() == {"utf8-bom": 1}
@@ -540,13 +540,13 @@ def test_image_bombs_damage_and_folders_are_named(tmp_path):
 
 
 def test_conll_bom_odd_and_bad_tokens(tmp_path):
-    report = Report()
+    report = QuirkReport()
     path = tmp_path / "bom.txt"
     path.write_bytes(b"\xef\xbb\xbf" + CONLL.encode())
     assert [t.id for t in read_conll(path, report)] == ["1", "O_2"]
     assert [(q.kind, q.line) for q in report.quirks] == [("utf8-bom", 1)]
 
-    report = Report()
+    report = QuirkReport()
     tweets = read_conll(write(tmp_path / "odd.txt", "IMGID:1\nit\tO\n\xa0\tO\n\x92\tO\n\n"), report)
     assert tweets[0].tokens == ["it", "\xa0", "\x92"]  # kept as released
     assert [(q.kind, q.line) for q in report.quirks] == [("odd-token", 3), ("odd-token", 4)]
@@ -580,7 +580,7 @@ def test_other_text_readers_name_file_and_line(tmp_path):
     with pytest.raises(DataFormatError, match="not UTF-8") as err:
         read_blip2_captions(tmp_path / "cap.txt")
     assert err.value.line == 2
-    report = Report()
+    report = QuirkReport()
     (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbfimgid:1###x\n")
     assert read_mplug_descriptions(tmp_path / "bom.txt", report) == {"1": "x"}
     assert report.counts() == {"utf8-bom": 1}
@@ -625,7 +625,7 @@ def test_assembled_release_names_bad_per_tweet_files(tmp_path):
 
     def run():
         sources = Sources(config_info("smner"), tmp_path, image_dir=tmp_path / "images")
-        return list(iter_examples(sources, "train", Report()))
+        return list(iter_examples(sources, "train", QuirkReport()))
 
     assert run()[0]["width"] == 60
     (tmp_path / "xml" / "1.xml").mkdir()
@@ -639,14 +639,18 @@ def test_assembled_release_names_bad_per_tweet_files(tmp_path):
     (tmp_path / "xml" / "1.xml").unlink()
     write(tmp_path / "xml" / "1.xml", voc_doc((0, 0, 50, 39)).replace("<name>A</name>", "<name>Kevin</name>"))
     # the VOC <size> says 600x400 but the image is 60x40: boxes are checked against the image, a quirk says so
-    report = Report()
+    report = QuirkReport()
     example = next(
         iter_examples(Sources(config_info("gmner"), tmp_path, image_dir=tmp_path / "images"), "train", report)
     )
     assert example["entities"][0]["boxes"] == [[0, 0, 50, 39]] and report.counts() == {"xml-size": 1}
     write(tmp_path / "xml" / "1.xml", voc_doc((0, 0, 500, 39)).replace("<name>A</name>", "<name>Kevin</name>"))
     with pytest.raises(DataFormatError, match="outside the 60x40 image"):
-        list(iter_examples(Sources(config_info("gmner"), tmp_path, image_dir=tmp_path / "images"), "train", Report()))
+        list(
+            iter_examples(
+                Sources(config_info("gmner"), tmp_path, image_dir=tmp_path / "images"), "train", QuirkReport()
+            )
+        )
     (tmp_path / "xml" / "1.xml").unlink()
     write(tmp_path / "masks" / "1.json", json.dumps(labelme([shape("Kevin", [[1, 1], [9, 1], [9, 9]])], h=400, w=600)))
     with pytest.raises(DataFormatError, match="600x400 differs from the image's size 60x40"):

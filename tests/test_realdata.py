@@ -194,7 +194,7 @@ def expected_stats(tweets: list[dict]) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def built(data_root, hf_cache):
-    """``built(name, **options)`` -> (DatasetDict, {split: Report}, {split: rows as dicts}), cached."""
+    """``built(name, **options)`` -> (DatasetDict, {split: QuirkReport}, {split: rows as dicts}), cached."""
     cache: dict = {}
 
     def get(name: str, **options):

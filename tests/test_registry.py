@@ -136,11 +136,13 @@ def test_leaderboard_derives_choices_titles_and_rules(capsys):
 
 
 def test_loaders_and_plim_derive_configs(tmp_path):
+    from smner_bench import loaders
     from smner_bench.baselines.plim.config import PlimConfig
     from smner_bench.loaders import knowledge
-    from smner_bench.loaders.configs import CONFIGS, config_info, split_file
+    from smner_bench.loaders.configs import config_info, split_file
 
-    assert CONFIGS is DATASETS and config_info("gmner").title == "Twitter-GMNER v2.0"
+    assert loaders.DATASETS is DATASETS and config_info("gmner") is DATASETS["gmner"]
+    assert config_info("gmner").title == "Twitter-GMNER v2.0"
     assert (config_info("smner").boxes, config_info("smner").masks) == (True, True)
     assert get_args(PlimConfig.model_fields["dataset"].annotation) == tuple(DATASETS)
     with pytest.raises(ValueError, match="gmner2"):

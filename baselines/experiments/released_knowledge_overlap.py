@@ -20,7 +20,7 @@ from pathlib import Path
 
 from smner_bench.baselines.knowledge import example_pool
 from smner_bench.loaders import (
-    Report,
+    QuirkReport,
     align_knowledge,
     read_captions,
     read_conll,
@@ -64,7 +64,7 @@ def main() -> None:
     for split, name in SPLITS:
         tweets = read_conll(gmner / name)
         _, records = read_knowledge(knowledge_zip, split)
-        knowledge = align_knowledge([(t.id, t.tokens, t.tags) for t in tweets], records, file="k", report=Report())
+        knowledge = align_knowledge([(t.id, t.tokens, t.tags) for t in tweets], records, file="k", report=QuirkReport())
         pairs = [(i, i) for i in pool.held_out[split]] + [(tid, a) for a, s, tid in pool.by_text if s == split]
         pairs = [(t, a) for t, a in pairs if t in knowledge]
         own = [similarity(knowledge[t], annotations[a].analysis) for t, a in pairs]

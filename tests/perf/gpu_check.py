@@ -124,7 +124,7 @@ def ensure_package() -> str:
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
-class Report:
+class Measurements:
     def __init__(self, device: str, quick: bool, budget: float) -> None:
         self.device, self.quick, self.budget = device, quick, budget
         self.start = time.perf_counter()
@@ -251,7 +251,7 @@ def expressions(words: list[str], rng: random.Random, k: int = 2) -> list[str]:
 # ---------------------------------------------------------------------------------------------------- PLIM
 
 
-def plim_section(rep: Report, args, work: Path, words: list[str]) -> None:
+def plim_section(rep: Measurements, args, work: Path, words: list[str]) -> None:
     import torch
     from transformers import BertConfig
 
@@ -370,7 +370,7 @@ def plim_section(rep: Report, args, work: Path, words: list[str]) -> None:
 # ---------------------------------------------------------------------------------------------------- VE, VG, SAM
 
 
-def timed_images(rep: Report, args, figure: str, dtype: str, model_name: str, images, call, texts: int) -> None:
+def timed_images(rep: Measurements, args, figure: str, dtype: str, model_name: str, images, call, texts: int) -> None:
     """``call(image)`` on ``warmup`` images, then on the timed ones: images/s and peak memory."""
     import torch
 
@@ -412,7 +412,7 @@ def to_dtype(model, dtype: str, device: str):
     return model.to(resolve_dtype(dtype, device))
 
 
-def ve_section(rep: Report, args, work: Path, words: list[str]) -> None:
+def ve_section(rep: Measurements, args, work: Path, words: list[str]) -> None:
     import torch
     from transformers import AutoProcessor, BlipForImageTextRetrieval
 
@@ -472,7 +472,7 @@ def ve_section(rep: Report, args, work: Path, words: list[str]) -> None:
     gc.collect()
 
 
-def vg_section(rep: Report, args, work: Path, words: list[str]) -> None:
+def vg_section(rep: Measurements, args, work: Path, words: list[str]) -> None:
     import torch
     from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
 
@@ -541,7 +541,7 @@ def vg_section(rep: Report, args, work: Path, words: list[str]) -> None:
     gc.collect()
 
 
-def sam_section(rep: Report, args, work: Path, words: list[str]) -> None:
+def sam_section(rep: Measurements, args, work: Path, words: list[str]) -> None:
     import numpy as np
     import torch
 
@@ -655,7 +655,7 @@ def main() -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    rep = Report(args.device, args.quick, args.budget_seconds)
+    rep = Measurements(args.device, args.quick, args.budget_seconds)
     env = {
         "figure": "environment",
         "device": args.device,

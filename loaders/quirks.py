@@ -1,6 +1,6 @@
 """The quirk report: everything a reader noticed and did not silently fix.
 
-Every reader appends :class:`Quirk` records to a :class:`Report` instead of fixing or dropping data
+Every reader appends :class:`Quirk` records to a :class:`QuirkReport` instead of fixing or dropping data
 quietly; ``prepare`` prints the report and stores it in the dataset card, the builder stores it with the
 Arrow cache, and ``load`` logs a summary.
 """
@@ -45,7 +45,7 @@ class Quirk:
 
 
 @dataclass
-class Report:
+class QuirkReport:
     """Quirks and the SHA-256 of every raw file read, for one dataset build."""
 
     quirks: list[Quirk] = field(default_factory=list)
@@ -56,7 +56,7 @@ class Report:
             raise ValueError(f"unknown quirk kind {kind!r}")
         self.quirks.append(Quirk(kind, str(file), line, message))
 
-    def extend(self, other: Report) -> None:
+    def extend(self, other: QuirkReport) -> None:
         self.quirks.extend(other.quirks)
         self.checksums.update(other.checksums)
 
@@ -86,6 +86,6 @@ class Report:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> Report:
+    def from_json(cls, text: str) -> QuirkReport:
         data = json.loads(text)
         return cls([Quirk(**q) for q in data["quirks"]], dict(data["checksums"]))
