@@ -328,13 +328,6 @@ class Scorer:
         )
 
 
-def score(
-    submission: Submission, gold: Gold, *, task: str | None = None, match: str | None = None, iou: float = 0.5
-) -> dict:
-    """The report of ``submission`` against ``gold`` as JSON data (``Scorer.report(...).model_dump()``)."""
-    return Scorer.build(submission, gold).report(task, match, iou).model_dump()
-
-
 def score_lines(
     lines: Iterable[str],
     gold: Gold,

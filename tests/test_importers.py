@@ -13,10 +13,10 @@ from smner_bench.baselines.importers import ImportProblems, import_hindex, impor
 from smner_bench.benchmark.cli import main
 from smner_bench.benchmark.errors import DataFormatError
 from smner_bench.benchmark.gold import gold_from_rows
-from smner_bench.benchmark.scoring import score
 from smner_bench.benchmark.submission import read_submission, write_submission
 
 from .conftest import IN_CI
+from .reports import report_json
 
 ROWS = [
     {
@@ -157,7 +157,7 @@ def test_riveg_without_grounding_is_an_mner_submission(tmp_path, gold):
     write_submission(path, out)
     sub = read_submission(path, gold)
     assert sub.tasks() == ("mner",)
-    assert score(sub, gold, task="mner")["results"]["mner"]["tp"] == 2  # the second City Hall is MISC = OTHER
+    assert report_json(sub, gold, task="mner")["results"]["mner"]["tp"] == 2  # the second City Hall is MISC = OTHER
 
 
 GROUNDING = ('{"uniq_id": "475049.jpg#6aac", "box": [12, 11, 198, 290]}',
@@ -176,7 +176,7 @@ def test_riveg_with_grounding_writes_boxes_and_nulls_only_where_the_release_says
     assert (report.task, report.in_image, report.boxes) == ("gmner", 2, 2)
     path = tmp_path / "gmner.jsonl"
     write_submission(path, out)
-    results = score(read_submission(path, gold, task="gmner"), gold, task="gmner", match="text")["results"]
+    results = report_json(read_submission(path, gold, task="gmner"), gold, task="gmner", match="text")["results"]
     assert results["gmner"]["tp"] == 2  # Garfield Park (null = null), City Hall 1 (IoU > 0.5)
 
 
@@ -351,7 +351,7 @@ def test_hindex_with_candidates(tmp_path, gold):
     assert "1 tweets of gmner/test have no block (O_1): not written; score with --allow-missing" in notes
     path = tmp_path / "sub.jsonl"
     write_submission(path, out)
-    report_ = score(read_submission(path, gold, task="gmner", allow_missing=True), gold, task="gmner")
+    report_ = report_json(read_submission(path, gold, task="gmner", allow_missing=True), gold, task="gmner")
     assert report_["results"]["gmner"]["tp"] == 2  # City Hall 1 (IoU 1), City Hall 2 (none)
 
 
@@ -483,7 +483,7 @@ def test_imported_riveg_file_becomes_smner_with_one_command(tmp_path, sample_dir
     assert main([*masks, "-o", str(tmp_path / "smner.jsonl")]) == 0
     sub = read_submission(tmp_path / "smner.jsonl", gold)
     assert sub.tasks() == ("mner", "eeg", "gmner", "ees", "smner")
-    results = score(sub, gold, task="smner")["results"]
+    results = report_json(sub, gold, task="smner")["results"]
     assert results["gmner"]["tp"] == results["mner"]["tp"] == 1  # the entity and its exact box
     assert results["smner"]["pred"] == 1
 
@@ -522,7 +522,7 @@ def test_real_release_imports_as_mner(data_root, gm, tmp_path, name, lines, in_i
     write_submission(path, out, inputs=[release])
     sub = read_submission(path, gm)
     assert sub.tasks() == ("mner",)
-    results = score(sub, gm, task="mner")["results"]["mner"]
+    results = report_json(sub, gm, task="mner")["results"]["mner"]
     assert results["pred"] == lines
     if mner_tp is not None:
         assert results["tp"] == mner_tp  # text matching (10 entities have no span), as `score --task mner` gives

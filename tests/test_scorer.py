@@ -10,8 +10,10 @@ import pytest
 from smner_bench.benchmark.errors import UsageError
 from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.regions import box_ious, encode_rle
-from smner_bench.benchmark.scoring import Scorer, format_report, score
+from smner_bench.benchmark.scoring import Scorer, format_report
 from smner_bench.benchmark.submission import gold_as_submission, read_submission, write_submission
+
+from .reports import report_json
 
 
 def ent(tokens, start, end, kind, boxes=(), masks=()):
@@ -92,7 +94,7 @@ def submit(tmp_path, gold, lines, name="pred.jsonl", **kwargs):
 
 @pytest.mark.parametrize("mode", ["span", "text", "riveg"])
 def test_hand_computed_modes_differ(tmp_path, gold, mode):
-    report = score(submit(tmp_path, gold, PREDICTIONS), gold, task="gmner", match=mode)
+    report = report_json(submit(tmp_path, gold, PREDICTIONS), gold, task="gmner", match=mode)
     for task, tp in EXPECTED_TP[mode].items():
         r = report["results"][task]
         assert (r["tp"], r["pred"], r["gold"]) == (tp, 7, 7), (mode, task)
@@ -102,7 +104,7 @@ def test_hand_computed_modes_differ(tmp_path, gold, mode):
 
 def test_the_three_modes_on_duplicate_texts(tmp_path, gold):
     sub = submit(tmp_path, gold, PREDICTIONS)
-    tps = {mode: score(sub, gold, task="gmner", match=mode)["results"]["gmner"]["tp"] for mode in EXPECTED_TP}
+    tps = {mode: report_json(sub, gold, task="gmner", match=mode)["results"]["gmner"]["tp"] for mode in EXPECTED_TP}
     assert len(set(tps.values())) == 3  # span 3, text 5, riveg 4: the duplicate texts make them disagree
 
 
@@ -117,9 +119,9 @@ def test_threshold_exactly_at_the_boundary(tmp_path):
         [tweet("t", "Kobe", (0, 1, "PER", [[0, 0, 2, 2]]))], dataset="b", split="test", has_boxes=True, has_masks=False
     )
     sub = submit(tmp_path, g, [{"id": "t", "entities": [{"start": 0, "end": 1, "type": "PER", "box": [0, 0, 2, 1]}]}])
-    assert score(sub, g, task="gmner", iou=0.5)["results"]["gmner"]["tp"] == 1  # IoU is exactly 0.5: correct
-    assert score(sub, g, task="gmner", iou=0.5000001)["results"]["gmner"]["tp"] == 0
-    sweep = score(sub, g, task="gmner")["results"]["gmner"]["sweep"]
+    assert report_json(sub, g, task="gmner", iou=0.5)["results"]["gmner"]["tp"] == 1  # IoU is exactly 0.5: correct
+    assert report_json(sub, g, task="gmner", iou=0.5000001)["results"]["gmner"]["tp"] == 0
+    sweep = report_json(sub, g, task="gmner")["results"]["gmner"]["sweep"]
     assert sweep["thresholds"][:2] == [0.5, 0.55] and sweep["tp"] == [1] + [0] * 9
     assert sweep["mean_f1"] == pytest.approx(0.1)
 
@@ -135,7 +137,7 @@ def test_region_corner_cases(tmp_path, gold):
         },
         {"id": "C", "entities": [{"start": 2, "end": 4, "type": "LOC", "box": [0, 0, 10, 10]}]},  # first of two
     ]
-    report = score(submit(tmp_path, gold, lines, allow_missing=True), gold, task="gmner", match="span")
+    report = report_json(submit(tmp_path, gold, lines, allow_missing=True), gold, task="gmner", match="span")
     r = report["results"]["gmner"]
     assert (r["tp"], r["pred"], r["gold"]) == (1, 3, 7)
     grounding = r["grounding"]
@@ -147,7 +149,7 @@ def test_region_corner_cases(tmp_path, gold):
 
 
 def test_per_type_breakdown(tmp_path, gold):
-    results = score(submit(tmp_path, gold, PREDICTIONS), gold, task="gmner", match="span")["results"]
+    results = report_json(submit(tmp_path, gold, PREDICTIONS), gold, task="gmner", match="span")["results"]
     mner = results["mner"]["per_type"]
     assert (mner["ORG"]["tp"], mner["ORG"]["pred"], mner["ORG"]["gold"]) == (0, 0, 1)
     assert (mner["OTHER"]["tp"], mner["OTHER"]["pred"], mner["OTHER"]["gold"]) == (0, 2, 0)
@@ -163,8 +165,8 @@ def test_misc_is_other_except_in_riveg(tmp_path):
     )
     sub = submit(tmp_path, g, [{"id": "t", "entities": [{"start": 0, "end": 2, "type": "MISC", "box": None}]}])
     for mode, tp in (("span", 1), ("text", 1), ("riveg", 0)):
-        assert score(sub, g, task="gmner", match=mode)["results"]["gmner"]["tp"] == tp
-    assert score(sub, g, task="gmner", match="riveg")["results"]["eeg"]["tp"] == 1  # EEG ignores the type
+        assert report_json(sub, g, task="gmner", match=mode)["results"]["gmner"]["tp"] == tp
+    assert report_json(sub, g, task="gmner", match="riveg")["results"]["eeg"]["tp"] == 1  # EEG ignores the type
 
 
 def test_text_only_submissions(tmp_path, gold):
@@ -180,10 +182,10 @@ def test_text_only_submissions(tmp_path, gold):
     ]
     sub = submit(tmp_path, gold, lines, allow_missing=True)
     assert not sub.has_spans
-    report = score(sub, gold, task="gmner")
+    report = report_json(sub, gold, task="gmner")
     assert report["match"] == "text" and report["results"]["gmner"]["tp"] == 2
     with pytest.raises(UsageError, match="span matching needs start/end"):
-        score(sub, gold, task="gmner", match="span")
+        report_json(sub, gold, task="gmner", match="span")
 
 
 def test_masks_smner_and_ees(tmp_path):
@@ -225,7 +227,7 @@ def test_masks_smner_and_ees(tmp_path):
     ]
     sub = submit(tmp_path, g, lines)
     assert sub.tasks() == ("mner", "eeg", "gmner", "ees", "smner")
-    report = score(sub, g)
+    report = report_json(sub, g)
     assert report["task"] == "smner"
     results = report["results"]
     assert list(results) == ["mner", "eeg", "gmner", "ees", "smner"]
@@ -240,7 +242,7 @@ def test_gold_scores_one_and_report_shape(tmp_path, gold):
     assert report.schema_version == 1 and report.task == "gmner" and report.match == "span"
     assert all(r.f1 == 1.0 for r in report.results.values())
     assert report.submission.sha256 and report.gold.model_dump() == {"dataset": "hand/test", "tweets": 4, "entities": 7}
-    assert json.loads(json.dumps(report.model_dump())) == score(sub, gold)  # serialisable, the JSON form
+    assert json.loads(json.dumps(report.model_dump())) == report_json(sub, gold)  # serialisable, the JSON form
     table = format_report(report)
     assert "\nGMNER       100.00  100.00  100.00       7       7       7            100.00\n" in table
 
@@ -252,11 +254,11 @@ def test_task_must_be_supported(tmp_path, gold):
         scorer.report("smner")
     mner_only = gold_from_rows(GOLD_ROWS, dataset="t", split="test", has_boxes=False, has_masks=False)
     sub = submit(tmp_path, mner_only, gold_as_submission(gold, box=True), name="b.jsonl")
-    assert score(sub, mner_only)["task"] == "mner"
+    assert report_json(sub, mner_only)["task"] == "mner"
     with pytest.raises(UsageError, match="has no boxes"):
-        score(sub, mner_only, task="gmner")
+        report_json(sub, mner_only, task="gmner")
     with pytest.raises(UsageError, match="--iou"):
-        score(sub, mner_only, iou=0)
+        report_json(sub, mner_only, iou=0)
 
 
 # --- in memory: score_lines, ScoreReport, MatchTable ----------------------------------------------------
@@ -272,7 +274,7 @@ def test_score_lines_equals_scoring_the_file(tmp_path, gold, mode):
     lines = [json.dumps(x, ensure_ascii=False) for x in PREDICTIONS]
     in_memory = score_lines(lines, gold, task="gmner", match=mode, name=str(path))
     assert isinstance(in_memory, ScoreReport) and in_memory == from_file
-    assert in_memory.model_dump() == score(read_submission(path, gold), gold, task="gmner", match=mode)
+    assert in_memory.model_dump() == report_json(read_submission(path, gold), gold, task="gmner", match=mode)
     assert {t: r.tp for t, r in in_memory.results.items()} == EXPECTED_TP[mode]
 
 

@@ -34,8 +34,9 @@ from smner_bench.benchmark.regions import (
     merge_rles,
     rle_problem,
 )
-from smner_bench.benchmark.scoring import score
 from smner_bench.benchmark.submission import Submission, gold_as_submission, read_submission, write_submission
+
+from .reports import report_json
 
 TYPES = ("PER", "LOC", "ORG", "OTHER")
 VOCAB = ("New", "York", "Park", "@ny")  # tiny on purpose: equal entity texts within a tweet are common
@@ -320,7 +321,7 @@ def read_lines(gold: Gold, lines: list[dict[str, Any]]) -> Submission:
 
 
 def results(sub: Submission, gold: Gold, mode: str, iou: float = 0.5) -> dict[str, dict]:
-    report = score(sub, gold, task="smner", match=mode, iou=iou)
+    report = report_json(sub, gold, task="smner", match=mode, iou=iou)
     assert list(report["results"]) == list(TASKS)
     return report["results"]
 
@@ -749,7 +750,7 @@ def test_empty_submission_validated_for_a_task_scores_zero_on_it(task):
         write_submission(path, [{"id": "t0", "entities": []}])
         sub = read_submission(path, gold, task=task)
     try:
-        report = score(sub, gold, task=task)
+        report = report_json(sub, gold, task=task)
     except UsageError as exc:
         pytest.fail(f"an empty submission accepted for {task} cannot be scored on it: {exc}")
     r = report["results"][task]

@@ -24,10 +24,11 @@ from seqeval.metrics import classification_report, f1_score, precision_score, re
 
 from smner_bench.benchmark.errors import UsageError
 from smner_bench.benchmark.gold import gold_from_rows
-from smner_bench.benchmark.scoring import score
 from smner_bench.benchmark.submission import gold_as_submission, read_submission, write_submission
 from smner_bench.benchmark.tags import from_tags
 from smner_bench.loaders import load
+
+from .reports import report_json
 
 pytestmark = pytest.mark.realdata
 
@@ -154,7 +155,7 @@ def test_mner_matches_seqeval(t15, tmp_path, variant):
     path = tmp_path / f"{variant}.jsonl"
     write_submission(path, lines)
     sub = read_submission(path, t15.gold)
-    got = score(sub, t15.gold, task="mner", match="span")["results"]["mner"]
+    got = report_json(sub, t15.gold, task="mner", match="span")["results"]["mner"]
 
     assert got["precision"] == pytest.approx(precision_score(y_true, y_pred), abs=TOL)
     assert got["recall"] == pytest.approx(recall_score(y_true, y_pred), abs=TOL)
@@ -490,7 +491,7 @@ IOUS = [0.5, math.nextafter(0.5, 1.0), 0.75]
 @pytest.mark.parametrize("iou", IOUS, ids=["0.5", "0.5+ulp", "0.75"])
 @pytest.mark.parametrize("mode", ["span", "text", "riveg"])
 def test_gmner_matches_brute_force(gm, perturbed, mode, iou):
-    report = score(perturbed.sub, gm.gold, task="gmner", match=mode, iou=iou)
+    report = report_json(perturbed.sub, gm.gold, task="gmner", match=mode, iou=iou)
     assert set(report["results"]) == {"mner", "eeg", "gmner"}
     for task in ("mner", "eeg", "gmner"):
         want = perturbed.brute.figures(task, mode, iou)
@@ -510,8 +511,8 @@ def test_gmner_matches_brute_force(gm, perturbed, mode, iou):
 def test_threshold_is_inclusive(gm, perturbed):
     """IoU exactly 0.5 counts at 0.5 and not one ulp above; the perturbed file has many such boxes."""
     for mode in ("span", "text", "riveg"):
-        at = score(perturbed.sub, gm.gold, task="gmner", match=mode, iou=0.5)["results"]["gmner"]["tp"]
-        above = score(perturbed.sub, gm.gold, task="gmner", match=mode, iou=IOUS[1])["results"]["gmner"]["tp"]
+        at = report_json(perturbed.sub, gm.gold, task="gmner", match=mode, iou=0.5)["results"]["gmner"]["tp"]
+        above = report_json(perturbed.sub, gm.gold, task="gmner", match=mode, iou=IOUS[1])["results"]["gmner"]["tp"]
         assert at - above >= 20, mode
         assert (at, above) == (
             perturbed.brute.figures("gmner", mode, 0.5)["tp"],
@@ -532,7 +533,7 @@ def test_modes_differ_on_repeated_text(gm, tmp_path):
     write_submission(path, lines)
     sub = read_submission(path, gm.gold, task="gmner")
     brute = Brute(preds_of(lines), gm.golds)
-    got = {mode: score(sub, gm.gold, task="gmner", match=mode)["results"] for mode in ("span", "text", "riveg")}
+    got = {mode: report_json(sub, gm.gold, task="gmner", match=mode)["results"] for mode in ("span", "text", "riveg")}
     for task in ("mner", "eeg", "gmner"):
         package = {mode: got[mode][task]["tp"] for mode in got}
         expected = {mode: brute.figures(task, mode)["tp"] for mode in got}
@@ -558,7 +559,7 @@ def test_misc_is_other_except_in_riveg(gm, tmp_path):
     brute = Brute(preds_of(lines), gm.golds)
     total = len(gm.golds)
     for mode in ("span", "text", "riveg"):
-        results = score(sub, gm.gold, task="gmner", match=mode)["results"]
+        results = report_json(sub, gm.gold, task="gmner", match=mode)["results"]
         for task in ("mner", "eeg", "gmner"):
             check_task(results[task], brute.figures(task, mode), f"{task}/{mode} (MISC)")
         typed_tp = total - misc if mode == "riveg" else total
@@ -586,14 +587,14 @@ def test_text_only_predictions(gm, perturbed, tmp_path):
     assert not sub.has_spans
     brute = Brute(preds_of(lines), gm.golds)
     for mode in ("text", "riveg"):
-        results = score(sub, gm.gold, task="gmner", match=mode)["results"]
+        results = report_json(sub, gm.gold, task="gmner", match=mode)["results"]
         for task in ("mner", "eeg", "gmner"):
             want = brute.figures(task, mode)
             check_task(results[task], want, f"text-only {task}/{mode}")
             # dropping the spans changes nothing in these modes
             assert want["tp"] == perturbed.brute.figures(task, mode)["tp"]
-    default = score(sub, gm.gold, task="gmner")
+    default = report_json(sub, gm.gold, task="gmner")
     assert default["match"] == "text"
     assert default["results"]["gmner"]["tp"] == brute.figures("gmner", "text")["tp"]
     with pytest.raises(UsageError, match="span"):
-        score(sub, gm.gold, task="gmner", match="span")
+        report_json(sub, gm.gold, task="gmner", match="span")
