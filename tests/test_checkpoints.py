@@ -363,8 +363,7 @@ def test_llm_device_map_places_the_model_and_needs_accelerate(root, monkeypatch)
 
 @pytest.fixture(scope="module")
 def counting_server():
-    from http.server import ThreadingHTTPServer
-
+    from .servers import local_endpoint
     from .test_providers import Handler
 
     class Counting(Handler):
@@ -381,11 +380,8 @@ def counting_server():
                 with Counting.lock:
                     Counting.in_flight -= 1
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Counting)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", Counting
-    httpd.shutdown()
+    with local_endpoint(Counting) as url:
+        yield url, Counting
 
 
 @pytest.mark.parametrize("concurrency", [1, 3])

@@ -8,8 +8,7 @@ import base64
 import io
 import json
 import math
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from PIL import Image
@@ -20,6 +19,8 @@ from smner_bench.benchmark.cli import main
 from smner_bench.benchmark.gold import load_gold
 from smner_bench.benchmark.scoring import score_lines
 from smner_bench.benchmark.submission import read_submission
+
+from .servers import local_endpoint
 
 USAGE = {"prompt_tokens": 100, "completion_tokens": 7, "total_tokens": 107}
 
@@ -48,11 +49,8 @@ class Fake(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def endpoint():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Fake)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
+    with local_endpoint(Fake) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from smner_bench.loaders import QuirkReport, align_knowledge, read_knowledge
 
 from .conftest import IN_CI
+from .servers import local_endpoint
 
 torch = pytest.importorskip("torch") if not IN_CI else __import__("torch")
 
@@ -68,11 +68,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
+    with local_endpoint(Handler) as url:
+        yield url
 
 
 def http_llm(server, **kwargs):
