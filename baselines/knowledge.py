@@ -194,6 +194,11 @@ class MseaPrompt:
     examples: list[str]  # the in-context examples' tweet ids, most similar first
     prompt: str
 
+    @property
+    def request(self) -> Request:
+        """The LLM request of this prompt, keyed by tweet id."""
+        return Request(self.prompt, key=self.id)
+
 
 def msea_prompts(
     rows: Sequence[Mapping],
@@ -244,18 +249,6 @@ def msea_prompts(
     ]
 
 
-def build_prompts(
-    rows: Sequence[Mapping],
-    images: Mapping[str, str],
-    examples: Sequence[Example],
-    encoder,
-    n: int = 5,
-    annotated: np.ndarray | None = None,
-) -> list[Request]:
-    """The LLM requests of :func:`msea_prompts` (keyed by tweet id)."""
-    return [Request(p.prompt, key=p.id) for p in msea_prompts(rows, images, examples, encoder, n, annotated)]
-
-
 @dataclass
 class MseaPrompter:
     """MSEA made once for a dataset: the example pool, the feature encoder and the examples' features; then
@@ -300,8 +293,7 @@ def build_knowledge(
     builder of ``baseline knowledge`` (a split at a time) and the runner's knowledge stage (a shard)."""
     if prompter is None:
         return llm.generate([Request("", key=r["id"]) for r in rows])
-    p = prompter
-    return llm.generate(build_prompts(rows, images, p.pool.examples, p.encoder, p.top_n, p.features))
+    return llm.generate([p.request for p in prompter.prompts(rows, images)])
 
 
 def write_release(

@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch") if not IN_CI else __import__("torch")
 
 from smner_bench.baselines import tiny  # noqa: E402
 from smner_bench.baselines.expansion import expand, expansion_prompt, referring_expression  # noqa: E402
-from smner_bench.baselines.knowledge import build_prompts, write_release  # noqa: E402
+from smner_bench.baselines.knowledge import msea_prompts, write_release  # noqa: E402
 from smner_bench.baselines.msea import QUESTION, Example, heuristic_prompt, top_n  # noqa: E402
 from smner_bench.baselines.providers.cache import AnswerCache  # noqa: E402
 from smner_bench.baselines.providers.encoder import Encoder  # noqa: E402
@@ -244,7 +244,7 @@ def test_knowledge_prompts_and_release_round_trip(tmp_path, sample_dir, hf_cache
         Example("Kobe Bryant wins", "a man", "Named entities: Kobe Bryant (person)"),
         Example("Paris in spring", "a city", "Named entities: Paris (location)"),
     ]
-    requests = build_prompts(list(ds["test"]), images, examples, Encoder(str(sample_encoder)), n=1)
+    requests = [p.request for p in msea_prompts(list(ds["test"]), images, examples, Encoder(str(sample_encoder)), n=1)]
     assert len(requests) == 12 and all(r.prompt.count("\nAnswer:") == 2 for r in requests)
     assert requests[0].key == ds["test"][0]["id"]
     knowledge = {r["id"]: f"Named entities : {len(r['tokens'])} words" for s in ds for r in ds[s]}
