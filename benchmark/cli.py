@@ -86,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(core_only=_command(argv) in CORE_COMMANDS)
     args = parser.parse_args(argv)
+    args.argv = argv  # what cli_options.invocation records
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s: %(message)s",

@@ -1,6 +1,8 @@
 """Command-line options that every part's commands share, defined once: where a split's gold comes from
-(``--dataset``, ``--split``, ``--data-dir`` | ``--gold``) and the entity identity (``--match``). Light to import:
-the registry only, so registering a command stays fast."""
+(``--dataset``, ``--split``, ``--data-dir`` | ``--gold``), the entity identity (``--match``), and the
+invocation a command records in what it writes (:func:`invocation`). Light to import: the registry only, so
+registering a command stays fast. (The baselines' runtime options, ``--device``/``--threads``/``--dtype``, are
+in ``baselines/commands/_options.py``: the core runs no model.)"""
 
 from __future__ import annotations
 
@@ -26,3 +28,12 @@ def add_match(p: argparse.ArgumentParser, help: str | None = None) -> None:
         choices=MATCH_MODES,
         help=help or "entity identity: span (default when spans are given), text, or riveg",
     )
+
+
+def invocation(args: argparse.Namespace) -> str:
+    """The command this process runs, as a record (``run.json``, model metadata, export cards): the arguments
+    ``main`` parsed (``args.argv``; ``sys.argv[1:]`` when a command body is called without it), by
+    :func:`~.safe_output.recorded_command`'s rule (paths under the current or home folder made relative)."""
+    from .safe_output import recorded_command
+
+    return recorded_command(getattr(args, "argv", None))

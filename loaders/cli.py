@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from smner_bench.benchmark import options
 from smner_bench.benchmark.registry import SPLITS
@@ -21,7 +20,8 @@ def _prepared(args: argparse.Namespace):
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from smner_bench.benchmark.safe_output import check_folder, recorded_command
+    from smner_bench.benchmark.cli_options import invocation
+    from smner_bench.benchmark.safe_output import check_folder
 
     from .export import export, legacy_export
 
@@ -31,9 +31,14 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     for split, report in reports.items():
         print(f"== {args.config} {split}: {len(dataset[split])} tweets; quirks:")
         print("  " + report.summary(examples=3).replace("\n", "\n  "))
-    command = recorded_command() if sys.argv[0].endswith("smner-bench") else ""
     out = export(
-        args.config, dataset, reports, args.out, command=command, data_dir=args.data_dir, inputs=source_paths(args)
+        args.config,
+        dataset,
+        reports,
+        args.out,
+        command=invocation(args),
+        data_dir=args.data_dir,
+        inputs=source_paths(args),
     )
     print(f"wrote {out} (read it with datasets.load_dataset({str(out)!r}, {args.config!r}))")
     return 0

@@ -92,3 +92,14 @@ def test_runtime_options_of_the_baselines_share_one_definition():
             seen["threads"] += 1
             assert actions["threads"].type in (positive_int, int) and actions["threads"].default is None, names
     assert seen["device"] >= 7 and seen["threads"] >= 4, seen
+
+
+def test_the_invocation_is_what_main_parsed():
+    """Every record of a command (run.json, model metadata, export cards) holds the arguments main() parsed, by
+    recorded_command's rule, whatever sys.argv says (a notebook, a test, a wrapper calling main(argv))."""
+    import os
+
+    from smner_bench.benchmark.cli_options import invocation
+
+    args = argparse.Namespace(argv=["score", os.path.join(os.getcwd(), "p.jsonl"), "--json", "/elsewhere/r.json"])
+    assert invocation(args) == "smner-bench score p.jsonl --json /elsewhere/r.json"

@@ -16,9 +16,10 @@ BOX_FORMATS = ("pixels", "resized-pixels", "norm1000", "norm1")
 
 
 def cmd_mllm(args: argparse.Namespace) -> int:
+    from smner_bench.benchmark.cli_options import invocation
     from smner_bench.benchmark.errors import MissingDataError, UsageError
     from smner_bench.benchmark.gold import load_gold
-    from smner_bench.benchmark.safe_output import output_file, recorded_command, write_json
+    from smner_bench.benchmark.safe_output import output_file, write_json
     from smner_bench.benchmark.submission import write_submission
 
     from .. import mllm
@@ -101,7 +102,7 @@ def cmd_mllm(args: argparse.Namespace) -> int:
     write_submission(args.output, lines, inputs=[*inputs, args.cache, meta])
     usage = llm.usage
     metadata = {
-        "command": recorded_command(),
+        "command": invocation(args),
         "baseline": "mllm",
         "dataset": args.dataset,
         "split": gold.split,

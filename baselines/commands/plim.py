@@ -72,7 +72,8 @@ def plim_config(args: argparse.Namespace):
 
 
 def cmd_plim_train(args: argparse.Namespace) -> int:
-    from smner_bench.benchmark.safe_output import owned_folder, recorded_command, write_json
+    from smner_bench.benchmark.cli_options import invocation
+    from smner_bench.benchmark.safe_output import owned_folder, write_json
 
     from ..launcher import is_main_process
     from ..plim.train import inputs_of, train
@@ -81,7 +82,7 @@ def cmd_plim_train(args: argparse.Namespace) -> int:
     inputs = [args.config, *inputs_of(cfg)]
     if is_main_process():  # under a launcher, one process writes
         out = owned_folder(cfg.out, "plim", inputs=inputs)
-        write_json(out / "run.json", {"command": recorded_command(), "config": cfg.model_dump()}, inputs=inputs)
+        write_json(out / "run.json", {"command": invocation(args), "config": cfg.model_dump()}, inputs=inputs)
         logging.getLogger("smner_bench").setLevel(logging.INFO)
     history = train(cfg)
     if is_main_process():

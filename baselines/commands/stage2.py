@@ -83,7 +83,8 @@ def cmd_expand(args: argparse.Namespace) -> int:
 def cmd_caption_ve(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from smner_bench.benchmark.safe_output import owned_folder, recorded_command, write_json
+    from smner_bench.benchmark.cli_options import invocation
+    from smner_bench.benchmark.safe_output import owned_folder, write_json
     from smner_bench.loaders import load
 
     from ..caption_ve import (
@@ -121,7 +122,7 @@ def cmd_caption_ve(args: argparse.Namespace) -> int:
     model, tokenizer, _ = load_caption_ve(out / "model")
     probs = predict_probabilities(model, tokenizer, test, max_length=args.max_length)
     results = {
-        "command": recorded_command(),
+        "command": invocation(args),
         "train_examples": len(train),
         **meta,
         "test": evaluate(probs, np.array([e.label for e in test]), meta["threshold"]),
@@ -137,8 +138,9 @@ def cmd_caption_ve(args: argparse.Namespace) -> int:
 
 def cmd_ve_vg_train(args: argparse.Namespace) -> int:
     """``baseline ve-train`` and ``baseline vg-train``: the same data steps, then each stage's trainer."""
+    from smner_bench.benchmark.cli_options import invocation
     from smner_bench.benchmark.errors import UsageError
-    from smner_bench.benchmark.safe_output import check_folder, recorded_command
+    from smner_bench.benchmark.safe_output import check_folder
     from smner_bench.loaders import load
 
     from ..stage2_data import training_sets
@@ -169,7 +171,7 @@ def cmd_ve_vg_train(args: argparse.Namespace) -> int:
         "mixed_precision": mixed_precision(args),
         "workers": args.workers,
         "cache_mb": args.image_cache_mb,
-        "command": recorded_command(),
+        "command": invocation(args),
         "inputs": inputs,
     }
     if args.stage == "ve":
