@@ -589,16 +589,19 @@ def test_mutated_entry_files_are_good_or_excluded(board, root, capsys):
 
 
 def test_repository_scored_entries_verify_on_the_real_gold(data_root, capsys):
+    """Every scored entry of the repository, re-scored on the real gold of its dataset (the RiVEG release entries
+    imported again from the data folder): every figure equal."""
     from smner_bench.leaderboard.store import DEFAULT_ROOT
 
     scored = sorted((DEFAULT_ROOT / "scored").glob("*.json"))
     assert scored and read_entries().bad == []
-    datasets = {(json.loads(p.read_text())["dataset"], json.loads(p.read_text())["split"]) for p in scored}
-    assert datasets == {("gmner", "test")}  # the data folder below holds that split
-    folder = data_root / "twitter-gmner" / "v2.0"
-    data = ["--dataset", "gmner", "--split", "test", "--data-dir", str(folder), "--release-root", str(data_root)]
-    assert main(["leaderboard", "verify", *data]) == 0  # the RiVEG release entries are imported again
-    assert f"{len(scored)} scored entries on gmner/test verify" in capsys.readouterr().out
+    found = [(json.loads(p.read_text())["dataset"], json.loads(p.read_text())["split"]) for p in scored]
+    folders = {"gmner": "twitter-gmner/v2.0", "twitter2015": "twitter2015", "twitter2017": "twitter2017"}
+    assert {d for d, _ in found} <= set(folders) and {s for _, s in found} == {"test"}
+    for dataset in sorted({d for d, _ in found}):
+        data = ["--dataset", dataset, "--split", "test", "--data-dir", str(data_root / folders[dataset])]
+        assert main(["leaderboard", "verify", *data, "--release-root", str(data_root)]) == 0, dataset
+        assert f"{found.count((dataset, 'test'))} scored entries on {dataset}/test verify" in capsys.readouterr().out
 
 
 # --- red-team round 2: entity order, dataset version, format characters, pydantic messages -------------------
