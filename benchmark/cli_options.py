@@ -7,6 +7,7 @@ in ``baselines/commands/_options.py``: the core runs no model.)"""
 from __future__ import annotations
 
 import argparse
+from pathlib import PurePosixPath
 
 from .registry import DATASET_NAMES, MATCH_MODES
 
@@ -30,10 +31,45 @@ def add_match(p: argparse.ArgumentParser, help: str | None = None) -> None:
     )
 
 
-def invocation(args: argparse.Namespace) -> str:
-    """The command this process runs, as a record (``run.json``, model metadata, export cards): the arguments
-    ``main`` parsed (``args.argv``; ``sys.argv[1:]`` when a command body is called without it), by
-    :func:`~.safe_output.recorded_command`'s rule (paths under the current or home folder made relative)."""
+def invocation(args: argparse.Namespace, *, published: bool = False) -> str:
+    """The command this process runs, as a record: the arguments ``main`` parsed (``args.argv``;
+    ``sys.argv[1:]`` when a command body is called without it). For the user's own records (``run.json``, model
+    metadata) by :func:`~.safe_output.recorded_command`'s rule (paths under the current or home folder made
+    relative); ``published`` (an export card, a leaderboard page): every path reduced to its last component
+    (:func:`redact_command`)."""
     from .safe_output import recorded_command
 
-    return recorded_command(getattr(args, "argv", None))
+    command = recorded_command(getattr(args, "argv", None))
+    return redact_command(command) if published else command
+
+
+def _looks_like_path(token: str) -> bool:
+    return "/" in token or "\\" in token or token.startswith("~")
+
+
+def _name(token: str) -> str:
+    name = PurePosixPath(token.replace("\\", "/").rstrip("/")).name
+    return name or "."
+
+
+def redact_command(command: str) -> str:
+    """The command with every path reduced to its last component: ``--meta /tmp/m.yaml`` -> ``--meta m.yaml``,
+    so that no published page or card shows a user's folders.
+
+    >>> redact_command("smner-bench leaderboard submit /home/ann/p.jsonl --data-dir=../data/gmner --iou 0.5")
+    'smner-bench leaderboard submit p.jsonl --data-dir=gmner --iou 0.5'
+    """
+    import shlex
+
+    try:
+        tokens = shlex.split(command)
+    except ValueError:
+        tokens = command.split()
+    out = []
+    for token in tokens:
+        option, eq, value = token.partition("=")
+        if eq and option.startswith("-"):
+            out.append(f"{option}={_name(value) if _looks_like_path(value) else value}")
+        else:
+            out.append(_name(token) if _looks_like_path(token) else token)
+    return shlex.join(out)

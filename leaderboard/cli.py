@@ -58,7 +58,7 @@ def _fail_if_excluded(bad: list) -> None:
 
 def submitted_command(args: argparse.Namespace) -> str:
     """The command as published in the entry: every path reduced to its file name."""
-    from .submit import redact_command
+    from smner_bench.benchmark.cli_options import redact_command
 
     parts = ["smner-bench", "leaderboard", "submit", args.predictions, "--meta", args.meta]
     parts += ["--dataset", args.dataset, "--split", args.split]

@@ -14,12 +14,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from smner_bench.benchmark import __version__
+from smner_bench.benchmark.cli_options import redact_command
 from smner_bench.benchmark.safe_output import FOLDER_MODE, atomic_folder, write_bytes, write_text
 
 from .entry import SUBTASKS
 from .render import Row, board_title, boards, cells, columns
 from .store import Stored
-from .submit import redact_command
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }

@@ -9,7 +9,6 @@ import hashlib
 import io
 import json
 import os
-import shlex
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from smner_bench.benchmark import __version__, registry
+from smner_bench.benchmark.cli_options import redact_command
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, SmnerError, UsageError
 from smner_bench.benchmark.gold import Gold
 from smner_bench.benchmark.scoring import PRF, Scorer, ScoreReport
@@ -133,39 +133,6 @@ def file_content_digest(path: str | os.PathLike, *, gzipped: bool = False) -> st
 
 
 # --- commands as published ----------------------------------------------------------------------------------
-
-PATH_OPTIONS = ("--meta", "--data-dir", "--gold", "--entries", "--images", "--predictions", "-o", "--output", "--out")
-
-
-def _looks_like_path(token: str) -> bool:
-    return "/" in token or "\\" in token or token.startswith("~")
-
-
-def _name(token: str) -> str:
-    name = Path(token.replace("\\", "/").rstrip("/")).name
-    return name or "."
-
-
-def redact_command(command: str) -> str:
-    """The command with every path reduced to its last component: ``--meta /tmp/m.yaml`` -> ``--meta m.yaml``,
-    so that no published page shows a submitter's folders.
-
-    >>> redact_command("smner-bench leaderboard submit /home/ann/p.jsonl --data-dir=../data/gmner --iou 0.5")
-    'smner-bench leaderboard submit p.jsonl --data-dir=gmner --iou 0.5'
-    """
-    try:
-        tokens = shlex.split(command)
-    except ValueError:
-        tokens = command.split()
-    out = []
-    for token in tokens:
-        option, eq, value = token.partition("=")
-        if eq and option.startswith("-"):
-            out.append(f"{option}={_name(value) if _looks_like_path(value) else value}")
-        else:
-            out.append(_name(token) if _looks_like_path(token) else token)
-    return shlex.join(out)
-
 
 # --- entries from reports ---------------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         dataset,
         reports,
         args.out,
-        command=invocation(args),
+        command=invocation(args, published=True),
         data_dir=args.data_dir,
         inputs=source_paths(args),
     )

@@ -24,12 +24,13 @@ import pytest
 from PIL import Image
 
 from smner_bench.benchmark.cli import main
+from smner_bench.benchmark.cli_options import redact_command
 from smner_bench.benchmark.gold import GoldEntity, GoldTweet
 from smner_bench.benchmark.metrics import prf
 from smner_bench.benchmark.submission import write_submission
 from smner_bench.leaderboard.entry import PRINTED_F1_EXCEPTIONS, Entry, f1_consistent, sealed
 from smner_bench.leaderboard.store import entry_json, read_entries
-from smner_bench.leaderboard.submit import content_digest, redact_command
+from smner_bench.leaderboard.submit import content_digest
 from smner_bench.leaderboard.visualize import MAX_PIXELS, Refused, check_box, check_mask, render_tweet
 from smner_bench.loaders.sample_predictions import sample_predictions
 
