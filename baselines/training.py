@@ -364,13 +364,17 @@ def fit_recipe(
 def finishing(accelerator):
     """The work after :func:`fit` that only the main process does (dev scoring, saving): yields whether this is
     the main process; on leaving (a return, an error) every process waits for the others, then the process group
-    is closed. A gloo group left to the interpreter's exit, while another rank still saves, can abort a process
-    ("terminate called without an active exception")."""
+    is closed, after the prepared (DDP) models that hold it are released. A gloo group left to the interpreter's
+    exit (a DDP wrapper still holding it) can abort a process: "terminate called without an active exception"."""
     try:
         yield accelerator.is_main_process
     finally:
         accelerator.wait_for_everyone()
         if torch.distributed.is_available() and torch.distributed.is_initialized():
+            import gc
+
+            accelerator.free_memory()  # the DDP wrappers and prepared optimizers
+            gc.collect()
             torch.distributed.destroy_process_group()
 
 
