@@ -208,23 +208,26 @@ def build_entry(
     return sealed(entry)
 
 
-def score_copy(copy: Path, file_name: str, gold: Gold, *, task: str, match: str, iou: float) -> tuple[ScoreReport, str]:
-    """Score a kept gzip copy through the same path as ``submit`` (read as a file named ``file_name``, with the
-    file-level checks, decompressed as it is read: no temporary file); returns the report and the copy's
-    canonical content digest."""
-    with gzip.open(copy, "rb") as f:
+def _score_stream(opener, file_name: str, gold: Gold, *, task: str, match: str, iou: float) -> tuple[ScoreReport, str]:
+    """Score the submission ``opener()`` reads (binary) through the same path as ``submit`` (read as a file named
+    ``file_name``, with the file-level checks); returns the report and its canonical content digest."""
+    with opener() as f:
         submission = read_submission(f, gold, name=file_name, task=task)
     report = Scorer.build(submission, gold).report(task, match, iou)
-    return report, file_content_digest(copy, gzipped=True)
+    with opener() as f:
+        return report, content_digest(f)
+
+
+def score_copy(copy: Path, file_name: str, gold: Gold, *, task: str, match: str, iou: float) -> tuple[ScoreReport, str]:
+    """Score a kept gzip copy, decompressed as it is read (no temporary file)."""
+    return _score_stream(lambda: gzip.open(copy, "rb"), file_name, gold, task=task, match=match, iou=iou)
 
 
 def score_bytes(
     data: bytes, file_name: str, gold: Gold, *, task: str, match: str, iou: float
 ) -> tuple[ScoreReport, str]:
     """:func:`score_copy` of a submission held in memory (a release imported again)."""
-    submission = read_submission(io.BytesIO(data), gold, name=file_name, task=task)
-    report = Scorer.build(submission, gold).report(task, match, iou)
-    return report, content_digest(io.BytesIO(data))
+    return _score_stream(lambda: io.BytesIO(data), file_name, gold, task=task, match=match, iou=iou)
 
 
 def rescore(stored: Stored, gold: Gold, release_root: str | os.PathLike | None = None) -> Entry:
