@@ -51,7 +51,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -60,6 +59,7 @@ from smner_bench.benchmark.tags import TYPES
 
 from .importers import locate
 from .msea import normalized_text
+from .providers.http import check_url
 from .providers.llm import ImagePart, Request
 
 BOX_FORMATS = ("pixels", "resized-pixels", "norm1000", "norm1")
@@ -71,6 +71,9 @@ PROMPT_VERSION = 1  # recorded in the metadata; bump when the prompt's wording c
 ENTITY_KEYS = ("entity", "text", "name")
 TYPE_KEYS = ("type", "label")
 BOX_KEYS = ("box", "bbox", "bbox_2d")
+MAX_ANSWER_CHARS = 100_000  # an answer longer than this is invalid (a tweet's entities fit in a few hundred)
+MAX_DECODE_ATTEMPTS = 64  # brackets in the text from which a JSON value is tried, at most
+MAX_COORDINATE = 1e6  # a box number larger in magnitude is invalid (no image or convention comes near it)
 TYPE_SPELLINGS = {
     **{k: "PER" for k in ("per", "person", "persons", "people", "personname")},
     **{k: "LOC" for k in ("loc", "location", "locations", "place", "places", "gpe")},
@@ -84,22 +87,12 @@ TYPE_SPELLINGS = {
 
 
 def check_endpoint(url: str) -> str:
-    """An OpenAI-compatible base URL (``http(s)://host[:port]/v1``), or a usage error.
+    """The ``--endpoint`` option: an OpenAI-compatible base URL (``http(s)://host[:port]/v1``), or a usage error.
 
     >>> check_endpoint("http://localhost:8000/v1")
     'http://localhost:8000/v1'
     """
-    parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018 (raises on a port that is not a number)
-    except ValueError:
-        parts = parts._replace(netloc="")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(
-            f"--endpoint {url[:100]!r}: expected the base URL of an OpenAI-compatible API, "
-            "e.g. http://localhost:8000/v1 (requests go to <URL>/chat/completions)"
-        )
-    return url
+    return check_url(url, "--endpoint")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -373,26 +366,33 @@ def extract_entities(answer: str) -> list:
     text = answer.strip()
     if not text:
         raise InvalidAnswer("an empty answer")
+    if len(text) > MAX_ANSWER_CHARS:
+        raise InvalidAnswer(f"an answer of {len(text)} characters (at most {MAX_ANSWER_CHARS} are read)")
     for candidate in (text, *(m.group(1).strip() for m in _FENCE.finditer(text))):
-        try:
-            found = _entities_of(json.loads(candidate))
-        except (json.JSONDecodeError, RecursionError):
-            continue
+        found = _entities_of(_decode(candidate))
         if found is not None:
             return found
     first = None  # the first list found, when none holds only objects
-    for m in re.finditer(r"[\[{]", text):
-        try:
-            value, _ = _DECODER.raw_decode(text, m.start())
-        except (json.JSONDecodeError, RecursionError):
-            continue
-        found = _entities_of(value)
+    for n, m in enumerate(re.finditer(r"[\[{]", text)):
+        if n == MAX_DECODE_ATTEMPTS:  # each attempt may read to the end: the work stays linear in the text
+            break
+        found = _entities_of(_decode(text, m.start()))
         if found is not None and all(isinstance(item, dict) for item in found):
             return found
         first = found if first is None else first
     if first is not None:
         return first
     raise InvalidAnswer(f"no JSON list of entities in the answer: {_short(text)}")
+
+
+def _decode(text: str, start: int | None = None) -> Any:
+    """The JSON value ``text`` is (``start`` None) or begins with at ``start``, or None when there is none (a
+    ValueError covers JSONDecodeError and an integer of over 4,300 digits; RecursionError a value nested too
+    deeply)."""
+    try:
+        return json.loads(text) if start is None else _DECODER.raw_decode(text, start)[0]
+    except (ValueError, RecursionError):
+        return None
 
 
 def _short(value: Any, n: int = 80) -> str:
@@ -421,7 +421,13 @@ def _first(item: dict, keys: Sequence[str]) -> tuple[str | None, Any]:
 
 
 def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """A JSON number a box may hold: finite and at most :data:`MAX_COORDINATE` in magnitude (compared exactly, so
+    an integer of hundreds of digits is refused, not converted to a float that overflows)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    if isinstance(v, float) and not math.isfinite(v):
+        return False
+    return -MAX_COORDINATE <= v <= MAX_COORDINATE
 
 
 def check_items(items: list, grounded: bool) -> list[tuple[str, str, str, Any]]:
@@ -445,7 +451,8 @@ def check_items(items: list, grounded: bool) -> list[tuple[str, str, str, Any]]:
                 raise InvalidAnswer(f"{where}: no box (keys {', '.join(BOX_KEYS)}; null when not in the image)")
             if box is not None and not (isinstance(box, list) and len(box) == 4 and all(map(_number, box))):
                 raise InvalidAnswer(
-                    f"{where}: {box_key}: expected [x1, y1, x2, y2] (4 numbers) or null, got {_short(box)}"
+                    f"{where}: {box_key}: expected [x1, y1, x2, y2] (4 numbers of at most {MAX_COORDINATE:g} in "
+                    f"magnitude) or null, got {_short(box)}"
                 )
         out.append((text, raw_type, kind, box))
     return out

@@ -471,3 +471,31 @@ def test_invalid_answers_give_no_entities_and_a_reason(answer, reason):
     assert mllm.parse_answer("t9", ["Paris"], answer, mllm.make_frame("pixels", 10, 10), report) == []
     assert len(report.invalid) == 1 and report.invalid[0][0] == "t9" and report.invalid[0][1].startswith(reason)
     assert report.tweets == 1 and report.entities == 0
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ('[{"entity": "Paris", "type": "LOC", "box": [' + "9" * 300 + ", 1, 2, 3]}]", "item 1: box: expected"),
+        ('[{"entity": "Paris", "type": "LOC", "box": [1e300, 1, 2, 3]}]', "item 1: box: expected"),
+        ('[{"entity": "Paris", "type": "LOC", "box": [-2000000, 1, 2, 3]}]', "item 1: box: expected"),
+        ('[{"entity": "Paris", "type": "LOC", "box": [' + "9" * 5000 + ", 1, 2, 3]}]", "no JSON list of entities"),
+        ("[" * 100_001, "an answer of 100001 characters (at most 100000"),
+    ],
+    ids=["300-digit-int", "1e300", "far-negative", "5000-digit-int", "too-long"],
+)
+def test_hostile_numbers_and_sizes_are_invalid_answers_not_crashes(answer, reason):
+    test_invalid_answers_give_no_entities_and_a_reason(answer, reason)
+
+
+@pytest.mark.parametrize("unit", ['["a', "[", '{"entity": [', "[1,", '{"a": "'])
+def test_parsing_an_adversarial_answer_makes_a_bounded_number_of_attempts(unit, monkeypatch):
+    """A decode attempt from every bracket made a 300 KB answer take 30 s: now the whole answer, its fenced
+    blocks and at most MAX_DECODE_ATTEMPTS brackets are tried, in an answer of at most MAX_ANSWER_CHARS."""
+    answer = (unit * (mllm.MAX_ANSWER_CHARS // len(unit) + 1))[: mllm.MAX_ANSWER_CHARS]
+    attempts = []
+    decode = mllm._decode
+    monkeypatch.setattr(mllm, "_decode", lambda text, start=None: attempts.append(start) or decode(text, start))
+    with pytest.raises(mllm.InvalidAnswer, match="no JSON list of entities"):
+        mllm.extract_entities(answer)
+    assert attempts[0] is None and len(attempts) == 1 + mllm.MAX_DECODE_ATTEMPTS

@@ -23,12 +23,11 @@ import base64
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from smner_bench.benchmark.errors import DataFormatError, SmnerError, UsageError
 
 from ..dtype import load_kwargs
 from ..loading import from_pretrained
+from . import http
 from .cache import AnswerCache, prompt_key
 
 log = logging.getLogger(__name__)
@@ -301,10 +301,11 @@ class TransformersLLM:
 
 
 class OpenAICompatibleLLM:
-    """``POST {base_url}/chat/completions``; retries 429, 5xx, timeouts and connection errors with exponential
-    backoff (``Retry-After`` honoured); at most ``concurrency`` requests in flight; an HTTP 400 that says the
-    prompt exceeds the context length skips the prompt (``None``). A request with ``parts`` sends them (text and
-    images as data URLs); ``usage`` sums the token counts of the replies."""
+    """``POST {base_url}/chat/completions`` through :func:`.http.post` (no redirects followed, each request
+    bounded in time and size); retries 429, 5xx, timeouts and connection errors with exponential backoff
+    (``Retry-After`` honoured up to ``max_wait`` seconds); at most ``concurrency`` requests in flight; an HTTP 400
+    that says the prompt exceeds the context length skips the prompt (``None``). A request with ``parts`` sends
+    them (text and images as data URLs); ``usage`` sums the token counts of the replies."""
 
     backend = "openai"
 
@@ -317,23 +318,30 @@ class OpenAICompatibleLLM:
         timeout: float = 60.0,
         retries: int = 5,
         backoff: float = 1.0,
+        max_wait: float = 120.0,
         concurrency: int = 4,
         max_tokens: int = 256,
         temperature: float = 0.0,
+        max_reply_bytes: int = http.MAX_REPLY_BYTES,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise UsageError(f"the LLM endpoint must be an http(s) URL, got {base_url!r}")
+        http.check_url(base_url)
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model, self.timeout, self.retries, self.backoff = model, timeout, retries, backoff
         self.concurrency, self.max_tokens, self.temperature, self.sleep = concurrency, max_tokens, temperature, sleep
+        self.max_wait, self.max_reply_bytes = max_wait, max_reply_bytes
+        for name, value in (("timeout", timeout), ("max_wait", max_wait), ("backoff", backoff)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise UsageError(f"the LLM {name} must be a finite number of seconds >= 0, got {value!r}")
+        if timeout <= 0:
+            raise UsageError(f"the LLM timeout must be more than 0 seconds, got {timeout!r}")
         if concurrency < 1:
             raise UsageError(f"the LLM concurrency must be at least 1, got {concurrency}")
         self.api_key = os.environ.get(api_key_env, "")
         self.usage = Usage()
         self._lock = threading.Lock()
 
-    def _once(self, request: Request) -> str:
+    def _once(self, request: Request) -> http.Reply:
         body = json.dumps(
             {
                 "model": self.model,
@@ -342,16 +350,16 @@ class OpenAICompatibleLLM:
                 "temperature": self.temperature,
             }
         ).encode()
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            raw = response.read()
+        return http.post(self.url, body, headers, timeout=self.timeout, max_bytes=self.max_reply_bytes)
+
+    def _answer(self, raw: bytes) -> str:
         try:
             reply = json.loads(raw)
             answer = reply["choices"][0]["message"]["content"].strip()
-        except (json.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError):
             raise ProviderError(f"malformed reply from {self.url}: {raw[:200]!r}") from None
         with self._lock:
             self.usage.add(reply.get("usage"))
@@ -360,19 +368,24 @@ class OpenAICompatibleLLM:
     def _ask(self, request: Request) -> str | None:
         prompt = request.prompt
         for attempt in range(self.retries + 1):
+            backoff = min(self.backoff * 2**attempt, self.max_wait)
             try:
-                return self._once(request)
-            except urllib.error.HTTPError as exc:
-                if exc.code != 429 and exc.code < 500:
-                    body = exc.read()[:2000]
-                    if exc.code == 400 and re.search(rb"context[ _](length|window)|maximum context", body, re.I):
+                reply = self._once(request)
+            except http.HttpRefused as exc:
+                raise ProviderError(exc.message) from None
+            except http.TransportError as exc:
+                wait, why = backoff, str(exc)
+            else:
+                if 200 <= reply.status < 300:
+                    return self._answer(reply.body)
+                body = reply.body
+                if reply.status != 429 and reply.status < 500:
+                    if reply.status == 400 and re.search(rb"context[ _](length|window)|maximum context", body, re.I):
                         log.warning("%s: skipped a prompt of %d characters: %r", self.url, len(prompt), body[:200])
                         return None
-                    raise ProviderError(f"{self.url} answered HTTP {exc.code}: {body[:200]!r}") from None
-                wait = float(exc.headers.get("Retry-After") or self.backoff * 2**attempt)
-                why = f"HTTP {exc.code}"
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                wait, why = self.backoff * 2**attempt, f"{type(exc).__name__}: {exc}"
+                    raise ProviderError(f"{self.url} answered HTTP {reply.status}: {body[:200]!r}")
+                asked = http.retry_after(reply.headers.get("Retry-After"), ceiling=self.max_wait)
+                wait, why = (backoff if asked is None else asked), f"HTTP {reply.status}"
             if attempt == self.retries:
                 raise ProviderError(f"{self.url}: no answer after {self.retries + 1} attempts (last: {why})")
             log.warning("%s: %s, retrying in %.1f s", self.url, why, wait)
