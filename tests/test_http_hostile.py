@@ -219,3 +219,18 @@ def test_the_mllm_command_refuses_a_redirect_with_exit_1_and_writes_nothing(samp
     err = capsys.readouterr().err
     assert "redirects are not followed" in err and "Traceback" not in err
     assert not out.exists() and stolen == []
+
+
+def test_keys_and_urls_that_would_leak_are_refused_up_front(monkeypatch, caplog):
+    monkeypatch.setenv("BAD_KEY", "sk-abc\r\nX-Injected: 1")
+    with pytest.raises(http.UsageError, match=r"\$BAD_KEY holds a space, a line break") as caught:
+        OpenAICompatibleLLM("http://127.0.0.1:9/v1", "m", api_key_env="BAD_KEY")
+    assert "sk-abc" not in str(caught.value)  # the key is never echoed
+    with pytest.raises(http.UsageError, match="credentials in the URL"):
+        OpenAICompatibleLLM("http://user:pass@127.0.0.1:9/v1", "m")
+    monkeypatch.setenv("GOOD_KEY", "sk-abc")
+    OpenAICompatibleLLM("http://example.org/v1", "m", api_key_env="GOOD_KEY")
+    assert "plain HTTP" in caplog.text
+    caplog.clear()
+    OpenAICompatibleLLM("http://127.0.0.1:8000/v1", "m", api_key_env="GOOD_KEY")
+    assert "plain HTTP" not in caplog.text

@@ -71,7 +71,27 @@ def check_url(url: str, what: str = "the LLM endpoint") -> str:
             f"{what} {url[:100]!r}: expected the base URL of an OpenAI-compatible API, "
             "e.g. http://localhost:8000/v1 (requests go to <URL>/chat/completions)"
         )
+    if parts.username is not None or parts.password is not None:
+        raise UsageError(
+            f"{what}: credentials in the URL are neither sent nor recorded safely; give the key in an environment "
+            "variable (--api-key-env) and the URL without user:password@"
+        )
     return url
+
+
+def loopback(url: str) -> bool:
+    """Whether ``url``'s host is this machine (a plain-HTTP key then never crosses a network)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
+def check_key(key: str, variable: str) -> None:
+    """An API key that can go in an HTTP header, or a :class:`UsageError` that does not echo it."""
+    if key and not re.fullmatch(r"[\x21-\x7e]+", key):
+        raise UsageError(
+            f"the API key in ${variable} holds a space, a line break or a non-ASCII character, which cannot go in "
+            "an HTTP header: check the variable (its value is not shown)"
+        )
 
 
 def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:

@@ -338,6 +338,9 @@ class OpenAICompatibleLLM:
         if concurrency < 1:
             raise UsageError(f"the LLM concurrency must be at least 1, got {concurrency}")
         self.api_key = os.environ.get(api_key_env, "")
+        http.check_key(self.api_key, api_key_env)
+        if self.api_key and base_url.startswith("http://") and not http.loopback(base_url):
+            log.warning("%s: the API key goes over plain HTTP (not encrypted) to another machine", base_url)
         self.usage = Usage()
         self._lock = threading.Lock()
 
