@@ -3,9 +3,10 @@ IoU kernel. Loaders, the scorer, the baselines, the leaderboard and the tests al
 
 Masks are COCO compressed RLE dicts ``{"size": [h, w], "counts": "<str>"}`` (string counts, as JSON keeps them);
 pycocotools does the work. pycocotools decodes a counts string without checking it: a malformed string can make
-it write past its buffer. :func:`rle_problem` checks the string first (the character range, and that the runs are
-non-negative and add up to exactly ``h * w``), with the same decoding rules as pycocotools' ``rleFrString``,
-vectorised; decode only what it accepted (or what this module encoded).
+it write past its buffer, and a value wider than its 32-bit counts is read as another number.
+:func:`rle_problem` checks the string first (the character range, values pycocotools reads as written, runs
+that fit its 32-bit counts and add up to exactly ``h * w``), with the same decoding rules as pycocotools'
+``rleFrString``, vectorised; decode only what it accepted (or what this module encoded).
 
 Boxes are ``[x1, y1, x2, y2]`` on continuous coordinates; :func:`box_iou_pairs` is the one IoU kernel
 (:func:`box_ious` and the scorer's matching call it).
@@ -19,45 +20,77 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
+# What pycocotools' C reader (maskApi.c rleFrString) reads as written. It adds each character's 5 payload bits
+# into a value with an ``int`` shift of 5 * position, then the sign as ``-1 << 5 * length`` (also an ``int``),
+# and keeps the run in a 32-bit ``uint``; counts after the third are differences with the count two places
+# before. So a value's low 32 bits are right while the shifts stay below 32: up to 7 characters (positions
+# 0..6), and a negative value up to 6 (a 7-character one shifts its sign by 35: x86 builds shift by 3 and read
+# another number). Its writer (rleToString) writes a 32-bit count difference in at most 7 characters.
+MAX_VALUE_CHARS = 7
+COUNT_LIMIT = 2**32  # runs are uint: 0 <= run < 2**32, and pycocotools counts a mask's pixels in 32 bits too
+_MAX_COUNTS_CHARS = 2**28  # values < 2**35, so the running sums below stay far inside int64
 
-def rle_runs(counts: str) -> np.ndarray | None:
-    """The run lengths encoded by a compressed counts string, or None when a character is out of range.
+
+def rle_runs(counts: str) -> np.ndarray:
+    """The run lengths encoded by a compressed counts string, exactly as pycocotools reads them (int64);
+    ValueError saying what is wrong when pycocotools would read other runs (a character outside '0'..'o',
+    an unfinished value, a value longer than 7 characters, a negative 7-character value) or a run is
+    outside its 32-bit counts (negative, or 2**32 and more).
 
     >>> rle_runs("62304").tolist()   # a 5x4 mask with a 2x2 square: 6 zeros, 2 ones, 3 zeros, 2 ones, 4 zeros
     [6, 2, 3, 2, 7]
     """
+    if len(counts) > _MAX_COUNTS_CHARS:
+        raise ValueError(f"counts is longer than {_MAX_COUNTS_CHARS} characters")
     try:
         raw = np.frombuffer(counts.encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
     except UnicodeEncodeError:
-        return None
+        raise ValueError("counts has a character outside '0'..'o'") from None
     if raw.size == 0:
         return np.zeros(0, dtype=np.int64)
     if raw.min() < 0 or raw.max() > 63:
-        return None
+        raise ValueError("counts has a character outside '0'..'o'")
     more = (raw & 0x20) != 0
     if more[-1]:
-        return None  # the last value is unfinished
+        raise ValueError("the last value of counts is unfinished")
     ends = np.flatnonzero(~more)
     starts = np.concatenate(([0], ends[:-1] + 1))
-    group = np.repeat(np.arange(ends.size), ends - starts + 1)
-    position = np.arange(raw.size) - starts[group]
-    if position.max() > 11:
-        return None  # more than 60 bits: not a count pycocotools wrote
-    values = np.zeros(ends.size, dtype=np.int64)
-    np.add.at(values, group, (raw & 0x1F) << (5 * position))
+    lengths = ends - starts + 1
     negative = (raw[ends] & 0x10) != 0
-    values[negative] -= np.left_shift(1, 5 * (position[ends][negative] + 1))
+    if lengths.max() > MAX_VALUE_CHARS:
+        raise ValueError(
+            f"value {int(np.argmax(lengths > MAX_VALUE_CHARS))} of counts has more than {MAX_VALUE_CHARS} "
+            "characters (pycocotools reads 32-bit counts: it would read another number)"
+        )
+    if (negative & (lengths == MAX_VALUE_CHARS)).any():
+        raise ValueError(
+            f"value {int(np.argmax(negative & (lengths == MAX_VALUE_CHARS)))} of counts is a negative "
+            f"{MAX_VALUE_CHARS}-character value (pycocotools would read another number)"
+        )
+    group = np.repeat(np.arange(ends.size), lengths)
+    position = np.arange(raw.size) - starts[group]
+    values = np.zeros(ends.size, dtype=np.int64)  # each below 2**35 in magnitude
+    np.add.at(values, group, (raw & 0x1F) << (5 * position))
+    values[negative] -= np.left_shift(1, 5 * lengths[negative])
     # counts after the third are stored as differences with the count two places before
     runs = values.copy()
     if runs.size > 3:
         runs[3::2] = runs[1] + np.cumsum(values[3::2])
     if runs.size > 4:
         runs[4::2] = runs[2] + np.cumsum(values[4::2])
+    if runs.min() < 0:
+        raise ValueError(f"counts decodes to a negative run (run {int(np.argmax(runs < 0))})")
+    if runs.max() >= COUNT_LIMIT:
+        raise ValueError(
+            f"counts decodes to a run of {int(runs.max())} pixels (run {int(np.argmax(runs >= COUNT_LIMIT))}), "
+            "more than pycocotools' 32-bit counts hold"
+        )
     return runs
 
 
 def rle_problem(rle: Any) -> str | None:
-    """What is wrong with a COCO compressed RLE dict, or None when it is valid.
+    """What is wrong with a COCO compressed RLE dict, or None when it is valid: pycocotools reads exactly the
+    runs of :func:`rle_runs` from it, and they add up to ``h * w`` (below 2**32).
 
     >>> rle_problem({"size": [5, 4], "counts": "62304"}) is None
     True
@@ -73,14 +106,15 @@ def rle_problem(rle: Any) -> str | None:
         or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
     ):
         return "size must be [h, w] with two positive integers"
+    if size[0] * size[1] >= COUNT_LIMIT:
+        return f"size {size} has 2**32 pixels or more (pycocotools counts pixels in 32 bits)"
     if not isinstance(counts, str):
         return "counts must be the compressed RLE string (uncompressed lists are not accepted)"
-    runs = rle_runs(counts)
-    if runs is None:
-        return "counts is not a compressed RLE string (characters outside '0'..'o', or a cut value)"
-    if runs.size and runs.min() < 0:
-        return "counts decodes to a negative run"
-    total = int(runs.sum())
+    try:
+        runs = rle_runs(counts)
+    except ValueError as exc:
+        return f"counts is not a compressed RLE string: {exc}"
+    total = int(runs.sum())  # runs < 2**32 and fewer than 2**28 of them: no overflow
     if total != size[0] * size[1]:
         return f"the runs cover {total} pixels, the size {size} has {size[0] * size[1]}"
     return None
