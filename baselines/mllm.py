@@ -43,6 +43,7 @@ words: a text-only similarity (MSEA's image-caption features would need a captio
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -50,17 +51,20 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
-from smner_bench.benchmark.errors import DataFormatError, UsageError
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
 from smner_bench.benchmark.tags import TYPES
 
 from .importers import locate
 from .msea import normalized_text
 from .providers.http import check_url
 from .providers.llm import ImagePart, Request
+
+log = logging.getLogger(__name__)
 
 BOX_FORMATS = ("pixels", "resized-pixels", "norm1000", "norm1")
 QWEN_FACTOR = 28
@@ -659,3 +663,160 @@ def metadata_path(output: str | os.PathLike) -> Path:
     p = Path(output)
     stem = p.name[: -len(p.suffix)] if p.suffix else p.name
     return p.with_name(stem + ".meta.json")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The whole run, from Python: a config, a gold split in, submission lines and metadata out
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class MllmConfig(BaseModel):
+    """Everything a run of the MLLM baseline needs besides the gold split (``baseline mllm``'s options, one field
+    each). ``images`` None makes a text-only MNER run; ``cache`` a resumable answer cache (JSON Lines)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    endpoint: str
+    model: str = Field(min_length=1)
+    images: str | None = None
+    box_format: Literal["pixels", "resized-pixels", "norm1000", "norm1"] | None = None
+    min_pixels: int = Field(QWEN_MIN_PIXELS, gt=0)
+    max_pixels: int = Field(QWEN_MAX_PIXELS, gt=0)
+    shots: int = Field(0, ge=0)
+    cache: str | None = None
+    concurrency: int = Field(4, ge=1)
+    retries: int = Field(5, ge=0)
+    timeout: float = Field(120.0, gt=0, allow_inf_nan=False)
+    max_tokens: int = Field(1024, gt=0)
+    temperature: float = Field(0.0, ge=0, allow_inf_nan=False)
+    api_key_env: str = "OPENAI_API_KEY"
+
+    @property
+    def grounded(self) -> bool:
+        return self.images is not None
+
+    def check(self) -> MllmConfig:
+        """The rules across fields, as usage errors (exit 2) that name the option."""
+        check_endpoint(self.endpoint)
+        if self.grounded and self.box_format is None:
+            raise UsageError(f"--box-format is needed with --images ({', '.join(BOX_FORMATS)})")
+        if self.min_pixels > self.max_pixels:
+            raise UsageError(f"--min-pixels {self.min_pixels} is larger than --max-pixels {self.max_pixels}")
+        if self.grounded and not Path(self.images).is_dir():  # type: ignore[arg-type]
+            raise MissingDataError("image folder not found", file=self.images)
+        return self
+
+
+@dataclass
+class MllmResult:
+    """A run's submission lines (one per gold tweet, in order), its report and its metadata (what the command writes
+    to ``<output>.meta.json``, less the command line)."""
+
+    lines: list[dict]
+    report: MllmReport
+    metadata: dict
+
+
+def _shots(config: MllmConfig, gold, train) -> tuple[list[Shot], list[list[Shot]]]:
+    fmt = config.box_format if config.grounded else None
+    pixels = {"min_pixels": config.min_pixels, "max_pixels": config.max_pixels}
+    shots = [tweet_shot(t, config.images, fmt, **pixels) for t in gold.tweets]
+    missing = [t.id for t, s in zip(gold.tweets, shots, strict=True) if s is None]
+    if missing:
+        raise MissingDataError(
+            f"{len(missing)} of the {len(gold.tweets)} tweets of {gold.name} have no image <id>.jpg here "
+            f"(first: {', '.join(missing[:5])})",
+            file=config.images,
+        )
+    if not config.shots:
+        return shots, [[] for _ in shots]  # type: ignore[misc]
+    if train is None:
+        raise UsageError("shots > 0 needs the train split (the pool of demonstrations)")
+    if config.grounded and not train.has_boxes:
+        raise UsageError(f"--shots with --images: {train.name} has no gold boxes to demonstrate")
+    pool = [t for t in train.tweets if not config.grounded or (Path(config.images) / f"{t.id}.jpg").is_file()]
+    if len(pool) < len(train.tweets):
+        log.warning("%d train tweets without an image left out of the demonstrations", len(train.tweets) - len(pool))
+    chosen = choose_demos([(s.id, s.tokens) for s in shots], [(t.id, t.tokens) for t in pool], config.shots)  # type: ignore[union-attr]
+    needed = sorted({j for c in chosen for j in c})
+    demos = {j: tweet_shot(pool[j], config.images, fmt, demo=True, **pixels) for j in needed}
+    return shots, [[demos[j] for j in c] for c in chosen]  # type: ignore[misc]
+
+
+def run(config: MllmConfig, gold, train=None, *, llm=None, progress: bool = False) -> MllmResult:
+    """Ask the model about every tweet of ``gold`` (a :class:`~smner_bench.benchmark.gold.Gold`; ``train``: the
+    pool of demonstrations when ``config.shots`` > 0) and parse its answers into submission lines. ``llm``: a
+    backend to use instead of the endpoint (anything with ``generate(requests)``; tests, or a custom client).
+
+    Answers go to ``config.cache`` as they arrive; a :class:`~.providers.llm.ProviderError` (the endpoint could not
+    answer after its retries) leaves them there, and a rerun asks only for what is missing."""
+    from .providers.cache import AnswerCache
+    from .providers.llm import CachedLLM, OpenAICompatibleLLM, ProviderError
+
+    config.check()
+    shots, demos = _shots(config, gold, train)
+    if llm is None:
+        llm = OpenAICompatibleLLM(
+            config.endpoint,
+            config.model,
+            api_key_env=config.api_key_env,
+            timeout=config.timeout,
+            retries=config.retries,
+            concurrency=config.concurrency,
+            max_tokens=config.max_tokens,
+            temperature=config.temperature,
+        )
+    requests = [build_request(s, d) for s, d in zip(shots, demos, strict=True)]
+    cached = None
+    try:
+        if config.cache is not None:
+            cached = CachedLLM(llm, AnswerCache(config.cache), progress=progress)
+            answers: list[str | None] = list(cached.generate(requests))
+        else:
+            answers = llm.generate(requests)
+    except ProviderError as exc:
+        kept = f" (the answers received are in {config.cache}: rerun to resume)" if config.cache else ""
+        raise ProviderError(f"{exc}{kept}") from None
+    finally:
+        if cached is not None:
+            cached.cache.close()
+    report = MllmReport()
+    lines = [
+        {"id": s.id, "entities": parse_answer(s.id, s.tokens, a, s.frame, report)}
+        for s, a in zip(shots, answers, strict=True)
+    ]
+    usage = getattr(llm, "usage", None)
+    fmt = config.box_format if config.grounded else None
+    metadata = {
+        "baseline": "mllm",
+        "dataset": gold.dataset,
+        "split": gold.split,
+        "task": "gmner" if config.grounded else "mner",
+        "endpoint": config.endpoint,
+        "model": config.model,
+        "images": config.grounded,
+        "box_format": fmt,
+        **({"min_pixels": config.min_pixels, "max_pixels": config.max_pixels} if fmt == "resized-pixels" else {}),
+        "shots": config.shots,
+        "demo_selection": "MSEA rule (top-k cosine, never the tweet itself) over TF-IDF word vectors of the train "
+        "split: text only"
+        if config.shots
+        else None,
+        "demos": {s.id: [d.id for d in ds] for s, ds in zip(shots, demos, strict=True)} if config.shots else None,
+        "prompt_version": PROMPT_VERSION,
+        "max_tokens": config.max_tokens,
+        "temperature": config.temperature,
+        "answers": {
+            "from_cache": cached.hits if cached else 0,
+            "requested": cached.misses if cached else len(requests),
+            "skipped_context": cached.skipped if cached else sum(a is None for a in answers),
+        },
+        "usage": {
+            "requests": usage.requests if usage else 0,
+            "prompt_tokens": usage.prompt_tokens if usage else 0,
+            "completion_tokens": usage.completion_tokens if usage else 0,
+            "replies_without_usage": usage.without_usage if usage else 0,
+        },
+        "report": report.as_dict(),
+    }
+    return MllmResult(lines, report, metadata)

@@ -58,3 +58,35 @@ class UsageError(SmnerError):
     """The caller asked for something that does not exist (an unknown config, split, option...)."""
 
     exit_code = 2
+
+
+def validation_problems(exc, limit: int = 160) -> list[tuple[str | None, str]]:
+    """``(field, message)`` of each problem of a pydantic ``ValidationError``: the field as a dotted path (None
+    for the whole value), the message on one line, cut to ``limit`` characters, without pydantic's echo of the
+    input and its "For further information visit ..." line (a user's value is never echoed whole).
+
+    >>> from pydantic import BaseModel, Field, ValidationError
+    >>> class Point(BaseModel):
+    ...     x: int = Field(ge=0)
+    >>> try:
+    ...     Point(x=-1)
+    ... except ValidationError as exc:
+    ...     print(validation_problems(exc))
+    [('x', 'Input should be greater than or equal to 0')]
+    """
+    out = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        where = ".".join(str(p) for p in err["loc"]) or None
+        message = " ".join(str(err["msg"]).split())
+        if len(message) > limit:
+            message = message[: limit - 1] + "\u2026"
+        out.append((where, message))
+    return out
+
+
+def first_problem(exc, limit: int = 160) -> tuple[str | None, str]:
+    """The first problem of a pydantic ``ValidationError`` as ``(field, message)``, the message saying how many
+    others there are: what an error raised from it names (``SmnerError(message, field=field)``)."""
+    problems = validation_problems(exc, limit) or [(None, "invalid")]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return problems[0][0], problems[0][1] + more

@@ -1,7 +1,8 @@
 """Gold entities of one split, in the shape the scorer needs, from any rows of the data model.
 
 Rows come from the loaders (a raw release folder, through the ``smner_bench.gold`` entry point, so that
-this core never imports them) or from an exported Parquet folder read with ``datasets.load_dataset``.
+this core never imports them) or from an exported Parquet folder (its card checked by :mod:`.exported`, its
+Parquet files read with pyarrow).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import MissingDataError, UsageError
+from .errors import DataFormatError, MissingDataError, UsageError
 from .registry import DATASETS, TASKS, canonical_split, check_config
 
 GOLD_COLUMNS = ("id", "tokens", "width", "height", "entities")
@@ -126,7 +127,7 @@ def load_gold(
 ) -> Gold:
     """The gold of ``dataset``/``split`` from a raw release folder (``data_dir``, read by the loaders, or from
     the light gold cache that a previous read wrote: see :mod:`.gold_cache`) or from an exported Parquet folder
-    (``gold``, read with ``datasets.load_dataset``)."""
+    (``gold``: the card's files of ``dataset``/``split``, see :func:`_export_rows`)."""
     check_config(dataset)
     split = canonical_split(split)
     if (data_dir is None) == (gold is None):
@@ -141,13 +142,69 @@ def load_gold(
     folder = Path(gold).expanduser()
     if not (folder / "README.md").is_file():
         raise MissingDataError("not an exported dataset folder (no README.md card)", file=folder)
-    import datasets
+    from .exported import read_card
 
-    try:
-        rows = datasets.load_dataset(str(folder.resolve()), dataset, split=split)
-    except ValueError as exc:
-        raise UsageError(f"{folder}: {exc}") from None
-    return build(_gold_columns(rows))
+    return build(_export_rows(read_card(folder).split_files(dataset, split)))
+
+
+def _export_rows(files: list[Path]) -> list[dict[str, Any]]:
+    """The gold columns of an export's Parquet files (read with pyarrow: no ``datasets`` cache is written or
+    trusted), each row checked against the data model: a damaged file or a row of another shape is a
+    :class:`DataFormatError` naming the file (and the row), never a wrong score."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows: list[dict[str, Any]] = []
+    for path in files:
+        try:
+            parquet = pq.ParquetFile(path)
+            names = parquet.schema_arrow.names
+            read = parquet.read(columns=[c for c in GOLD_COLUMNS if c in names]).to_pylist()
+        except (pa.ArrowException, OSError, ValueError, TypeError) as exc:
+            why = f"{type(exc).__name__}: {str(exc)[:200]}"
+            raise DataFormatError(f"not a readable Parquet file ({why}); export the config again", file=path) from None
+        for i, row in enumerate(read):
+            problem = _row_problem(row)
+            if problem:
+                raise DataFormatError(f"row {i}: {problem}", file=path)
+        rows += read
+    return rows
+
+
+def _row_problem(row: Mapping[str, Any]) -> str | None:
+    """What makes ``row`` (an exported gold row) other than the data model, or None."""
+
+    def ints(value: Any, n: int) -> bool:
+        return isinstance(value, list) and len(value) == n and all(isinstance(v, int) for v in value)
+
+    tokens = row.get("tokens")
+    if not isinstance(row.get("id"), str) or not row["id"]:
+        return f"id: a non-empty string expected, found {row.get('id')!r}"
+    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        return "tokens: a list of strings expected"
+    for name in ("width", "height"):
+        if row.get(name) is not None and (not isinstance(row[name], int) or row[name] <= 0):
+            return f"{name}: a positive integer or null expected, found {row[name]!r}"
+    if not isinstance(row.get("entities"), list):
+        return "entities: a list expected"
+    for j, e in enumerate(row["entities"]):
+        if not isinstance(e, dict) or not ints([e.get("start"), e.get("end")], 2):
+            return f"entities[{j}]: a mapping with integer start and end expected"
+        if not 0 <= e["start"] < e["end"] <= len(tokens):
+            return f"entities[{j}]: span [{e['start']}, {e['end']}) outside the {len(tokens)} tokens"
+        if not isinstance(e.get("text"), str) or not isinstance(e.get("type"), str):
+            return f"entities[{j}]: text and type strings expected"
+        boxes = e.get("boxes") or []
+        if not isinstance(boxes, list) or not all(
+            isinstance(b, list) and len(b) == 4 and all(isinstance(v, (int, float)) for v in b) for b in boxes
+        ):
+            return f"entities[{j}].boxes: a list of [x1, y1, x2, y2] expected"
+        masks = e.get("masks") or []
+        if not isinstance(masks, list) or not all(
+            isinstance(m, dict) and ints(m.get("size"), 2) and isinstance(m.get("counts"), str) for m in masks
+        ):
+            return f"entities[{j}].masks: a list of COCO RLE {{size: [h, w], counts: str}} expected"
+    return None
 
 
 def _gold_columns(rows: Any) -> Any:

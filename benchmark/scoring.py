@@ -329,7 +329,7 @@ class Scorer:
 
 
 def score_lines(
-    lines: Iterable[str],
+    lines: Iterable[str | bytes | dict],
     gold: Gold,
     task: str | None = None,
     match: str | None = None,

@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .errors import MissingDataError, SmnerError
+from .errors import MissingDataError, SmnerError, UsageError
 from .gold import Gold, GoldTweet
 from .regions import rle_problem
 from .registry import tasks_with_region
@@ -453,14 +453,22 @@ def _lines(f, digest) -> Iterable[tuple[int, bytes | None]]:
             yield lineno, raw
 
 
-def _text_lines(lines: Iterable[str | bytes], digest) -> Iterator[tuple[int, bytes | None]]:
-    """``(line number, bytes)`` of in-memory lines (a string holding newlines is split at them); ``None`` for
-    a line longer than :data:`MAX_LINE_BYTES`. ``digest`` gets the bytes of the file the lines make, each line
-    ended by a newline (added where a line comes without one), as JSON Lines writers write them."""
-    if isinstance(lines, (str, bytes)):
+def _text_lines(lines: Iterable[str | bytes | dict], digest) -> Iterator[tuple[int, bytes | None]]:
+    """``(line number, bytes)`` of in-memory lines (a string holding newlines is split at them; a dict is one line,
+    written as the JSON Lines serialiser writes it); ``None`` for a line longer than :data:`MAX_LINE_BYTES`.
+    ``digest`` gets the bytes of the file the lines make, each line ended by a newline (added where a line comes
+    without one), as JSON Lines writers write them."""
+    if isinstance(lines, (str, bytes, dict)):
         lines = [lines]
     lineno = 0
-    for item in lines:
+    for position, item in enumerate(lines):
+        if isinstance(item, dict):
+            try:
+                item = json.dumps(item, ensure_ascii=False)
+            except (TypeError, ValueError) as exc:  # a value JSON has no form for: a line that is not JSON
+                raise UsageError(f"lines[{position}]: not JSON data ({str(exc)[:100]})") from None
+        elif not isinstance(item, (str, bytes)):
+            raise UsageError(f"lines[{position}]: expected a JSON string, bytes or a dict, got {type(item).__name__}")
         text = item if isinstance(item, bytes) else item.encode("utf-8", "surrogatepass")
         parts = [text] if b"\n" not in text[:-1] else [p + b"\n" for p in text.split(b"\n")]
         if len(parts) > 1:  # as readline splits: at b"\n" only, the last part keeps what the item ends with
@@ -511,7 +519,7 @@ def _parse(
 
 
 def parse_submission(
-    lines: Iterable[str],
+    lines: Iterable[str | bytes | dict],
     gold: Gold,
     *,
     name: str = "<lines>",
@@ -519,8 +527,8 @@ def parse_submission(
     allow_missing: bool = False,
     max_issues: int = 50,
 ) -> Submission:
-    """Validate in-memory submission lines (``str``, one JSON object each, with or without the newline)
-    against ``gold``, with the rules and messages of :func:`read_submission`; ``name`` stands for the file
+    """Validate in-memory submission lines (JSON strings or bytes, one object each, with or without the newline;
+    or dicts, as ``json.loads`` gives them) against ``gold``, with the rules and messages of :func:`read_submission`; ``name`` stands for the file
     in messages and in the report. Raises :class:`InvalidSubmission`. The submission's ``sha256`` is that of
     the file the lines make, each ended by a newline (``write_submission``'s file of the same lines).
 

@@ -21,11 +21,14 @@ def _prepared(args: argparse.Namespace):
 
 def cmd_prepare(args: argparse.Namespace) -> int:
     from smner_bench.benchmark.cli_options import invocation
+    from smner_bench.benchmark.exported import read_card
     from smner_bench.benchmark.safe_output import check_folder
 
     from .export import export, legacy_export
 
-    check_folder(args.out, "export", inputs=source_paths(args), legacy=legacy_export)  # refused before the build
+    out = check_folder(args.out, "export", inputs=source_paths(args), legacy=legacy_export)  # refused before the build
+    if out.is_dir():
+        read_card(out)  # an existing export's card and files, checked before the build too
     b, dataset = _prepared(args)
     reports = {split: b.quirk_report(split) for split in SPLITS}
     for split, report in reports.items():

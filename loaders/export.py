@@ -9,7 +9,9 @@ Layout of an export folder (several configs can share one folder)::
     <config>/CARD.md                this config's section: sources with SHA-256, statistics, quirk report
     <config>/quirks.json            the full quirk report
 
-Writing is atomic: everything goes to a temporary sibling folder first, which then replaces ``--out``. The
+Writing is atomic: everything goes to a temporary sibling folder first, which then replaces ``--out``. An existing
+export is data (``benchmark/exported.py``): its card's config names must be the registry's and are never used as
+paths, and a link (or anything but a plain file or folder) in it is refused, never followed nor copied. The
 folder is an smner-bench ``export`` folder (``benchmark/safe_output.py``): it is created when its parent exists,
 updated when it is an export (marked, or made before the marker existed: its README.md carries :data:`MARKER`)
 or empty, and anything else is refused. The card names the source files relative to the data folder (or by
@@ -30,6 +32,8 @@ import yaml
 from datasets.table import embed_table_storage
 
 from smner_bench.benchmark import __version__
+from smner_bench.benchmark.exported import read_card
+from smner_bench.benchmark.registry import DATASET_NAMES
 from smner_bench.benchmark.safe_output import atomic_folder
 
 from .configs import config_info
@@ -37,14 +41,6 @@ from .quirks import QuirkReport
 from .stats import dataset_stats, format_table
 
 MARKER = "<!-- smner-bench export -->"
-
-
-def _front_matter(readme: Path) -> dict:
-    text = readme.read_text(encoding="utf-8")
-    if not text.startswith("---\n"):
-        return {}
-    end = text.index("\n---\n", 4)
-    return yaml.safe_load(text[4:end]) or {}
 
 
 def legacy_export(folder: Path) -> bool:
@@ -135,13 +131,13 @@ def export(
     with atomic_folder(out, "export", inputs=[data_dir, *inputs], legacy=legacy_export) as tmp:
         out = Path(out).resolve()
         meta: dict = {"configs": [], "dataset_info": []}
-        if out.exists():
-            for child in out.iterdir():  # keep the other configs of an existing export
-                if child.is_dir() and not child.is_symlink() and child.name != name and not child.name.startswith("."):
-                    shutil.copytree(child, tmp / child.name)
-            old = _front_matter(out / "README.md") if (out / "README.md").exists() else {}
-            meta["configs"] = [c for c in old.get("configs", []) if c.get("config_name") != name]
-            meta["dataset_info"] = [c for c in old.get("dataset_info", []) if c.get("config_name") != name]
+        if out.exists():  # keep the other configs of an existing export: data, its names checked (never paths)
+            old = read_card(out)  # no link anywhere in it: what is copied is what the folder holds
+            for child in out.iterdir():
+                if child.is_dir() and child.name != name and not child.name.startswith("."):
+                    shutil.copytree(child, tmp / child.name, symlinks=True)
+            meta["configs"] = [c for c in old.configs_entries() if c["config_name"] != name]
+            meta["dataset_info"] = [c for n, c in old.info.items() if n != name]
         folder = tmp / name
         folder.mkdir()
         data_files = []
@@ -169,10 +165,11 @@ def export(
         for report in reports.values():
             quirks.extend(report)
         (folder / "quirks.json").write_text(quirks.to_json(), encoding="utf-8")
+        listed = {c["config_name"] for c in meta["configs"]}  # registry names (read_card checked them)
         sections = [  # the configs the front matter lists, not every folder with a card (a stale copy is no config)
-            (tmp / c["config_name"] / "CARD.md").read_text(encoding="utf-8")
-            for c in meta["configs"]
-            if (tmp / c["config_name"] / "CARD.md").is_file()
+            (tmp / config / "CARD.md").read_text(encoding="utf-8", errors="replace")
+            for config in sorted(n for n in DATASET_NAMES if n in listed)
+            if (tmp / config / "CARD.md").is_file()
         ]
         card = (
             "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n" + MARKER + "\n\n"

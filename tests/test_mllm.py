@@ -10,6 +10,7 @@ import json
 import math
 from http.server import BaseHTTPRequestHandler
 
+import pydantic
 import pytest
 from PIL import Image
 
@@ -499,3 +500,27 @@ def test_parsing_an_adversarial_answer_makes_a_bounded_number_of_attempts(unit, 
     with pytest.raises(mllm.InvalidAnswer, match="no JSON list of entities"):
         mllm.extract_entities(answer)
     assert attempts[0] is None and len(attempts) == 1 + mllm.MAX_DECODE_ATTEMPTS
+
+
+def test_run_from_python_with_a_config_equals_the_command(endpoint, sample_dir, gold, tmp_path, capsys):
+    """The library call the command adapts: MllmConfig + a Gold in, submission lines and metadata out."""
+    sizes: list = []
+    Fake.respond = perfect(gold, "norm1000", sizes)
+    config = mllm.MllmConfig(
+        endpoint=endpoint, model="fake-vl", images=str(sample_dir / "images"), box_format="norm1000"
+    )
+    result = mllm.run(config, gold)
+    assert [line["id"] for line in result.lines] == [t.id for t in gold.tweets]
+    assert score_lines(result.lines, gold, task="gmner").main.f1 == 1.0
+    assert result.metadata["task"] == "gmner" and result.metadata["usage"]["requests"] == len(gold.tweets)
+    out = tmp_path / "out.jsonl"
+    assert run(["--box-format", "norm1000"], endpoint, sample_dir, out) == 0
+    assert [json.loads(x) for x in out.read_text().splitlines()] == result.lines
+    meta = json.loads(mllm.metadata_path(out).read_text())
+    assert {k: v for k, v in meta.items() if k not in ("command", "usage")} == {
+        k: v for k, v in result.metadata.items() if k != "usage"
+    }
+    with pytest.raises(mllm.UsageError, match="--box-format is needed"):
+        mllm.run(config.model_copy(update={"box_format": None}), gold)
+    with pytest.raises(pydantic.ValidationError):
+        mllm.MllmConfig(endpoint=endpoint, model="m", timeout=float("nan"))

@@ -402,3 +402,21 @@ def test_read_submission_reads_an_open_binary_file_such_as_a_gzip_stream(tmp_pat
     with open(packed, "rb") as f:  # the file-level checks come first
         issues, _ = issues_of(lambda: read_submission(f, gold, name="copy.jsonl.gz"))
     assert issues[0].startswith("copy.jsonl.gz: gzip-compressed: decompress it first")
+
+
+def test_in_memory_lines_may_be_dicts_and_other_values_name_the_argument():
+    from smner_bench.benchmark.errors import UsageError
+    from smner_bench.benchmark.gold import gold_from_rows
+    from smner_bench.benchmark.scoring import score_lines
+
+    gold = gold_from_rows(
+        [{"id": "1", "tokens": ["Ann", "sings"], "entities": [{"start": 0, "end": 1, "text": "Ann", "type": "PER"}]}],
+        dataset="demo", split="test", has_boxes=False, has_masks=False,
+    )
+    line = {"id": "1", "entities": [{"start": 0, "end": 1, "type": "PER"}]}
+    as_dict, as_text = score_lines([line], gold), score_lines([json.dumps(line)], gold)
+    assert as_dict.main.f1 == as_text.main.f1 == 1.0 and as_dict.submission.sha256 == as_text.submission.sha256
+    with pytest.raises(InvalidSubmission, match="box"):  # a dict is validated like its JSON line
+        score_lines([{"id": "1", "entities": [{"start": 0, "end": 1, "type": "PER", "box": [float("nan")] * 4}]}], gold)
+    with pytest.raises(UsageError, match=r"lines\[0\]: expected a JSON string, bytes or a dict, got int"):
+        score_lines([3], gold)

@@ -83,3 +83,19 @@ def need_folder(path: str, what: str) -> None:
 
     if not Path(path).is_dir():
         raise MissingDataError(f"{what} not found", file=path)
+
+
+def config_from(model: type, args: argparse.Namespace, **given):
+    """A config model built from the parsed options of the same names (``given`` adds or overrides fields); a
+    value the model refuses is a usage error naming the option (``--max-tokens: ...``)."""
+    from pydantic import ValidationError
+
+    from smner_bench.benchmark.errors import UsageError, first_problem
+
+    values = {name: getattr(args, name) for name in model.model_fields if hasattr(args, name)}
+    try:
+        return model(**{**values, **given})
+    except ValidationError as exc:
+        field, message = first_problem(exc)
+        option = "--" + field.split(".")[0].replace("_", "-") if field else "an option"
+        raise UsageError(f"{option}: {message}") from None
