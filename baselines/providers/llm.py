@@ -141,8 +141,8 @@ def plain_format(prompt: str) -> str:
     does not already end with ``"Answer:"`` (the MSEA and expansion prompts do), so a base model continues with
     the answer.
 
-    >>> plain_format("Text: a\nAnswer:"), plain_format("Describe Paris.")
-    ('Text: a\nAnswer:', 'Describe Paris.\nAnswer:')
+    >>> plain_format("Text: a\\nAnswer:"), plain_format("Describe Paris.")
+    ('Text: a\\nAnswer:', 'Describe Paris.\\nAnswer:')
     """
     return prompt if prompt.rstrip().endswith("Answer:") else f"{prompt}\nAnswer:"
 
