@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from smner_bench.benchmark.errors import SmnerError
 from smner_bench.benchmark.registry import SPLIT_ALIASES, SPLITS, canonical_split
+from smner_bench.benchmark.safe_output import OutputError
 
 from .configs import Sources
 from .quirks import QuirkReport
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
     from .builder import SmnerBench
 
-__all__ = ["builder", "gold_cache", "load", "load_split", "prepare", "quirk_report"]
+__all__ = ["builder", "dataset", "gold_cache", "load", "load_split", "prepare", "quirk_report"]
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,9 @@ def builder(name: str, data_dir: str | Path, *, cache_dir: str | Path | None = N
 
 def prepare(b: SmnerBench) -> SmnerBench:
     """``download_and_prepare`` that lets the readers' own errors (file, line, field) through: datasets
-    wraps whatever a generator raises in ``DatasetGenerationError``."""
+    wraps whatever a generator raises in ``DatasetGenerationError``. A write the system refuses (a full disk,
+    permissions) is an :class:`OutputError` (exit 2) naming the cache folder and the system's reason; datasets
+    leaves no half-built cache behind."""
     from datasets.exceptions import DatasetGenerationError
 
     try:
@@ -61,8 +64,36 @@ def prepare(b: SmnerBench) -> SmnerBench:
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, SmnerError):
             raise cause from None
+        if isinstance(cause, OSError):
+            raise _cache_error(b, cause) from None
         raise
+    except OSError as exc:
+        raise _cache_error(b, exc) from None
     return b
+
+
+def _cache_error(b: SmnerBench, exc: OSError) -> OutputError:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return OutputError(f"{b.cache_dir}: building the datasets cache failed: {exc.strerror or exc}{where}")
+
+
+def dataset(b: SmnerBench) -> datasets.DatasetDict:
+    """The prepared splits of ``b`` (:func:`prepare`, then ``as_dataset``). A cache whose Arrow files cannot be
+    read (cut short, missing, overwritten) is removed and built again once; if that fails too, an
+    :class:`OutputError` names it."""
+    import pyarrow as pa
+
+    from .cache_folder import drop_damaged_cache
+
+    prepare(b)
+    try:
+        return b.as_dataset()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        drop_damaged_cache(b.cache_dir, exc)
+    try:
+        return prepare(b).as_dataset()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise OutputError(f"{b.cache_dir}: the datasets cache cannot be read after a rebuild: {exc}") from None
 
 
 def load(
@@ -78,7 +109,7 @@ def load(
     logged as warnings when the cache is built; :func:`quirk_report` returns them.
     """
     b = builder(name, data_dir, cache_dir=cache_dir, **options)
-    return split_dict()(prepare(b).as_dataset())
+    return split_dict()(dataset(b))
 
 
 def load_split(name: str, data_dir: str | Path, split: str, **options) -> datasets.Dataset:

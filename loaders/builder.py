@@ -9,8 +9,9 @@ Use it directly (datasets >= 4 runs no loading scripts)::
 or through :func:`smner_bench.loaders.load`. The other source options (``image_dir``, ``knowledge``,
 ``captions``, ``mask_dir``) are those of :meth:`Sources.of`, or pass ``sources=`` a :class:`Sources`.
 The cache key (datasets' ``hash`` argument) is :func:`smner_bench.loaders.stamps.cache_key`: the source of the
-modules the builder runs and the size and modification time of every raw file it reads, so editing either rebuilds
-the cache.
+modules the builder runs and the content (SHA-256) of every raw file it reads, so editing either rebuilds the cache.
+The cache folder is checked first; a cache that cannot be read is built again (:mod:`.cache_folder`, here and in
+:func:`smner_bench.loaders.api.dataset`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from smner_bench.benchmark.registry import DATASETS, SPLITS
 from smner_bench.benchmark.safe_output import write_text
 
 from .assemble import SplitFiles, generate_examples, split_files
+from .cache_folder import check_cache_folder, drop_damaged_cache
 from .configs import SOURCE_OPTIONS, Sources, config_info
 from .features import build_features
 from .quirks import QuirkReport
@@ -69,7 +71,20 @@ class SmnerBench(datasets.GeneratorBasedBuilder):
             raise UsageError("give sources= alone, or config_name and data_dir (and source options)")
         config_name = sources.info.name
         self._reports: dict[str, QuirkReport] = {}
+        check_cache_folder(kwargs.get("cache_dir"))
         super().__init__(config_name=config_name, sources=sources, hash=hash or cache_key(sources), **kwargs)
+
+    def _build_cache_dir(self) -> str:
+        """datasets' cache folder of this build; one whose ``dataset_info.json`` cannot be read (a damaged cache,
+        which datasets would read in its constructor and fail on) is removed here, to be built again."""
+        path = super()._build_cache_dir()
+        info = Path(path, datasets.config.DATASET_INFO_FILENAME)
+        if info.is_file():
+            try:
+                datasets.DatasetInfo.from_directory(path)
+            except (ValueError, TypeError, KeyError, AttributeError, OSError) as exc:
+                drop_damaged_cache(path, exc)
+        return path
 
     @property
     def sources(self) -> Sources:
@@ -111,11 +126,17 @@ class SmnerBench(datasets.GeneratorBasedBuilder):
 
     def quirk_report(self, split: str) -> QuirkReport:
         """The report stored with the prepared cache for ``split`` (read again from the raw files when the
-        cache lacks it, e.g. after a build that stopped between the cache and its reports)."""
+        cache lacks it, e.g. after a build that stopped between the cache and its reports, or holds a damaged one)."""
         path = Path(self.cache_dir, REPORT_FILE.format(split=split))
-        if not path.is_file():
-            report = QuirkReport()
-            for _ in generate_examples(split_files(self.sources, split), report):
-                pass
-            write_text(path, report.to_json())
-        return QuirkReport.from_json(path.read_text(encoding="utf-8"))
+        try:
+            return QuirkReport.from_json(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("%s: a damaged quirk report (%s): read again from the raw files", path, exc)
+        report = QuirkReport()
+        for _ in generate_examples(split_files(self.sources, split), report):
+            pass
+        write_text(path, report.to_json())
+        return QuirkReport.from_json(report.to_json())
+

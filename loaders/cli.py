@@ -12,11 +12,11 @@ from .configs import Sources, add_source_options, source_paths
 
 
 def _prepared(args: argparse.Namespace):
-    from .api import prepare
+    from .api import dataset
     from .builder import SmnerBench
 
-    b = prepare(SmnerBench(sources=Sources.from_args(args), cache_dir=args.cache_dir))
-    return b, b.as_dataset()
+    b = SmnerBench(sources=Sources.from_args(args), cache_dir=args.cache_dir)
+    return b, dataset(b)
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:

@@ -2,9 +2,10 @@
 lives (read by the scorer's ``load_gold``: see docs/scoring.md).
 
 :func:`cache_key` is the ``hash`` the builder gives ``datasets``: a digest of the source of the modules the builder
-runs (:func:`code_hash`) and of the names, sizes and modification times of every raw file it reads
-(:func:`file_stamp`). :func:`gold_cache` names the gold cache file of a split by the same key, so that editing a raw
-file or the builder's code leaves the old file unread.
+runs (:func:`code_hash`) and of the names and contents (SHA-256) of every raw file it reads (:func:`file_stamp`;
+the images, gigabytes that no gold comes from, by name, size, modification and change time). :func:`gold_cache`
+names the gold cache file of a split by the same key, so that editing a raw file or the builder's code leaves the
+old file unread.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import hashlib
 import importlib.machinery
 import importlib.util
 import os
+import stat
 from pathlib import Path
 
+from smner_bench.benchmark.io import sha256_file
 from smner_bench.benchmark.registry import canonical_split
 
 from .configs import Sources
@@ -43,7 +46,8 @@ def datasets_cache_root() -> Path:
 
 def cache_key(sources: Sources) -> str:
     """The builder's cache key: the source of the modules it runs, and the raw files ``sources`` reads."""
-    return code_hash() + "-" + file_stamp(sources.read_paths())
+    by_stat = (sources.image_dir,) if sources.image_dir is not None else ()
+    return code_hash() + "-" + file_stamp(sources.read_paths(), by_stat=by_stat)
 
 
 BUILDER_MODULES = ("smner_bench.loaders.builder", "smner_bench.loaders.assemble", "smner_bench.loaders.features")
@@ -111,20 +115,36 @@ def _spec(name: str) -> importlib.machinery.ModuleSpec | None:
         return None
 
 
-def file_stamp(paths: list[Path]) -> str:
-    """A digest of the names, sizes and modification times of every file under ``paths``."""
+def file_stamp(paths: list[Path], *, by_stat: tuple[Path, ...] = ()) -> str:
+    """A digest of the names and contents (SHA-256) of every file under ``paths``: what a cache built from them
+    trusts is what they hold, so an edit whose modification time was set back (``os.utime``) is seen too. Under a
+    root of ``by_stat`` (the images), names, sizes, modification and change times instead (a change time cannot be
+    set back). Anything but a regular file (a broken link, a link loop, a FIFO, which is never opened) is
+    stamped by its own status (the reader names the problem)."""
     digest = hashlib.sha256()
     for root in paths:
-        if root.is_file():
-            st = root.stat()
-            digest.update(f"{root}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-            continue
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            for name in sorted(filenames):
-                try:
-                    st = os.stat(os.path.join(dirpath, name))
-                except OSError:  # a broken link or a link loop: its own entry (the reader names the problem)
-                    st = os.lstat(os.path.join(dirpath, name))
-                digest.update(f"{dirpath}/{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        files = [str(root)] if root.is_file() else _walk(root)
+        for path in files:
+            digest.update(f"{path}\0{_stamp(path, content=root not in by_stat)}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def _walk(root: Path) -> list[str]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        found += [f"{dirpath}/{name}" for name in sorted(filenames)]
+    return found
+
+
+def _stamp(path: str, *, content: bool) -> str:
+    try:
+        st = os.stat(path)
+    except OSError:  # a broken link or a link loop
+        st = os.lstat(path)
+    if content and stat.S_ISREG(st.st_mode):
+        try:
+            return sha256_file(path)
+        except OSError:  # unreadable: the reader names it
+            pass
+    return f"{stat.S_IFMT(st.st_mode)}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}"

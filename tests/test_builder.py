@@ -4,6 +4,8 @@ datasets' public ``hash`` argument (the modules the builder runs + the raw files
 from __future__ import annotations
 
 import argparse
+import errno
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from smner_bench.benchmark.errors import MissingDataError, UsageError
+from smner_bench.benchmark.safe_output import OutputError
 from smner_bench.loaders import load
 from smner_bench.loaders.assemble import SplitFiles
 from smner_bench.loaders.builder import SmnerBench
@@ -136,3 +139,92 @@ def test_command_line_registers_without_heavy_imports():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_an_edit_with_its_modification_time_set_back_rebuilds_the_cache(tmp_path):
+    data = release(tmp_path / "twitter2015")
+    cache = tmp_path / "cache"
+    assert load("twitter2015", data, cache_dir=cache)["test"]["tokens"] == [["hello"]]
+    test = data / "test.txt"
+    before = test.stat()
+    test.write_text(TWEETS["test.txt"].replace("hello", "hallo"), encoding="utf-8")  # same size
+    os.utime(test, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the same modification time
+    assert test.stat().st_size == before.st_size and test.stat().st_mtime_ns == before.st_mtime_ns
+    assert load("twitter2015", data, cache_dir=cache)["test"]["tokens"] == [["hallo"]]  # keyed on the content
+
+
+def test_a_damaged_cache_is_built_again(tmp_path):
+    data = release(tmp_path / "twitter2015")
+    cache = tmp_path / "cache"
+    expected = load("twitter2015", data, cache_dir=cache)["train"]["tokens"]
+    b = SmnerBench(config_name="twitter2015", data_dir=str(data), cache_dir=str(cache))
+    folder = Path(b.cache_dir)
+    (arrow,) = folder.glob("*-train.arrow")
+    good = arrow.read_bytes()
+    info = folder / "dataset_info.json"
+    damages = [
+        lambda: arrow.write_bytes(good[:-40]),  # cut short
+        lambda: arrow.write_bytes(b""),
+        lambda: arrow.write_bytes(b"\0" * len(good)),
+        lambda: arrow.unlink(),
+        lambda: info.write_text("{not json", encoding="utf-8"),
+        lambda: info.write_text("[1, 2]", encoding="utf-8"),
+    ]
+    for damage in damages:
+        damage()
+        assert load("twitter2015", data, cache_dir=cache)["train"]["tokens"] == expected
+    report = folder / "smner-quirks-train.json"
+    for text in ("{", '{"quirks": 3}', "[]"):
+        report.write_text(text, encoding="utf-8")
+        assert b.quirk_report("train").counts() == {"bio-repair": 1}  # read again from the raw files, rewritten
+        assert json.loads(report.read_text(encoding="utf-8"))["quirks"]
+
+
+def test_a_bad_cache_folder_is_exit_2_naming_it(capsys, tmp_path, monkeypatch):
+    import datasets
+
+    from smner_bench.benchmark.cli import main
+
+    data = release(tmp_path / "twitter2015")
+    a_file = tmp_path / "file"
+    a_file.write_text("x", encoding="utf-8")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access  # root writes everywhere: "not writable" is what os.access says
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != locked and real_access(p, mode, **kw))
+    cases = {
+        a_file: "is not a folder",
+        a_file / "sub": f"cannot be made: {a_file} is not a folder",
+        locked: "is not writable",
+        locked / "sub": f"cannot be made: {locked} is not writable",
+    }
+    for cache, why in cases.items():
+        code = main(["stats", "twitter2015", "--data-dir", str(data), "--cache-dir", str(cache)])
+        err = capsys.readouterr().err
+        assert code == 2 and f"{cache}: the datasets cache folder {why}" in err, (cache, err)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", a_file / "hf")  # datasets' own folder, the same
+    with pytest.raises(OutputError, match="the datasets cache folder cannot be made"):
+        load("twitter2015", data)
+
+
+def test_a_full_disk_while_the_cache_is_built_is_exit_2(capsys, tmp_path, monkeypatch):
+    import datasets
+
+    from smner_bench.benchmark.cli import main
+
+    data = release(tmp_path / "twitter2015")
+    cache = tmp_path / "cache"
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(datasets.arrow_writer.ArrowWriter, "finalize", full)
+        code = main(["stats", "twitter2015", "--data-dir", str(data), "--cache-dir", str(cache)])
+        err = capsys.readouterr().err
+        assert code == 2 and f"{cache}/" in err and "building the datasets cache failed: No space left on device" in err
+        patch.setattr(datasets.builder, "has_sufficient_disk_space", lambda *a, **k: False)  # datasets' own check
+        code = main(["stats", "twitter2015", "--data-dir", str(data), "--cache-dir", str(cache)])
+        assert code == 2 and "Not enough disk space" in capsys.readouterr().err
+    assert not list(cache.glob("**/*.arrow"))  # nothing half-built left
+    assert load("twitter2015", data, cache_dir=cache)["test"]["id"] == ["4"]

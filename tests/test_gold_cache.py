@@ -160,3 +160,19 @@ def test_a_core_command_parses_without_the_other_parts(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "missing")], capture_output=True, text=True)
     assert out.stdout.split() == ["2", "[]"], out.stderr
+
+
+def test_an_edit_with_its_modification_time_set_back_is_read_again(tmp_path, cache_root, sample_dir):
+    data = tmp_path / "sample"
+    shutil.copytree(sample_dir, data)
+    before = load_gold("smner", "test", data_dir=data)  # writes the light cache
+    assert gold_cache("smner", data, "test")[0].is_file()
+    test = data / "test.txt"
+    st = test.stat()
+    text = test.read_text(encoding="utf-8")
+    test.write_text(text.replace("Great\tO", "Grand\tO", 1), encoding="utf-8")  # same size
+    os.utime(test, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the modification time set back
+    assert (test.stat().st_size, test.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    after = load_gold("smner", "test", data_dir=data)  # neither the light cache nor the Arrow cache is trusted
+    assert after.checksum() != before.checksum() and "Grand" in [t for tw in after.tweets for t in tw.tokens]
+    assert load_gold("smner", "test", data_dir=data).checksum() == after.checksum()  # the new cache, read back
