@@ -107,3 +107,44 @@ def test_train_predict_checkpoint_round_trip(tiny_bert, sample_dir, tmp_path, hf
     first = model.state_dict()
     for name, value in again.state_dict().items():
         assert torch.equal(first[name], value)
+
+
+CONFIG = "encoder: enc\ndata_dir: data\nout: run\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        (CONFIG + "lr: 0.1\nepochs: 3\nlr: 1.0\n", ":6:", "duplicate key 'lr' (first on line 4)"),  # PyYAML: lr 1.0
+        ("{encoder: e, data_dir: d, out: r, out: s}\n", ":1:", "duplicate key 'out'"),
+        (CONFIG + "lr: .inf\n", ": lr:", "finite"),
+        (CONFIG + "time_budget_minutes: .nan\n", ": time_budget_minutes:", "finite"),
+        (CONFIG + "time_budget_minutes: -5\n", ": time_budget_minutes:", "greater than 0"),
+        (CONFIG + "seed: -1\n", ": seed:", "greater than or equal to 0"),  # numpy refuses it mid-training
+        (CONFIG + "threads: 0\n", ": threads:", "greater than or equal to 1"),
+        (CONFIG + "max_train_tweets: 0\n", ": max_train_tweets:", "greater than or equal to 1"),
+        ("- encoder: e\n", ": ", "expected a mapping of settings"),
+    ],
+    ids=[
+        "key twice",
+        "flow key twice",
+        "inf lr",
+        "nan budget",
+        "negative budget",
+        "negative seed",
+        "0 threads",
+        "0 tweets",
+        "a list",
+    ],
+)
+def test_config_file_refuses_keys_written_twice_and_numbers_out_of_range(text, where, message, tmp_path):
+    from smner_bench.benchmark.errors import DataFormatError
+
+    path = tmp_path / "plim.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFormatError) as caught:
+        PlimConfig.load(path)
+    assert str(caught.value).startswith(f"{path}{where}") and message in str(caught.value), str(caught.value)
+    assert caught.value.exit_code == 1
+    path.write_text(CONFIG + "lr: 0.1\n", encoding="utf-8")
+    assert PlimConfig.load(path).lr == 0.1

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
+from smner_bench.benchmark.io import parse_yaml
 from smner_bench.benchmark.registry import DATASET_NAMES
 
 # The paper's settings (section V-A) and the released configs' CRF learning rates. The paper trains every epoch
@@ -22,7 +23,7 @@ PRESETS: dict[str, dict] = {
 
 
 class PlimConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # every number finite
 
     # Descriptions are the help of ``baseline plim-train``'s options (one per field, see baselines/commands/plim.py)
     encoder: str = Field(description="encoder folder (from_pretrained; a hub name where a hub is reachable)")
@@ -42,15 +43,15 @@ class PlimConfig(BaseModel):
     word_dropout: float = Field(default=0.05, ge=0, lt=1, description="fraction of words dropped in training")
     grad_clip: float = Field(default=1.0, gt=0)
     patience: int | None = Field(default=3, ge=1, description="epochs without a better dev F1 before stopping")
-    seed: int = Field(default=42, description="random seed")
-    threads: int | None = Field(default=None, description="torch CPU threads (default: torch's)")
+    seed: int = Field(default=42, ge=0, le=2**32 - 1, description="random seed (0 to 2**32 - 1, numpy's range)")
+    threads: int | None = Field(default=None, ge=1, le=4096, description="torch CPU threads (default: torch's)")
     device: str = Field(default="cpu", description="cpu or cuda (the process's GPU under a launcher)")
     # accelerate's autocast, weights stay fp32; None: the launcher's (accelerate config), else no
     mixed_precision: Literal["no", "bf16", "fp16"] | None = None
     amp: Literal["none", "bf16"] | None = None  # the older name of mixed_precision (none/bf16), still read
     grad_accum: int = Field(default=1, ge=1, description="batches per optimizer step (default 1)")
-    max_train_tweets: int | None = Field(default=None, description="a prefix of train (smoke runs)")
-    time_budget_minutes: float | None = Field(default=None, description="stop after the epoch that passes it")
+    max_train_tweets: int | None = Field(default=None, ge=1, description="a prefix of train (smoke runs)")
+    time_budget_minutes: float | None = Field(default=None, gt=0, description="stop after the epoch that passes it")
     cache_dir: str | None = None  # datasets cache (default: the Hugging Face cache)
 
     @model_validator(mode="after")
@@ -66,19 +67,15 @@ class PlimConfig(BaseModel):
 
     @classmethod
     def load(cls, path: str | Path) -> PlimConfig:
-        import yaml  # here: registering plim-train's options (this model's fields) stays light
-
+        """A config file (YAML, a key written twice refused with its line); every problem is exit 1 naming it."""
         path = Path(path)
         if not path.is_file():
             raise MissingDataError("config file not found", file=path)
+        data = parse_yaml(path.read_bytes(), file=path)
+        if not isinstance(data, dict):
+            raise DataFormatError("expected a mapping of settings (encoder: ..., data_dir: ...)", file=path)
         try:
-            return cls.model_validate(yaml.safe_load(path.read_bytes().decode("utf-8")))
-        except UnicodeDecodeError as exc:
-            raise DataFormatError(f"not UTF-8 text (byte {exc.start})", file=path) from None
-        except RecursionError:
-            raise DataFormatError("not YAML (nested too deeply)", file=path) from None
-        except yaml.YAMLError as exc:
-            raise DataFormatError(f"unreadable YAML ({exc})", file=path) from None
+            return cls.model_validate(data)
         except ValidationError as exc:
             first = exc.errors()[0]
             raise DataFormatError(first["msg"], file=path, field=".".join(map(str, first["loc"]))) from None
