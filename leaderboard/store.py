@@ -18,15 +18,16 @@ import json
 import os
 import shutil
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from smner_bench.benchmark.errors import DataFormatError, UsageError
-from smner_bench.benchmark.io import sha256_stream
-from smner_bench.benchmark.safe_output import create_files
+from smner_bench.benchmark.io import parse_yaml, sha256_stream
+from smner_bench.benchmark.safe_output import OutputError, create_files
 
 from .entry import Entry, entry_digest, sealed, validation_message
 
@@ -127,11 +128,14 @@ def check_scored(file: Path) -> Entry:
 
 def _read_published(file: Path, board: Board) -> list[Stored]:
     try:
-        items = yaml.safe_load(_read_text(file, MAX_PUBLISHED_BYTES))
+        items = parse_yaml(_read_text(file, MAX_PUBLISHED_BYTES), file=file.name, problem="unreadable YAML")
     except UnicodeDecodeError:
         board.bad.append(BadEntry(file, "not UTF-8"))
         return []
-    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+    except DataFormatError as exc:  # YAML syntax, a key written twice...: the line, once (BadEntry names the file)
+        board.bad.append(BadEntry(file, (f"line {exc.line}: " if exc.line else "") + _short(exc.message)))
+        return []
+    except ValueError as exc:  # too large
         board.bad.append(BadEntry(file, f"unreadable YAML ({_short(exc)})"))
         return []
     if not isinstance(items, list):
@@ -190,6 +194,49 @@ def load_entries(root: str | os.PathLike = DEFAULT_ROOT) -> list[Stored]:
     return board.stored
 
 
+LOCK_NAME = ".submit.lock"
+
+
+@contextmanager
+def submission_lock(root: str | os.PathLike = DEFAULT_ROOT) -> Iterator[None]:
+    """Hold the entries folder's submission lock (an exclusive ``flock`` of ``<root>/.submit.lock``): a
+    submission's check that its predictions are not on the board and the writing of its entry happen under it,
+    so two submissions of the same predictions started together (under two system names) never both land.
+
+    The kernel releases the lock of a process that dies: no stale lock is ever left. The file is removed on
+    release, while still locked; a process that locked a file removed meanwhile locks the new one instead."""
+    import fcntl
+
+    if not Path(root).is_dir():
+        raise UsageError(f"no leaderboard entries folder at {root}")
+    path = Path(root) / LOCK_NAME
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot lock the entries folder: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            held = os.fstat(fd)
+            try:
+                now = os.stat(path, follow_symlinks=False)
+            except FileNotFoundError:
+                now = None
+        except BaseException:
+            os.close(fd)
+            raise
+        if now is not None and (now.st_ino, now.st_dev) == (held.st_ino, held.st_dev):
+            break
+        os.close(fd)  # the file we locked was released and removed by its holder: lock the current one
+    try:
+        yield
+    finally:
+        try:
+            path.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+
+
 def submission_copy(entry_file: Path) -> Path:
     return entry_file.with_suffix(".jsonl.gz")
 
@@ -217,8 +264,11 @@ def write_scored(entry: Entry, submission: str | os.PathLike, root: str | os.Pat
         raise UsageError(f"no leaderboard entries folder at {root}")
     folder = root / "scored"
     if not folder.is_dir():
-        folder.mkdir()
-        os.chmod(folder, 0o755)
+        try:
+            folder.mkdir(exist_ok=True)  # another submission may make it at the same moment
+            os.chmod(folder, 0o755)
+        except OSError as exc:
+            raise OutputError(f"{folder}: cannot write: {exc.strerror or exc}") from None
     target = entry_file(entry, root)
     if target.exists():
         raise UsageError(f"{target} already exists")

@@ -13,13 +13,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from smner_bench.benchmark import __version__, registry
 from smner_bench.benchmark.cli_options import redact_command
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, SmnerError, UsageError
 from smner_bench.benchmark.gold import Gold
+from smner_bench.benchmark.io import parse_yaml
 from smner_bench.benchmark.scoring import PRF, Scorer, ScoreReport
 from smner_bench.benchmark.submission import read_submission
 
@@ -41,7 +41,7 @@ from .entry import (
     validation_message,
 )
 from .releases import release_submission
-from .store import DEFAULT_ROOT, Stored, read_entries, submission_copy, write_scored
+from .store import DEFAULT_ROOT, Stored, read_entries, submission_copy, submission_lock, write_scored
 
 MAX_META_BYTES = 64 << 10
 
@@ -70,12 +70,7 @@ def read_meta(path: str | os.PathLike) -> Meta:
     size = path.stat().st_size
     if size > MAX_META_BYTES:
         raise DataFormatError(f"a meta file of {size} bytes (at most {MAX_META_BYTES})", file=path)
-    try:
-        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise DataFormatError("not UTF-8", file=path) from None
-    except (yaml.YAMLError, RecursionError) as exc:
-        raise DataFormatError(f"unreadable YAML ({str(exc)[:200]})", file=path) from None
+    data = parse_yaml(path.read_bytes(), file=path, problem="unreadable YAML")  # a key written twice: its line
     if not isinstance(data, dict):
         raise DataFormatError("expected a mapping (system: ..., variant: ..., notes: ...)", file=path)
     try:
@@ -277,14 +272,32 @@ def _differences(stored: dict, fresh: dict, path: str = "") -> list[str]:
     return [] if stored == fresh else [f"{path}: stored {json.dumps(stored)[:80]}, recomputed {json.dumps(fresh)[:80]}"]
 
 
+def duplicate_submissions(stored: list[Stored]) -> list[str]:
+    """One problem for each submission (canonical content digest) that more than one scored entry holds, naming
+    every such entry file: ``submit`` refuses a submission already on the board, so two entries of one content
+    are two submissions that raced, or entries added by hand or merged from two branches."""
+    by_content: dict[str, list[Stored]] = {}
+    for s in stored:
+        prov = s.entry.provenance
+        if prov.kind == "scored":
+            by_content.setdefault(prov.content_sha256, []).append(s)
+    return [
+        f"{', '.join(s.file.name for s in group)}: one submission (canonical SHA-256 {digest[:12]}...) has "
+        f"{len(group)} entries ({', '.join(s.entry.id for s in group)}): keep one"
+        for digest, group in sorted(by_content.items())
+        if len(group) > 1
+    ]
+
+
 def verify(stored: list[Stored], gold: Gold, release_root: str | os.PathLike | None = None) -> tuple[list[str], int]:
     """Re-score the kept copy of every scored entry on ``gold``'s dataset and split and compare every stored
     figure (all subtasks, per type, groundable split, IoU sweep, with their counts), every provenance field
     it can recompute (dataset, dataset version from the registry, split, task, IoU, the gold's checksum, the
     match mode of the report, the copy's SHA-256 and canonical content digest). An entry imported from a
     release is imported again from below ``release_root``. Returns (problems, number of entries verified);
-    entries of other datasets and splits are skipped."""
-    problems = []
+    entries of other datasets and splits are not re-scored. Two scored entries of one submission (one canonical
+    content digest), on any dataset, are a problem naming both (:func:`duplicate_submissions`)."""
+    problems = duplicate_submissions(stored)
     checked = 0
     dataset, split = gold.dataset, gold.split
     for s in stored:
@@ -331,12 +344,15 @@ def submit(
     release_root: str | os.PathLike | None = None,
 ) -> tuple[Entry, Path, list]:
     """Score ``predictions`` and write its entry; refuses predictions already on the board (the same
-    canonical content, however the file is written). With ``release`` (below ``release_root``), the
-    predictions must be exactly that release's import (``smner-bench import``), and no copy is kept. Returns
-    the entry, its file and the bad entries that were excluded from the board while checking (reported by
-    the caller)."""
+    canonical content, however the file is written, under whatever system name). With ``release`` (below
+    ``release_root``), the predictions must be exactly that release's import (``smner-bench import``), and no copy
+    is kept. Returns the entry, its file and the bad entries that were excluded from the board while checking
+    (reported by the caller).
+
+    The check that the content is not on the board and the writing of the entry happen under the entries
+    folder's lock (:func:`~.store.submission_lock`): two submissions of the same predictions started together
+    give one entry, and the other is refused as already on the board."""
     meta = read_meta(meta_path)
-    board = read_entries(root)
     submission = read_submission(predictions, gold, task=meta.task)
     content = file_content_digest(predictions)
     if release is not None and content_digest(io.BytesIO(release_submission(release, release_root, gold))) != content:
@@ -344,18 +360,20 @@ def submit(
             f"{predictions}: not the import of the release {release.file} (smner-bench import "
             f"{release.importer} on the same gold writes other predictions)"
         )
-    for stored in board.stored:
-        prov = stored.entry.provenance
-        if prov.kind == "scored" and prov.content_sha256 == content:
-            same = "this file" if prov.submission_sha256 == submission.sha256 else "the same predictions"
-            raise UsageError(
-                f"{same} (canonical SHA-256 {content[:12]}...) is already on the board as {stored.entry.id} "
-                f"({stored.file.name})"
-            )
     report = Scorer.build(submission, gold).report(meta.task, meta.match, iou)
     entry = build_entry(
         report, meta, gold, command=command, dataset_version=dataset_version, content_sha256=content, release=release
     )
-    if any(s.entry.id == entry.id for s in board.stored):
-        raise UsageError(f"an entry {entry.id} already exists")
-    return entry, write_scored(entry, predictions, root), board.bad
+    with submission_lock(root):
+        board = read_entries(root)
+        for stored in board.stored:
+            prov = stored.entry.provenance
+            if prov.kind == "scored" and prov.content_sha256 == content:
+                same = "this file" if prov.submission_sha256 == submission.sha256 else "the same predictions"
+                raise UsageError(
+                    f"{same} (canonical SHA-256 {content[:12]}...) is already on the board as {stored.entry.id} "
+                    f"({stored.file.name})"
+                )
+        if any(s.entry.id == entry.id for s in board.stored):
+            raise UsageError(f"an entry {entry.id} already exists")
+        return entry, write_scored(entry, predictions, root), board.bad

@@ -780,3 +780,103 @@ def test_no_pydantic_links_or_multi_line_messages(board, root, sample_dir, tmp_p
     (root / "published" / "paper.yaml").write_text(json.dumps(PUBLISHED), encoding="utf-8")
     assert main(["leaderboard", "verify", *gold_args(sample_dir, root)]) == 0
     assert "1 scored entries on smner/test verify" in capsys.readouterr().out
+
+
+# --- issue 19: one submission, one entry, even when submitted twice at once; YAML keys written twice ---------
+
+
+def test_the_same_predictions_submitted_together_under_two_names_land_once(tmp_path, sample_dir, lines, capsys):
+    """Two submissions of one file under two system names, started together (a barrier), four times: one lands,
+    the other is refused as already on the board (before the lock, both landed 3 times out of 4), and the board
+    verifies."""
+    import threading
+
+    from smner_bench.benchmark.errors import UsageError
+    from smner_bench.benchmark.gold import load_gold
+    from smner_bench.benchmark.registry import dataset_version
+    from smner_bench.leaderboard.submit import submit
+
+    gold = load_gold("smner", "test", data_dir=sample_dir)
+    predictions = tmp_path / "p.jsonl"
+    write_submission(predictions, lines)
+    for attempt in range(4):
+        root = tmp_path / f"entries-{attempt}"
+        (root / "published").mkdir(parents=True)
+        metas = []
+        for name in ("First", "Second"):
+            metas.append(tmp_path / f"{name}-{attempt}.yaml")
+            metas[-1].write_text(f"system: {name} system\n", encoding="utf-8")
+        start, outcomes = threading.Barrier(2), {}
+
+        def go(meta, root=root, start=start, outcomes=outcomes):
+            start.wait()
+            try:
+                entry, _, _ = submit(predictions, meta, gold, command="c", dataset_version=dataset_version("smner"),
+                                     root=root)  # fmt: skip
+                outcomes[meta.name] = entry.id
+            except UsageError as exc:
+                outcomes[meta.name] = exc
+
+        threads = [threading.Thread(target=go, args=(meta,)) for meta in metas]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        refused = [o for o in outcomes.values() if isinstance(o, UsageError)]
+        assert len(refused) == 1 and "already on the board" in str(refused[0]), (attempt, outcomes)
+        assert len(list((root / "scored").glob("*.json"))) == 1 and not (root / ".submit.lock").exists()
+        assert main(["leaderboard", "verify", *gold_args(sample_dir, root)]) == 0, capsys.readouterr().err
+
+
+def test_verify_names_two_entries_of_one_submission(board, root, sample_dir, capsys):
+    """Entries that got past ``submit`` (a race before the lock, a hand-made or merged entry): verify fails
+    naming both files, even when each entry on its own is sound."""
+    first, _ = board
+    data = json.loads(first.read_text())
+    data["system"] = "Copycat"
+    data["id"] = data["id"].replace("demo-system", "copycat")
+    _reseal(data)
+    twin = first.parent / (data["id"].replace("/", "__") + ".json")
+    twin.write_text(json.dumps(data, indent=1))
+    twin.with_suffix(".jsonl.gz").write_bytes(first.with_suffix(".jsonl.gz").read_bytes())
+    assert read_entries(root).bad == []  # each is a sound entry
+    assert main(["leaderboard", "verify", *gold_args(sample_dir, root)]) == 1
+    err = capsys.readouterr().err
+    digest = data["provenance"]["content_sha256"]
+    (problem,) = [x for x in err.splitlines() if "one submission" in x]
+    assert f"one submission (canonical SHA-256 {digest[:12]}...) has 2 entries" in problem
+    assert first.name in problem and twin.name in problem, problem
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("meta", "line", "key"),
+    [
+        ("system: A\nsplit: test\nsplit: train\n", 3, "split"),  # refused for the key twice, before the field
+        ("system: A\nnotes: x\nsystem: B\n", 3, "system"),
+        ("system: A\nvariant:\n  llm: x\n  llm: y\n", 4, "llm"),
+        ("{system: A, system: B}\n", 1, "system"),
+    ],
+    ids=["split twice", "system twice", "nested", "flow"],
+)
+def test_a_meta_key_written_twice_is_refused_naming_its_line(
+    meta, line, key, tmp_path, sample_dir, root, lines, capsys
+):
+    assert submit_with_meta(meta, tmp_path, sample_dir, root, lines) == 1
+    err = capsys.readouterr().err
+    assert f"p-meta.yaml:{line}: duplicate key '{key}'" in err and "Traceback" not in err, err
+    assert not (root / "scored").exists()
+
+
+def test_a_published_file_with_a_key_written_twice_is_excluded_naming_its_line(root, capsys):
+    text = json.dumps(PUBLISHED, indent=1).splitlines()
+    at = next(i for i, x in enumerate(text) if '"system"' in x)
+    text.insert(at + 1, text[at].rstrip(",") + ",")  # the entry names its system twice
+    bad = root / "published" / "twice.yaml"
+    bad.write_text("\n".join(text) + "\n", encoding="utf-8")
+    board = read_entries(root)
+    assert [(b.file, b.reason.split(":")[0]) for b in board.bad] == [(bad, f"line {at + 2}")]
+    assert "duplicate key 'system' (first on line" in board.bad[0].reason
+    assert main(["leaderboard", "show", "--task", "smner", "--entries", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert f"twice.yaml: line {at + 2}: duplicate key 'system'" in err and "Traceback" not in err
