@@ -61,6 +61,8 @@ from smner_bench.benchmark.registry import (
 )
 from smner_bench.benchmark.tags import TYPES
 
+from .escape import web_url
+
 # The literals of the registry's names (pydantic reads Literal[tuple] as Literal of each name)
 Task = Literal[TASK_NAMES]  # type: ignore[valid-type]
 BOARD_TASKS = RANKED_TASK_NAMES  # the tasks a board ranks; eeg/ees are shown as subtasks
@@ -122,8 +124,11 @@ def _text_block(value: str) -> str:
 
 
 def _url(value: str) -> str:
-    if not re.fullmatch(r"https?://[^\s\"'<>]+", value):
-        raise ValueError("must be an http(s) URL without spaces or quotes")
+    if web_url(value) is None:
+        raise ValueError(
+            "must be an http(s) URL with a host name and no user name, of the characters of RFC 3986 "
+            "(no space, quote, backslash or angle bracket)"
+        )
     return value
 
 

@@ -2,6 +2,7 @@
 
 A board is one task on one dataset (and split). Rows are ranked by the main F1; entries of one system with
 identical figures (a baseline printed in several tables) are merged into one row listing every source.
+The Markdown page escapes every text of an entry (:mod:`.escape`): a system name is never a link or HTML.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from smner_bench.benchmark.registry import DATASETS
 
 from .entry import SUBTASKS, Entry
+from .escape import markdown_link, markdown_text
 from .store import Stored
 
 DATASET_TITLES = {d.name: d.board_title for d in DATASETS.values()}
@@ -54,20 +56,20 @@ def variant_text(entry: Entry) -> str:
 
 
 def source_text(entries: list[Entry], *, markdown: bool = False) -> str:
+    """Where the figures come from; ``markdown``: as Markdown (the texts escaped, the table linked)."""
+    text = markdown_text if markdown else str
     out = []
     for e in entries:
         p = e.provenance
         if p.kind == "publication":
-            where = f"{p.table}, row \u201c{p.row}\u201d"
-            if markdown and (p.arxiv or p.url):
-                link = p.url or f"https://arxiv.org/abs/{p.arxiv}"
-                where = f"[{p.table}]({link}), row \u201c{p.row}\u201d"
-            out.append(where)
+            link = p.url or (f"https://arxiv.org/abs/{p.arxiv}" if p.arxiv else None)
+            table = markdown_link(p.table, link) if markdown else p.table
+            out.append(f"{table}, row \u201c{text(p.row)}\u201d")
         else:
-            imported = f", imported from the release {p.release.file}" if p.release else ""
+            imported = f", imported from the release {text(p.release.file)}" if p.release else ""
             out.append(
-                f"scored here {p.date} (sha256 {p.submission_sha256[:12]}, smner-bench {p.smner_bench_version}, "
-                f"match {p.match}{imported})"
+                f"scored here {p.date} (sha256 {p.submission_sha256[:12]}, smner-bench "
+                f"{text(p.smner_bench_version)}, match {p.match}{imported})"
             )
     return "; ".join(out)
 
@@ -81,12 +83,14 @@ def columns(task: str) -> list[str]:
 
 
 def cells(rank: int, row: Row, *, markdown: bool = False) -> list[str]:
+    """The row's cells as plain text, or as Markdown (every text escaped)."""
     e = row.entry
+    text = markdown_text if markdown else str
     subs = [_fmt(e.results[t].f1) if t in e.results else "-" for t in SUBTASKS[e.task][1:]]
     return [
         str(rank),
-        e.system,
-        variant_text(e),
+        text(e.system),
+        text(variant_text(e)),
         _fmt(e.main.precision),
         _fmt(e.main.recall),
         _fmt(e.main.f1),
@@ -123,12 +127,12 @@ def markdown(all_boards: dict[tuple[str, str, str], list[Row]]) -> str:
     for key, rows in all_boards.items():
         header = columns(key[0])
         lines += [
-            f"## {board_title(key, rows)}",
+            f"## {markdown_text(board_title(key, rows))}",
             "",
             "| " + " | ".join(header) + " |",
             "|" + "|".join("---" for _ in header) + "|",
         ]
         for i, row in enumerate(rows):
-            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells(i + 1, row, markdown=True)) + " |")
+            lines.append("| " + " | ".join(cells(i + 1, row, markdown=True)) + " |")
         lines.append("")
     return "\n".join(lines)

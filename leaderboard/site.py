@@ -3,11 +3,12 @@
 Plots are matplotlib SVG files: precision/recall scatter of every board, the IoU-threshold sensitivity
 curves of the entries that carry a sweep (scored submissions; the paper's Fig. 9) and per-type F1 bars of
 the entries that carry per-type figures. Sorting is a few lines of plain JavaScript; no framework.
+Every text of an entry is escaped for where it goes (:mod:`.escape`): HTML text and attributes, links to web
+URLs only, plot labels never parsed as mathtext or TeX.
 """
 
 from __future__ import annotations
 
-import html
 import io
 import os
 from collections.abc import Iterable
@@ -18,6 +19,7 @@ from smner_bench.benchmark.cli_options import redact_command
 from smner_bench.benchmark.safe_output import FOLDER_MODE, atomic_folder, write_bytes, write_text
 
 from .entry import SUBTASKS
+from .escape import PLOT_RC, html_text, plot_text, web_url
 from .render import Row, board_title, boards, cells, columns
 from .store import Stored
 
@@ -64,9 +66,13 @@ def _plots(key: tuple[str, str, str], rows: list[Row], folder: Path) -> list[tup
     import matplotlib
 
     matplotlib.use("Agg")
+    with matplotlib.rc_context(PLOT_RC):
+        return _draw_plots(key, rows, folder)
+
+
+def _draw_plots(key: tuple[str, str, str], rows: list[Row], folder: Path) -> list[tuple[str, str]]:
     import matplotlib.pyplot as plt
 
-    plt.rcParams["svg.hashsalt"] = "smner-bench"  # deterministic ids in the SVG
     stem = "-".join(key)
     out = []
 
@@ -87,7 +93,7 @@ def _plots(key: tuple[str, str, str], rows: list[Row], folder: Path) -> list[tup
         fig, ax = plt.subplots(figsize=(6, 4.5))
         for i, (name, p, r) in enumerate(pr):
             ax.scatter(r, p, s=24)
-            label = f"{i + 1}" if len(pr) > 6 else f"{i + 1}. {name}"  # ranks alone when crowded
+            label = f"{i + 1}" if len(pr) > 6 else f"{i + 1}. {plot_text(name)}"  # ranks alone when crowded
             ax.annotate(label, (r, p), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.set_xlabel("recall (%)")
         ax.set_ylabel("precision (%)")
@@ -97,31 +103,31 @@ def _plots(key: tuple[str, str, str], rows: list[Row], folder: Path) -> list[tup
     swept = [r for r in rows if r.entry.sweep]
     if swept:
         fig, ax = plt.subplots(figsize=(6, 4.5))
+        handles, labels = [], []
         for r in swept:
-            ax.plot(
-                [p.threshold for p in r.entry.sweep],
-                [p.f1 for p in r.entry.sweep],
-                marker="o",
-                label=f"{r.entry.system} ({r.entry.id.rsplit('-', 1)[-1][:8]})",
-            )
+            (line,) = ax.plot([p.threshold for p in r.entry.sweep], [p.f1 for p in r.entry.sweep], marker="o")
+            handles.append(line)
+            labels.append(plot_text(f"{r.entry.system} ({r.entry.id.rsplit('-', 1)[-1][:8]})"))
         ax.set_xlabel("IoU threshold")
         ax.set_ylabel(f"{key[0].upper()} F1 (%)")
         ax.set_title("Sensitivity to the IoU threshold")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(handles, labels, fontsize=7)  # given: a label starting with "_" is not dropped
         out.append(save(fig, "iou", "F1 against the IoU threshold (0.50:0.05:0.95) of the submissions scored here."))
     typed = [r for r in rows if r.entry.per_type]
     if typed:
         fig, ax = plt.subplots(figsize=(6, 4.5))
         kinds = ["PER", "LOC", "ORG", "OTHER"]
         width = 0.8 / len(typed)
+        handles, labels = [], []
         for i, r in enumerate(typed):
             values = [r.entry.per_type[k].f1 for k in kinds]
-            ax.bar([j + i * width for j in range(4)], values, width=width, label=r.entry.system)
+            handles.append(ax.bar([j + i * width for j in range(4)], values, width=width))
+            labels.append(plot_text(r.entry.system))
         ax.set_xticks([j + 0.4 - width / 2 for j in range(4)], kinds)
         ax.set_ylabel(f"{key[0].upper()} F1 (%)")
         ax.set_title("F1 per entity type")
-        ax.legend(fontsize=7)
+        ax.legend(handles, labels, fontsize=7)
         out.append(save(fig, "types", "F1 per entity type of the submissions scored here."))
     return out
 
@@ -131,20 +137,20 @@ def _source_html(row: Row) -> str:
     for e in row.sources:
         p = e.provenance
         if p.kind == "publication":
-            label = html.escape(f"{p.table}, row \u201c{p.row}\u201d")
-            link = p.url or (f"https://arxiv.org/abs/{p.arxiv}" if p.arxiv else None)
-            cite = html.escape(p.citation)
+            label = html_text(f"{p.table}, row \u201c{p.row}\u201d")
+            link = web_url(p.url or (f"https://arxiv.org/abs/{p.arxiv}" if p.arxiv else ""))
+            cite = html_text(p.citation)
             parts.append(
-                f'<a href="{html.escape(link)}" title="{cite}">{label}</a>'
+                f'<a href="{html_text(link)}" title="{cite}">{label}</a>'
                 if link
                 else f'<span title="{cite}">{label}</span>'
             )
         else:
             parts.append(
-                f'<span title="{html.escape(redact_command(p.command))}">scored here {p.date}, sha256 '
-                f"<code>{p.submission_sha256[:12]}</code>, smner-bench {html.escape(p.smner_bench_version)}"
+                f'<span title="{html_text(redact_command(p.command))}">scored here {p.date}, sha256 '
+                f"<code>{p.submission_sha256[:12]}</code>, smner-bench {html_text(p.smner_bench_version)}"
                 f", match {p.match}"
-                + (f", imported from the release <code>{html.escape(p.release.file)}</code>" if p.release else "")
+                + (f", imported from the release <code>{html_text(p.release.file)}</code>" if p.release else "")
                 + "</span>"
             )
     return "<br>".join(parts)
@@ -153,29 +159,29 @@ def _source_html(row: Row) -> str:
 def _page(key: tuple[str, str, str], rows: list[Row], plots: list[tuple[str, str]]) -> str:
     header = [*columns(key[0])[:-1], "version", "split", "source"]
     numeric = {"#", "P", "R", "F1", *(f"{t.upper()} F1" for t in SUBTASKS[key[0]][1:])}
-    head = "".join(f'<th data-col="{html.escape(h)}">{html.escape(h)}</th>' for h in header)
+    head = "".join(f'<th data-col="{html_text(h)}">{html_text(h)}</th>' for h in header)
     body = []
     for i, row in enumerate(rows):
         values = [*cells(i + 1, row)[:-1], row.entry.dataset_version, row.entry.split]
         tds = "".join(
-            f'<td class="num" data-sort="{"-1" if v == "-" else v}">{v}</td>'
+            f'<td class="num" data-sort="{"-1" if v == "-" else html_text(v)}">{html_text(v)}</td>'
             if h in numeric
-            else f"<td>{html.escape(v)}</td>"
+            else f"<td>{html_text(v)}</td>"
             for h, v in zip(header[:-1], values, strict=True)
         )
         cls = ' class="scored"' if row.entry.provenance.kind == "scored" else ""
-        body.append(f'<tr{cls} id="{html.escape(row.entry.id)}">{tds}<td>{_source_html(row)}</td></tr>')
+        body.append(f'<tr{cls} id="{html_text(row.entry.id)}">{tds}<td>{_source_html(row)}</td></tr>')
     figures = "".join(
-        f'<figure><img src="plots/{n}" alt="{html.escape(c)}"><figcaption>{html.escape(c)}</figcaption></figure>'
+        f'<figure><img src="plots/{html_text(n)}" alt="{html_text(c)}"><figcaption>{html_text(c)}</figcaption></figure>'
         for n, c in plots
     )
     title = board_title(key, rows)
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{html_text(title)}</title>
 <link rel="stylesheet" href="style.css"></head>
 <body><p><a href="index.html">smner-bench leaderboard</a></p>
-<h1>{html.escape(title)}</h1>
-<p class="meta">Task <b>{key[0].upper()}</b>, dataset <b>{html.escape(key[1])}</b>, split <b>{key[2]}</b>,
+<h1>{html_text(title)}</h1>
+<p class="meta">Task <b>{key[0].upper()}</b>, dataset <b>{html_text(key[1])}</b>, split <b>{key[2]}</b>,
 IoU threshold 0.5. Figures in percent; click a column to sort. {len(rows)} rows.</p>
 <table class="board"><thead><tr>{head}</tr></thead><tbody>
 {chr(10).join(body)}
@@ -200,8 +206,8 @@ def build_site(stored: list[Stored], out: str | os.PathLike, *, inputs: Iterable
             write_text(tmp / page_name(key), _page(key, rows, plots))
             best = rows[0].entry
             links.append(
-                f'<li><a href="{page_name(key)}">{html.escape(board_title(key, rows))}</a>: {len(rows)} '
-                f"rows, best F1 {best.main.f1:.2f} ({html.escape(best.system)})</li>"
+                f'<li><a href="{page_name(key)}">{html_text(board_title(key, rows))}</a>: {len(rows)} '
+                f"rows, best F1 {best.main.f1:.2f} ({html_text(best.system)})</li>"
             )
         write_text(
             tmp / "index.html",

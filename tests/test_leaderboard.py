@@ -95,7 +95,7 @@ def test_submit_entry_board_round_trip(preds, gold, root):
     assert "1  Demo system" in table and "86.96" in table and "scored here" in table
     md = markdown(boards(stored))
     assert "## SMNER on Twitter-SMNER" in md and "| 2 | H-Index |" in md
-    assert "[Table 1](https://arxiv.org/abs/2406.07268), row \u201cH-Index [21]\u201d" in md
+    assert "[Table 1](<https://arxiv.org/abs/2406.07268>), row \u201cH-Index \\[21\\]\u201d" in md
     assert verify(stored, gold) == ([], 1)
     assert entry.digest == entry_digest(entry) and entry.provenance.content_sha256 == file_content_digest(preds[0])
     tps = [p.tp for p in entry.sweep]
