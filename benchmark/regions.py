@@ -41,30 +41,30 @@ def rle_runs(counts: str) -> np.ndarray:
     [6, 2, 3, 2, 7]
     """
     if len(counts) > _MAX_COUNTS_CHARS:
-        raise ValueError(f"counts is longer than {_MAX_COUNTS_CHARS} characters")
+        raise ValueError(f"longer than {_MAX_COUNTS_CHARS} characters")
     try:
         raw = np.frombuffer(counts.encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
     except UnicodeEncodeError:
-        raise ValueError("counts has a character outside '0'..'o'") from None
+        raise ValueError("a character outside '0'..'o'") from None
     if raw.size == 0:
         return np.zeros(0, dtype=np.int64)
     if raw.min() < 0 or raw.max() > 63:
-        raise ValueError("counts has a character outside '0'..'o'")
+        raise ValueError("a character outside '0'..'o'")
     more = (raw & 0x20) != 0
     if more[-1]:
-        raise ValueError("the last value of counts is unfinished")
+        raise ValueError("the last value is unfinished")
     ends = np.flatnonzero(~more)
     starts = np.concatenate(([0], ends[:-1] + 1))
     lengths = ends - starts + 1
     negative = (raw[ends] & 0x10) != 0
     if lengths.max() > MAX_VALUE_CHARS:
         raise ValueError(
-            f"value {int(np.argmax(lengths > MAX_VALUE_CHARS))} of counts has more than {MAX_VALUE_CHARS} "
-            "characters (pycocotools reads 32-bit counts: it would read another number)"
+            f"value {int(np.argmax(lengths > MAX_VALUE_CHARS))} has more than {MAX_VALUE_CHARS} characters "
+            "(pycocotools reads 32-bit counts: it would read another number)"
         )
     if (negative & (lengths == MAX_VALUE_CHARS)).any():
         raise ValueError(
-            f"value {int(np.argmax(negative & (lengths == MAX_VALUE_CHARS)))} of counts is a negative "
+            f"value {int(np.argmax(negative & (lengths == MAX_VALUE_CHARS)))} is a negative "
             f"{MAX_VALUE_CHARS}-character value (pycocotools would read another number)"
         )
     group = np.repeat(np.arange(ends.size), lengths)
@@ -79,12 +79,10 @@ def rle_runs(counts: str) -> np.ndarray:
     if runs.size > 4:
         runs[4::2] = runs[2] + np.cumsum(values[4::2])
     if runs.min() < 0:
-        raise ValueError(f"counts decodes to a negative run (run {int(np.argmax(runs < 0))})")
+        raise ValueError(f"run {int(np.argmax(runs < 0))} is negative")
     if runs.max() >= COUNT_LIMIT:
-        raise ValueError(
-            f"counts decodes to a run of {int(runs.max())} pixels (run {int(np.argmax(runs >= COUNT_LIMIT))}), "
-            "more than pycocotools' 32-bit counts hold"
-        )
+        wide = int(np.argmax(runs >= COUNT_LIMIT))
+        raise ValueError(f"run {wide} is {int(runs[wide])} pixels, more than pycocotools' 32-bit counts hold")
     return runs
 
 
