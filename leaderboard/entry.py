@@ -61,7 +61,7 @@ from smner_bench.benchmark.registry import (
 )
 from smner_bench.benchmark.tags import TYPES
 
-from .escape import web_url
+from .escape import JOINERS, web_url
 
 # The literals of the registry's names (pydantic reads Literal[tuple] as Literal of each name)
 Task = Literal[TASK_NAMES]  # type: ignore[valid-type]
@@ -86,7 +86,6 @@ PRINTED_F1_EXCEPTIONS: dict[tuple[str, str], float] = {
 
 
 BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-JOINERS = frozenset("\u200c\u200d")  # zero-width non-joiner / joiner: needed by some scripts and emoji
 
 
 def _char_name(c: str) -> str:

@@ -14,6 +14,11 @@ string): on a page they must show as the same text and never become markup.
 - Plot labels (matplotlib, :func:`plot_text`): ``$`` escaped, so that a name is never parsed as mathtext
   (``$x^2$`` was drawn as math, and a bad expression stopped the whole site build); plots are drawn with
   :data:`PLOT_RC` (TeX off, whatever the user's matplotlibrc says).
+- The terminal (``leaderboard show``, :func:`terminal_text`).
+
+Every medium first shows control characters and invisible format characters (bidi controls, zero-width
+spaces, which would reorder or hide text) as their escapes (:func:`visible`): the entry model refuses them
+in names, but not in every field that is shown (the smner-bench version of a scored entry).
 """
 
 from __future__ import annotations
@@ -32,8 +37,22 @@ WEB_URL = re.compile(
 PLOT_RC = {"text.usetex": False, "svg.hashsalt": "smner-bench"}  # no TeX; deterministic ids in the SVG
 
 
-def _one_line(text: str) -> str:
-    return "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
+JOINERS = frozenset("\u200c\u200d")  # zero-width (non-)joiners: parts of some scripts and emoji, kept
+
+
+def visible(text: str, keep: str = "") -> str:
+    r"""``text`` with each control, line or paragraph separator and format character (but the joiners and
+    ``keep``) written as its escape.
+
+    >>> print(visible("0.1\x1b[2J\u202eevil\nnext"))
+    0.1\x1b[2J\u202eevil\nnext
+    """
+    return "".join(
+        c
+        if c in keep or c in JOINERS or unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp")
+        else repr(c)[1:-1]
+        for c in text
+    )
 
 
 def markdown_text(text: str) -> str:
@@ -42,7 +61,8 @@ def markdown_text(text: str) -> str:
     >>> print(markdown_text("<b>A|B</b> [x](javascript:alert(1)) $x^2$ *a*_b_ a\\"))
     \<b\>A\|B\</b\> \[x\](javascript:alert(1)) \$x^2\$ \*a\*\_b\_ a\\
     """
-    return "".join("\\" + c if c in MARKDOWN_SPECIAL else c for c in _one_line(text))
+    one_line = "".join(" " if c in "\n\r\t" else c for c in text)
+    return "".join("\\" + c if c in MARKDOWN_SPECIAL else c for c in visible(one_line))
 
 
 def web_url(url: str) -> str | None:
@@ -62,8 +82,8 @@ def markdown_link(text: str, url: str | None) -> str:
 
 
 def html_text(text: str) -> str:
-    """``text`` for HTML element content or a quoted attribute value."""
-    return html.escape(text, quote=True)
+    """``text`` for HTML element content or a quoted attribute value (line breaks and tabs kept)."""
+    return html.escape(visible(text, keep="\n\t"), quote=True)
 
 
 def plot_text(text: str) -> str:
@@ -72,4 +92,9 @@ def plot_text(text: str) -> str:
     >>> print(plot_text("$x^2$ costs $5"))
     \$x^2\$ costs \$5
     """
-    return text.replace("$", r"\$")
+    return visible(text).replace("$", r"\$")
+
+
+def terminal_text(text: str) -> str:
+    """``text`` for a terminal: no escape sequence or bidi control reaches it."""
+    return visible(text)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from smner_bench.benchmark.registry import DATASETS
 
 from .entry import SUBTASKS, Entry
-from .escape import markdown_link, markdown_text
+from .escape import markdown_link, markdown_text, terminal_text
 from .store import Stored
 
 DATASET_TITLES = {d.name: d.board_title for d in DATASETS.values()}
@@ -107,10 +107,10 @@ def board_title(key: tuple[str, str, str], rows: list[Row]) -> str:
 
 def terminal_table(key: tuple[str, str, str], rows: list[Row], width: int = 60) -> str:
     header = columns(key[0])
-    body = [cells(i + 1, r) for i, r in enumerate(rows)]
+    body = [[terminal_text(c) for c in cells(i + 1, r)] for i, r in enumerate(rows)]
     body = [[c if len(c) <= width else c[: width - 1] + "\u2026" for c in r] for r in body]
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-    lines = [board_title(key, rows), "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines = [terminal_text(board_title(key, rows)), "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in body]
     return "\n".join(lines)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -66,7 +67,9 @@ def _plots(key: tuple[str, str, str], rows: list[Row], folder: Path) -> list[tup
     import matplotlib
 
     matplotlib.use("Agg")
-    with matplotlib.rc_context(PLOT_RC):
+    with matplotlib.rc_context(PLOT_RC), warnings.catch_warnings():
+        # a name in a script the font lacks is drawn with boxes, without a warning per glyph on the console
+        warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from", UserWarning)
         return _draw_plots(key, rows, folder)
 
 

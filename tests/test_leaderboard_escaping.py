@@ -16,6 +16,8 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import shutil
+import warnings
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
@@ -26,10 +28,11 @@ from smner_bench.benchmark.cli import main
 from smner_bench.benchmark.registry import DATASETS
 from smner_bench.leaderboard.entry import Entry, Publication
 from smner_bench.leaderboard.escape import markdown_link, markdown_text, plot_text, web_url
-from smner_bench.leaderboard.render import Row, cells, source_text
+from smner_bench.leaderboard.render import Row, boards, cells, source_text, terminal_table
 from smner_bench.leaderboard.site import SORT_JS
+from smner_bench.leaderboard.store import load_entries
 
-from .test_leaderboard_integrity import lines, submit_with_meta  # noqa: F401 (lines: a fixture)
+from .test_leaderboard_integrity import _reseal, lines, submit_with_meta  # noqa: F401 (lines: a fixture)
 
 HOSTILE_NAMES = [
     "<script>alert(1)</script>",
@@ -144,7 +147,7 @@ def test_markdown_escaping_round_trips():
     for text in [*HOSTILE_NAMES, *SCORED_NAMES, "a\\", "\\\\|", "| x |"]:
         escaped = markdown_text(text)
         assert unescape(escaped) == text and not unescaped(escaped, "|") and not unescaped(escaped, "<")
-    assert markdown_text("two\nlines\r\tand\u2028more") == "two lines  and more"
+    assert markdown_text("two\nlines\r\tand\u2028more\x1b") == "two lines  and\\\\u2028more\\\\x1b"  # shown, escaped
 
 
 # --- HTML ----------------------------------------------------------------------------------------------------
@@ -220,6 +223,53 @@ def test_site_pages_and_plots_hold_no_markup_of_entries(hostile_root, tmp_path):
     assert "_hidden | [y](data:text/html,1)" in legend  # drawn, not dropped as a private "_" label
     scatter = "".join(p.read_text(encoding="utf-8") for p in plots if p.name.endswith("-pr.svg"))
     assert "$x^2$ and $\\frac{$" in scatter  # drawn as written, not as math
+
+
+# --- red team: fields the model leaves free, the user's matplotlibrc, scripts the font lacks -------------------
+
+
+def test_control_and_bidi_characters_of_a_resealed_version_reach_no_page_or_terminal(hostile_root, tmp_path, capsys):
+    """A scored entry's smner-bench version is free text (a forger reseals the digest): an escape sequence that
+    clears the terminal, or a right-to-left override, is shown as its escape on every medium."""
+    root = tmp_path / "entries"
+    shutil.copytree(hostile_root, root)
+    entry = next((root / "scored").glob("*.json"))
+    data = json.loads(entry.read_text(encoding="utf-8"))
+    data["provenance"]["smner_bench_version"] = "0.1\x1b[2J\x1b]0;owned\x07\u202e|<b>"
+    _reseal(data)
+    entry.write_text(json.dumps(data), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["leaderboard", "show", "--task", "smner", "--entries", str(root)]) == 0
+    assert main(["leaderboard", "render", "-o", str(tmp_path / "LB.md"), "--entries", str(root)]) == 0
+    assert main(["leaderboard", "build", "--out", str(tmp_path / "site"), "--entries", str(root)]) == 0
+    out, err = capsys.readouterr()
+    md = (tmp_path / "LB.md").read_text(encoding="utf-8")
+    page = (tmp_path / "site" / "smner-smner-test.html").read_text(encoding="utf-8")
+    key = ("smner", "smner", "test")
+    wide = terminal_table(key, boards(load_entries(root))[key], width=400)  # the version not cut off
+    assert "smner-bench 0.1\\x1b[2J\\x1b]0;owned\\x07\\u202e|<b>" in wide
+    for text in (out, err, md, page, wide):
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "0.1\\\\x1b\\[2J" in md and "0.1\\x1b[2J\\x1b]0;owned\\x07\\u202e|&lt;b&gt;" in page
+    check_markdown(md)
+
+
+def test_plots_are_drawn_without_tex_and_without_glyph_warnings(hostile_root, tmp_path, monkeypatch):
+    """A matplotlibrc with ``text.usetex: True`` sent the names to LaTeX (absent here: exit 3); a name in a script
+    the font lacks printed one warning per glyph with the site's source line."""
+    import matplotlib
+
+    monkeypatch.setitem(matplotlib.rcParams, "text.usetex", True)
+    root = tmp_path / "entries"
+    shutil.copytree(hostile_root, root)
+    name = "\u6a21\u578b \U0001F680 \u0627\u0644\u0639\u0631\u0628\u064a\u0629 50% #1 {x} ~ ^"  # CJK, emoji, Arabic
+    more = [published(len(HOSTILE_NAMES), name)]
+    (root / "published" / "more.yaml").write_text(json.dumps(more, ensure_ascii=False), encoding="utf-8")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["leaderboard", "build", "--out", str(tmp_path / "site"), "--entries", str(root)]) == 0
+    assert not [w for w in caught if "Glyph" in str(w.message)]
+    assert matplotlib.rcParams["text.usetex"] is True  # the user's setting, untouched after the build
 
 
 # --- URLs and the escaping helpers ----------------------------------------------------------------------------
