@@ -153,10 +153,15 @@ def merge_rles(rles: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def mask_ious(pred: dict[str, Any], golds: Sequence[dict[str, Any]]) -> np.ndarray:
-    """Pixel IoU of one valid RLE with each of ``golds`` (same size), by pycocotools."""
-    if not golds:
-        return np.zeros(0)
-    return np.asarray(mask_utils.iou([_coco(pred)], [_coco(g) for g in golds], [0] * len(golds))).reshape(-1)
+    """Pixel IoU of one valid RLE with each of ``golds``, by pycocotools; 0 with a gold of another size, which
+    never reaches pycocotools (it gives -1 for it, and first computes every mask's box with a division by the
+    height: a gold of height 0 killed the process with SIGFPE)."""
+    out = np.zeros(len(golds))
+    same = [i for i, g in enumerate(golds) if list(g["size"]) == list(pred["size"])]
+    if same:
+        ious = mask_utils.iou([_coco(pred)], [_coco(golds[i]) for i in same], [0] * len(same))
+        out[same] = np.asarray(ious).reshape(-1)
+    return out
 
 
 def box_iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:

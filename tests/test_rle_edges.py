@@ -15,6 +15,8 @@ its re-encoding of what it read (merge of one mask), or its area and bounding bo
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -272,3 +274,16 @@ def test_the_wrapped_mask_json_is_what_the_old_validator_accepted():
     runs = exact_runs(WRAP)
     assert sum(runs) != 20 and int(np.array(runs, dtype=object).sum()) % 2**64 == 20
     assert json.loads(json.dumps(WRAP)) == WRAP
+
+
+def test_a_gold_mask_of_another_size_is_iou_0_and_never_reaches_pycocotools():
+    """pycocotools computes every mask's box first, dividing by its height: a gold mask of height 0 (an exported
+    gold is read as it is) killed the scorer with SIGFPE. Run in a child process: the old code kills it."""
+    code = (
+        "from smner_bench.benchmark.regions import mask_ious\n"
+        "square = {'size': [5, 4], 'counts': '62304'}\n"
+        "golds = [square, {'size': [0, 5], 'counts': '02'}, {'size': [4, 5], 'counts': '62304'}]\n"
+        "print(mask_ious(square, golds).tolist())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[1.0, 0.0, 0.0]", (done.returncode, done.stderr[-500:])
