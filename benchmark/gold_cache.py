@@ -6,7 +6,8 @@ digest of the builder's code and of the sizes and modification times of the raw 
 header (format, version, key, the digest of the code that turns rows into a gold, dataset, split, the number of
 tweets, the SHA-256 of the rest); every other line is one tweet, exactly the record that ``Gold.checksum`` hashes,
 so the SHA-256 of the rest is the gold's checksum. A file whose header or content does not match is ignored (and
-rewritten by the caller): a damaged or stale cache is never an error nor a wrong score. JSON only, never pickle.
+rewritten by the caller): a damaged or stale cache is never an error nor a wrong score (nor a hang: anything but a
+regular file there is never read). JSON only, never pickle.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import functools
 import hashlib
 import json
 import logging
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +59,13 @@ def write_gold_cache(path: Path, expected: dict[str, Any], records: list[bytes])
 def read_gold_cache(path: Path, expected: dict[str, Any]) -> list[dict[str, Any]] | None:
     """The rows (the data model's fields) stored in ``path``, or None when it is missing, damaged, or written
     for another key, code, dataset or split."""
-    try:
-        data = path.read_bytes()
+    try:  # opened without blocking and read only when a regular file (a FIFO there would block the scorer)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                log.debug("gold cache %s ignored: not a regular file", path)
+                return None
+            data = f.read()
     except OSError:
         return None
     head, _, body = data.partition(b"\n")

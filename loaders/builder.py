@@ -128,12 +128,11 @@ class SmnerBench(datasets.GeneratorBasedBuilder):
         """The report stored with the prepared cache for ``split`` (read again from the raw files when the
         cache lacks it, e.g. after a build that stopped between the cache and its reports, or holds a damaged one)."""
         path = Path(self.cache_dir, REPORT_FILE.format(split=split))
-        try:
-            return QuirkReport.from_json(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("%s: a damaged quirk report (%s): read again from the raw files", path, exc)
+        if path.is_file():  # a FIFO there is never opened (the write below refuses it, naming it)
+            try:
+                return QuirkReport.from_json(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("%s: a damaged quirk report (%s): read again from the raw files", path, exc)
         report = QuirkReport()
         for _ in generate_examples(split_files(self.sources, split), report):
             pass

@@ -178,6 +178,10 @@ def test_a_damaged_cache_is_built_again(tmp_path):
         report.write_text(text, encoding="utf-8")
         assert b.quirk_report("train").counts() == {"bio-repair": 1}  # read again from the raw files, rewritten
         assert json.loads(report.read_text(encoding="utf-8"))["quirks"]
+    report.unlink()
+    os.mkfifo(report)  # never opened (reading it would block): refused, named
+    with pytest.raises(OutputError, match="not a regular file"):
+        b.quirk_report("train")
 
 
 def test_a_bad_cache_folder_is_exit_2_naming_it(capsys, tmp_path, monkeypatch):

@@ -30,7 +30,8 @@ def run(capsys, *argv) -> tuple[int, str]:
 def made(tmp_path_factory, sample_dir, hf_cache):
     """An export of the sample's smner config (made once; each test works on a copy)."""
     out = tmp_path_factory.mktemp("made") / "export"
-    assert main(["prepare", "smner", "--data-dir", str(sample_dir), "--cache-dir", str(hf_cache), "--out", str(out)]) == 0
+    argv = ["prepare", "smner", "--data-dir", sample_dir, "--cache-dir", hf_cache, "--out", out]
+    assert main([str(a) for a in argv]) == 0
     return out
 
 
@@ -172,7 +173,8 @@ def test_gold_rows_of_another_shape_are_exit_1(capsys, export, submission):
     parquet = next((export / "smner").glob("test-*.parquet"))
     table = pq.read_table(parquet)
     rows = table.select(["id", "tokens", "entities"]).to_pylist()
-    rows[1]["entities"] = [{**rows[1]["entities"][0], "end": 999}] if rows[1]["entities"] else [{"start": 0, "end": 999}]
+    entity = rows[1]["entities"][0] if rows[1]["entities"] else {}
+    rows[1]["entities"] = [{**entity, "start": 0, "end": 999}]  # past the tweet's last token
     pq.write_table(pa.Table.from_pylist(rows), parquet)
     code, err = score(capsys, submission, export)
     assert code == 1 and f"{parquet}: row 1: entities[0]" in err

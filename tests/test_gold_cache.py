@@ -176,3 +176,17 @@ def test_an_edit_with_its_modification_time_set_back_is_read_again(tmp_path, cac
     after = load_gold("smner", "test", data_dir=data)  # neither the light cache nor the Arrow cache is trusted
     assert after.checksum() != before.checksum() and "Grand" in [t for tw in after.tweets for t in tw.tokens]
     assert load_gold("smner", "test", data_dir=data).checksum() == after.checksum()  # the new cache, read back
+
+
+def test_a_fifo_in_place_of_the_cache_is_never_opened(tmp_path, cache_root, sample_dir):
+    import threading
+
+    path = gold_cache("gmner", sample_dir, "test")[0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    os.mkfifo(path)  # opening it to read would block until a writer comes: for ever
+    found = []
+    reader = threading.Thread(target=lambda: found.append(load_gold("gmner", "test", data_dir=sample_dir)), daemon=True)
+    reader.start()
+    reader.join(60)
+    assert found and found[0].tweets, "the scorer blocked on a FIFO in the gold cache folder"
