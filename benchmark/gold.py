@@ -21,6 +21,7 @@ import numpy as np
 
 from .errors import DataFormatError, MissingDataError, UsageError
 from .registry import DATASETS, TASKS, canonical_split, check_config
+from .tags import TYPES
 
 GOLD_COLUMNS = ("id", "tokens", "width", "height", "entities")
 # the gold annotation each task needs (boxes, masks or none), from the registry's region kinds
@@ -155,6 +156,7 @@ def _export_rows(files: list[Path]) -> list[dict[str, Any]]:
     import pyarrow.parquet as pq
 
     rows: list[dict[str, Any]] = []
+    seen: dict[str, tuple[Path, int]] = {}
     for path in files:
         try:
             parquet = pq.ParquetFile(path)
@@ -167,6 +169,11 @@ def _export_rows(files: list[Path]) -> list[dict[str, Any]]:
             problem = _row_problem(row)
             if problem:
                 raise DataFormatError(f"row {i}: {problem}", file=path)
+            if row["id"] in seen:  # two tweets of one id: the scorer would match predictions to one of them only
+                first = seen[row["id"]]
+                raise DataFormatError(f"row {i}: id {row['id']!r} again (first in {first[0].name}, row {first[1]})",
+                                      file=path)  # fmt: skip
+            seen[row["id"]] = (path, i)
         rows += read
     return rows
 
@@ -192,8 +199,8 @@ def _row_problem(row: Mapping[str, Any]) -> str | None:
             return f"entities[{j}]: a mapping with integer start and end expected"
         if not 0 <= e["start"] < e["end"] <= len(tokens):
             return f"entities[{j}]: span [{e['start']}, {e['end']}) outside the {len(tokens)} tokens"
-        if not isinstance(e.get("text"), str) or not isinstance(e.get("type"), str):
-            return f"entities[{j}]: text and type strings expected"
+        if not isinstance(e.get("text"), str) or e.get("type") not in TYPES:
+            return f"entities[{j}]: a text string and a type among {', '.join(TYPES)} expected"
         boxes = e.get("boxes") or []
         if not isinstance(boxes, list) or not all(
             isinstance(b, list) and len(b) == 4 and all(isinstance(v, (int, float)) for v in b) for b in boxes

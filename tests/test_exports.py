@@ -181,6 +181,16 @@ def test_gold_rows_of_another_shape_are_exit_1(capsys, export, submission):
     pq.write_table(pa.table({"id": [1, 2], "tokens": [["a"], ["b"]], "entities": ["x", "y"]}), parquet)
     code, err = score(capsys, submission, export)
     assert code == 1 and f"{parquet}: row 0: id: a non-empty string expected" in err
+    good = table.to_pylist()
+    with_entity = next(i for i, row in enumerate(good) if row["entities"])
+    bad_type = [dict(row) for row in good]
+    bad_type[with_entity]["entities"] = [{**good[with_entity]["entities"][0], "type": "DATE"}]
+    twice = [*good, {**good[0], "entities": []}]  # a second tweet of one id: one of them would be left unscored
+    for rows, message in ((bad_type, f"row {with_entity}: entities[0]: a text string and a type among"),
+                          (twice, f"row {len(good)}: id {good[0]['id']!r} again")):  # fmt: skip
+        pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), parquet)
+        code, err = score(capsys, submission, export)
+        assert code == 1 and f"{parquet}: {message}" in err, err
 
 
 def test_a_config_or_split_the_card_does_not_list_is_exit_2(capsys, export, submission):
