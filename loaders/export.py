@@ -34,7 +34,7 @@ from datasets.table import embed_table_storage
 from smner_bench.benchmark import __version__
 from smner_bench.benchmark.exported import read_card
 from smner_bench.benchmark.registry import DATASET_NAMES
-from smner_bench.benchmark.safe_output import atomic_folder
+from smner_bench.benchmark.safe_output import OutputError, atomic_folder
 
 from .configs import config_info
 from .quirks import QuirkReport
@@ -129,53 +129,62 @@ def export(
     build read (the export folder may not hold one)."""
     reports = {split: _public(report, data_dir) for split, report in reports.items()}
     with atomic_folder(out, "export", inputs=[data_dir, *inputs], legacy=legacy_export) as tmp:
-        out = Path(out).resolve()
-        meta: dict = {"configs": [], "dataset_info": []}
-        if out.exists():  # keep the other configs of an existing export: data, its names checked (never paths)
-            old = read_card(out)  # no link anywhere in it: what is copied is what the folder holds
-            for child in out.iterdir():
-                if child.is_dir() and child.name != name and not child.name.startswith("."):
-                    shutil.copytree(child, tmp / child.name, symlinks=True)
-            meta["configs"] = [c for c in old.configs_entries() if c["config_name"] != name]
-            meta["dataset_info"] = [c for n, c in old.info.items() if n != name]
-        folder = tmp / name
-        folder.mkdir()
-        data_files = []
-        for split, ds in dataset.items():
-            if ds.data.column("image").null_count < len(ds):  # images stored as paths: embed their bytes
-                ds = ds.with_format("arrow").map(embed_table_storage, batched=True, keep_in_memory=True)
-                ds = ds.with_format(None)
-            ds.to_parquet(str(folder / f"{split}-00000-of-00001.parquet"))
-            data_files.append({"split": split, "path": f"{name}/{split}-*.parquet"})
-        meta["configs"].append({"config_name": name, "data_files": data_files})
-        features = next(iter(dataset.values())).features
-        meta["dataset_info"].append(
-            {
-                "config_name": name,
-                "features": features._to_yaml_list(),
-                "splits": [
-                    {"name": s, "num_bytes": ds.data.nbytes, "num_examples": len(ds)} for s, ds in dataset.items()
-                ],
-            }
-        )
-        meta["configs"].sort(key=lambda c: c["config_name"])
-        meta["dataset_info"].sort(key=lambda c: c["config_name"])
-        (folder / "CARD.md").write_text(_config_section(name, dataset, reports, command) + "\n", encoding="utf-8")
-        quirks = QuirkReport()
-        for report in reports.values():
-            quirks.extend(report)
-        (folder / "quirks.json").write_text(quirks.to_json(), encoding="utf-8")
-        listed = {c["config_name"] for c in meta["configs"]}  # registry names (read_card checked them)
-        sections = [  # the configs the front matter lists, not every folder with a card (a stale copy is no config)
-            (tmp / config / "CARD.md").read_text(encoding="utf-8", errors="replace")
-            for config in sorted(n for n in DATASET_NAMES if n in listed)
-            if (tmp / config / "CARD.md").is_file()
-        ]
-        card = (
-            "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n" + MARKER + "\n\n"
-            '# smner-bench export\n\nRead with `datasets.load_dataset(<this folder>, "<config>")`. '
-            "Built from the raw releases; see each config's sources, checksums and quirk report below.\n\n"
-            + "\n".join(sections)
-        )
-        (tmp / "README.md").write_text(card, encoding="utf-8")
-    return out
+        try:
+            _fill(tmp, Path(out).resolve(), name, dataset, reports, command)
+        except OSError as exc:  # a full disk, a refused write: named, and the old folder left as it was
+            raise OutputError(f"{out}: cannot write the export: {exc.strerror or exc}") from None
+    return Path(out).resolve()
+
+
+def _fill(
+    tmp: Path, out: Path, name: str, dataset: datasets.DatasetDict, reports: Mapping[str, QuirkReport], command: str
+) -> None:
+    """Write the export into the empty folder ``tmp``, keeping the other configs of ``out`` when it exists."""
+    meta: dict = {"configs": [], "dataset_info": []}
+    if out.exists():  # keep the other configs of an existing export: data, its names checked (never paths)
+        old = read_card(out)  # no link anywhere in it: what is copied is what the folder holds
+        for child in out.iterdir():
+            if child.is_dir() and child.name != name and not child.name.startswith("."):
+                shutil.copytree(child, tmp / child.name, symlinks=True)
+        meta["configs"] = [c for c in old.configs_entries() if c["config_name"] != name]
+        meta["dataset_info"] = [c for n, c in old.info.items() if n != name]
+    folder = tmp / name
+    folder.mkdir()
+    data_files = []
+    for split, ds in dataset.items():
+        if ds.data.column("image").null_count < len(ds):  # images stored as paths: embed their bytes
+            ds = ds.with_format("arrow").map(embed_table_storage, batched=True, keep_in_memory=True)
+            ds = ds.with_format(None)
+        ds.to_parquet(str(folder / f"{split}-00000-of-00001.parquet"))
+        data_files.append({"split": split, "path": f"{name}/{split}-*.parquet"})
+    meta["configs"].append({"config_name": name, "data_files": data_files})
+    features = next(iter(dataset.values())).features
+    meta["dataset_info"].append(
+        {
+            "config_name": name,
+            "features": features._to_yaml_list(),
+            "splits": [
+                {"name": s, "num_bytes": ds.data.nbytes, "num_examples": len(ds)} for s, ds in dataset.items()
+            ],
+        }
+    )
+    meta["configs"].sort(key=lambda c: c["config_name"])
+    meta["dataset_info"].sort(key=lambda c: c["config_name"])
+    (folder / "CARD.md").write_text(_config_section(name, dataset, reports, command) + "\n", encoding="utf-8")
+    quirks = QuirkReport()
+    for report in reports.values():
+        quirks.extend(report)
+    (folder / "quirks.json").write_text(quirks.to_json(), encoding="utf-8")
+    listed = {c["config_name"] for c in meta["configs"]}  # registry names (read_card checked them)
+    sections = [  # the configs the front matter lists, not every folder with a card (a stale copy is no config)
+        (tmp / config / "CARD.md").read_text(encoding="utf-8", errors="replace")
+        for config in sorted(n for n in DATASET_NAMES if n in listed)
+        if (tmp / config / "CARD.md").is_file()
+    ]
+    card = (
+        "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n" + MARKER + "\n\n"
+        '# smner-bench export\n\nRead with `datasets.load_dataset(<this folder>, "<config>")`. '
+        "Built from the raw releases; see each config's sources, checksums and quirk report below.\n\n"
+        + "\n".join(sections)
+    )
+    (tmp / "README.md").write_text(card, encoding="utf-8")

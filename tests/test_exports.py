@@ -223,3 +223,19 @@ def test_an_export_is_updated_with_another_config(capsys, export, sample_dir, hf
     assert "config_name: gmner" in card and "config_name: smner" in card
     assert card.index("## gmner:") < card.index("## smner:")
     assert (export / "smner" / "CARD.md").is_file() and (export / "gmner" / "CARD.md").is_file()
+
+
+def test_a_full_disk_while_exporting_is_exit_2_and_keeps_the_old_export(capsys, monkeypatch, export, sample_dir,
+                                                                         hf_cache):  # fmt: skip
+    import errno
+
+    import datasets
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    before = snapshot(export)
+    monkeypatch.setattr(datasets.Dataset, "to_parquet", full)
+    code, err = prepare(capsys, sample_dir, hf_cache, export, config="gmner")
+    assert code == 2 and f"{export}: cannot write the export: No space left on device" in err
+    assert snapshot(export) == before and not [p for p in export.parent.iterdir() if p.name.startswith(".")]
