@@ -4,8 +4,15 @@ Every stage reads the files of the stages before it and writes one JSON Lines fi
 holds the stage's key: a SHA-256 over the content of everything its output depends on (its settings with every
 model path replaced by the digests of the model's files, the shard's tweets and images, the split files it reads,
 its input files; see :func:`stage_key`), never over paths or file times. A rerun skips a stage whose key is
-unchanged (a crash loses only the stage that was running; ``force`` reruns chosen stages). File digests are
-remembered in ``<out>/.digests.json`` (:mod:`.digests`), so a resumed run re-hashes only files that changed.
+unchanged (a crash loses only the stage that was running; ``force`` reruns chosen stages). ``<stage>.json`` also
+holds the SHA-256 of the output as the stage wrote it: an output edited afterwards is never reused as the stage's
+work: the run (and :func:`merge`) refuses it, naming the file (exit 1; delete it, or ``--force`` the stage, to
+rerun it). A record without that digest (an older run) makes its stage run again. File digests are remembered in
+``<out>/.digests.json`` (:mod:`.digests`), so a resumed run re-hashes only files that changed.
+
+Before the first stage, :func:`check_run` checks what the run file names against this machine: the device is
+there (``cuda`` after it becomes ``cuda:$LOCAL_RANK``) and can run the dtype, every path is there, and the output
+folder is neither an input nor inside one nor holds one (exit 2, naming the run file, the line and the field).
 
 Sharding: ``num_shards``/``shard_index`` give each process a contiguous block of the split's tweets and its own
 folder ``<out>/shard-<i>-of-<n>/``, so any launcher (a SLURM array, torchrun, accelerate, a shell loop) can
@@ -31,7 +38,7 @@ from pathlib import Path
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
 from smner_bench.benchmark.io import json_lines
-from smner_bench.benchmark.safe_output import check_folder, owned_folder, write_text
+from smner_bench.benchmark.safe_output import OutputError, check_folder, owned_folder, write_text
 from smner_bench.benchmark.submission import write_submission
 
 from .digests import CACHE_NAME, DigestCache
@@ -326,40 +333,43 @@ def run_sam(ctx: Context, inputs) -> list[dict]:
     return add_masks(inputs["vg"], ctx.cfg.images, adapter, image_ids=image_ids, workers=ctx.cfg.workers)
 
 
+def path_fields(cfg: RunConfig) -> list[tuple[str, str]]:
+    """``(field, path)`` of every path the run reads: ``data_dir``, ``images`` and each path of an enabled
+    stage's section (see :data:`SECTION_PATHS`: checkpoints, the files of ``transformers:``/``replay:`` specs, the
+    encoder, prompt file, manual annotations, captions and ``manual_data`` folders)."""
+    found = [("data_dir", cfg.data_dir), ("images", cfg.images)]
+    for stage in enabled(cfg):
+        section = SECTION[stage.name]
+        settings = getattr(cfg, section)
+        for name, kind in SECTION_PATHS[section].items():
+            value = getattr(settings, name)
+            if value is None:
+                continue
+            where = f"{section}.{name}"
+            if kind == "path":
+                found.append((where, value))
+            elif kind == "spec":
+                found += [(where, p) for p in _spec_path(value)]
+            elif kind == "paths":
+                found += [(f"{where}.{i}", p) for i, p in enumerate(value)]
+            else:  # CONFIG:FOLDER
+                found += [(f"{where}.{i}", v.partition(":")[2]) for i, v in enumerate(value)]
+    return found
+
+
+def models_of(section: str) -> Callable[[RunConfig], list[str]]:
+    """A stage's :attr:`Stage.models`: the paths of its section (:func:`path_fields`)."""
+    return lambda cfg: [path for name, path in path_fields(cfg) if name.split(".")[0] == section]
+
+
 STAGES = (
-    Stage(
-        "captions",
-        "captions.jsonl",
-        (),
-        lambda c: [*_spec_path(c.captions.captioner), *_spec_path(c.captions.describer or "")],
-        run_captions,
-    ),
-    Stage(
-        "knowledge",
-        "knowledge.jsonl",
-        ("captions",),
-        lambda c: [
-            *_spec_path(c.knowledge.llm),
-            *([c.knowledge.encoder] if c.knowledge.encoder else []),
-            *c.knowledge.manual,
-            *c.knowledge.manual_captions,
-            *(spec.partition(":")[2] for spec in c.knowledge.manual_data),
-        ],
-        run_knowledge,
-        optional=True,
-    ),
-    Stage("mner", "mner.jsonl", ("knowledge",), lambda c: [c.plim.checkpoint], run_plim),
-    Stage(
-        "expansion",
-        "expressions.jsonl",
-        ("mner", "captions"),
-        lambda c: [*_spec_path(c.expansion.llm), *([c.expansion.prompt_file] if c.expansion.prompt_file else [])],
-        run_expansion,
-        optional=True,
-    ),
-    Stage("ve", "ve.jsonl", ("mner", "expansion", "captions"), lambda c: [c.ve.checkpoint], run_ve),
-    Stage("vg", "gmner.jsonl", ("ve",), lambda c: [c.vg.checkpoint], run_vg),
-    Stage("sam", "smner.jsonl", ("vg",), lambda c: [c.sam.checkpoint], run_sam, optional=True),
+    Stage("captions", "captions.jsonl", (), models_of("captions"), run_captions),
+    Stage("knowledge", "knowledge.jsonl", ("captions",), models_of("knowledge"), run_knowledge, optional=True),
+    Stage("mner", "mner.jsonl", ("knowledge",), models_of("plim"), run_plim),
+    Stage("expansion", "expressions.jsonl", ("mner", "captions"), models_of("expansion"), run_expansion, optional=True),
+    Stage("ve", "ve.jsonl", ("mner", "expansion", "captions"), models_of("ve"), run_ve),
+    Stage("vg", "gmner.jsonl", ("ve",), models_of("vg"), run_vg),
+    Stage("sam", "smner.jsonl", ("vg",), models_of("sam"), run_sam, optional=True),
 )
 SECTION = {
     "captions": "captions",
@@ -384,11 +394,72 @@ def stamp(path: str, digests: DigestCache | None = None) -> list:
     return (digests or DigestCache()).tree(path)
 
 
-def need_path(path: str) -> None:
-    """A model file or folder of the run is there (checked before anything runs; nothing is read)."""
-    p = Path(path)
-    if not path or not (p.is_file() or p.is_dir()):
-        raise MissingDataError("model file or folder not found", file=p)
+def check_device(cfg: RunConfig, environ=None) -> str:
+    """The device this process runs on (:func:`~.launcher.local_device`), refused (exit 2, naming the run file's
+    ``device`` or ``dtype``) when this machine does not have it or it cannot run the run's dtype."""
+    from .dtype import resolve_dtype
+
+    device = local_device(cfg.device, environ)
+    shown = cfg.device if device == cfg.device else f"{cfg.device} (here {device}, from LOCAL_RANK)"
+    kind, _, index = device.partition(":")
+    if kind == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError(f"{shown}: no GPU is visible to this process (use cpu)", **cfg.where("device"))
+        count = torch.cuda.device_count()
+        if index and int(index) >= count:
+            raise UsageError(
+                f"{shown}: this process sees {count} GPU{'s' if count != 1 else ''} (cuda:0 to cuda:{count - 1})",
+                **cfg.where("device"),
+            )
+    elif kind == "mps":
+        import torch
+
+        if not torch.backends.mps.is_available():
+            raise UsageError(f"{shown}: no Apple GPU (MPS) is available (use cpu)", **cfg.where("device"))
+    try:
+        resolve_dtype(cfg.dtype, device)
+    except UsageError as exc:
+        raise UsageError(f"{cfg.dtype} on {device}: {exc.message}", **cfg.where("dtype")) from None
+    return device
+
+
+def check_paths(cfg: RunConfig, inputs: Sequence[str]) -> None:
+    """Every path of the run file is there (``data_dir`` and ``images`` folders), and the output folder ``out`` is
+    apart from every input (``inputs``: the run file and the paths): not one of them, not inside one (even before
+    it exists: a run writing into its data or a model folder would change what it reads), not holding one, and
+    otherwise a folder :func:`run_folders` may use (the safe-output rules). Exit 2, naming the field."""
+    for name, path in path_fields(cfg):
+        folder = name in ("data_dir", "images")
+        what = "folder" if folder else "file or folder"
+        if not path.strip():
+            raise UsageError(f"an empty path (expected a {what})", **cfg.where(name))
+        p = Path(path)
+        if not (p.is_dir() if folder else (p.is_file() or p.is_dir())):
+            raise MissingDataError(f"{path}: {what} not found", **cfg.where(name))
+    if not cfg.out.strip():
+        raise OutputError("an empty path (expected the run folder)", **cfg.where("out"))
+    out = Path(cfg.out).resolve()
+    for path in inputs:
+        real = Path(path).resolve()
+        if out == real:
+            raise OutputError(f"{cfg.out}: refused: it is {path}, an input of the run", **cfg.where("out"))
+        if real.is_dir() and real in out.parents:
+            why = f"{cfg.out}: refused: it is inside {path}, an input of the run (the run would change what it reads)"
+            raise OutputError(why, **cfg.where("out"))
+    try:
+        check_folder(cfg.out, "run", inputs=inputs, replaced=False)
+    except OutputError as exc:
+        raise OutputError(exc.message, **cfg.where("out")) from None
+
+
+def check_run(cfg: RunConfig, config_file: str | None = None) -> str:
+    """What a run file names, checked against this machine before anything runs (:func:`check_device`,
+    :func:`check_paths`); returns the device this process uses."""
+    device = check_device(cfg)
+    check_paths(cfg, run_inputs(cfg, config_file))
+    return device
 
 
 def check_models(cfg: RunConfig) -> None:
@@ -605,9 +676,7 @@ def read_lines(path: Path, stage: str | None = None, ids: Sequence[str] | None =
 def run_inputs(cfg: RunConfig, config_file: str | None = None) -> list[str]:
     """Every path a run reads (run file, data, images, models, replay files, manual annotations): the run folder
     may not hold one, and no file the run writes may be one."""
-    paths = [config_file, cfg.data_dir, cfg.images]
-    for stage in enabled(cfg):
-        paths += stage.models(cfg)
+    paths = [config_file or cfg.source, *(path for _, path in path_fields(cfg))]
     return [p for p in paths if p]
 
 
@@ -631,6 +700,15 @@ def split_rows(cfg: RunConfig) -> list[dict]:
     return [{"id": r["id"], "image_id": r["image_id"], "tokens": r["tokens"]} for r in ds]
 
 
+def _record(path: Path) -> dict:
+    """A stage's record ``<stage>.json`` (``{}`` when missing or unreadable: the stage is stale)."""
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
 def _fresh(
     stage: Stage,
     cfg: RunConfig,
@@ -639,16 +717,25 @@ def _fresh(
     done: dict[str, Path],
     folder: Path,
     digests: DigestCache,
+    forced: bool = False,
 ):
-    """The stage's key, its input files, and whether its output on disk was made with exactly that key."""
+    """The stage's key, its input files, and whether its output on disk was made with exactly that key and is
+    what the stage wrote (an output whose SHA-256 differs from its record's is refused, naming the file, unless
+    the stage is ``forced`` to run again)."""
     inputs = {name: done[name] for name in stage.inputs if name in done}
     key = stage_key(stage, cfg, shard, rows, inputs, digests)
-    out, meta = folder / stage.output, folder / f"{stage.name}.json"
-    try:
-        fresh = out.is_file() and json.loads(meta.read_text(encoding="utf-8")).get("key") == key
-    except (OSError, ValueError, AttributeError, RecursionError):  # missing or unreadable: stale
-        fresh = False
-    return key, inputs, fresh
+    out, record = folder / stage.output, _record(folder / f"{stage.name}.json")
+    if forced or not out.is_file() or record.get("key") != key or not isinstance(record.get("sha256"), str):
+        return key, inputs, False
+    found = digests.file(out)
+    if found != record["sha256"]:
+        raise DataFormatError(
+            f"changed since the {stage.name} stage wrote it (SHA-256 {found[:12]}..., recorded "
+            f"{record['sha256'][:12]}... in {stage.name}.json): an edited output is never reused; delete the file, "
+            f"or run with --force {stage.name}, to run the stage again",
+            file=out,
+        )
+    return key, inputs, True
 
 
 def run(
@@ -666,24 +753,24 @@ def run(
     unknown = set(force) - {s.name for s in STAGES}
     if unknown:
         raise UsageError(f"--force {', '.join(sorted(unknown))}: the stages are {', '.join(s.name for s in STAGES)}")
-    for stage in enabled(cfg):  # every model is there before anything runs
-        for path in stage.models(cfg):
-            need_path(path)
+    config_file = config_file or cfg.source
+    device = check_run(cfg, config_file)  # the device, every path and the output folder, before anything runs
     rows = shard_rows(split_rows(cfg), num_shards, shard_index)
     inputs = run_inputs(cfg, config_file)
-    folder = run_folders(cfg, inputs, (shard_index, num_shards))  # a refused output path is reported first
+    folder = run_folders(cfg, inputs, (shard_index, num_shards))
     check_models(cfg)  # then a damaged model, before the first stage
     digests = DigestCache(Path(cfg.out) / CACHE_NAME)  # shared by the run's shards
     # the stage keys name the run file's device ("cuda"); the stages run on this process's own (cuda:$LOCAL_RANK)
-    ctx = Context(cfg.model_copy(update={"device": local_device(cfg.device)}), rows, folder, progress, inputs=inputs)
+    ctx = Context(cfg.model_copy(update={"device": device}), rows, folder, progress, inputs=inputs)
     ids = [r["id"] for r in rows]
     done: dict[str, Path] = {}
     status = {}
     for stage in enabled(cfg):
-        key, stage_inputs, fresh = _fresh(stage, cfg, (shard_index, num_shards), rows, done, folder, digests)
+        forced = stage.name in force
+        key, stage_inputs, fresh = _fresh(stage, cfg, (shard_index, num_shards), rows, done, folder, digests, forced)
         digests.save(inputs)  # before the stage: a crash in it keeps what was hashed
         out = folder / stage.output
-        if fresh and stage.name not in force:
+        if fresh:
             status[stage.name] = "cached"
         else:
             started = time.time()
@@ -693,10 +780,12 @@ def run(
             write_submission(out, lines, inputs=inputs)
             seconds = round(time.time() - started, 2)
             meta = {"key": key, "stage": stage.name, "tweets": len(lines), "seconds": seconds}
+            meta["sha256"] = digests.file(out)  # what the stage wrote: an edit of it is never reused
             write_submission(folder / f"{stage.name}.json", [meta], inputs=inputs)
             status[stage.name] = "ran"
             log.info("%s: %d tweets in %.1f s", stage.name, len(lines), seconds)
         done[stage.name] = out
+    digests.save(inputs)  # the last stage's output digest too
     if num_shards == 1:  # its own files, just checked or written: no second check
         _join(cfg, [folder], inputs)
     return status
@@ -706,9 +795,10 @@ def merge(cfg: RunConfig, num_shards: int, *, config_file: str | None = None) ->
     """Join every stage file of the shards into ``<out>/``; refuses while a shard is missing, unfinished or made
     with other settings or inputs than the run file's (its keys are checked again, by content: shards made on
     other nodes from copies of the same models, data and images merge)."""
-    rows = split_rows(cfg)
+    config_file = config_file or cfg.source
     inputs = run_inputs(cfg, config_file)
-    check_folder(cfg.out, "run", inputs=inputs, replaced=False)  # ours (or not there yet): its cache may be written
+    check_paths(cfg, inputs)  # ours (or not there yet), apart from the inputs: its cache may be written
+    rows = split_rows(cfg)
     digests = DigestCache(Path(cfg.out) / CACHE_NAME)
     folders = []
     try:

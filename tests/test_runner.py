@@ -96,12 +96,12 @@ def test_chain_writes_valid_submissions_at_every_task(single, sample_dir, hf_cac
 def test_rerun_is_cached_and_a_changed_setting_reruns_from_its_stage(single, models, sample_dir, capsys):
     assert runner.run(load_run_config(single), progress=False) == dict.fromkeys(runner.SECTION, "cached")
     before = (single.parent / "run" / "mner.jsonl").read_text()
-    path = write_config(single.parent, sample_dir, models, ve={"checkpoint": "ve", "threshold": 1.5})
+    path = write_config(single.parent, sample_dir, models, ve={"checkpoint": "ve", "threshold": 1.0})
     status = runner.run(load_run_config(path), progress=False)
     assert status == {"captions": "cached", "knowledge": "cached", "mner": "cached", "expansion": "cached",
                       "ve": "ran", "vg": "ran", "sam": "ran"}  # fmt: skip
     lines = [json.loads(x) for x in (single.parent / "run" / "gmner.jsonl").read_text().splitlines()]
-    assert all(e["box"] is None for line in lines for e in line["entities"])  # nothing passes a threshold of 1.5
+    assert all(e["box"] is None for line in lines for e in line["entities"])  # nothing passes a threshold of 1
     assert (single.parent / "run" / "mner.jsonl").read_text() == before
     forced = runner.run(load_run_config(path), force=["mner"], progress=False)
     assert forced["mner"] == "ran" and forced["ve"] == "cached"  # same PLIM output: later stages stay cached
@@ -460,3 +460,206 @@ def test_image_workers_give_the_same_files_and_are_not_in_the_keys(single, model
         assert (tmp_path / "run" / name).read_bytes() == (single.parent / "run" / name).read_bytes(), name
     again = write_config(tmp_path, sample_dir, models, workers=0)
     assert set(runner.run(load_run_config(again), progress=False).values()) == {"cached"}
+
+
+# --- every field of a run file is checked before the first stage (issue 19) ---------------------------------
+
+
+def _line(text: str, field: str) -> int:
+    """The line of ``field`` (``key`` or ``section.key``) in a run file written by ``yaml.safe_dump``."""
+    lines = text.splitlines()
+    section, _, key = field.rpartition(".")
+    start = next(i for i, x in enumerate(lines) if x.startswith(f"{section}:")) + 1 if section else 0
+    indent = "  " if section else ""
+    return next(i for i, x in enumerate(lines[start:], start) if x.startswith(f"{indent}{key}:")) + 1
+
+
+RUN_FILE_VALUES = {  # change -> (field, what the message says)
+    "nan threshold": ({"ve": {"checkpoint": "ve", "threshold": float("nan")}}, "ve.threshold", "finite"),
+    "inf threshold": ({"ve": {"checkpoint": "ve", "threshold": float("inf")}}, "ve.threshold", "finite"),
+    "threshold as a percent": ({"ve": {"checkpoint": "ve", "threshold": 50}}, "ve.threshold", "less than or equal"),
+    "negative top_n": ({"knowledge": {"llm": "x", "top_n": -1}}, "knowledge.top_n", "greater than or equal"),
+    "zero batch": ({"plim": {"checkpoint": "plim/best", "batch_size": 0}}, "plim.batch_size", "greater than"),
+    "huge batch": ({"plim": {"checkpoint": "plim/best", "batch_size": 10**30}}, "plim.batch_size", "less than"),
+    "true as a number": ({"workers": True}, "workers", "valid integer"),
+    "fractional count": ({"captions": {"captioner": "x", "max_new_tokens": 8.5}}, "captions.max_new_tokens", "integer"),
+    "unknown device": ({"device": "gpu"}, "device", "expected cpu, cuda, cuda:N or mps"),
+    "device with a newline": ({"device": "cuda:0\n"}, "device", "expected cpu, cuda"),
+    "unknown split": ({"split": "tset"}, "split", "unknown split 'tset'"),
+    "unknown dataset": ({"dataset": "twitter2019"}, "dataset", "expected one of"),
+}
+
+
+@pytest.mark.parametrize("case", list(RUN_FILE_VALUES), ids=list(RUN_FILE_VALUES))
+def test_a_bad_number_or_name_is_exit_1_naming_file_line_and_field(case, models, sample_dir, tmp_path, capsys):
+    changes, field, message = RUN_FILE_VALUES[case]
+    path = write_config(tmp_path, sample_dir, models, **changes)
+    assert main(["run", "riveg", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}:{_line(path.read_text(), field)}: {field}: " in err and message in err, err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()
+
+
+def test_a_key_written_twice_in_a_run_file_is_refused_naming_its_line(models, sample_dir, tmp_path, capsys):
+    path = write_config(tmp_path, sample_dir, models)
+    text = path.read_text()
+    path.write_text(text + "out: elsewhere\n")  # PyYAML alone keeps the last one: the run would go elsewhere
+    assert main(["run", "riveg", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    first, second = _line(text, "out"), len(text.splitlines()) + 1
+    assert f"{path}:{second}: duplicate key 'out' (first on line {first})" in err, err
+    nested = text.replace("  checkpoint: ve\n", "  checkpoint: ve\n  checkpoint: vg\n")
+    path.write_text(nested)
+    assert main(["run", "riveg", "--config", str(path)]) == 1
+    assert f"{path}:{_line(text, 've.checkpoint') + 1}: duplicate key 'checkpoint'" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "elsewhere").exists()
+
+
+def _cuda(monkeypatch, count: int) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: count > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+
+
+@pytest.mark.parametrize(
+    ("device", "gpus", "local_rank", "field", "message"),
+    [
+        ("cuda", 0, None, "device", "cuda: no GPU is visible to this process"),
+        ("cuda:0", 0, None, "device", "cuda:0: no GPU is visible"),
+        ("cuda:3", 1, None, "device", "cuda:3: this process sees 1 GPU (cuda:0 to cuda:0)"),
+        ("cuda", 2, "3", "device", "cuda (here cuda:3, from LOCAL_RANK): this process sees 2 GPUs"),
+        ("cpu:fp16", 0, None, "dtype", "fp16 on cpu: dtype fp16 needs a GPU"),
+    ],
+)
+def test_a_device_this_machine_lacks_is_refused_before_the_first_stage(
+    device, gpus, local_rank, field, message, models, sample_dir, tmp_path, capsys, monkeypatch
+):
+    _cuda(monkeypatch, gpus)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    if local_rank is not None:
+        monkeypatch.setenv("LOCAL_RANK", local_rank)
+    device, _, dtype = device.partition(":fp")
+    path = write_config(tmp_path, sample_dir, models, device=device, **({"dtype": f"fp{dtype}"} if dtype else {}))
+    assert main(["run", "riveg", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:{_line(path.read_text(), field)}: {field}: {message}" in err, err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()
+
+
+def test_a_device_this_machine_has_is_the_one_the_stages_use(models, sample_dir, tmp_path, monkeypatch):
+    _cuda(monkeypatch, 4)
+    cfg = load_run_config(write_config(tmp_path, sample_dir, models, device="cuda:3"))
+    assert runner.check_device(cfg, {}) == "cuda:3"
+    cfg = load_run_config(write_config(tmp_path, sample_dir, models, device="cuda"))
+    assert runner.check_device(cfg, {"LOCAL_RANK": "1"}) == "cuda:1"
+
+
+def test_an_output_folder_among_the_inputs_is_refused_before_anything_is_written(
+    models, sample_dir, tmp_path, capsys
+):
+    """``out`` inside the data folder once wrote three stages there before failing; inside a model folder it
+    would change the model's digest (so every key) at each run; the run file itself is an input too."""
+    data = tmp_path / "data"
+    shutil.copytree(sample_dir, data)
+    cases = {
+        "inside the data folder": str(data / "riveg"),
+        "the data folder": str(data),
+        "inside the images": str(data / "images" / "riveg"),
+        "inside a model folder (through a link)": "vg/riveg",
+        "the run file": "run.yaml",
+        "a folder holding the run file": ".",
+    }
+    for case, out in cases.items():
+        path = write_config(tmp_path, data, models, out=out)
+        assert main(["run", "riveg", "--config", str(path)]) == 2, case
+        err = capsys.readouterr().err
+        assert f"{path}:{_line(path.read_text(), 'out')}: out: " in err and "refused" in err, (case, err)
+        assert "input" in err or "not a folder" in err, (case, err)
+    assert not (data / "riveg").exists() and not (data / "images" / "riveg").exists()
+    assert not (models / "vg" / "riveg").exists()
+    assert main(["run", "riveg", "--config", str(path), "--merge"]) == 2  # the merge checks it too
+    assert "out: " in capsys.readouterr().err
+
+
+def test_a_missing_or_empty_path_names_its_field(models, sample_dir, tmp_path, capsys):
+    """An empty path was read as the run file's own folder (a model there, an output inside an input)."""
+    for changes, field, message in (
+        ({"vg": {"checkpoint": "missing-model"}}, "vg.checkpoint", "missing-model: file or folder not found"),
+        ({"captions": {"captioner": "replay:captions.txt,missing.txt"}}, "captions.captioner", "missing.txt: file"),
+        ({"data_dir": "no-data"}, "data_dir", "no-data: folder not found"),
+        ({"images": "run.yaml"}, "images", "run.yaml: folder not found"),  # a file, not a folder
+        ({"vg": {"checkpoint": ""}}, "vg.checkpoint", "an empty path (expected a file or folder)"),
+        ({"captions": {"captioner": "replay:captions.txt,"}}, "captions.captioner", "an empty path"),
+        ({"out": " "}, "out", "an empty path (expected the run folder)"),
+    ):
+        (tmp_path / "captions.txt").write_text("")
+        path = write_config(tmp_path, sample_dir, models, **changes)
+        assert main(["run", "riveg", "--config", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert f"{path}:{_line(path.read_text(), field)}: {field}: " in err and message in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_yaml_bomb_run_file_is_refused_at_once(tmp_path):
+    """Nine aliases of nine aliases, nine levels deep (a "billion laughs"): refused in well under a second, the
+    field lines of the message never expanded."""
+    import time
+
+    from smner_bench.benchmark.errors import DataFormatError
+
+    lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 9)]
+    path = tmp_path / "run.yaml"
+    path.write_text("\n".join(lines) + "\ndataset: smner\n")
+    started = time.monotonic()
+    with pytest.raises(DataFormatError, match=r"run\.yaml: data_dir: Field required"):
+        load_run_config(path)
+    assert time.monotonic() - started < 5
+
+
+# --- a stage output edited by hand is never reused as the stage's work ---------------------------------------
+
+FAKE_LINES = {  # what each stage writes in the fake runs: the fields the next stages read, no models run
+    "captions": {"caption": "a photo", "description": "a photo"},
+    "knowledge": {"knowledge": None},
+}
+
+
+def _fake_stages(monkeypatch) -> None:
+    def fake(stage):
+        return lambda ctx, inputs: [{"id": r["id"], **FAKE_LINES.get(stage, {"entities": []})} for r in ctx.rows]
+
+    fakes = tuple(runner.Stage(s.name, s.output, s.inputs, s.models, fake(s.name), s.optional) for s in runner.STAGES)
+    monkeypatch.setattr(runner, "STAGES", fakes)
+
+
+def test_an_edited_stage_output_is_refused_naming_it_and_force_reruns_it(
+    models, sample_dir, tmp_path, capsys, monkeypatch
+):
+    _fake_stages(monkeypatch)
+    path = write_config(tmp_path, sample_dir, models, sam=None)
+    cfg = load_run_config(path)
+    assert set(runner.run(cfg, progress=False).values()) == {"ran"}
+    assert set(runner.run(cfg, progress=False).values()) == {"cached"}
+    folder = tmp_path / "run" / "shard-0-of-1"
+    mner, ve = folder / "mner.jsonl", folder / "ve.jsonl"
+    written, ve_before = mner.read_bytes(), ve.read_bytes()
+    first = json.loads(written.splitlines()[0])
+    entity = {"start": 0, "end": 1, "text": "x", "type": "PER"}  # a valid line: only the record tells the edit
+    rest = written.splitlines(keepends=True)[1:]
+    mner.write_bytes(json.dumps({**first, "entities": [entity]}).encode() + b"\n" + b"".join(rest))
+    assert main(["run", "riveg", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{mner}: changed since the mner stage wrote it" in err and "--force mner" in err, err
+    assert ve.read_bytes() == ve_before and "Traceback" not in err  # nothing ran on the edited file
+    shard = ["run", "riveg", "--config", str(path), "--num-shards", "1"]
+    assert main([*shard, "--merge"]) == 1  # a merge refuses it too
+    assert f"{mner}: changed since the mner stage wrote it" in capsys.readouterr().err
+    status = runner.run(cfg, force=["mner"], progress=False)
+    assert status["mner"] == "ran" and status["captions"] == status["ve"] == "cached"
+    assert mner.read_bytes() == written
+    record = json.loads((folder / "ve.json").read_text())
+    assert record["sha256"] == runner.DigestCache().file(ve)
+    del record["sha256"]  # a record of an older run: its stage runs again
+    (folder / "ve.json").write_text(json.dumps(record))
+    assert runner.run(cfg, progress=False) == {"captions": "cached", "knowledge": "cached", "mner": "cached",
+                                               "expansion": "cached", "ve": "ran", "vg": "cached"}  # fmt: skip
