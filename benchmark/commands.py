@@ -81,9 +81,9 @@ def cmd_score(args: argparse.Namespace) -> int:
         counts = scorer.per_tweet(report.task, report.match, args.iou)
         interval = bootstrap_interval(counts, resamples=args.resamples, seed=args.seed)
         report = report.model_copy(update={"ci": Interval.model_validate(interval)})
-    print(format_report(report))
-    if args.json:
+    if args.json:  # written before anything is printed: output cut short (| head) never loses the report
         write_json(args.json, report.model_dump(), inputs=_inputs(args))
+    print(format_report(report))
     return 0
 
 
@@ -111,6 +111,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         a={"file": a.submission.file, "sha256": a.submission.sha256},
         b={"file": b.submission.file, "sha256": b.submission.sha256},
     )
+    if args.json:  # before printing, as in score
+        write_json(args.json, result, inputs=_inputs(args))
     print(f"{gold.name}  task {task}  match {mode}  IoU >= {args.iou}")
     print(f"A {args.predictions_a}: F1 {100 * result['f1_a']:.2f}")
     print(f"B {args.predictions_b}: F1 {100 * result['f1_b']:.2f}")
@@ -120,8 +122,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         + (f"p = {result['p_value']:.4f} " if result["p_value"] else f"p < {1 / args.resamples:g} ")
         + f"(paired bootstrap over tweets, {args.resamples} resamples, seed {args.seed})"
     )
-    if args.json:
-        write_json(args.json, result, inputs=_inputs(args))
     return 0
 
 

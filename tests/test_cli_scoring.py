@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -258,3 +261,94 @@ def test_numeric_options_of_every_part_are_usage_errors(capsys, argv, needle):
         main(argv)
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and needle in err, err
+
+
+# --- the environment: a closed output pipe, a deleted or non-UTF-8 current folder, non-UTF-8 names, a full disk
+
+
+def closed_stdout(*argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=None):
+    """Run the command in a process whose standard output is a pipe closed before it writes (``| head`` that has
+    exited), or ``stdout``; its exit status and standard error (``stderr=subprocess.STDOUT``: ``2>&1 | head``)."""
+    command = [sys.executable, "-m", "smner_bench.benchmark.cli", *map(str, argv)]
+    with subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env) as proc:
+        if proc.stdout is not None:
+            proc.stdout.close()  # before the interpreter has even started: the first write meets a closed pipe
+        err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr is not None else ""
+        return proc.wait(timeout=120), err
+
+
+@pytest.mark.parametrize("command", ["score", "compare"])
+def test_output_to_a_closed_pipe_ends_quietly_with_the_files_written(tmp_path, sample_dir, preds, command):
+    report = tmp_path / "report.json"
+    files = [preds[0]] if command == "score" else [preds[0], preds[0]]
+    code, err = closed_stdout(command, *files, *gold_args(sample_dir), "--json", report, "--resamples", 10)
+    assert code == 141, err  # (before: 3, "internal error: BrokenPipeError", and no report)
+    assert "Error" not in err and "Traceback" not in err and "internal error" not in err
+    assert json.loads(report.read_text())["dataset" if command == "compare" else "gold"]
+
+
+def test_progress_to_a_closed_stderr_never_fails_the_work(tmp_path, sample_dir, preds):
+    """``2>&1 | head``: the progress bars of the gold's build (a fresh datasets cache) meet the closed pipe; they are
+    dropped, the report is written (before: the build failed, exit 2, no report)."""
+    report = tmp_path / "report.json"
+    env = {**os.environ, "HF_DATASETS_CACHE": str(tmp_path / "fresh-cache")}
+    argv = ("score", preds[0], *gold_args(sample_dir), "--json", report)
+    code, _ = closed_stdout(*argv, stderr=subprocess.STDOUT, env=env)
+    assert code == 141 and json.loads(report.read_text())["results"]["smner"]["tp"] == 20
+
+
+def test_a_full_disk_or_no_stdout_at_all_is_no_internal_error(tmp_path, sample_dir, preds):
+    with open("/dev/full", "w") as full:
+        code, err = closed_stdout("score", preds[0], *gold_args(sample_dir), stdout=full)
+    assert code == 2 and "No space left on device" in err and "internal error" not in err, err
+    report = tmp_path / "report.json"  # >&-: Python starts with sys.stdout None, print() writes nothing
+    command = [sys.executable, "-m", "smner_bench.benchmark.cli", "score", preds[0], *gold_args(sample_dir)]
+    done = subprocess.run(
+        [*map(str, command), "--json", report], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: os.close(1), timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0 and "Error" not in done.stderr and json.loads(report.read_text())["results"]
+
+
+def test_a_deleted_current_folder_is_a_usage_error(capsys, monkeypatch, tmp_path, sample_dir, preds):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()  # os.getcwd() now raises FileNotFoundError
+    for path in (preds[0], "predictions.jsonl"):  # absolute or relative, refused before anything is read
+        code, _, err = run(capsys, "score", path, *gold_args(sample_dir))
+        assert code == 2 and "the current folder no longer exists" in err, err
+
+
+def test_a_current_folder_deleted_while_running_is_a_usage_error(capsys, monkeypatch, tmp_path, sample_dir, preds):
+    from smner_bench.benchmark import submission
+
+    folder = tmp_path / "work"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+
+    def deleted_meanwhile(*args, **kwargs):
+        folder.rmdir()
+        return os.path.abspath("predictions.jsonl")  # a relative path met after the folder went away
+
+    monkeypatch.setattr(submission, "read_submission", deleted_meanwhile)
+    code, _, err = run(capsys, "validate", preds[0], *gold_args(sample_dir))
+    assert code == 2 and "the current folder no longer exists" in err, err
+
+
+def test_names_that_are_not_utf8_are_usage_errors(capsys, monkeypatch, tmp_path, sample_dir, preds):
+    """A data folder, a prediction file or the current folder named with bytes that are no UTF-8 (b'\\xff'):
+    refused with exit 2 and the name (before: exit 3, the stamps and the report failed to encode the path)."""
+    import shutil
+
+    odd = os.fsdecode(b"\xff")
+    shutil.copytree(sample_dir, tmp_path / odd)  # (a copy: a link would be resolved to the sample's own name)
+    code, _, err = run(capsys, "score", preds[0], "--dataset", "smner", "--split", "test", "--data-dir", tmp_path / odd)
+    assert code == 2 and "'" + str(tmp_path) + "/\\xff' is not valid UTF-8" in err, err
+    odd_file = tmp_path / os.fsdecode(b"p\xff.jsonl")
+    odd_file.write_bytes(preds[0].read_bytes())
+    code, _, err = run(capsys, "score", odd_file, *gold_args(sample_dir), "--json", tmp_path / "r.json")
+    assert code == 2 and "p\\xff.jsonl' is not valid UTF-8: file and folder names must be UTF-8" in err, err
+    monkeypatch.chdir(tmp_path / odd)
+    code, _, err = run(capsys, "score", preds[0], "--dataset", "smner", "--split", "test", "--data-dir", ".")
+    assert code == 2 and "the current folder '" in err and "\\xff' is not valid UTF-8" in err, err
