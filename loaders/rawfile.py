@@ -8,17 +8,26 @@ Limits (one place, documented in docs/loaders.md):
 
 - image sides (VOC ``<size>``, labelme ``imageWidth``/``imageHeight``, image files): at most
   :data:`MAX_SIDE` pixels, and at most :data:`MAX_PIXELS` pixels in all;
-- file sizes: :data:`MAX_TEXT_BYTES` for CoNLL, knowledge and caption files, :data:`MAX_XML_BYTES` for one
-  VOC file, :data:`MAX_LABELME_BYTES` for one labelme file, :data:`MAX_IMAGE_BYTES` for one image.
+- file sizes: :data:`MAX_TEXT_BYTES` for CoNLL and caption files, :data:`MAX_XML_BYTES` for one
+  VOC file, :data:`MAX_LABELME_BYTES` for one labelme file, :data:`MAX_IMAGE_BYTES` for one image;
+- knowledge releases (read a line at a time, so memory follows the records kept, never the file): a zip of at
+  most :data:`MAX_KNOWLEDGE_BYTES` holding at most :data:`MAX_ZIP_MEMBERS` members that unpack to at most
+  :data:`MAX_ZIP_UNPACKED_BYTES` in all; one split's file (in a folder, or a member whatever its header says) at
+  most :data:`MAX_KNOWLEDGE_BYTES`, lines of at most :data:`MAX_LINE_BYTES`, at most
+  :data:`MAX_KNOWLEDGE_RECORDS` records of at most :data:`MAX_TWEET_TOKENS` tokens and
+  :data:`MAX_KNOWLEDGE_CHARS` characters of knowledge each.
 """
 
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import stat
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image
 
@@ -32,8 +41,19 @@ MAX_LABELME_BYTES = 64 << 20
 MAX_IMAGE_BYTES = 64 << 20
 MAX_TOKEN_CHARS = 500  # a tweet has at most 280 characters; longer "tokens" are damage
 MAX_ID_CHARS = 100
+# Knowledge releases; the released ones (PGIM's, RiVEG's gpt-3.5-turbo) have at most 7 MB a split, 7000 records,
+# 50 tokens and 1300 characters of knowledge a record, 4 members and 10 MB unpacked a zip.
+MAX_KNOWLEDGE_BYTES = 64 << 20  # a release's zip file; one split's file in a folder or unpacked from the zip
+MAX_ZIP_MEMBERS = 1_000
+MAX_ZIP_DIRECTORY_BYTES = MAX_ZIP_MEMBERS * (46 + 1024)  # an entry: its fixed part, a generous name, extra, comment
+MAX_ZIP_UNPACKED_BYTES = 256 << 20  # every member of the zip, as their headers declare
+MAX_LINE_BYTES = 1 << 20
+MAX_KNOWLEDGE_RECORDS = 200_000
+MAX_TWEET_TOKENS = 1_000
+MAX_KNOWLEDGE_CHARS = 100_000  # one record's knowledge text
 
 BOM = b"\xef\xbb\xbf"
+READ_BLOCK = 1 << 16  # what text_lines reads at once (not a limit)
 
 
 def present(path: Path) -> bool:
@@ -98,6 +118,58 @@ def decode_utf8(data: bytes, file: str | os.PathLike, on_bom=None) -> str:
         raise DataFormatError(
             f"not UTF-8 text ({exc.reason} at byte {exc.start}, column {column})", file=file, line=line
         ) from None
+
+
+def text_lines(
+    stream: BinaryIO, file: str | os.PathLike, limit: int, on_bom=None, *, what: str = "has"
+) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of each line of a binary stream of UTF-8 text, without its ``\\n`` (a ``\\r`` is
+    the caller's), read a block at a time: memory is a block (:data:`READ_BLOCK`) and a line of at most
+    :data:`MAX_LINE_BYTES` (newline included), whatever the stream's length. A leading BOM is removed and
+    ``on_bom()`` called; invalid UTF-8 is an error with the line, byte and column (as :func:`decode_utf8`); more
+    than ``limit`` bytes in all is an error ("``file`` ``what`` more than ``limit`` bytes": "unpacks to" for a zip
+    member, whose header may lie)."""
+    return enumerate(itertools.chain.from_iterable(_line_blocks(stream, file, limit, on_bom, what)), start=1)
+
+
+def _line_blocks(stream: BinaryIO, file: str | os.PathLike, limit: int, on_bom, what: str) -> Iterator[list[str]]:
+    """The lines of :func:`text_lines`, a block's at a time (no Python frame per line: millions of short lines are
+    read at the speed of ``str.split``)."""
+    total = offset = lineno = 0  # bytes read; bytes before `rest` (after a BOM); lines yielded
+    rest = b""  # the start of a line that goes on in the next block
+    while True:
+        block = stream.read(READ_BLOCK)
+        total += len(block)
+        if total > limit:
+            raise DataFormatError(f"{what} more than {limit} bytes", file=file)
+        if total == len(block) and block.startswith(BOM):
+            block = block[len(BOM) :]
+            if on_bom is not None:
+                on_bom()
+        end = block.rfind(b"\n") + 1  # 0: no newline in the block (or the stream has ended)
+        if block and not end:  # still inside one line
+            if len(rest) + len(block) > MAX_LINE_BYTES:
+                raise DataFormatError(f"line longer than {MAX_LINE_BYTES} bytes", file=file, line=lineno + 1)
+            rest += block
+            continue
+        if block and len(rest) + block.find(b"\n") + 1 > MAX_LINE_BYTES:
+            raise DataFormatError(f"line longer than {MAX_LINE_BYTES} bytes", file=file, line=lineno + 1)
+        chunk, rest = rest + block[:end], block[end:]  # whole lines (the last one unended at the end of the stream)
+        try:
+            text = chunk.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = lineno + chunk.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (chunk.rfind(b"\n", 0, exc.start) + 1) + 1
+            where = f"byte {offset + exc.start}, column {column}"
+            raise DataFormatError(f"not UTF-8 text ({exc.reason} at {where})", file=file, line=line) from None
+        offset += len(chunk)
+        lines = text.split("\n")
+        if text.endswith("\n") or not text:
+            lines.pop()  # the empty piece after the last newline (an unended last line is kept)
+        lineno += len(lines)
+        yield lines
+        if not block:
+            return
 
 
 def read_text(path: str | os.PathLike, what: str, report=None, limit: int = MAX_TEXT_BYTES) -> str:

@@ -284,6 +284,85 @@ def test_knowledge_malformed(tmp_path):
         read_knowledge(tmp_path / "plain.txt", "test")
 
 
+def test_knowledge_zip_with_two_members_of_the_split_name_is_refused(tmp_path):
+    """a/train.txt and b/train.txt (or one name twice): which is the split? An error naming both, never the last."""
+    one = knowledge_text([(["a"], ["k"])])
+    release = tmp_path / "k.zip"
+    with zipfile.ZipFile(release, "w") as zf:
+        zf.writestr("a/train.txt", one)
+        zf.writestr("b/train.txt", knowledge_text([(["b"], ["other"])]))
+        zf.writestr("test.txt", one)
+    with pytest.raises(DataFormatError, match=r"two members are named train\.txt: 'a/train\.txt' and 'b/train\.txt'"):
+        read_knowledge(release, "train")
+    assert [r.knowledge for r in read_knowledge(release, "test")[1]] == ["k"]  # the other splits are unambiguous
+    twice = tmp_path / "twice.zip"
+    with zipfile.ZipFile(twice, "w") as zf, pytest.warns(UserWarning, match="Duplicate name"):
+        zf.writestr("train.txt", one)
+        zf.writestr("train.txt", one)
+    with pytest.raises(DataFormatError, match=r"'train\.txt' and 'train\.txt'"):
+        read_knowledge(twice, "train")
+
+
+def test_knowledge_is_read_a_line_at_a_time(tmp_path):
+    """A zip member of 1 MiB of blank lines cost its bytes, its text and a list of a million lines at once (a
+    255 MiB one took 6 GB): it is read in blocks, in a bounded memory whatever its length."""
+    import tracemalloc
+
+    release = tmp_path / "blank.zip"
+    with zipfile.ZipFile(release, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("train.txt", b"\n" * (1 << 20) + b"a\tO\n<EOS>\tX\nk\tX\n")
+    tracemalloc.start()
+    try:
+        _, records = read_knowledge(release, "train")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert records[0].line == (1 << 20) + 1 and records[0].knowledge == "k"
+    assert peak < 2 << 20, peak  # (before: 9.5 MB, growing with the file: 38 MB for 4 MiB)
+
+
+RECORD = "a\tO\n<EOS>\tX\n\n"
+
+
+@pytest.mark.parametrize(
+    ("limit", "value", "content", "needle"),
+    [
+        ("MAX_TWEET_TOKENS", 3, "a\tO\n" * 4 + "<EOS>\tX\n", ":4: the record has more than 3 tokens"),
+        ("MAX_KNOWLEDGE_CHARS", 5, "a\tO\n<EOS>\tX\nabc\tX\nde\tX\n", ":4: the record's knowledge is longer than 5"),
+        ("MAX_KNOWLEDGE_RECORDS", 2, RECORD * 3, ":7: more than 2 records"),
+        ("MAX_KNOWLEDGE_BYTES", 1000, RECORD[:-1] + "k\tX\n" * 500, "unpacks to 2012 bytes, more than the limit"),
+        ("MAX_ZIP_UNPACKED_BYTES", 16, RECORD, "members unpack to 17 bytes in all, more than the limit of 16"),
+        ("MAX_ZIP_MEMBERS", 1, RECORD, "holds 2 members, more than the limit of 1"),
+        ("MAX_ZIP_DIRECTORY_BYTES", 100, RECORD, r"its directory has 111 bytes, more than the limit of 100 \(at most"),
+    ],
+)
+def test_knowledge_limits_name_the_file_and_line(tmp_path, monkeypatch, limit, value, content, needle):
+    from smner_bench.loaders import knowledge
+
+    monkeypatch.setattr(knowledge, limit, value)
+    release = tmp_path / "k.zip"
+    with zipfile.ZipFile(release, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("train.txt", content)
+        zf.writestr("labels.txt", "PER\n")
+    with pytest.raises(DataFormatError, match=needle) as err:
+        read_knowledge(release, "train")
+    assert str(release) in str(err.value)
+
+
+def test_knowledge_lines_over_the_line_limit_and_lying_zip_headers(tmp_path, monkeypatch):
+    from smner_bench.loaders import rawfile
+
+    monkeypatch.setattr(rawfile, "MAX_LINE_BYTES", 100)
+    (tmp_path / "train.txt").write_bytes(b"a\tO\n<EOS>\tX\n" + b"k" * 150_000 + b"\tX\n")
+    with pytest.raises(DataFormatError, match="line longer than 100 bytes") as err:
+        read_knowledge(tmp_path, "train")
+    assert err.value.line == 3
+    lines = rawfile.text_lines(io.BytesIO(b"x" * 99 + b"\n" + b"y" * 99 + b"\n" + b"z"), "f", 1000)
+    assert [(n, len(t)) for n, t in lines] == [(1, 99), (2, 99), (3, 1)]  # (the limit counts the newline)
+    with pytest.raises(DataFormatError, match="has more than 150 bytes"):
+        list(rawfile.text_lines(io.BytesIO(b"ab\n" * 60), "f", 150))
+
+
 # --- captions and manual annotations -----------------------------------------------------------------
 
 
