@@ -16,6 +16,9 @@ Modes:
   of the split (dataset order) not yet used with the same image id and ``text(TYPE)`` (types as written:
   ``MISC`` is not ``OTHER`` here) whose region is correct. Type-blind tasks (EEG, EES) drop the type from
   the key.
+
+Texts are compared by :func:`~.tags.text_identity` (NFC) on both sides, so a precomposed and a decomposed
+spelling of one word are one text; spans are compared as offsets.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from .gold import Gold
 from .regions import box_iou_pairs, mask_ious
 from .registry import MATCH_MODES, TASKS
 from .submission import Prediction
-from .tags import TYPES
+from .tags import TYPES, text_identity
 
 MODES = MATCH_MODES
 TYPED = {t.name: t.typed for t in TASKS.values()}
@@ -108,14 +111,14 @@ def columns(predictions: list[Prediction], gold: Gold) -> Columns:
     def flags(values) -> np.ndarray:
         return np.fromiter(values, dtype=bool)
 
-    gold_text = ints(texts.setdefault(e.text, len(texts)) for e in golds)
+    gold_text = ints(texts.setdefault(text_identity(e.text), len(texts)) for e in golds)
     return Columns(
         pred_tweet=ints(p.tweet for p in preds),
         pred_start=ints(-1 if p.start is None else p.start for p in preds),
         pred_end=ints(-1 if p.end is None else p.end for p in preds),
         pred_type=ints(codes[p.type] for p in preds),
         pred_type_raw=ints(codes.get(p.type_raw, -1) for p in preds),
-        pred_text=ints(texts.get(p.text, -1) for p in preds),
+        pred_text=ints(texts.get(text_identity(p.text), -1) for p in preds),
         pred_has={"box": flags(p.box is not None for p in preds), "mask": flags(p.mask is not None for p in preds)},
         gold_tweet=ints(e.tweet for e in golds),
         gold_start=ints(e.start for e in golds),

@@ -32,7 +32,7 @@ from .errors import MissingDataError, SmnerError, UsageError
 from .gold import Gold, GoldTweet
 from .regions import rle_problem
 from .registry import tasks_with_region
-from .tags import TYPES, normalize_type
+from .tags import TYPES, normalize_type, text_identity
 
 BOX_TASKS = tasks_with_region("box")
 MASK_TASKS = tasks_with_region("mask")
@@ -223,7 +223,7 @@ def _check_entity(c: _Checker, tweet: GoldTweet, e: EntityIn, where: str, lineno
             ok = False
         else:
             span_text = " ".join(tweet.tokens[e.start : e.end])
-            if text is not None and text != span_text:
+            if text is not None and text_identity(text) != text_identity(span_text):  # NFC: one spelling
                 c.add(
                     lineno,
                     f"{where}.text",

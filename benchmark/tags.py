@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 TYPES: tuple[str, ...] = ("PER", "LOC", "ORG", "OTHER")
@@ -29,6 +30,17 @@ def normalize_type(name: str) -> str | None:
     """
     name = TYPE_ALIASES.get(name, name)
     return name if name in TYPES else None
+
+
+def text_identity(text: str) -> str:
+    """What an entity's text is compared by (the submission check of a text against its span's tokens, the
+    ``text`` and ``riveg`` matching modes): its Unicode NFC form, so that one word written with a precomposed or a
+    decomposed accent is one text.
+
+    >>> text_identity("Jose\u0301") == text_identity("Jos\u00e9") == "Jos\u00e9"
+    True
+    """
+    return unicodedata.normalize("NFC", text)
 
 
 def tags_to_spans(tags: Sequence[str]) -> tuple[list[tuple[int, int, str]], list[int]]:

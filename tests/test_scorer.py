@@ -344,3 +344,31 @@ def test_match_table_lists_every_candidate_pair_with_its_verdicts(tmp_path, gold
     assert scorer.matches().task == "gmner" and scorer.matches().match == "span"  # the report's defaults
     with pytest.raises(UsageError, match="has no masks"):
         scorer.matches("smner")
+
+
+NFC, NFD = "Jos\u00e9 Mouri\u00f1o", "Jose\u0301 Mourin\u0303o"  # one name, precomposed and decomposed
+
+
+@pytest.mark.parametrize(("gold_text", "pred_text"), [(NFC, NFD), (NFD, NFC)])
+def test_texts_match_whatever_their_unicode_normal_form(gold_text, pred_text):
+    """Gold in NFC and a prediction in NFD (and the reverse) are one text: the text and riveg modes match them,
+    the validator accepts the text against its span's tokens, span matching is unchanged."""
+    from smner_bench.benchmark import score_lines
+
+    g = gold_from_rows(
+        [tweet("t", f"coach {gold_text} in Paris", (1, 3, "PER", [B1]))],
+        dataset="u",
+        split="test",
+        has_boxes=True,
+        has_masks=False,
+    )
+    assert g.entities[0].text == gold_text
+    by_text = {"id": "t", "entities": [{"text": pred_text, "type": "PER", "box": [0, 0, 10, 10]}]}
+    for mode in ("text", "riveg"):
+        report = score_lines([json.dumps(by_text)], g, task="gmner", match=mode)
+        assert [report.results[t].tp for t in ("mner", "eeg", "gmner")] == [1, 1, 1], mode
+    both = {"id": "t", "entities": [{"start": 1, "end": 3, "text": pred_text, "type": "PER", "box": [0, 0, 10, 10]}]}
+    for mode in ("span", "text", "riveg"):  # the validator compares the text with the tokens in NFC too
+        assert score_lines([json.dumps(both)], g, task="gmner", match=mode).results["gmner"].tp == 1, mode
+    other = {"id": "t", "entities": [{"text": "Jose Mourino", "type": "PER", "box": [0, 0, 10, 10]}]}
+    assert score_lines([json.dumps(other)], g, task="gmner", match="text").results["mner"].tp == 0  # no accent folding
