@@ -3,7 +3,8 @@
 
 Training pairs come from the gold entities of a split ("Entity (TYPE)" as the expression, label = groundable);
 the decision threshold is the one that maximises dev accuracy. ``ve_examples`` / ``train_caption_ve`` /
-``predict_probabilities`` / ``evaluate`` are the steps; ``smner-bench baseline caption-ve`` runs them all.
+``predict_probabilities`` / ``evaluate`` are the steps; ``run(CaptionVeConfig(...))`` runs them all, as
+``smner-bench baseline caption-ve`` does.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from transformers import AutoTokenizer
 
@@ -24,7 +27,7 @@ from .decision import best_threshold, evaluate
 from .dtype import to_numpy
 from .loading import from_pretrained
 from .providers.encoder import encoder_from_config, load_encoder
-from .training import Objective, finishing, fit, make_accelerator, run_facts, set_seed
+from .training import MIXED_PRECISION, Objective, finishing, fit, make_accelerator, run_facts, set_seed
 
 
 @dataclass(frozen=True)
@@ -177,18 +180,30 @@ def train_caption_ve(
         return meta
 
 
+def test_gold(rows):
+    """The Twitter-GMNER test split of ``rows`` as the scorer's gold."""
+    from smner_bench.benchmark.gold import gold_from_rows
+
+    return gold_from_rows(rows, dataset="gmner", split="test", has_boxes=True, has_masks=False)
+
+
+def read_predictions(predictions: str | Path, gold):
+    """A tagger's submission for ``gold``, read and validated (every problem named, nothing scored yet)."""
+    from smner_bench.benchmark.submission import read_submission
+
+    return read_submission(predictions, gold)
+
+
 def judge_predictions(
     model: CrossEncoder, tokenizer, predictions: str | Path, rows, threshold: float, *, max_length: int = 128
 ) -> dict:
     """VE on a tagger's predicted entities: ``predictions`` is its submission for the Twitter-GMNER split of
     ``rows`` (with captions). Returns MNER as scored (span match) and how often the VE's verdict (groundable
     or not, at ``threshold``) agrees with the gold on the correctly predicted entities."""
-    from smner_bench.benchmark.gold import gold_from_rows
     from smner_bench.benchmark.scoring import Scorer
-    from smner_bench.benchmark.submission import read_submission
 
-    gold = gold_from_rows(rows, dataset="gmner", split="test", has_boxes=True, has_masks=False)
-    scorer = Scorer.build(read_submission(predictions, gold), gold)
+    gold = test_gold(rows)
+    scorer = Scorer.build(read_predictions(predictions, gold), gold)
     context = {r["id"]: _context(r) for r in rows}
     preds = scorer.submission.predictions
     ids = [gold.tweets[p.tweet].id for p in preds]
@@ -218,3 +233,79 @@ def load_caption_ve(folder: str | Path) -> tuple[CrossEncoder, object, dict]:
     tokenizer = from_pretrained(AutoTokenizer, folder, "caption VE model")
     load_state(model, load_torch_weights(folder / "model.pt", "caption VE weights"), folder / "model.pt", "caption VE")
     return model.eval(), tokenizer, meta.model_dump()
+
+
+class CaptionVeConfig(BaseModel):
+    """Everything ``baseline caption-ve`` does, one field per option: train the cross-encoder on Twitter-GMNER's
+    train split (``data_dir``, with its ``captions``), pick the threshold on dev, evaluate on test and, with
+    ``predictions``, judge a tagger's test entities; everything is written to ``out``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    encoder: str = Field(min_length=1)
+    data_dir: str = Field(min_length=1)
+    captions: list[str] = Field(min_length=1)
+    out: str = Field(min_length=1)
+    epochs: int = Field(1, ge=1)
+    batch_size: int = Field(32, ge=1)
+    max_length: int = Field(128, ge=1)
+    seed: int = Field(42, ge=0, le=2**32 - 1)
+    threads: int | None = Field(None, ge=1, le=4096)
+    max_train: int | None = Field(None, ge=1, description="a prefix of the training pairs (smoke runs)")
+    predictions: str | None = Field(None, description="a tagger's test submission to judge (e.g. PLIM's)")
+    device: str = "cpu"
+    mixed_precision: Literal[MIXED_PRECISION] | None = None  # type: ignore[valid-type]  # None: the launcher's
+
+    def inputs(self) -> list[str | None]:
+        return [self.encoder, self.data_dir, *self.captions, self.predictions]
+
+
+def run(config: CaptionVeConfig, *, command: str | None = None, progress: bool = True) -> dict:
+    """Train, choose the threshold, evaluate: ``<out>/model`` and ``<out>/results.json`` (returned; with
+    ``command`` first, as the command records it). Under a launcher the other processes train, write nothing and
+    return the history only."""
+    from smner_bench.benchmark.safe_output import owned_folder, write_json
+    from smner_bench.loaders import load
+
+    from .launcher import is_main_process
+
+    inputs = config.inputs()
+    main = is_main_process()  # under a launcher, one process writes
+    out = owned_folder(config.out, "caption-ve", inputs=inputs) if main else Path(config.out)  # before the training
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    ds = load("gmner", config.data_dir, captions=config.captions)
+    train = ve_examples(ds["train"])[: config.max_train or None]
+    dev, test = ve_examples(ds["validation"]), ve_examples(ds["test"])
+    if config.predictions:  # a missing or invalid file is refused now, not after the training
+        read_predictions(config.predictions, test_gold(ds["test"]))
+    meta = train_caption_ve(
+        config.encoder,
+        train,
+        dev,
+        out / "model",
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        max_length=config.max_length,
+        seed=config.seed,
+        device=config.device,
+        mixed_precision=config.mixed_precision,
+        progress=progress,
+        inputs=inputs,
+    )
+    if not main:
+        return meta
+    model, tokenizer, _ = load_caption_ve(out / "model")
+    probs = predict_probabilities(model, tokenizer, test, max_length=config.max_length)
+    results = {
+        **({"command": command} if command else {}),
+        "train_examples": len(train),
+        **meta,
+        "test": evaluate(probs, np.array([e.label for e in test]), meta["threshold"]),
+    }
+    if config.predictions:  # VE on a tagger's predicted entities: MNER as scored, groundability of the correct ones
+        results["with_predictions"] = judge_predictions(
+            model, tokenizer, config.predictions, ds["test"], meta["threshold"], max_length=config.max_length
+        )
+    write_json(out / "results.json", results, inputs=inputs)
+    return results

@@ -5,16 +5,23 @@ which names the entity with its type (as the authors' request script does). The 
 ``Entity (TYPE) - expansion``. Several LLMs' expressions can be kept side by side.
 
 ``--prompt-file`` / ``expansion.prompt_file``: any template instead (the authors' own, for instance), with the
-named placeholders ``{entity}``, ``{type}``, ``{text}`` and ``{description}`` (``{{`` and ``}}`` for braces)."""
+named placeholders ``{entity}``, ``{type}``, ``{text}`` and ``{description}`` (``{{`` and ``}}`` for braces).
+
+``run(ExpandConfig(...))`` does what ``smner-bench baseline expand`` does (but write the submission)."""
 
 from __future__ import annotations
 
 import os
 import string
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from smner_bench.benchmark.errors import DataFormatError, MissingDataError
+from pydantic import BaseModel, ConfigDict, Field
+
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
+from smner_bench.benchmark.registry import DATASET_NAMES
 
 from .providers.llm import Request
 
@@ -125,3 +132,89 @@ def expand(
             e = out[li]["entities"][ei]
             e["expressions"][name] = referring_expression(e["text"], e["type"], answer)
     return out
+
+
+class ExpandConfig(BaseModel):
+    """Everything ``baseline expand`` does but write its output, one field per option: the referring expressions
+    of the entities of a ``predictions`` submission (or, with ``gold_entities``, of the split's gold entities) from
+    each of the ``llm`` specs (``transformers:PATH | openai:MODEL@URL``), their answers cached in ``cache``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    predictions: str | None = None
+    gold_entities: bool = False
+    dataset: Literal[DATASET_NAMES] = "gmner"  # type: ignore[valid-type]
+    split: str = Field(min_length=1)
+    data_dir: str = Field(min_length=1)
+    captions: list[str] = Field(min_length=1, description="image description files (mPLUG-Owl; else the captions)")
+    llm: list[str] = Field(min_length=1, description="one or more LLMs, kept side by side")
+    prompt_file: str | None = None
+    cache: str
+    device: str = "cpu"
+    dtype: Literal["fp32", "bf16", "fp16"] = "fp32"
+    device_map: str | None = None
+    concurrency: int = Field(4, ge=1, le=256)
+
+    def check(self) -> ExpandConfig:
+        """The rules across fields, as usage errors (exit 2) that name the options."""
+        if any(spec.startswith("replay:") for spec in self.llm):
+            raise UsageError("the released knowledge holds no expansion expressions: use a transformers or openai LLM")
+        if (self.predictions is None) == (not self.gold_entities):
+            raise UsageError("give a predictions file or --gold-entities (the split's gold entities), not both")
+        return self
+
+    def inputs(self) -> list[str | None]:
+        """What the run reads (the output may be none of them)."""
+        models = [p for spec in self.llm if spec.startswith("transformers:") for p in spec.partition(":")[2].split(",")]
+        return [self.predictions, self.data_dir, *self.captions, *models, self.prompt_file]
+
+
+@dataclass
+class ExpandResult:
+    """The submission lines with every entity's ``expressions`` ({llm spec: expression}), how many entities were
+    expanded, and the LLMs by spec (``skipped``: prompts longer than an LLM's context, left empty)."""
+
+    lines: list[dict]
+    entities: int
+    llms: dict[str, object]
+
+
+def entities_to_expand(config: ExpandConfig, gold) -> list[dict]:
+    """A line ``{"id", "entities"}`` for every tweet of the split: its gold entities, or the predicted ones."""
+    from smner_bench.benchmark.submission import gold_as_submission, read_submission
+
+    lines: dict[str, list] = {t.id: [] for t in gold.tweets}
+    if config.gold_entities:  # the expressions VE/VG are trained with (ve-train/vg-train --expressions)
+        for line in gold_as_submission(gold):
+            lines[line["id"]] = [{k: e[k] for k in ("start", "end", "text", "type")} for e in line["entities"]]
+    else:
+        sub = read_submission(config.predictions, gold, allow_missing=True)
+        for p in sub.predictions:
+            lines[gold.tweets[p.tweet].id].append({"start": p.start, "end": p.end, "text": p.text, "type": p.type})
+    return [{"id": k, "entities": v} for k, v in lines.items()]
+
+
+def run(config: ExpandConfig) -> ExpandResult:
+    """``baseline expand`` as a function: the entities of every tweet of the split, each LLM's referring expression
+    of each (answers cached in ``config.cache``); the caller writes ``result.lines`` (``write_submission``)."""
+    from smner_bench.benchmark.gold import load_gold
+    from smner_bench.loaders import read_captions
+
+    from .providers.llm import llm_from_spec
+
+    config.check()
+    template = read_template(config.prompt_file) if config.prompt_file else None
+    gold = load_gold(config.dataset, config.split, data_dir=config.data_dir)
+    lines = entities_to_expand(config, gold)
+    captions, descriptions = read_captions(config.captions)
+    where = {"dataset": config.dataset, "data_dir": config.data_dir, "split": config.split}
+    kwargs = {name: getattr(config, name) for name in ("device", "dtype", "device_map", "concurrency")}
+    llms = {spec: llm_from_spec(spec, config.cache, **where, **kwargs, inputs=config.inputs()) for spec in config.llm}
+    out = expand(
+        lines,
+        {t.id: " ".join(t.tokens) for t in gold.tweets},
+        {**captions, **descriptions},  # the detailed description where there is one (the paper's mPLUG-Owl)
+        llms,
+        template=template,
+    )
+    return ExpandResult(out, sum(len(line["entities"]) for line in lines), llms)

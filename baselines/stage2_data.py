@@ -1,5 +1,6 @@
 """The training data of stage 2: the VE pairs and VG images of a dataset's train and dev splits, as
-``baseline ve-train`` / ``vg-train`` (and anything else that trains VE or VG) assemble them."""
+``baseline ve-train`` / ``vg-train`` (:func:`~.ve.train`, :func:`~.vg.train`, and anything else that trains VE or
+VG) assemble them."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from functools import partial
 from smner_bench.benchmark.errors import MissingDataError
 from smner_bench.loaders.captions import read_captions
 
-from .ve import VEItem, ve_items
-from .vg import VGImage, vg_images
+from .ve import VeConfig, VEItem, read_expression_sets, ve_items
+from .vg import VgConfig, VGImage, vg_images
 
 ExpressionSets = Sequence[tuple[dict | None, Mapping | None]]
 
@@ -47,3 +48,30 @@ def training_sets(
                 file=images,
             )
     return train, dev
+
+
+def training_data(
+    config: VeConfig | VgConfig,
+) -> tuple[list[VEItem] | list[VGImage], list[VEItem] | list[VGImage], list[dict]]:
+    """``(train, dev, sources)`` of a VE or a VG run, after the checks made before anything
+    long: the config's own rules, an output folder that may be written (:func:`check_folder`), the image folder.
+    ``sources``: each expression set's ``{"file", "llm"}`` (none for "Entity (TYPE)"), what the metadata
+    records. Sets torch's CPU threads (``config.threads``)."""
+    import torch
+
+    from smner_bench.benchmark.safe_output import check_folder
+    from smner_bench.loaders import load
+
+    config.check()
+    check_folder(config.out, "model", inputs=config.inputs())  # refused before the long training
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    if not os.path.isdir(config.images):
+        raise MissingDataError("image folder not found", file=config.images)
+    ds = load(config.dataset, config.data_dir)
+    # one set of expressions per file and LLM (the paper's augmented rows: each a separate example)
+    sets = read_expression_sets(config.expressions, every_llm=True) if config.expressions else [(None, None)]
+    stage = "ve" if isinstance(config, VeConfig) else "vg"
+    captions = config.captions if isinstance(config, VeConfig) and config.caption else None
+    train, dev = training_sets(stage, ds, config.images, sets, captions, max_train=config.max_train)
+    return train, dev, [source for source, _ in sets if source is not None]

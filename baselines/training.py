@@ -38,13 +38,15 @@ import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from tqdm import tqdm
 
 from smner_bench.benchmark.errors import SmnerError, UsageError
+from smner_bench.benchmark.registry import DATASET_NAMES
 from smner_bench.benchmark.safe_output import atomic_folder
 
 MIXED_PRECISION = ("no", "bf16", "fp16")
@@ -56,24 +58,70 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-# Settings of a VE/VG training run; ``--preset paper`` replaces the defaults, options given replace both.
-RECIPE_KEYS = ("epochs", "lr", "batch", "grad_accum", "warmup_ratio", "schedule", "weight_decay", "clip", "keep_best")
+class TrainerConfig(BaseModel):
+    """A VE or VG training run (``baseline ve-train``/``vg-train``'s options, one field each): the base model, the
+    data, the recipe and how the run is spread. A subclass gives the recipe's defaults and its named ``PRESETS``;
+    ``preset`` applies a preset's values first, then the fields given (as :meth:`PlimConfig.from_preset
+    <smner_bench.baselines.plim.config.PlimConfig.from_preset>`), and is recorded in the run's metadata."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # every number finite
+    PRESETS: ClassVar[dict[str, dict]] = {}
+
+    base: str = Field(min_length=1, description="the model to fine-tune (a from_pretrained folder)")
+    dataset: Literal[DATASET_NAMES] = "gmner"  # type: ignore[valid-type]
+    data_dir: str = Field(min_length=1, description="the dataset's release folder (train and dev)")
+    images: str = Field(min_length=1, description="folder of the tweet images")
+    out: str = Field(min_length=1, description="folder of the fine-tuned model (an smner-bench model folder)")
+    expressions: list[str] = Field(default_factory=list, description="referring-expression files (baseline expand)")
+    max_train: int | None = Field(None, ge=1, description="a prefix of the training set (smoke runs)")
+    preset: str | None = Field(None, description="a named recipe (PRESETS) under the fields given")
+    # the recipe (RECIPE_FIELDS); epochs, lr, batch, weight_decay and clip have each stage's defaults
+    grad_accum: int = Field(1, ge=1, description="batches per optimizer step")
+    warmup_ratio: float = Field(0.0, ge=0, le=1, description="share of the optimizer steps warming up")
+    schedule: Literal["constant", "linear"] = "constant"
+    keep_best: bool = Field(False, description="score dev after every epoch and keep the best one")
+    seed: int = Field(42, ge=0, le=2**32 - 1, description="random seed (0 to 2**32 - 1)")
+    device: str = Field("cpu", description="cpu or cuda (the process's own GPU under a launcher)")
+    mixed_precision: Literal[MIXED_PRECISION] | None = None  # type: ignore[valid-type]  # None: the launcher's
+    workers: int = Field(2, ge=0, le=64, description="DataLoader processes decoding images ahead (0: none)")
+    image_cache_mb: int = Field(256, ge=0, description="decoded images kept between epochs, per process and worker")
+    threads: int | None = Field(None, ge=1, le=4096, description="torch's CPU threads (default: torch's choice)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_first(cls, data: Any) -> Any:
+        """A preset's values under the fields given (an unknown name is refused by :meth:`_known_preset`)."""
+        if isinstance(data, dict) and isinstance(data.get("preset"), str) and data["preset"] in cls.PRESETS:
+            data = {**cls.PRESETS[data["preset"]], **data}
+        return data
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, name: str | None) -> str | None:
+        if name is not None and name not in cls.PRESETS:
+            raise ValueError(f"unknown preset {name[:40]!r}: expected one of {', '.join(cls.PRESETS)}")
+        return name
+
+    @classmethod
+    def from_preset(cls, preset: str | None, **overrides):
+        """``preset``'s values, then the ``overrides`` given (``None`` = not given), as ``PlimConfig.from_preset``."""
+        return cls(preset=preset, **{k: v for k, v in overrides.items() if v is not None})
+
+    def recipe(self) -> dict:
+        """The resolved recipe and its preset, as the run's metadata records them."""
+        return {**{name: getattr(self, name) for name in RECIPE_FIELDS}, "preset": self.preset}
+
+    def inputs(self) -> list[str]:
+        """What the run reads (an output may be none of them, nor inside one)."""
+        return [self.base, self.data_dir, self.images, *self.expressions]
+
+    def check(self):
+        """The rules across fields, as usage errors naming the options (none here; a stage adds its own)."""
+        return self
 
 
-def resolve_recipe(defaults: dict, presets: dict[str, dict], preset: str | None, given: dict) -> dict:
-    """``defaults``, then ``presets[preset]``, then the options the user gave (``None`` = not given).
-
-    >>> resolve_recipe({"lr": 1.0, "epochs": 1}, {"p": {"lr": 2.0, "epochs": 5}}, "p", {"epochs": 3, "lr": None})
-    {'lr': 2.0, 'epochs': 3, 'preset': 'p'}
-    """
-    out = {**defaults, **(presets[preset] if preset else {})}
-    out.update({k: v for k, v in given.items() if v is not None and k in out})
-    return {**out, "preset": preset}
-
-
-def explicit(**given) -> dict:
-    """The options that were given (not ``None``)."""
-    return {k: v for k, v in given.items() if v is not None}
+# The recipe of a VE/VG run, in the order its metadata lists it (then "preset").
+RECIPE_FIELDS = ("epochs", "lr", "batch", "grad_accum", "warmup_ratio", "schedule", "weight_decay", "clip", "keep_best")
 
 
 def mixed_precision_of(value: str | None) -> str:
@@ -326,19 +374,17 @@ def fit_recipe(
     objective: Objective,
     examples: Sequence,
     collate: Callable[[list], Any],
-    recipe: dict,
+    config: TrainerConfig,
     *,
-    seed: int,
     desc: str,
     progress: bool = True,
     evaluate: Callable[[], float] | None = None,
     weights: Sequence[float] | None = None,
-    workers: int = 0,
 ) -> list[dict]:
-    """``fit`` with a VE/VG recipe (``RECIPE_KEYS``: AdamW's rate and weight decay, epochs, per-process batch,
-    accumulation, schedule, warmup, clipping; ``evaluate`` used only when the recipe keeps the best epoch)."""
-    params = objective.model.parameters()
-    optimizer = torch.optim.AdamW(params, lr=recipe["lr"], weight_decay=recipe["weight_decay"])
+    """``fit`` with a VE/VG run's recipe (:data:`RECIPE_FIELDS`: AdamW's rate and weight decay, epochs, per-process
+    batch, accumulation, schedule, warmup, clipping), seed and image workers; ``evaluate`` used only when the recipe
+    keeps the best epoch."""
+    optimizer = torch.optim.AdamW(objective.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     return fit(
         accelerator,
         objective,
@@ -346,17 +392,17 @@ def fit_recipe(
         examples,
         collate,
         weights=weights,
-        epochs=recipe["epochs"],
-        batch_size=recipe["batch"],
-        seed=seed,
-        clip=recipe["clip"],
+        epochs=config.epochs,
+        batch_size=config.batch,
+        seed=config.seed,
+        clip=config.clip,
         desc=desc,
         progress=progress,
-        grad_accum=recipe["grad_accum"],
-        schedule=recipe["schedule"],
-        warmup_ratio=recipe["warmup_ratio"],
-        evaluate=evaluate if recipe["keep_best"] else None,
-        workers=workers,
+        grad_accum=config.grad_accum,
+        schedule=config.schedule,
+        warmup_ratio=config.warmup_ratio,
+        evaluate=evaluate if config.keep_best else None,
+        workers=config.workers,
     )
 
 

@@ -6,7 +6,8 @@ Each image is encoded once for all its entities: the vision tower runs per image
 cross-attends to that embedding for every expression of the image.
 
 Steps: ``ve_items`` (the GMNER VE set from the loaders) -> ``train_matcher`` (fine-tuning, threshold on dev,
-saved with ``ve.json``) -> ``ImageTextMatcher.scores``. Command: ``smner-bench baseline ve-train``.
+saved with ``ve.json``) -> ``ImageTextMatcher.scores``. ``train(VeConfig(...))`` runs the training steps as
+``smner-bench baseline ve-train`` does.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
+from pydantic import Field
 
-from smner_bench.benchmark.errors import DataFormatError, MissingDataError
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
 
 from .decision import best_threshold, evaluate
 from .dtype import load_kwargs, to_numpy
@@ -30,11 +33,10 @@ from .loading import from_pretrained, read_text_file
 from .metadata import VEMeta, read_optional_meta
 from .training import (
     Objective,
-    explicit,
+    TrainerConfig,
     finishing,
     fit_recipe,
     make_accelerator,
-    resolve_recipe,
     run_facts,
     save_fine_tuned,
     set_seed,
@@ -143,21 +145,10 @@ def ve_items(
     ]
 
 
-# The defaults of ``baseline ve-train`` and the authors' OFA-large VE recipe (VE/train_twitter10000.sh and the
-# paper, section V-A: lr 2e-5, 6 epochs, 4 x 8 accumulated = 32, warmup 6 %, polynomial (linear) decay, weight
-# decay 0.2, gradient norm 1.0, the best dev checkpoint). ``batch`` counts images, each with all its entities.
-VE_DEFAULTS = {
-    "epochs": 1,
-    "lr": 2e-5,
-    "batch": 8,
-    "grad_accum": 1,
-    "warmup_ratio": 0.0,
-    "schedule": "constant",
-    "weight_decay": 0.01,
-    "clip": 1.0,
-    "keep_best": False,
-}
-VE_PRESETS = {
+# The authors' OFA-large VE recipe (VE/train_twitter10000.sh and the paper, section V-A: lr 2e-5, 6 epochs, 4 x 8
+# accumulated = 32, warmup 6 %, polynomial (linear) decay, weight decay 0.2, gradient norm 1.0, the best dev
+# checkpoint). ``batch`` counts images, each with all its entities.
+PRESETS: dict[str, dict] = {
     "paper": {
         "epochs": 6,
         "lr": 2e-5,
@@ -170,6 +161,30 @@ VE_PRESETS = {
         "keep_best": True,
     }
 }
+
+
+class VeConfig(TrainerConfig):
+    """A visual entailment training run: everything ``baseline ve-train`` does, one field per option (``batch`` is
+    ``--images-per-batch``, ``caption`` is ``--ve-caption``); the defaults are the command's, ``preset="paper"``
+    the authors' recipe under the fields given."""
+
+    PRESETS: ClassVar[dict[str, dict]] = PRESETS
+
+    epochs: int = Field(1, ge=1, description="training epochs")
+    lr: float = Field(2e-5, gt=0, description="AdamW's learning rate")
+    batch: int = Field(8, ge=1, description="images per batch (each with all its entities), per process")
+    weight_decay: float = Field(0.01, ge=0)
+    clip: float = Field(1.0, gt=0, description="gradient norm clipping")
+    caption: bool = Field(False, description='the text is "caption. expression" (the authors\' VE input)')
+    captions: list[str] = Field(default_factory=list, description="caption files or folders (with caption)")
+
+    def inputs(self) -> list[str]:
+        return [*super().inputs(), *self.captions]
+
+    def check(self) -> VeConfig:
+        if self.caption and not self.captions:
+            raise UsageError("--ve-caption needs --captions (the caption files of the training and dev tweets)")
+        return self
 
 
 def by_image(items: Sequence[VEItem]) -> dict[str, list[int]]:
@@ -301,38 +316,33 @@ class VECollate:
         return batch
 
 
+def train(config: VeConfig, *, progress: bool = True, command: str | None = None) -> dict:
+    """The whole of ``baseline ve-train``: the VE pairs of the dataset's train and dev splits (one training example
+    per expression set, :func:`~.stage2_data.training_data`), then :func:`train_matcher`. Returns the run's
+    metadata (``ve.json``; on the processes of a launcher but the main one, the history only)."""
+    from .stage2_data import training_data
+
+    train_items, dev_items, sources = training_data(config)
+    return train_matcher(config, train_items, dev_items, sources=sources, progress=progress, command=command)
+
+
 def train_matcher(
-    base: str | os.PathLike,
+    config: VeConfig,
     train: Sequence[VEItem],
     dev: Sequence[VEItem],
-    images: str | os.PathLike,
-    out: str | os.PathLike,
     *,
-    epochs: int | None = None,
-    lr: float | None = None,
-    images_per_batch: int | None = None,
-    recipe: Mapping | None = None,
-    seed: int = 42,
-    device: str = "cpu",
-    mixed_precision: str | None = None,
-    workers: int = 0,
-    cache_mb: float = 256,
+    sources: Sequence[dict] = (),
     progress: bool = True,
     command: str | None = None,
-    inputs: Sequence[str | os.PathLike | None] = (),
-    expressions: Sequence[dict] | None = None,
-    caption: bool = False,
 ) -> dict:
-    """Fine-tune the ITM head and encoders with cross-entropy (batches of images with all their items;
-    ``mixed_precision="bf16"``: autocast, fp32 weights), choose the dev-accuracy threshold, save the model,
-    processor and ``ve.json`` atomically. ``recipe``: a resolved ``VE_DEFAULTS``-like dict (``--preset``);
-    ``epochs``/``lr``/``images_per_batch`` override it. ``expressions`` (the training expressions' sources) and
-    ``caption`` (items made with captions) are recorded for inference."""
-    recipe = resolve_recipe(
-        VE_DEFAULTS, {}, None, {**(recipe or {}), **explicit(epochs=epochs, lr=lr, batch=images_per_batch)}
-    ) | {"preset": (recipe or {}).get("preset")}
-    accelerator = make_accelerator(device, mixed_precision)
-    set_seed(seed)
+    """Fine-tune ``config.base``'s ITM head and encoders with cross-entropy on ``train`` (batches of images with all
+    their items; ``mixed_precision="bf16"``: autocast, fp32 weights), choose the dev-accuracy threshold, save the
+    model, processor and ``ve.json`` to ``config.out`` atomically. ``sources`` (the training expressions' sources)
+    and ``config.caption`` (items made with captions) are recorded for inference."""
+    base, images, workers = config.base, config.images, config.workers
+    recipe = config.recipe()
+    accelerator = make_accelerator(config.device, config.mixed_precision)
+    set_seed(config.seed)
     matcher = ImageTextMatcher(base, device=accelerator.device, dtype="fp32")
     model = matcher.model
     groups = list(by_image(train).items())
@@ -346,14 +356,12 @@ def train_matcher(
         accelerator,
         Objective(model, ve_loss),
         groups,
-        VECollate(matcher.processor, train, ImageCache(images, cache_mb), matcher.max_length),
-        recipe,
+        VECollate(matcher.processor, train, ImageCache(images, config.image_cache_mb), matcher.max_length),
+        config,
         weights=[len(idx) for _, idx in groups],  # the loss is a mean over items, not images
-        seed=seed,
         desc="VE",
         progress=progress,
         evaluate=dev_accuracy,
-        workers=workers,
     )
     with finishing(accelerator) as main:
         if not main:
@@ -366,13 +374,13 @@ def train_matcher(
             "threshold": threshold,
             **recipe,
             "images_per_batch": recipe["batch"],
-            "expressions": list(expressions or []),
-            "caption": caption,
-            **run_facts(accelerator, recipe["batch"], recipe["grad_accum"]),
-            "seed": seed,
+            "expressions": list(sources),
+            "caption": config.caption,
+            **run_facts(accelerator, config.batch, config.grad_accum),
+            "seed": config.seed,
             "train_items": len(train),
             "history": history,
             "dev": evaluate(dev_probs, dev_labels, threshold),
         }
-        save_fine_tuned(out, model, matcher.processor, "ve.json", meta, inputs=[base, images, *inputs])
+        save_fine_tuned(config.out, model, matcher.processor, "ve.json", meta, inputs=config.inputs())
         return meta

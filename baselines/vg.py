@@ -15,7 +15,8 @@ of [CLS], [SEP], [PAD], "." and "?" (public API only; the model's training loss 
 
 Fine-tuning (``train_grounder``) uses the GMNER VG set: every groundable gold entity with its largest box (the
 paper), all the entities of an image in one prompt. Dev accuracy: top-1 box with IoU >= 0.5 against any of
-the entity's gold boxes. Command: ``smner-bench baseline vg-train``.
+the entity's gold boxes. ``train(VgConfig(...))`` runs the training steps as ``smner-bench baseline vg-train``
+does.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
+from pydantic import Field
 
 from smner_bench.benchmark.errors import SmnerError
 from smner_bench.benchmark.regions import box_ious
@@ -37,11 +40,10 @@ from .loading import from_pretrained
 from .metadata import FineTunedMeta, read_optional_meta
 from .training import (
     Objective,
-    explicit,
+    TrainerConfig,
     finishing,
     fit_recipe,
     make_accelerator,
-    resolve_recipe,
     run_facts,
     save_fine_tuned,
     set_seed,
@@ -262,21 +264,10 @@ def accuracy(grounder: Grounder, items: Sequence[VGImage], images: str | os.Path
     return {"accuracy_iou50": hits / max(1, total), "phrases": total, "images": len(items)}
 
 
-# The defaults of ``baseline vg-train`` and the authors' OFA-large REC recipe (VG/train_twitter10000REC.sh and the
-# paper, section V-A: lr 3e-5, 10 epochs, 4 x 8 accumulated = 32, warmup 6 %, polynomial (linear) decay, weight
-# decay 0.01, gradient norm 1.0, the best dev checkpoint). ``batch`` counts images.
-VG_DEFAULTS = {
-    "epochs": 1,
-    "lr": 1e-5,
-    "batch": 4,
-    "grad_accum": 1,
-    "warmup_ratio": 0.0,
-    "schedule": "constant",
-    "weight_decay": 1e-4,
-    "clip": 0.1,
-    "keep_best": False,
-}
-VG_PRESETS = {
+# The authors' OFA-large REC recipe (VG/train_twitter10000REC.sh and the paper, section V-A: lr 3e-5, 10 epochs,
+# 4 x 8 accumulated = 32, warmup 6 %, polynomial (linear) decay, weight decay 0.01, gradient norm 1.0, the best dev
+# checkpoint). ``batch`` counts images.
+PRESETS: dict[str, dict] = {
     "paper": {
         "epochs": 10,
         "lr": 3e-5,
@@ -291,40 +282,50 @@ VG_PRESETS = {
 }
 
 
+class VgConfig(TrainerConfig):
+    """A visual grounding training run: everything ``baseline vg-train`` does, one field per option (``batch`` is
+    ``--batch-size``); the defaults are the command's, ``preset="paper"`` the authors' recipe under the fields
+    given."""
+
+    PRESETS: ClassVar[dict[str, dict]] = PRESETS
+
+    epochs: int = Field(1, ge=1, description="training epochs")
+    lr: float = Field(1e-5, gt=0, description="AdamW's learning rate")
+    batch: int = Field(4, ge=1, description="images per batch, per process")
+    weight_decay: float = Field(1e-4, ge=0)
+    clip: float = Field(0.1, gt=0, description="gradient norm clipping")
+
+
+def train(config: VgConfig, *, progress: bool = True, command: str | None = None) -> dict:
+    """The whole of ``baseline vg-train``: the VG images of the dataset's train and dev splits (one training example
+    per expression set, :func:`~.stage2_data.training_data`), then :func:`train_grounder`. Returns the run's
+    metadata (``vg.json``; on the processes of a launcher but the main one, the history only)."""
+    from .stage2_data import training_data
+
+    train_images, dev_images, sources = training_data(config)
+    return train_grounder(config, train_images, dev_images, sources=sources, progress=progress, command=command)
+
+
 def train_grounder(
-    base: str | os.PathLike,
+    config: VgConfig,
     train: Sequence[VGImage],
     dev: Sequence[VGImage],
-    images: str | os.PathLike,
-    out: str | os.PathLike,
     *,
-    epochs: int | None = None,
-    lr: float | None = None,
-    batch_size: int | None = None,
-    recipe: Mapping | None = None,
-    seed: int = 42,
-    device: str = "cpu",
-    mixed_precision: str | None = None,
-    workers: int = 0,
-    cache_mb: float = 256,
+    sources: Sequence[dict] = (),
     progress: bool = True,
     command: str | None = None,
-    inputs: Sequence[str | os.PathLike | None] = (),
-    expressions: Sequence[dict] | None = None,
 ) -> dict:
-    """Fine-tune on ``train`` (batches of images, each with its phrases; prompts too long for the text encoder
-    are cut to the phrases that fit; ``mixed_precision="bf16"``: autocast, fp32 weights), report dev accuracy, save
-    model + processor + ``vg.json`` atomically. ``recipe``: a resolved ``VG_DEFAULTS``-like dict
-    (``--preset``); ``epochs``/``lr``/``batch_size`` override it; ``expressions``: the training expressions'
-    sources, recorded for inference."""
-    recipe = resolve_recipe(
-        VG_DEFAULTS, {}, None, {**(recipe or {}), **explicit(epochs=epochs, lr=lr, batch=batch_size)}
-    ) | {"preset": (recipe or {}).get("preset")}
-    accelerator = make_accelerator(device, mixed_precision)
-    set_seed(seed)
+    """Fine-tune ``config.base`` on ``train`` (batches of images, each with its phrases; prompts too long for the
+    text encoder are cut to the phrases that fit; ``mixed_precision="bf16"``: autocast, fp32 weights), report dev
+    accuracy, save model + processor + ``vg.json`` to ``config.out`` atomically; ``sources``: the training
+    expressions' sources, recorded for inference."""
+    base, images, workers = config.base, config.images, config.workers
+    recipe = config.recipe()
+    accelerator = make_accelerator(config.device, config.mixed_precision)
+    set_seed(config.seed)
     grounder = Grounder(base, device=accelerator.device, dtype="fp32")
     model = grounder.model
-    fitted = []
+    cache, fitted = ImageCache(images, config.image_cache_mb), []
     for item in train:
         keep = grounder.chunks(item.phrases)[0]
         fitted.append(VGImage(item.image_id, tuple(item.phrases[i] for i in keep), tuple(item.boxes[i] for i in keep)))
@@ -332,13 +333,11 @@ def train_grounder(
         accelerator,
         Objective(model, vg_loss),
         fitted,
-        VGCollate(grounder.processor, ImageCache(images, cache_mb), grounder.max_text, grounder.delimiters),
-        recipe,
-        seed=seed,
+        VGCollate(grounder.processor, cache, grounder.max_text, grounder.delimiters),
+        config,
         desc="VG",
         progress=progress,
         evaluate=lambda: accuracy(grounder, dev, images, workers)["accuracy_iou50"],
-        workers=workers,
     )
     with finishing(accelerator) as main:
         if not main:
@@ -348,12 +347,12 @@ def train_grounder(
             "base": str(base),
             **recipe,
             "batch_size": recipe["batch"],
-            "expressions": list(expressions or []),
-            **run_facts(accelerator, recipe["batch"], recipe["grad_accum"]),
-            "seed": seed,
+            "expressions": list(sources),
+            **run_facts(accelerator, config.batch, config.grad_accum),
+            "seed": config.seed,
             "train_images": len(train),
             "history": history,
             "dev": accuracy(grounder, dev, images, workers),
         }
-        save_fine_tuned(out, model, grounder.processor, "vg.json", meta, inputs=[base, images, *inputs])
+        save_fine_tuned(config.out, model, grounder.processor, "vg.json", meta, inputs=config.inputs())
         return meta

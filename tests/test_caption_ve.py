@@ -82,3 +82,20 @@ def test_train_and_reload(tmp_path, sample_dir, hf_cache, sample_encoder):
     assert judged["correct_entities"] == len(gold_examples) - 1 == judged["mner"]["tp"]
     assert judged["mner"]["pred"] == judged["mner"]["gold"] == len(gold_examples)
     assert judged["groundability_accuracy_on_correct_entities"] == pytest.approx(sum(agree) / len(agree))
+
+
+def test_a_bad_predictions_file_is_refused_before_the_training(
+    tmp_path, sample_dir, sample_encoder, monkeypatch, capsys
+):
+    """``--predictions`` is judged after the training: a missing or invalid file was found only then (the model
+    trained, no results.json); now it is refused before, and nothing is trained."""
+    from smner_bench.baselines import caption_ve
+    from smner_bench.benchmark.cli import main
+
+    monkeypatch.setattr(caption_ve, "train_caption_ve", lambda *a, **k: pytest.fail("trained"))
+    argv = ["baseline", "caption-ve", "--encoder", str(sample_encoder), "--data-dir", str(sample_dir), "--captions",
+            str(sample_dir / "captions"), "--max-train", "4"]  # fmt: skip
+    assert main([*argv, "--out", str(tmp_path / "a"), "--predictions", str(tmp_path / "none.jsonl")]) == 2
+    assert "prediction file not found" in capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "b"), "--predictions", str(sample_dir / "test.txt")]) == 1
+    assert "test.txt" in capsys.readouterr().err

@@ -222,9 +222,9 @@ def test_ve_training_with_bf16_mixed_precision(root, sample_dir, monkeypatch):
         return out
 
     monkeypatch.setattr(ve, "itm_logits", recording)
-    meta = ve.train_matcher(
-        root / "ve", items, items[:3], images, root / "ve-amp", mixed_precision="bf16", progress=False
-    )
+    paths = {"base": str(root / "ve"), "data_dir": str(sample_dir), "images": str(images), "out": str(root / "ve-amp")}
+    config = ve.VeConfig(mixed_precision="bf16", workers=0, **paths)
+    meta = ve.train_matcher(config, items, items[:3], progress=False)
     assert seen and set(seen) == {torch.bfloat16}
     assert meta["mixed_precision"] == "bf16" and np.isfinite(meta["history"][0]["loss"])
     assert meta["world_size"] == 1 and meta["global_batch"] == meta["per_process_batch"] == 8

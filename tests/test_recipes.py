@@ -19,11 +19,12 @@ from smner_bench.baselines.training import (  # noqa: E402
     fit,
     make_accelerator,
     mixed_precision_of,
-    resolve_recipe,
     split_batch,
 )
-from smner_bench.baselines.ve import VE_PRESETS  # noqa: E402
-from smner_bench.baselines.vg import VG_PRESETS  # noqa: E402
+from smner_bench.baselines.ve import PRESETS as VE_PRESETS  # noqa: E402
+from smner_bench.baselines.ve import VeConfig  # noqa: E402
+from smner_bench.baselines.vg import PRESETS as VG_PRESETS  # noqa: E402
+from smner_bench.baselines.vg import VgConfig  # noqa: E402
 from smner_bench.benchmark.cli import main  # noqa: E402
 from smner_bench.benchmark.errors import UsageError  # noqa: E402
 
@@ -150,11 +151,18 @@ def test_on_epoch_can_stop_early():
     assert [h["epoch"] for h in history] == [1, 2] and seen == [(1, True), (2, False)]
 
 
-def test_resolve_recipe_preset_then_options():
-    r = resolve_recipe({"lr": 1.0, "epochs": 1, "batch": 8}, VE_PRESETS, "paper", {"epochs": 2, "lr": None})
-    assert r["epochs"] == 2 and r["lr"] == 2e-5 and r["grad_accum"] == 8 and r["preset"] == "paper"
+def test_ve_vg_configs_take_the_preset_then_the_fields_given():
+    paths = {"base": "b", "data_dir": "d", "images": "i", "out": "o"}
+    r = VeConfig(preset="paper", epochs=2, **paths)
+    assert r.epochs == 2 and r.lr == 2e-5 and r.grad_accum == 8 and r.preset == "paper"
+    assert VeConfig.from_preset("paper", epochs=2, lr=None, **paths) == r  # as PlimConfig.from_preset: None not given
     assert VG_PRESETS["paper"]["epochs"] == 10 and VG_PRESETS["paper"]["lr"] == 3e-5
     assert VE_PRESETS["paper"]["batch"] * VE_PRESETS["paper"]["grad_accum"] == 32  # the authors' global batch
+    for config, presets in ((VeConfig, VE_PRESETS), (VgConfig, VG_PRESETS)):
+        assert {k: v for k, v in config(preset="paper", **paths).recipe().items() if k != "preset"} == presets["paper"]
+    assert VgConfig(**paths).recipe() == {"epochs": 1, "lr": 1e-5, "batch": 4, "grad_accum": 1, "warmup_ratio": 0.0,
+                                          "schedule": "constant", "weight_decay": 1e-4, "clip": 0.1,
+                                          "keep_best": False, "preset": None}  # fmt: skip
 
 
 def test_plim_paper_presets_do_not_stop_early():
@@ -169,7 +177,7 @@ def test_plim_paper_presets_do_not_stop_early():
 
 
 def test_preset_paper_resolved_settings_in_the_metadata(matcher_dir, grounder_dir, sample, sample_dir, tmp_path):
-    from smner_bench.baselines.vg import VG_DEFAULTS, train_grounder, vg_images
+    from smner_bench.baselines.vg import train_grounder, vg_images
 
     images = sample_dir / "images"
     common = ["--data-dir", str(sample_dir), "--images", str(images), "--max-train", "6"]
@@ -178,9 +186,10 @@ def test_preset_paper_resolved_settings_in_the_metadata(matcher_dir, grounder_di
         main(["baseline", "ve-train", "--base", str(matcher_dir), "--out", str(tmp_path / "ve"), *common, *args]) == 0
     )
     ve = json.loads((tmp_path / "ve" / "ve.json").read_text())
-    recipe = resolve_recipe(VG_DEFAULTS, VG_PRESETS, "paper", {"epochs": 2, "grad_accum": 2})
+    paths = {"base": str(grounder_dir), "data_dir": str(sample_dir), "images": str(images), "out": str(tmp_path / "vg")}
+    config = VgConfig(preset="paper", epochs=2, grad_accum=2, workers=0, **paths)
     train, dev = vg_images(sample["train"], images)[:4], vg_images(sample["validation"], images)[:2]
-    vg = train_grounder(grounder_dir, train, dev, images, tmp_path / "vg", recipe=recipe, progress=False)
+    vg = train_grounder(config, train, dev, progress=False)
     assert json.loads((tmp_path / "vg" / "vg.json").read_text())["history"] == vg["history"]
     for meta, lr, wd in ((ve, 2e-5, 0.2), (vg, 3e-5, 0.01)):
         assert meta["preset"] == "paper" and meta["epochs"] == 2 and meta["grad_accum"] == 2  # options win

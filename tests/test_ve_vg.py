@@ -13,9 +13,10 @@ torch = pytest.importorskip("torch") if not IN_CI else __import__("torch")
 
 from smner_bench.baselines.decision import best_threshold, evaluate  # noqa: E402
 from smner_bench.baselines.images import open_rgb  # noqa: E402
-from smner_bench.baselines.ve import ImageTextMatcher, train_matcher, ve_items  # noqa: E402
+from smner_bench.baselines.ve import ImageTextMatcher, VeConfig, train_matcher, ve_items  # noqa: E402
 from smner_bench.baselines.vg import (  # noqa: E402
     Grounder,
+    VgConfig,
     VGImage,
     accuracy,
     clean_phrase,
@@ -87,7 +88,9 @@ def test_matcher_encodes_each_image_once_and_matches_the_reference_forward(match
 def test_ve_training_learns_and_saves_its_dev_threshold(matcher_dir, sample, sample_dir, tmp_path):
     images = sample_dir / "images"
     train, dev = ve_items(sample["train"], images), ve_items(sample["validation"], images)
-    meta = train_matcher(matcher_dir, train, dev, images, tmp_path / "ve", epochs=4, lr=1e-3, progress=False)
+    paths = {"base": str(matcher_dir), "data_dir": str(sample_dir), "images": str(images), "out": str(tmp_path / "ve")}
+    config = VeConfig(epochs=4, lr=1e-3, workers=0, **paths)
+    meta = train_matcher(config, train, dev, progress=False)
     losses = [h["loss"] for h in meta["history"]]
     assert losses[-1] < losses[0]
     again = ImageTextMatcher(tmp_path / "ve")  # the saved model reproduces the saved threshold and dev figures
@@ -165,7 +168,9 @@ def test_grounding_is_one_forward_per_image_with_boxes_in_the_image(grounder_dir
 def test_vg_training_lowers_the_loss_and_reports_dev_accuracy(grounder_dir, sample, sample_dir, tmp_path):
     images = sample_dir / "images"
     train, dev = vg_images(sample["train"], images), vg_images(sample["validation"], images)
-    meta = train_grounder(grounder_dir, train, dev, images, tmp_path / "vg", epochs=4, lr=1e-3, progress=False)
+    paths = {"base": str(grounder_dir), "data_dir": str(sample_dir), "images": str(images), "out": str(tmp_path / "vg")}
+    config = VgConfig(epochs=4, lr=1e-3, workers=0, **paths)
+    meta = train_grounder(config, train, dev, progress=False)
     losses = [h["loss"] for h in meta["history"]]
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
     again = Grounder(tmp_path / "vg")

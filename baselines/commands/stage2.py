@@ -5,182 +5,73 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from smner_bench.benchmark import options
 from smner_bench.benchmark.registry import DATASET_NAMES
 from smner_bench.loaders.configs import add_source_options
 
 from ._options import (
+    config_from,
     device_option,
-    llm_kwargs,
     llm_options,
     mixed_precision,
     mixed_precision_option,
-    need_folder,
     threads_option,
 )
-from ._options import threads as set_threads
-
-
-def _entities_to_expand(args: argparse.Namespace, gold) -> dict[str, list[dict]]:
-    """``{tweet id: [entity]}`` of every tweet of the split: the gold entities, or the predicted ones."""
-    from smner_bench.benchmark.submission import gold_as_submission, read_submission
-
-    lines: dict[str, list] = {t.id: [] for t in gold.tweets}
-    if args.gold_entities:  # the expressions VE/VG are trained with (ve-train/vg-train --expressions)
-        for line in gold_as_submission(gold):
-            lines[line["id"]] = [{k: e[k] for k in ("start", "end", "text", "type")} for e in line["entities"]]
-    else:
-        sub = read_submission(args.predictions, gold, allow_missing=True)
-        for p in sub.predictions:
-            lines[gold.tweets[p.tweet].id].append({"start": p.start, "end": p.end, "text": p.text, "type": p.type})
-    return lines
 
 
 def cmd_expand(args: argparse.Namespace) -> int:
-    from smner_bench.benchmark.errors import UsageError
-    from smner_bench.benchmark.gold import load_gold
+    """Options -> :class:`~smner_bench.baselines.expansion.ExpandConfig` -> :func:`~smner_bench.baselines.expansion.run`
+    -> the submission with the referring expressions."""
     from smner_bench.benchmark.safe_output import output_file
     from smner_bench.benchmark.submission import write_submission
-    from smner_bench.loaders import read_captions
 
-    from ..expansion import expand, read_template
-    from ..providers.llm import llm_from_spec
+    from ..expansion import ExpandConfig, run
 
-    if any(spec.startswith("replay:") for spec in args.llm):
-        raise UsageError("the released knowledge holds no expansion expressions: use a transformers or openai LLM")
-    if (args.predictions is None) == (not args.gold_entities):
-        raise UsageError("give a predictions file or --gold-entities (the split's gold entities), not both")
-    llm_paths = [p for spec in args.llm if spec.startswith("transformers:") for p in spec.partition(":")[2].split(",")]
-    inputs = [args.predictions, args.data_dir, *args.captions, *llm_paths, args.prompt_file]
-    output_file(args.output, inputs=[*inputs, args.cache])  # refused before any LLM call
-    template = read_template(args.prompt_file) if args.prompt_file else None
-    gold = load_gold(args.dataset, args.split, data_dir=args.data_dir)
-    lines = _entities_to_expand(args, gold)
-    captions, descriptions = read_captions(args.captions)
-    where = {"dataset": args.dataset, "data_dir": args.data_dir, "split": args.split}
-    llms = {
-        spec: llm_from_spec(spec, args.cache, **where, **llm_kwargs(args), inputs=[*inputs, args.output])
-        for spec in args.llm
-    }
-    out = expand(
-        [{"id": k, "entities": v} for k, v in lines.items()],
-        {t.id: " ".join(t.tokens) for t in gold.tweets},
-        {**captions, **descriptions},  # the detailed description where there is one (the paper's mPLUG-Owl)
-        llms,
-        template=template,
-    )
-    write_submission(args.output, out, inputs=[*inputs, args.cache])
-    count = sum(len(v) for v in lines.values())
-    print(f"wrote {args.output}: referring expressions of {count} entities from {len(llms)} LLMs")
-    for llm in llms.values():
+    config = config_from(ExpandConfig, args).check()
+    output_file(args.output, inputs=[*config.inputs(), config.cache])  # refused before any LLM call
+    result = run(config)
+    write_submission(args.output, result.lines, inputs=[*config.inputs(), config.cache])
+    print(f"wrote {args.output}: referring expressions of {result.entities} entities from {len(result.llms)} LLMs")
+    for llm in result.llms.values():
         if llm.skipped:
             print(f"note: {llm.name}: {llm.skipped} prompts longer than the context skipped (empty expansions)")
     return 0
 
 
 def cmd_caption_ve(args: argparse.Namespace) -> int:
-    import numpy as np
-
+    """Options -> :class:`~smner_bench.baselines.caption_ve.CaptionVeConfig` -> :func:`~smner_bench.baselines.
+    caption_ve.run` -> its threshold, dev and test figures."""
     from smner_bench.benchmark.cli_options import invocation
-    from smner_bench.benchmark.safe_output import owned_folder, write_json
-    from smner_bench.loaders import load
 
-    from ..caption_ve import (
-        evaluate,
-        judge_predictions,
-        load_caption_ve,
-        predict_probabilities,
-        train_caption_ve,
-        ve_examples,
-    )
-    from ..launcher import is_main_process
+    from ..caption_ve import CaptionVeConfig, run
 
-    inputs = [args.encoder, args.data_dir, *args.captions, args.predictions]
-    main = is_main_process()  # under a launcher, one process writes
-    out = owned_folder(args.out, "caption-ve", inputs=inputs) if main else Path(args.out)  # before the training
-    set_threads(args.threads)
-    ds = load("gmner", args.data_dir, captions=args.captions)
-    train = ve_examples(ds["train"])[: args.max_train] if args.max_train else ve_examples(ds["train"])
-    dev, test = ve_examples(ds["validation"]), ve_examples(ds["test"])
-    meta = train_caption_ve(
-        args.encoder,
-        train,
-        dev,
-        out / "model",
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        max_length=args.max_length,
-        seed=args.seed,
-        device=args.device,
-        mixed_precision=mixed_precision(args),
-        inputs=inputs,
-    )
-    if not main:
-        return 0
-    model, tokenizer, _ = load_caption_ve(out / "model")
-    probs = predict_probabilities(model, tokenizer, test, max_length=args.max_length)
-    results = {
-        "command": invocation(args),
-        "train_examples": len(train),
-        **meta,
-        "test": evaluate(probs, np.array([e.label for e in test]), meta["threshold"]),
-    }
-    if args.predictions:  # VE on a tagger's predicted entities: MNER as scored, groundability of the correct ones
-        results["with_predictions"] = judge_predictions(
-            model, tokenizer, args.predictions, ds["test"], meta["threshold"], max_length=args.max_length
-        )
-    write_json(out / "results.json", results, inputs=inputs)
-    print(json.dumps({k: results[k] for k in ("threshold", "dev", "test")}, indent=1))
+    config = config_from(CaptionVeConfig, args, mixed_precision=mixed_precision(args))
+    results = run(config, command=invocation(args))
+    if "test" in results:  # the main process (the others of a launcher return the history only)
+        print(json.dumps({k: results[k] for k in ("threshold", "dev", "test")}, indent=1))
     return 0
 
 
 def cmd_ve_vg_train(args: argparse.Namespace) -> int:
-    """``baseline ve-train`` and ``baseline vg-train``: the same data steps, then each stage's trainer."""
+    """``baseline ve-train`` and ``baseline vg-train``: options -> :class:`~smner_bench.baselines.ve.VeConfig` or
+    :class:`~smner_bench.baselines.vg.VgConfig` (the preset, then the options given) -> ``train`` -> a summary."""
     from smner_bench.benchmark.cli_options import invocation
-    from smner_bench.benchmark.errors import UsageError
-    from smner_bench.benchmark.safe_output import check_folder
-    from smner_bench.loaders import load
 
-    from ..stage2_data import training_sets
-    from ..training import resolve_recipe
-    from ..ve import VE_DEFAULTS, VE_PRESETS, read_expression_sets, train_matcher
-    from ..vg import VG_DEFAULTS, VG_PRESETS, train_grounder
+    from .. import ve, vg
 
-    ve_caption = args.stage == "ve" and args.ve_caption
-    if ve_caption and not args.captions:
-        raise UsageError("--ve-caption needs --captions (the caption files of the training and dev tweets)")
-    captions_given = getattr(args, "captions", None) or []
-    inputs = [args.base, args.data_dir, args.images, *(args.expressions or []), *captions_given]
-    check_folder(args.out, "model", inputs=inputs)  # refused before the long training
-    set_threads(args.threads)
-    need_folder(args.images, "image folder")
-    ds = load(args.dataset, args.data_dir)
-    # one set of expressions per file and LLM (the paper's augmented rows: each a separate example)
-    sets = read_expression_sets(args.expressions, every_llm=True) if args.expressions else [(None, None)]
-    captions = args.captions if ve_caption else None
-    train, dev = training_sets(args.stage, ds, args.images, sets, captions, max_train=args.max_train)
-    defaults, presets = (VE_DEFAULTS, VE_PRESETS) if args.stage == "ve" else (VG_DEFAULTS, VG_PRESETS)
-    given = {"epochs": args.epochs, "lr": args.lr, "batch": args.batch, "grad_accum": args.grad_accum}
-    common = {
-        "recipe": resolve_recipe(defaults, presets, args.preset, given),
-        "expressions": [source for source, _ in sets if source is not None],
-        "seed": args.seed,
-        "device": args.device,
-        "mixed_precision": mixed_precision(args),
-        "workers": args.workers,
-        "cache_mb": args.image_cache_mb,
-        "command": invocation(args),
-        "inputs": inputs,
-    }
+    given = argparse.Namespace(**{k: v for k, v in vars(args).items() if v is not None})  # None: not given
+    precision = mixed_precision(args)
     if args.stage == "ve":
-        meta = train_matcher(args.base, train, dev, args.images, args.out, caption=bool(ve_caption), **common)
-        summary = f"VE: {len(train)} training pairs; threshold {meta.get('threshold', 0):.3f}"
+        stage, config = ve, config_from(ve.VeConfig, given, caption=args.ve_caption, mixed_precision=precision)
     else:
-        meta = train_grounder(args.base, train, dev, args.images, args.out, **common)
-        summary = f"VG: {len(train)} training images"
+        stage, config = vg, config_from(vg.VgConfig, given, mixed_precision=precision)
+    meta = stage.train(config, command=invocation(args))
     if "dev" in meta:  # the main process (the others of a launcher return the history only)
+        if args.stage == "ve":
+            summary = f"VE: {meta['train_items']} training pairs; threshold {meta.get('threshold', 0):.3f}"
+        else:
+            summary = f"VG: {meta['train_images']} training images"
         print(f"{summary}; dev {json.dumps(meta['dev'])}")
     return 0
 

@@ -66,7 +66,7 @@ def child(work: Path, setting: str, epochs: int, n: int) -> None:
     import torch
 
     from smner_bench.baselines import tiny
-    from smner_bench.baselines.ve import VEItem, train_matcher
+    from smner_bench.baselines.ve import VeConfig, VEItem, train_matcher
 
     torch.set_num_threads(1)
     base = work / "matcher"
@@ -82,10 +82,9 @@ def child(work: Path, setting: str, epochs: int, n: int) -> None:
     s = SETTINGS[setting]
     out = work / f"out-{setting}"
     started = time.time()
-    train_matcher(
-        base, train, dev, work / "images", out, epochs=epochs, images_per_batch=8, progress=False,
-        workers=s["workers"], cache_mb=s["cache_mb"],
-    )  # fmt: skip
+    config = VeConfig(base=str(base), data_dir=str(work), images=str(work / "images"), out=str(out), epochs=epochs,
+                      batch=8, workers=s["workers"], image_cache_mb=s["cache_mb"])  # fmt: skip
+    train_matcher(config, train, dev, progress=False)
     print(json.dumps({"seconds": round(time.time() - started, 1)}), flush=True)
 
 
