@@ -1,5 +1,6 @@
 """Build PLIM's auxiliary knowledge for a whole split: MSEA examples, heuristic prompts, an LLM provider; and
-write it as a knowledge release (the PGIM/RiVEG format) that the loaders and PLIM read."""
+write it as a knowledge release (the PGIM/RiVEG format) that the loaders and PLIM read. ``build(KnowledgeConfig(...))``
+does what ``smner-bench baseline knowledge`` does."""
 
 from __future__ import annotations
 
@@ -8,15 +9,17 @@ import io
 import logging
 import os
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
-from smner_bench.benchmark.registry import DATASETS
+from smner_bench.benchmark.registry import DATASET_NAMES, DATASETS, canonical_split
 from smner_bench.benchmark.safe_output import atomic_folder, write_bytes
 from smner_bench.benchmark.tags import TAG_NAMES
 from smner_bench.loaders.knowledge import knowledge_text
@@ -318,3 +321,151 @@ def write_release(
             ]
             (tmp / RELEASE_FILES[split]).write_text(knowledge_text(records), encoding="utf-8")
     return Path(folder)
+
+
+class KnowledgeConfig(BaseModel):
+    """Everything ``baseline knowledge`` does, one field per option: the knowledge of whole ``splits`` from an
+    ``llm`` (``transformers:PATH | openai:MODEL@URL | replay:RELEASE``) asked with MSEA prompts, written as a
+    release to ``out`` with its answers cached in ``cache``; or, with ``prompts_only`` (a JSON Lines file), the
+    prompts alone (of shard ``shard_index`` of ``num_shards``), no LLM called."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    dataset: Literal[DATASET_NAMES] = "gmner"  # type: ignore[valid-type]
+    data_dir: str = Field(min_length=1)
+    captions: list[str] = Field(min_length=1, description="caption and/or description files or folders")
+    splits: list[str] = Field(default_factory=lambda: ["train", "validation", "test"], min_length=1)
+    manual: list[str] = Field(default_factory=list, description="manual annotation folders")
+    manual_data: list[str] = Field(default_factory=list, description="CONFIG:FOLDER whose tweets they annotate")
+    manual_captions: list[str] = Field(default_factory=list, description="the annotated tweets' captions")
+    encoder: str | None = Field(None, description="MSEA feature encoder (needed but with a replay LLM)")
+    top_n: int = Field(5, ge=1, le=1000)
+    features: str | None = Field(None, description="where to keep the examples' MSEA features (.npz)")
+    llm: str | None = None
+    cache: str | None = None
+    out: str | None = None
+    prompts_only: str | None = None
+    num_shards: int = Field(1, ge=1)
+    shard_index: int = Field(0, ge=0)
+    device: str = "cpu"
+    dtype: Literal["fp32", "bf16", "fp16"] = "fp32"
+    device_map: str | None = None
+    concurrency: int = Field(4, ge=1, le=256)
+
+    @field_validator("splits")
+    @classmethod
+    def _canonical_splits(cls, splits: list[str]) -> list[str]:
+        """Each split by its canonical name (``dev`` is ``validation``), once: a release has one file per split."""
+        out: list[str] = []
+        for name in splits:
+            try:
+                split = canonical_split(name)
+            except UsageError as exc:
+                raise PydanticCustomError("split", str(exc)) from None
+            if split in out:
+                raise PydanticCustomError("split", f"{name[:40]!r}: the {split} split is named twice")
+            out.append(split)
+        return out
+
+    def check(self) -> KnowledgeConfig:
+        """The rules across fields, as usage errors (exit 2) that name the options."""
+        from .runner import shard_rows
+
+        if self.prompts_only is None:
+            missing = [f"--{name}" for name in ("llm", "cache", "out") if getattr(self, name) is None]
+            if missing:
+                raise UsageError(f"{', '.join(missing)} needed (or --prompts-only OUT.jsonl: the prompts, no LLM)")
+            if self.num_shards > 1:
+                raise UsageError("--num-shards works with --prompts-only (a knowledge release holds whole splits)")
+        shard_rows([], self.num_shards, self.shard_index)  # a shard index out of range is a usage error, now
+        for spec in self.manual_data:
+            parse_manual_data(spec)
+        return self
+
+    @property
+    def replay(self) -> bool:
+        """The answers of a released knowledge file, replayed: no prompts (nor MSEA) needed."""
+        return self.prompts_only is None and self.llm is not None and self.llm.startswith("replay:")
+
+    def llm_kwargs(self) -> dict:
+        """How the LLM runs (``llm_from_spec``'s keyword arguments)."""
+        return {name: getattr(self, name) for name in ("device", "dtype", "device_map", "concurrency")}
+
+    def inputs(self) -> list[str]:
+        """What the run reads (no output may be one of them)."""
+        llm = None if self.prompts_only is not None else self.llm
+        models = llm.partition(":")[2].split(",") if llm and llm.startswith(("transformers:", "replay:")) else []
+        folders = [parse_manual_data(spec)[1] for spec in self.manual_data]
+        return [self.data_dir, *self.captions, *self.manual_captions, *self.manual, *folders, self.encoder, *models]
+
+
+@dataclass
+class KnowledgeResult:
+    """What :func:`build` made: the knowledge of each tweet (by id; none with ``prompts_only``), the prompts (with
+    ``prompts_only``: ``{"id", "examples", "prompt"}`` each) and the release folder or prompts file written."""
+
+    knowledge: dict[str, str]
+    prompts: list[dict]
+    written: Path
+
+
+def build(config: KnowledgeConfig, *, report: Callable[[str], None] | None = None) -> KnowledgeResult:
+    """``baseline knowledge`` as a function: check the outputs before anything is read, make the MSEA prompter
+    (but with a replay LLM), then ask the LLM about every tweet of ``config.splits`` and write the release, or
+    write the prompts alone (``prompts_only``). ``report``: where the progress lines go (the pool's summary, one
+    line per split; default: this module's logger)."""
+    from smner_bench.benchmark.safe_output import check_folder, output_file, write_jsonl
+    from smner_bench.loaders import load, read_captions
+
+    from .providers.llm import llm_from_spec
+    from .runner import shard_rows
+
+    report = report or log.info
+    config.check()
+    inputs = config.inputs()
+    if config.prompts_only is not None:  # refused before anything is read
+        output_file(config.prompts_only, inputs=[*inputs, config.features])
+    else:  # the release folder may hold neither the cache nor the features; neither may be an input
+        check_folder(config.out, "knowledge", inputs=[*inputs, config.cache, config.features])  # before any LLM call
+    if not config.replay and config.encoder is None:
+        raise UsageError("--encoder is needed to choose the in-context examples (MSEA)")
+    ds = load(config.dataset, config.data_dir)
+    captions, descriptions = read_captions(config.captions)
+    images = {**descriptions, **captions}
+    prompter = None
+    if not config.replay:
+        pool_images = images
+        if config.manual_captions:
+            pool_captions, pool_descriptions = read_captions(config.manual_captions)
+            pool_images = {**pool_descriptions, **pool_captions}
+        written = [config.prompts_only] if config.prompts_only is not None else [config.cache]
+        prompter = msea_prompter(
+            config.encoder,  # type: ignore[arg-type]
+            config.manual,
+            config.manual_data,
+            pool_images,
+            data_dir=config.data_dir,
+            top_n=config.top_n,
+            device=config.device,
+            dtype=config.dtype,
+            store=config.features,
+            inputs=[*inputs, *written],
+        )
+        report(prompter.pool.summary())
+    if config.prompts_only is not None:
+        lines = []
+        for split in config.splits:
+            rows = shard_rows(list(ds[split]), config.num_shards, config.shard_index)
+            lines += [{"id": p.id, "examples": p.examples, "prompt": p.prompt} for p in prompter.prompts(rows, images)]
+            report(f"{split}: {len(rows)} prompts")
+        write_jsonl(config.prompts_only, lines, inputs=[*inputs, config.features])
+        return KnowledgeResult({}, lines, Path(config.prompts_only))
+    knowledge, splits = {}, {split: list(ds[split]) for split in config.splits}
+    for split, rows in splits.items():
+        where = {"dataset": config.dataset, "data_dir": config.data_dir, "split": split}
+        llm = llm_from_spec(config.llm, config.cache, **where, **config.llm_kwargs(), inputs=[*inputs, config.features])
+        knowledge.update(zip([r["id"] for r in rows], build_knowledge(rows, images, llm, prompter), strict=True))
+        report(f"{split}: {len(rows)} tweets ({llm.hits} cached answers, {llm.misses} new)")
+    out = write_release(config.out, splits, knowledge, inputs=[*inputs, config.cache, config.features])
+    return KnowledgeResult(knowledge, [], out)
+

@@ -301,6 +301,9 @@ def test_bad_inputs_are_clear_errors(sample_dir, manual, other, sample_encoder, 
         ([*out, "--manual", str(tmp_path / "missing")], 2, "expected <year>train.txt"),
         (["--prompts-only", str(sample_dir / "captions")], 2, ""),  # a folder, an input: refused
         ([*out, "--top-n", "0"], 2, ""),
+        ([*out, "--splits", "test", "test"], 2, "--splits: 'test': the test split is named twice"),
+        ([*out, "--splits", "validation", "dev"], 2, "'dev': the validation split is named twice"),
+        ([*out, "--splits", "tset"], 2, "--splits: unknown split 'tset' (expected train, validation (alias dev)"),
     ]
     for extra, code, message in cases:
         try:
@@ -321,6 +324,21 @@ def test_bad_inputs_are_clear_errors(sample_dir, manual, other, sample_encoder, 
     assert main([*args, *out]) == 2
     assert "none of the 1 manual annotations has a text" in capsys.readouterr().err
     assert not (tmp_path / "p.jsonl").exists()
+
+
+def test_knowledge_release_of_a_split_named_by_its_alias(sample_dir, tmp_path, capsys):
+    """``--splits dev`` is the validation split (its file valid.txt), as everywhere else: it was an internal error
+    (KeyError) when the release was written, after every answer had been asked for."""
+    from smner_bench.loaders.knowledge import read_knowledge
+
+    args = ["baseline", "knowledge", "--data-dir", str(sample_dir), "--captions", str(sample_dir / "captions"),
+            "--llm", f"replay:{sample_dir / 'knowledge.zip'}", "--cache", str(tmp_path / "c.jsonl"),
+            "--out", str(tmp_path / "k"), "--splits", "dev"]  # fmt: skip
+    assert main(args) == 0
+    assert "validation: 12 tweets (0 cached answers, 12 new)" in capsys.readouterr().out
+    files = sorted(p.name for p in (tmp_path / "k").iterdir() if not p.name.startswith("."))
+    assert files == ["labels.txt", "valid.txt"]
+    assert len(read_knowledge(tmp_path / "k", "validation")[1]) == 12
 
 
 def test_knowledge_command_and_stage_pass_dtype_to_a_bf16_saved_encoder_and_llm(

@@ -9,80 +9,23 @@ from smner_bench.benchmark import options
 from smner_bench.benchmark.registry import DATASET_NAMES
 from smner_bench.loaders.configs import add_source_options
 
-from ._options import llm_kwargs, llm_options
+from ._options import llm_options
 
 
 def cmd_knowledge(args: argparse.Namespace) -> int:
-    from smner_bench.benchmark.errors import UsageError
-    from smner_bench.benchmark.safe_output import check_folder, output_file, write_jsonl
-    from smner_bench.loaders import load, read_captions
+    """Options -> :class:`~smner_bench.baselines.knowledge.KnowledgeConfig` -> :func:`~smner_bench.baselines.knowledge.
+    build` (which prints its progress here) -> what it wrote."""
+    from ..knowledge import KnowledgeConfig, build
+    from ._options import config_from
 
-    from ..knowledge import build_knowledge, msea_prompter, parse_manual_data, write_release
-    from ..providers.llm import llm_from_spec
-    from ..runner import shard_rows
-
-    prompts_only = args.prompts_only is not None
-    if not prompts_only:
-        missing = [f"--{name}" for name in ("llm", "cache", "out") if getattr(args, name) is None]
-        if missing:
-            raise UsageError(f"{', '.join(missing)} needed (or --prompts-only OUT.jsonl: the prompts, no LLM)")
-        if args.num_shards > 1:
-            raise UsageError("--num-shards works with --prompts-only (a knowledge release holds whole splits)")
-    elif any(getattr(args, name) is not None for name in ("llm", "cache", "out")):
+    config = config_from(KnowledgeConfig, args)
+    if config.prompts_only is not None and any(getattr(config, name) is not None for name in ("llm", "cache", "out")):
         print("note: --llm, --cache and --out are not used with --prompts-only (no LLM is called)", file=sys.stderr)
-    shard_rows([], args.num_shards, args.shard_index)  # a shard index out of range is a usage error, now
-    manual_data = [parse_manual_data(spec)[1] for spec in args.manual_data]
-    replay = not prompts_only and args.llm.startswith("replay:")
-    llm = None if prompts_only else args.llm
-    llm_paths = llm.partition(":")[2].split(",") if llm and llm.startswith(("transformers:", "replay:")) else []
-    captions = [*args.captions, *args.manual_captions]
-    inputs = [args.data_dir, *captions, *args.manual, *manual_data, args.encoder, *llm_paths]
-    if prompts_only:  # refused before anything is read
-        output_file(args.prompts_only, inputs=[*inputs, args.features])
-    else:  # the release folder may hold neither the cache nor the features; neither may be an input
-        check_folder(args.out, "knowledge", inputs=[*inputs, args.cache, args.features])  # before any LLM call
-    if not replay and args.encoder is None:
-        raise UsageError("--encoder is needed to choose the in-context examples (MSEA)")
-    ds = load(args.dataset, args.data_dir)
-    captions, descriptions = read_captions(args.captions)
-    images = {**descriptions, **captions}
-    prompter = None
-    if not replay:
-        pool_images = images
-        if args.manual_captions:
-            pool_captions, pool_descriptions = read_captions(args.manual_captions)
-            pool_images = {**pool_descriptions, **pool_captions}
-        written = [args.prompts_only] if prompts_only else [args.cache]
-        prompter = msea_prompter(
-            args.encoder,
-            args.manual,
-            args.manual_data,
-            pool_images,
-            data_dir=args.data_dir,
-            top_n=args.top_n,
-            device=args.device,
-            dtype=args.dtype,
-            store=args.features,
-            inputs=[*inputs, *written],
-        )
-        print(prompter.pool.summary())
-    if prompts_only:
-        lines = []
-        for split in args.splits:
-            rows = shard_rows(list(ds[split]), args.num_shards, args.shard_index)
-            lines += [{"id": p.id, "examples": p.examples, "prompt": p.prompt} for p in prompter.prompts(rows, images)]
-            print(f"{split}: {len(rows)} prompts")
-        write_jsonl(args.prompts_only, lines, inputs=[*inputs, args.features])
-        print(f"wrote {args.prompts_only}: {len(lines)} prompts (no LLM called)")
-        return 0
-    knowledge, splits = {}, {split: list(ds[split]) for split in args.splits}
-    for split, rows in splits.items():
-        where = {"dataset": args.dataset, "data_dir": args.data_dir, "split": split}
-        llm = llm_from_spec(args.llm, args.cache, **where, **llm_kwargs(args), inputs=[*inputs, args.features])
-        knowledge.update(zip([r["id"] for r in rows], build_knowledge(rows, images, llm, prompter), strict=True))
-        print(f"{split}: {len(rows)} tweets ({llm.hits} cached answers, {llm.misses} new)")
-    out = write_release(args.out, splits, knowledge, inputs=[*inputs, args.cache, args.features])
-    print(f"wrote the knowledge release {out}")
+    result = build(config, report=print)
+    if config.prompts_only is not None:
+        print(f"wrote {config.prompts_only}: {len(result.prompts)} prompts (no LLM called)")
+    else:
+        print(f"wrote the knowledge release {result.written}")
     return 0
 
 
