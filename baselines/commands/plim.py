@@ -72,19 +72,19 @@ def plim_config(args: argparse.Namespace):
 
 
 def cmd_plim_train(args: argparse.Namespace) -> int:
+    """Options (or ``--config``) -> :class:`~smner_bench.baselines.plim.config.PlimConfig` -> :func:`~smner_bench.
+    baselines.plim.train.train` -> the best epoch."""
     from smner_bench.benchmark.cli_options import invocation
-    from smner_bench.benchmark.safe_output import owned_folder, write_json
+    from smner_bench.benchmark.safe_output import check_folder
 
     from ..launcher import is_main_process
     from ..plim.train import inputs_of, train
 
     cfg = plim_config(args)
-    inputs = [args.config, *inputs_of(cfg)]
     if is_main_process():  # under a launcher, one process writes
-        out = owned_folder(cfg.out, "plim", inputs=inputs)
-        write_json(out / "run.json", {"command": invocation(args), "config": cfg.model_dump()}, inputs=inputs)
+        check_folder(cfg.out, "plim", inputs=[args.config, *inputs_of(cfg)], replaced=False)  # not the config file
         logging.getLogger("smner_bench").setLevel(logging.INFO)
-    history = train(cfg)
+    history = train(cfg, command=invocation(args))
     if is_main_process():
         best = Path(cfg.out) / "best"
         print(f"best dev F1 {history['best_dev_f1']:.4f} at epoch {history['best_epoch']}; checkpoint {best}")

@@ -169,17 +169,28 @@ def load_checkpoint(
     return model, tokenizer, meta.model_dump()
 
 
-def train(cfg: PlimConfig, *, model: PlimTagger | None = None, tokenizer=None, progress: bool = True) -> dict:
+def train(
+    cfg: PlimConfig,
+    *,
+    model: PlimTagger | None = None,
+    tokenizer=None,
+    progress: bool = True,
+    command: str | None = None,
+) -> dict:
     """Train, select on dev F1, keep the best checkpoint in ``<out>/best``; returns the history.
 
     ``out`` is the run's own folder (an smner-bench ``plim`` folder: created when its parent exists, reused
-    when it is one or empty, else refused before anything is loaded)."""
+    when it is one or empty, else refused before anything is loaded); ``run.json`` records ``command`` (the command
+    line, when there is one) and ``cfg``, ``history.json`` the training."""
     accelerator = make_accelerator(cfg.device, cfg.mixed_precision)
     device = accelerator.device
     set_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    out = owned_folder(cfg.out, "plim", inputs=inputs_of(cfg)) if accelerator.is_main_process else Path(cfg.out)
+    out = Path(cfg.out)
+    if accelerator.is_main_process:
+        out = owned_folder(cfg.out, "plim", inputs=inputs_of(cfg))
+        write_json(out / "run.json", {"command": command, "config": cfg.model_dump()}, inputs=inputs_of(cfg))
     tokenizer = tokenizer or from_pretrained(AutoTokenizer, cfg.encoder, "encoder")
     model = (model or PlimTagger.from_pretrained(cfg.encoder, dropout=cfg.dropout)).to(device)
     versions = load_splits(cfg)
