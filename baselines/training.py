@@ -43,6 +43,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from tqdm import tqdm
 
 from smner_bench.benchmark.errors import SmnerError, UsageError
@@ -99,7 +100,8 @@ class TrainerConfig(BaseModel):
     @classmethod
     def _known_preset(cls, name: str | None) -> str | None:
         if name is not None and name not in cls.PRESETS:
-            raise ValueError(f"unknown preset {name[:40]!r}: expected one of {', '.join(cls.PRESETS)}")
+            known = ", ".join(cls.PRESETS)  # the message is literal: no context, so braces in the name stay as given
+            raise PydanticCustomError("preset", f"unknown preset {name[:40]!r}: expected one of {known}")
         return name
 
     @classmethod
@@ -112,7 +114,7 @@ class TrainerConfig(BaseModel):
         return {**{name: getattr(self, name) for name in RECIPE_FIELDS}, "preset": self.preset}
 
     def inputs(self) -> list[str]:
-        """What the run reads (an output may be none of them, nor inside one)."""
+        """What the run reads (its output folder may hold none of them)."""
         return [self.base, self.data_dir, self.images, *self.expressions]
 
     def check(self):
