@@ -6,7 +6,7 @@ DEMO := build/demo
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: demo test install install-baselines install-dev lint perf clean
+.PHONY: demo test test-fast install install-baselines install-dev lint perf clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ lint: install-dev
 
 test: install-dev lint
 	$(BIN)/python -m pytest -q
+
+# A developer's quick run (under a minute): everything but the tests marked slow in tests/conftest.py (real data,
+# torch models, launchers, the browser, fuzz campaigns). `make test` and CI run everything.
+test-fast: install-dev
+	$(BIN)/python -m pytest -q -m "not slow"
 
 perf: install
 	$(BIN)/python tests/perf/loaders_perf.py

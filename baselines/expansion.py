@@ -197,8 +197,7 @@ def entities_to_expand(config: ExpandConfig, gold) -> list[dict]:
 def run(config: ExpandConfig) -> ExpandResult:
     """``baseline expand`` as a function: the entities of every tweet of the split, each LLM's referring expression
     of each (answers cached in ``config.cache``); the caller writes ``result.lines`` (``write_submission``)."""
-    from smner_bench.benchmark.gold import load_gold
-    from smner_bench.loaders import read_captions
+    from smner_bench.loaders import load_gold, read_captions
 
     from .providers.llm import llm_from_spec
 

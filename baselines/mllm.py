@@ -58,8 +58,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
 from smner_bench.benchmark.tags import TYPES
+from smner_bench.formats.importers import locate
 
-from .importers import locate
 from .msea import normalized_text
 from .providers.http import check_url
 from .providers.llm import ImagePart, Request

@@ -444,10 +444,10 @@ def check_paths(cfg: RunConfig, inputs: Sequence[str]) -> None:
     for path in inputs:
         real = Path(path).resolve()
         if out == real:
-            raise OutputError(f"{cfg.out}: refused: it is {path}, an input of the run", **cfg.where("out"))
+            raise OutputError(f"{cfg.out}: refused: it is {path}, an input of this command", **cfg.where("out"))
         if real.is_dir() and real in out.parents:
-            why = f"{cfg.out}: refused: it is inside {path}, an input of the run (the run would change what it reads)"
-            raise OutputError(why, **cfg.where("out"))
+            why = f"refused: it is inside {path}, an input of this command (the run would change what it reads)"
+            raise OutputError(f"{cfg.out}: {why}", **cfg.where("out"))
     try:
         check_folder(cfg.out, "run", inputs=inputs, replaced=False)
     except OutputError as exc:

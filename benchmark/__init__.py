@@ -1,15 +1,18 @@
-"""smner-bench core: tasks, data model constants, tag decoding, errors, scoring and the command line.
+"""smner-bench core: tasks, data model constants, tag decoding, errors, scoring, the visualizer, and the plumbing
+every part shares (errors, JSON/YAML reading, safe output, options): the bottom layer of docs/design.md. The command
+line is :mod:`smner_bench.cli`.
 
 Scoring in memory (no file written)::
 
-    from smner_bench.benchmark import load_gold, score_lines
+    from smner_bench.benchmark import score_lines
+    from smner_bench.loaders import load_gold  # the gold of a release folder (or an export)
     gold = load_gold("gmner", "test", data_dir="path/to/twitter-gmner")
     report = score_lines(lines, gold, task="gmner")  # lines: JSON Lines text, one str per line
     report.main.f1, report.results["eeg"].recall, report.model_dump()  # the JSON of score --json
 
 The names below are imported on first use, so that importing this package stays cheap (the command line
-starts without numpy or pydantic). This package never imports the other parts (loaders, baselines,
-leaderboard) nor torch.
+starts without numpy or pydantic). This package never imports the other parts (loaders, formats,
+leaderboard, baselines, cli) nor torch.
 """
 
 from importlib import import_module
@@ -23,7 +26,6 @@ except PackageNotFoundError:  # running from a source tree without an install
 _EXPORTS = {
     "Gold": "gold",
     "gold_from_rows": "gold",
-    "load_gold": "gold",
     "InvalidSubmission": "submission",
     "Submission": "submission",
     "parse_submission": "submission",

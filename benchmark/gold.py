@@ -1,8 +1,9 @@
 """Gold entities of one split, in the shape the scorer needs, from any rows of the data model.
 
-Rows come from the loaders (a raw release folder, through the ``smner_bench.gold`` entry point, so that
-this core never imports them) or from an exported Parquet folder (its card checked by :mod:`.exported`, its
-Parquet files read with pyarrow).
+The core scores a :class:`Gold` it is handed: built from rows in memory (:func:`gold_from_rows`), from an
+exported Parquet folder (:func:`gold_from_export`: its card checked by :mod:`.exported`, its Parquet files read
+with pyarrow), or by the loaders from a raw release folder (:func:`smner_bench.loaders.load_gold`, which takes
+either source).
 """
 
 from __future__ import annotations
@@ -10,16 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import import_module
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import DataFormatError, MissingDataError, UsageError
+from .regions import rle_problem
 from .registry import DATASETS, TASKS, canonical_split, check_config
 from .tags import TYPES
 
@@ -123,29 +123,23 @@ def gold_from_rows(
     return Gold(dataset, split, tweets, has_boxes, has_masks)
 
 
-def load_gold(
-    dataset: str, split: str, *, data_dir: str | os.PathLike | None = None, gold: str | os.PathLike | None = None
-) -> Gold:
-    """The gold of ``dataset``/``split`` from a raw release folder (``data_dir``, read by the loaders, or from
-    the light gold cache that a previous read wrote: see :mod:`.gold_cache`) or from an exported Parquet folder
-    (``gold``: the card's files of ``dataset``/``split``, see :func:`_export_rows`)."""
+def gold_of(rows: Iterable[Mapping[str, Any]], dataset: str, split: str) -> Gold:
+    """:func:`gold_from_rows` with the annotations the registry gives ``dataset`` (boxes, masks)."""
+    spec = DATASETS[dataset]
+    return gold_from_rows(rows, dataset=dataset, split=split, has_boxes=spec.boxes, has_masks=spec.masks)
+
+
+def gold_from_export(dataset: str, split: str, folder: str | os.PathLike) -> Gold:
+    """The gold of ``dataset``/``split`` in an exported Parquet folder (the card's files of that config and split,
+    see :func:`_export_rows`)."""
     check_config(dataset)
     split = canonical_split(split)
-    if (data_dir is None) == (gold is None):
-        raise UsageError("give exactly one of --data-dir (raw release folder) and --gold (exported folder)")
-    has_boxes, has_masks = DATASETS[dataset].boxes, DATASETS[dataset].masks
-
-    def build(rows: Iterable[Mapping[str, Any]]) -> Gold:
-        return gold_from_rows(rows, dataset=dataset, split=split, has_boxes=has_boxes, has_masks=has_masks)
-
-    if gold is None:
-        return _raw_gold(dataset, split, data_dir, build)
-    folder = Path(gold).expanduser()
+    folder = Path(folder).expanduser()
     if not (folder / "README.md").is_file():
         raise MissingDataError("not an exported dataset folder (no README.md card)", file=folder)
     from .exported import read_card
 
-    return build(_export_rows(read_card(folder).split_files(dataset, split)))
+    return gold_of(_export_rows(read_card(folder).split_files(dataset, split)), dataset, split)
 
 
 def _export_rows(files: list[Path]) -> list[dict[str, Any]]:
@@ -211,31 +205,11 @@ def _row_problem(row: Mapping[str, Any]) -> str | None:
             isinstance(m, dict) and ints(m.get("size"), 2) and isinstance(m.get("counts"), str) for m in masks
         ):
             return f"entities[{j}].masks: a list of COCO RLE {{size: [h, w], counts: str}} expected"
+        for k, m in enumerate(masks):  # read as pycocotools reads it, of the tweet's image size
+            size, image = list(m["size"]), [row.get("height"), row.get("width")]
+            problem = rle_problem({"size": size, "counts": m["counts"]})
+            if problem is None and all(image) and size != image:
+                problem = f"size {size} is not the image's {image}"
+            if problem:
+                return f"entities[{j}].masks[{k}]: {problem}"
     return None
-
-
-def _gold_columns(rows: Any) -> Any:
-    """A ``datasets.Dataset`` reduced to the columns the gold reads (no images decoded)."""
-    return rows.select_columns([c for c in GOLD_COLUMNS if c in rows.column_names])
-
-
-def _raw_gold(dataset: str, split: str, data_dir: Any, build: Callable[[Iterable[Mapping[str, Any]]], Gold]) -> Gold:
-    """The gold of a raw release, through the ``smner_bench.gold`` entry point ``raw`` (the loaders'
-    ``load_split``): from the light gold cache when that module names one (its ``gold_cache(dataset, data_dir,
-    split) -> (path, key)``) and the file is valid; else from the builder, writing the cache for the next read."""
-    found = [ep for ep in entry_points(group="smner_bench.gold") if ep.name == "raw"]
-    if not found:
-        raise UsageError("reading a raw release needs smner_bench.loaders (not installed); use --gold")
-    locate = getattr(import_module(found[0].module), "gold_cache", None)
-    if locate is None:
-        return build(_gold_columns(found[0].load()(dataset, data_dir, split)))
-    from .gold_cache import header, read_gold_cache, write_gold_cache
-
-    path, key = locate(dataset, data_dir, split)
-    expected = header(key, dataset, split)
-    cached = read_gold_cache(path, expected)
-    if cached is not None:
-        return build(cached)
-    result = build(_gold_columns(found[0].load()(dataset, data_dir, split)))
-    write_gold_cache(path, expected, result.records())
-    return result

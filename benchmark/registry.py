@@ -20,6 +20,8 @@ from .errors import UsageError
 __all__ = [
     "DATASETS",
     "DATASET_NAMES",
+    "EVALUATORS",
+    "EVALUATOR_IDS",
     "MATCH_MODES",
     "RANKED_TASKS",
     "RANKED_TASK_NAMES",
@@ -181,8 +183,82 @@ SPLITS: tuple[str, ...] = ("train", "validation", "test")
 SPLIT_ALIASES: dict[str, str] = {"dev": "validation", "valid": "validation", "val": "validation"}
 SPLIT_FILES: dict[str, tuple[str, ...]] = dict(_SPLIT_FILES)  # every release names its splits alike
 MATCH_MODES: tuple[str, ...] = ("span", "text", "riveg")  # see benchmark/matching.py
-# importers (``smner-bench import <name>``) whose public release files stand in for a scored entry's kept copy
-RELEASE_IMPORTERS: tuple[str, ...] = ("riveg",)
+
+
+@dataclass(frozen=True)
+class EvaluatorSpec:
+    """An evaluator convention of the field: the ruler a published number was measured with. Numbers under
+    different conventions (or on different golds) are not comparable; every grounded leaderboard row names one.
+    ``match`` is the ``--match`` mode of this package that reproduces it, None when it cannot be reproduced from a
+    submission (it needs what a submission does not hold)."""
+
+    id: str
+    name: str
+    definition: str  # one line: what it counts right
+    unit: Literal["entity", "entity-box pair"]  # what one gold row is
+    identity: Literal["span", "text"]  # how a predicted entity is matched to a gold one
+    region: str  # when a region is right
+    source: str  # repository and file of the evaluator
+    match: str | None
+
+
+EVALUATORS: dict[str, EvaluatorSpec] = {
+    e.id: e
+    for e in (
+        EvaluatorSpec(
+            "smner-span",
+            "smner-bench, span identity",
+            "each gold entity once; a prediction is right when its span, type and region are",
+            "entity",
+            "span",
+            "box IoU >= 0.5 with any gold box of the entity, or both 'not in the image' (masks: pixel IoU)",
+            "this package: benchmark/matching.py",
+            "span",
+        ),
+        EvaluatorSpec(
+            "smner-text",
+            "smner-bench, text identity",
+            "as smner-span, but an entity is known by its text; each gold entity used once, by a maximum matching",
+            "entity",
+            "text",
+            "as smner-span",
+            "this package: benchmark/matching.py",
+            "text",
+        ),
+        EvaluatorSpec(
+            "riveg-statistic",
+            "RiVEG statistics script",
+            "entities keyed by text and type, first fit in file order, each gold used once",
+            "entity",
+            "text",
+            "box IoU >= 0.5 with a gold box of the entity, or both 'not in the image'",
+            "github.com/JinYuanLi0012/RiVEG: statistic.py",
+            "riveg",
+        ),
+        EvaluatorSpec(
+            "hindex-candidates",
+            "H-Index candidate metric",
+            "a region is right when the predicted detector candidate is among those overlapping a gold box",
+            "entity",
+            "span",
+            "the chosen VinVL candidate overlaps a gold box (IoU >= 0.5): an upper bound set by the detector",
+            "github.com/NUSTM/GMNER: model/metrics.py",
+            None,
+        ),
+        EvaluatorSpec(
+            "unco-pairs",
+            "UnCo/MQSPN pair counting",
+            "gold counted once per entity-box pair: an entity with three boxes is three gold rows",
+            "entity-box pair",
+            "span",
+            "box IoU >= 0.5 with the pair's gold box, or both 'not in the image'",
+            "github.com/tangjielong928/UnCo: evaluator.py (MQSPN: src/evaluator.py)",
+            None,  # --match entity-box: being built (issue 18)
+        ),
+    )
+}
+"""The evaluator conventions of the field (docs/scoring.md, "Rulers"); ids are what entries name."""
+EVALUATOR_IDS: tuple[str, ...] = tuple(EVALUATORS)
 
 
 def check_config(name: str) -> str:

@@ -1,4 +1,4 @@
-"""Prediction files: the submission format (DESIGN.md), read line by line and validated strictly.
+"""Prediction files: the submission format (docs/design.md), read line by line and validated strictly.
 
 One JSON object per line and per tweet::
 
@@ -528,9 +528,10 @@ def parse_submission(
     max_issues: int = 50,
 ) -> Submission:
     """Validate in-memory submission lines (JSON strings or bytes, one object each, with or without the newline;
-    or dicts, as ``json.loads`` gives them) against ``gold``, with the rules and messages of :func:`read_submission`; ``name`` stands for the file
-    in messages and in the report. Raises :class:`InvalidSubmission`. The submission's ``sha256`` is that of
-    the file the lines make, each ended by a newline (``write_submission``'s file of the same lines).
+    or dicts, as ``json.loads`` gives them) against ``gold``, with the rules and messages of
+    :func:`read_submission`; ``name`` stands for the file in messages and in the report. Raises
+    :class:`InvalidSubmission`. The submission's ``sha256`` is that of the file the lines make, each ended by a
+    newline (``write_submission``'s file of the same lines).
 
     >>> from smner_bench.benchmark.gold import gold_from_rows
     >>> gold = gold_from_rows([{"id": "1", "tokens": ["Ann", "sings"], "entities": []}], dataset="demo", split="test",

@@ -1,4 +1,4 @@
-"""Subcommands of the leaderboard: ``leaderboard submit|show|render|build`` and the visualizer ``show``."""
+"""``smner-bench leaderboard submit|verify|show|render|build``: options -> the leaderboard's library -> print."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import shlex
 import sys
 from pathlib import Path
 
-from smner_bench.benchmark.cli_options import add_gold_source, add_match
+from smner_bench.benchmark.cli_options import add_gold_source
 from smner_bench.benchmark.options import unit_interval
-from smner_bench.benchmark.registry import DATASET_NAMES, RANKED_TASK_NAMES, RELEASE_IMPORTERS, dataset_version
+from smner_bench.benchmark.registry import DATASET_NAMES, RANKED_TASK_NAMES, dataset_version
+from smner_bench.formats import RELEASE_IMPORTERS
 
 README = Path(__file__).resolve().parent / "README.md"
 ENTRIES = Path(__file__).resolve().parent / "entries"  # store.DEFAULT_ROOT: the store is imported by the commands
@@ -18,19 +19,6 @@ ENTRIES = Path(__file__).resolve().parent / "entries"  # store.DEFAULT_ROOT: the
 
 def _entries(p: argparse.ArgumentParser) -> None:
     p.add_argument("--entries", default=str(ENTRIES), help="entries folder (default: %(default)s)")
-
-
-def _sheet_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text[:40]!r}") from None
-    if not 1 <= value <= MAX_SHEET:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_SHEET}, got {text[:40]}")
-    return value
-
-
-MAX_SHEET = 100  # tweets on one contact sheet
 
 
 def _gold_options(p: argparse.ArgumentParser) -> None:
@@ -71,7 +59,7 @@ def submitted_command(args: argparse.Namespace) -> str:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from smner_bench.benchmark.gold import load_gold
+    from smner_bench.loaders import load_gold
 
     from .submit import submit
 
@@ -105,7 +93,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from smner_bench.benchmark.errors import DataFormatError
-    from smner_bench.benchmark.gold import load_gold
+    from smner_bench.loaders import load_gold
 
     from .submit import verify
 
@@ -166,12 +154,6 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_visualize(args: argparse.Namespace) -> int:
-    from .visualize import run
-
-    return run(args)
-
-
 def _release_root(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--release-root",
@@ -182,8 +164,7 @@ def _release_root(p: argparse.ArgumentParser) -> None:
     )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    lb = subparsers.add_parser("leaderboard", help="the leaderboard: submit, show, render, build")
+def options_leaderboard(lb: argparse.ArgumentParser) -> None:
     sub = lb.add_subparsers(dest="leaderboard_command", metavar="ACTION", required=True)
 
     p = sub.add_parser("submit", help="score a submission and add it as a 'scored here' entry")
@@ -230,20 +211,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _entries(p)
     p.set_defaults(func=cmd_build)
-
-    p = subparsers.add_parser("show", help="draw a tweet's gold and predicted entities, boxes and masks")
-    _gold_options(p)
-    target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("--id", help="the tweet to draw")
-    target.add_argument(
-        "--errors",
-        type=_sheet_size,
-        metavar="N",
-        help=f"a contact sheet of the N tweets with most errors (N <= {MAX_SHEET})",
-    )
-    p.add_argument("--predictions", help="a submission to draw beside the gold")
-    p.add_argument("--images", help="folder of the tweet images (<id>.jpg); without it a blank canvas")
-    p.add_argument("--iou", type=unit_interval, default=0.5, help="IoU threshold in (0, 1] (default 0.5)")
-    add_match(p)
-    p.add_argument("-o", "--output", required=True, help="picture to write (.png, or .jpg)")
-    p.set_defaults(func=cmd_visualize)

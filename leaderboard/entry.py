@@ -55,11 +55,11 @@ from smner_bench.benchmark.registry import (
     MATCH_MODES,
     RANKED_TASK_NAMES,
     RANKED_TASKS,
-    RELEASE_IMPORTERS,
     SPLITS,
     TASK_NAMES,
 )
 from smner_bench.benchmark.tags import TYPES
+from smner_bench.formats import RELEASE_IMPORTERS
 
 from .escape import JOINERS, web_url
 

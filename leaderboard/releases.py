@@ -2,7 +2,7 @@
 predictions): the repository keeps no copy of such a file, so the board records the release (its path below a
 data folder, its SHA-256 and the importer) and ``verify`` imports it again and re-scores the result.
 
-Only importers that need nothing but the release and the gold are allowed (the registry's ``RELEASE_IMPORTERS``).
+Only importers that need nothing but the release and the gold are allowed (``smner_bench.formats.RELEASE_IMPORTERS``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
 from smner_bench.benchmark.gold import Gold
 from smner_bench.benchmark.io import jsonl_text, sha256_file
-from smner_bench.benchmark.registry import RELEASE_IMPORTERS
+from smner_bench.formats import RELEASE_IMPORTERS
 
 from .entry import Release
 
@@ -43,7 +43,7 @@ def release_submission(release: Release, root: str | os.PathLike | None, gold: G
         raise MissingDataError(f"release file {release.file} not found below {root}", file=path)
     if sha256_file(path) != release.sha256:
         raise DataFormatError(f"not the release the entry was scored from (SHA-256 differs from {release.sha256})")
-    from smner_bench.baselines.importers import import_riveg
+    from smner_bench.formats.importers import import_riveg
 
     lines, _ = import_riveg(path, None, gold)  # the only importer of RELEASE_IMPORTERS
     return jsonl_text(lines).encode("utf-8")

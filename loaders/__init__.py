@@ -25,6 +25,7 @@ from typing import Any
 
 _EXPORTS = {  # name -> submodule (or module) that defines it
     "load": "api",
+    "load_gold": "gold",
     "load_split": "api",
     "quirk_report": "api",
     "read_blip2_captions": "captions",

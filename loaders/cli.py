@@ -69,18 +69,19 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("prepare", help="build a config from raw files and export Parquet + dataset card")
+def options_prepare(p: argparse.ArgumentParser) -> None:
     add_source_options(p)
     p.add_argument("--out", required=True, help="export folder (created, or updated with this config)")
     p.set_defaults(func=cmd_prepare)
 
-    p = subparsers.add_parser("stats", help="per-split statistics of a config")
+
+def options_stats(p: argparse.ArgumentParser) -> None:
     add_source_options(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_stats)
 
-    p = subparsers.add_parser("sample", help="write the synthetic sample dataset in the raw release formats")
+
+def options_sample(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out",
         required=True,

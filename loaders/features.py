@@ -1,4 +1,4 @@
-"""The ``datasets`` features of the data model (DESIGN.md, "Data model"), declared once."""
+"""The ``datasets`` features of the data model (docs/design.md, "Data model"), declared once."""
 
 from __future__ import annotations
 

@@ -125,7 +125,8 @@ def file_stamp(paths: list[Path], *, by_stat: tuple[Path, ...] = ()) -> str:
     for root in paths:
         files = [str(root)] if root.is_file() else _walk(root)
         for path in files:
-            digest.update(f"{path}\0{_stamp(path, content=root not in by_stat)}\n".encode())
+            stamp = _stamp(path, content=root not in by_stat)
+            digest.update(os.fsencode(path) + f"\0{stamp}\n".encode())  # a name that is not UTF-8 keeps its bytes
     return digest.hexdigest()[:16]
 
 

@@ -85,3 +85,47 @@ def sample_encoder(tmp_path_factory, words):
     from smner_bench.baselines import tiny
 
     return tiny.save_encoder(tmp_path_factory.mktemp("encoder") / "encoder", words)
+
+
+@pytest.fixture(scope="session")
+def riveg_models(tmp_path_factory, sample_dir, hf_cache):
+    """Tiny models of every RiVEG stage, PLIM/VE/VG briefly trained on the sample (as ``make demo`` does), with the
+    run file ``baseline tiny-models`` writes: built once per test session for every test that runs the chain or
+    damages a model (they read these files, or copy them before changing one)."""
+    from smner_bench.cli import main
+
+    root = tmp_path_factory.mktemp("riveg")
+    data = ["--data-dir", str(sample_dir)]
+    images = ["--images", str(sample_dir / "images")]
+    assert main(["baseline", "tiny-models", "--out", str(root), *data]) == 0
+    assert main(["baseline", "plim-train", "--encoder", str(root / "tiny/encoder"), *data, "--knowledge",
+                 str(sample_dir / "knowledge.zip"), "--out", str(root / "plim"), "--epochs", "1",
+                 "--batch-size", "8", "--max-length", "96"]) == 0  # fmt: skip
+    assert main(["baseline", "ve-train", "--base", str(root / "tiny/matcher"), *data, *images, "--out",
+                 str(root / "ve")]) == 0  # fmt: skip
+    assert main(["baseline", "vg-train", "--base", str(root / "tiny/grounder"), *data, *images, "--out",
+                 str(root / "vg")]) == 0  # fmt: skip
+    return root
+
+
+# --- the quick run: `make test-fast` (pytest -m "not slow") leaves out what needs seconds each ------------------
+
+SLOW_MODULES = {"test_cluster_docs", "test_distributed", "test_site_browser"}  # launchers, SLURM scripts, a browser
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark ``slow`` (left out of the quick run, always run by ``make test`` and CI) every test that reads the real
+    releases (the ``data_root`` fixture or the ``realdata`` marker), runs a torch model (its module imports torch),
+    drives launchers or a browser (:data:`SLOW_MODULES`), or runs a fuzz campaign (a ``test_fuzz_*`` module)."""
+    slow = pytest.mark.slow
+    for item in items:
+        module = getattr(item, "module", None)
+        name = module.__name__.rsplit(".", 1)[-1] if module is not None else ""
+        if (
+            "data_root" in getattr(item, "fixturenames", ())
+            or item.get_closest_marker("realdata") is not None
+            or getattr(module, "torch", None) is not None
+            or name in SLOW_MODULES
+            or name.startswith("test_fuzz_")
+        ):
+            item.add_marker(slow)

@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch") if not IN_CI else __import__("torch")
 
 from smner_bench.baselines import caption_ve, expansion, knowledge, ve, vg  # noqa: E402
 from smner_bench.benchmark.errors import UsageError  # noqa: E402
-from smner_bench.benchmark.cli import main  # noqa: E402
+from smner_bench.cli import main  # noqa: E402
 
 from .servers import local_endpoint  # noqa: E402
 

@@ -90,7 +90,7 @@ def test_a_bad_predictions_file_is_refused_before_the_training(
     """``--predictions`` is judged after the training: a missing or invalid file was found only then (the model
     trained, no results.json); now it is refused before, and nothing is trained."""
     from smner_bench.baselines import caption_ve
-    from smner_bench.benchmark.cli import main
+    from smner_bench.cli import main
 
     monkeypatch.setattr(caption_ve, "train_caption_ve", lambda *a, **k: pytest.fail("trained"))
     argv = ["baseline", "caption-ve", "--encoder", str(sample_encoder), "--data-dir", str(sample_dir), "--captions",

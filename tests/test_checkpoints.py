@@ -20,8 +20,8 @@ torch = pytest.importorskip("torch") if not IN_CI else __import__("torch")
 from smner_bench.baselines import tiny  # noqa: E402
 from smner_bench.baselines.dtype import resolve_dtype, to_numpy  # noqa: E402
 from smner_bench.baselines.images import open_rgb  # noqa: E402
-from smner_bench.benchmark.cli import main  # noqa: E402
 from smner_bench.benchmark.errors import UsageError  # noqa: E402
+from smner_bench.cli import main  # noqa: E402
 from smner_bench.loaders import load_split  # noqa: E402
 
 WORDS = ["kobe", "bryant", "paris", "nba", "city", "a", "dog", "on", "the", "grass", "Text", "Answer", ":"]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from smner_bench.benchmark.cli import main
 from smner_bench.benchmark.submission import write_submission
+from smner_bench.cli import main
 from smner_bench.loaders.sample_predictions import MISTAKES, sample_predictions
 
 
@@ -173,9 +173,9 @@ def test_option_bounds_are_accepted(capsys, sample_dir, preds):
 
 
 def test_verbose_before_or_after_the_subcommand():
-    from smner_bench.benchmark.cli import build_parser
+    from smner_bench.cli import build_parser
 
-    parser = build_parser()
+    parser = build_parser("*")  # every command's options
     base = ["validate", "p.jsonl", "--dataset", "smner", "--split", "test", "--gold", "g"]
     assert parser.parse_args(base).verbose is False
     assert parser.parse_args(["-v", *base]).verbose is True
@@ -269,7 +269,7 @@ def test_numeric_options_of_every_part_are_usage_errors(capsys, argv, needle):
 def closed_stdout(*argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=None):
     """Run the command in a process whose standard output is a pipe closed before it writes (``| head`` that has
     exited), or ``stdout``; its exit status and standard error (``stderr=subprocess.STDOUT``: ``2>&1 | head``)."""
-    command = [sys.executable, "-m", "smner_bench.benchmark.cli", *map(str, argv)]
+    command = [sys.executable, "-m", "smner_bench.cli", *map(str, argv)]
     with subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env) as proc:
         if proc.stdout is not None:
             proc.stdout.close()  # before the interpreter has even started: the first write meets a closed pipe
@@ -302,7 +302,7 @@ def test_a_full_disk_or_no_stdout_at_all_is_no_internal_error(tmp_path, sample_d
         code, err = closed_stdout("score", preds[0], *gold_args(sample_dir), stdout=full)
     assert code == 2 and "No space left on device" in err and "internal error" not in err, err
     report = tmp_path / "report.json"  # >&-: Python starts with sys.stdout None, print() writes nothing
-    command = [sys.executable, "-m", "smner_bench.benchmark.cli", "score", preds[0], *gold_args(sample_dir)]
+    command = [sys.executable, "-m", "smner_bench.cli", "score", preds[0], *gold_args(sample_dir)]
     done = subprocess.run(
         [*map(str, command), "--json", report], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: os.close(1), timeout=120,

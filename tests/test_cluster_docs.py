@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from smner_bench.benchmark.cli import main
+from smner_bench.cli import main
 
 from .conftest import ROOT
 

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from smner_bench.benchmark.cli import main
 from smner_bench.benchmark.submission import write_submission
+from smner_bench.cli import main
 from smner_bench.loaders.sample_predictions import sample_predictions
+
+from .test_rle_edges import write_runs
 
 
 def run(capsys, *argv) -> tuple[int, str]:
@@ -200,7 +202,7 @@ def test_a_config_or_split_the_card_does_not_list_is_exit_2(capsys, export, subm
 
 def test_an_exported_gold_is_read_without_datasets_or_its_cache(tmp_path, made, sample_dir, submission):
     code = (
-        "import sys; from smner_bench.benchmark.cli import main; "
+        "import sys; from smner_bench.cli import main; "
         "code = main(['score', sys.argv[1], '--dataset', 'smner', '--split', 'test', '--gold', sys.argv[2], "
         "'--json', sys.argv[3]]); print(code, 'datasets' in sys.modules)"
     )
@@ -239,3 +241,30 @@ def test_a_full_disk_while_exporting_is_exit_2_and_keeps_the_old_export(capsys, 
     code, err = prepare(capsys, sample_dir, hf_cache, export, config="gmner")
     assert code == 2 and f"{export}: cannot write the export: No space left on device" in err
     assert snapshot(export) == before and not [p for p in export.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_gold_masks_pycocotools_would_misread_or_of_another_size_are_exit_1(capsys, export, submission):
+    """A gold mask of an export is read as the submission's are (benchmark/regions.py): counts that pycocotools
+    reads otherwise (a 12-character value wrapping around) and a size other than the image's are refused, never
+    scored (they gave IoUs on other runs, or a crash in pycocotools)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parquet = next((export / "smner").glob("test-*.parquet"))
+    table = pq.read_table(parquet)
+    good = table.to_pylist()
+    i = next(i for i, row in enumerate(good) if any(e["masks"] for e in row["entities"]))
+    j = next(j for j, e in enumerate(good[i]["entities"]) if e["masks"])
+    h, w = good[i]["height"], good[i]["width"]
+    for mask, message in (
+        ({"size": [h, w], "counts": write_runs([h * w, 2**58, 2**58]) + "0" * 62}, "counts is not a compressed RLE"),
+        ({"size": [h + 1, w], "counts": good[i]["entities"][j]["masks"][0]["counts"]}, "the runs cover"),
+        ({"size": [2, 2], "counts": "04"}, f"size [2, 2] is not the image's [{h}, {w}]"),
+    ):
+        rows = [dict(row) for row in good]
+        entities = [dict(e) for e in rows[i]["entities"]]
+        entities[j] = {**entities[j], "masks": [mask]}
+        rows[i] = {**rows[i], "entities": entities}
+        pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), parquet)
+        code, err = score(capsys, submission, export)
+        assert code == 1 and f"{parquet}: row {i}: entities[{j}].masks[0]: {message}" in err, err

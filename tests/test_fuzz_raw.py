@@ -329,7 +329,7 @@ def test_fuzz_knowledge(release, data):
 
 
 def run_cli(argv: list[str]) -> tuple[int, str]:
-    from smner_bench.benchmark.cli import main
+    from smner_bench.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -384,7 +384,7 @@ def test_cli_stats_hostile_labelme_under_memory_limit(release, tmp_path):
     script = (
         "import resource, sys\n"
         "resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
-        "from smner_bench.benchmark.cli import main\n"
+        "from smner_bench.cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
     argv = ["stats", "smner", "--data-dir", str(root), "--cache-dir", str(tmp_path / "cache")]

@@ -6,7 +6,7 @@ itself as a perfect submission, or the sample predictions with four mistakes), a
 non-finite numbers, long strings, wrong types, unknown keys, corrupted RLE masks, duplicated, dropped or
 swapped lines and entities; then byte-level ones: flips, insertions, deletions, truncation, blank lines,
 CRLF, a BOM, invalid UTF-8, NUL bytes, gzip, UTF-16) and runs ``smner-bench validate`` or ``score``
-in-process (``smner_bench.benchmark.cli.main``). The outcome must be exit 0, 1 or 2, no traceback and no
+in-process (``smner_bench.cli.main``). The outcome must be exit 0, 1 or 2, no traceback and no
 "internal error", a bounded output (< 20 kB), and a file that validates must also score. A second test
 applies rewrites that keep a file valid (line order, key order, whitespace, CRLF, no final newline, an added
 ``score``) and checks that the scores do not change. ``parse_line`` is fuzzed alone with random bytes and
@@ -36,10 +36,10 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from smner_bench.benchmark import cli
-from smner_bench.benchmark import gold as gold_module
+from smner_bench import cli
 from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.submission import MAX_DEPTH, MAX_INT_DIGITS, gold_as_submission, parse_line
+from smner_bench.loaders import gold as gold_module
 from smner_bench.loaders import load_split
 from smner_bench.loaders.sample_predictions import sample_predictions
 
@@ -66,10 +66,11 @@ def bases(sample_dir, tmp_path_factory) -> dict[str, list[dict]]:
 @pytest.fixture(scope="module")
 def fast_cli():
     """One parser and one gold load for the whole module: the rest of each command runs for real."""
-    parsers = {core: cli.build_parser(core_only=core) for core in (False, True)}
+    build = cli.build_parser
+    parsers = {command: build(command) for command in ("validate", "score", "compare")}
     gold = functools.lru_cache(maxsize=None)(gold_module.load_gold)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(cli, "build_parser", lambda *, core_only=False: parsers[core_only])
+        mp.setattr(cli, "build_parser", lambda command=None: parsers.get(command) or build(command))
         mp.setattr(gold_module, "load_gold", lambda *args, **kwargs: gold(*args, **kwargs))  # the commands import it
         yield
 
@@ -401,7 +402,7 @@ def test_examples_cover_every_outcome(bases, fast_cli, sample_dir, tmp_path):
 
 PEAK_SCRIPT = """\
 import io, contextlib, json, resource, sys, tracemalloc
-from smner_bench.benchmark.cli import main
+from smner_bench.cli import main
 results = []
 tracemalloc.start()
 for path in sys.argv[1:]:

@@ -9,11 +9,11 @@ import re
 
 import pytest
 
-from smner_bench.baselines.importers import ImportProblems, import_hindex, import_riveg, json_items, locate
-from smner_bench.benchmark.cli import main
 from smner_bench.benchmark.errors import DataFormatError
 from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.submission import read_submission, write_submission
+from smner_bench.cli import main
+from smner_bench.formats.importers import ImportProblems, import_hindex, import_riveg, json_items, locate
 
 from .conftest import IN_CI
 from .reports import report_json

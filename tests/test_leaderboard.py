@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from smner_bench.benchmark.cli import main
 from smner_bench.benchmark.errors import DataFormatError, UsageError
 from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.submission import write_submission
+from smner_bench.benchmark.visualize import BLANK, CORRECT, PANEL_WIDTH, TYPE_COLOURS, WRONG, render_tweet
+from smner_bench.cli import main
 from smner_bench.leaderboard import store
 from smner_bench.leaderboard.entry import Entry, entry_digest
 from smner_bench.leaderboard.render import boards, markdown, terminal_table
 from smner_bench.leaderboard.store import load_entries, read_entries
 from smner_bench.leaderboard.submit import file_content_digest, submit, verify
-from smner_bench.leaderboard.visualize import BLANK, CORRECT, PANEL_WIDTH, TYPE_COLOURS, WRONG, render_tweet
 from smner_bench.loaders import load_split
 from smner_bench.loaders.sample_predictions import sample_predictions
 

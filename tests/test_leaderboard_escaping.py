@@ -24,8 +24,8 @@ from html.parser import HTMLParser
 import pytest
 from pydantic import ValidationError
 
-from smner_bench.benchmark.cli import main
 from smner_bench.benchmark.registry import DATASETS
+from smner_bench.cli import main
 from smner_bench.leaderboard.entry import Entry, Publication
 from smner_bench.leaderboard.escape import markdown_link, markdown_text, plot_text, web_url
 from smner_bench.leaderboard.render import Row, boards, cells, source_text, terminal_table

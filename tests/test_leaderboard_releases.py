@@ -8,10 +8,10 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from smner_bench.benchmark.cli import main
-from smner_bench.benchmark.gold import load_gold
+from smner_bench.cli import main
 from smner_bench.leaderboard.entry import Release
 from smner_bench.leaderboard.store import read_entries, submission_copy
+from smner_bench.loaders import load_gold
 
 from .test_leaderboard import PUBLISHED
 

@@ -16,10 +16,10 @@ from PIL import Image
 
 from smner_bench.baselines import mllm
 from smner_bench.baselines.providers.llm import ImagePart, OpenAICompatibleLLM, Request
-from smner_bench.benchmark.cli import main
-from smner_bench.benchmark.gold import load_gold
 from smner_bench.benchmark.scoring import score_lines
 from smner_bench.benchmark.submission import read_submission
+from smner_bench.cli import main
+from smner_bench.loaders import load_gold
 
 from .servers import local_endpoint
 

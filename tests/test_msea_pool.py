@@ -20,7 +20,7 @@ from smner_bench.baselines import tiny  # noqa: E402
 from smner_bench.baselines.knowledge import example_pool, msea_prompts  # noqa: E402
 from smner_bench.baselines.msea import Example, normalized_text  # noqa: E402
 from smner_bench.baselines.providers.encoder import Encoder  # noqa: E402
-from smner_bench.benchmark.cli import main  # noqa: E402
+from smner_bench.cli import main  # noqa: E402
 from smner_bench.loaders import read_captions, read_conll  # noqa: E402
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from smner_bench.benchmark.cli import main
 from smner_bench.benchmark.safe_output import MARKER
+from smner_bench.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from .conftest import ROOT
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+ (CI runs 3.11)
 
-PARTS = {"benchmark", "loaders", "baselines", "leaderboard"}
+PARTS = {"benchmark", "loaders", "formats", "leaderboard", "baselines", "cli"}
 
 
 def test_every_package_folder_is_in_the_wheel():

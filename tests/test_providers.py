@@ -292,7 +292,7 @@ def test_replay_answers_with_the_released_knowledge(data_root, hf_cache):
 
 
 def test_cli_knowledge_and_expand(capsys, tmp_path, sample_dir, sample_encoder, tiny_causal, monkeypatch):
-    from smner_bench.benchmark.cli import main
+    from smner_bench.cli import main
 
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
     manual = tmp_path / "manual"

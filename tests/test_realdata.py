@@ -458,12 +458,14 @@ def test_gmner_export_round_trip(built, tmp_path):
 def test_gmner_exported_gold_is_the_raw_gold(built, tmp_path):
     """``score --gold`` reads the export's Parquet files with pyarrow (no datasets cache): the same gold, to the
     checksum, as the rows the builder made from the raw release."""
-    from smner_bench.benchmark.gold import _gold_columns, gold_from_rows, load_gold
+    from smner_bench.benchmark.gold import GOLD_COLUMNS, gold_from_rows
+    from smner_bench.loaders import load_gold
 
     ds, reports, _ = built("gmner")
     out = export("gmner", ds, reports, tmp_path / "export")
     for split in SPLITS:
-        raw = gold_from_rows(_gold_columns(ds[split]), dataset="gmner", split=split, has_boxes=True, has_masks=False)
+        rows = ds[split].select_columns(list(GOLD_COLUMNS))
+        raw = gold_from_rows(rows, dataset="gmner", split=split, has_boxes=True, has_masks=False)
         assert load_gold("gmner", split, gold=out).checksum() == raw.checksum(), split
 
 

@@ -25,8 +25,8 @@ from smner_bench.baselines.ve import PRESETS as VE_PRESETS  # noqa: E402
 from smner_bench.baselines.ve import VeConfig  # noqa: E402
 from smner_bench.baselines.vg import PRESETS as VG_PRESETS  # noqa: E402
 from smner_bench.baselines.vg import VgConfig  # noqa: E402
-from smner_bench.benchmark.cli import main  # noqa: E402
 from smner_bench.benchmark.errors import UsageError  # noqa: E402
+from smner_bench.cli import main  # noqa: E402
 
 # --- the training loop -------------------------------------------------------------------------------------
 

@@ -86,7 +86,7 @@ def test_scorer_derives_tasks_and_subtasks():
 
 
 def test_leaderboard_derives_choices_titles_and_rules(capsys):
-    from smner_bench.benchmark.cli import main
+    from smner_bench.cli import main
     from smner_bench.leaderboard import entry, render
 
     assert all(registry.dataset_version(name) == spec.version for name, spec in DATASETS.items())

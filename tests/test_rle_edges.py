@@ -24,9 +24,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pycocotools import mask as coco
 
-from smner_bench.benchmark.cli import main
 from smner_bench.benchmark.regions import MAX_VALUE_CHARS, rle_problem, rle_runs
 from smner_bench.benchmark.submission import gold_as_submission, write_submission
+from smner_bench.cli import main
 
 from .fuzzing import fuzz_settings
 

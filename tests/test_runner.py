@@ -14,9 +14,9 @@ torch = pytest.importorskip("torch") if not IN_CI else __import__("torch")
 
 from smner_bench.baselines import runner  # noqa: E402
 from smner_bench.baselines.run_config import load_run_config  # noqa: E402
-from smner_bench.benchmark.cli import main  # noqa: E402
 from smner_bench.benchmark.gold import gold_from_rows  # noqa: E402
 from smner_bench.benchmark.submission import read_submission  # noqa: E402
+from smner_bench.cli import main  # noqa: E402
 from smner_bench.loaders import load_split  # noqa: E402
 
 FILES = (
@@ -31,21 +31,10 @@ FILES = (
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory, sample_dir, hf_cache):
-    """Tiny models of every stage, PLIM/VE/VG briefly trained on the sample (as ``make demo`` does)."""
-    root = tmp_path_factory.mktemp("riveg")
-    data = ["--data-dir", str(sample_dir)]
-    images = ["--images", str(sample_dir / "images")]
-    assert main(["baseline", "tiny-models", "--out", str(root), *data]) == 0
-    assert load_run_config(root / "run.yaml").sam.model_type == "tiny"  # the run file it writes is valid
-    assert main(["baseline", "plim-train", "--encoder", str(root / "tiny/encoder"), *data, "--knowledge",
-                 str(sample_dir / "knowledge.zip"), "--out", str(root / "plim"), "--epochs", "1",
-                 "--batch-size", "8", "--max-length", "96"]) == 0  # fmt: skip
-    assert main(["baseline", "ve-train", "--base", str(root / "tiny/matcher"), *data, *images, "--out",
-                 str(root / "ve")]) == 0  # fmt: skip
-    assert main(["baseline", "vg-train", "--base", str(root / "tiny/grounder"), *data, *images, "--out",
-                 str(root / "vg")]) == 0  # fmt: skip
-    return root
+def models(riveg_models):
+    """The session's tiny trained models (conftest ``riveg_models``, also checked: its run file is valid)."""
+    assert load_run_config(riveg_models / "run.yaml").sam.model_type == "tiny"
+    return riveg_models
 
 
 def write_config(folder, sample_dir, models, **changes):

@@ -12,10 +12,10 @@ torch = pytest.importorskip("torch") if not IN_CI else __import__("torch")
 
 from smner_bench.baselines.sam import BoxToMask, add_masks, load_predictor, read_gmner_lines  # noqa: E402
 from smner_bench.baselines.tiny import save_sam, tiny_sam  # noqa: E402
-from smner_bench.benchmark.cli import main  # noqa: E402
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError  # noqa: E402
 from smner_bench.benchmark.gold import gold_from_rows  # noqa: E402
 from smner_bench.benchmark.submission import gold_as_submission, read_submission, write_submission  # noqa: E402
+from smner_bench.cli import main  # noqa: E402
 from smner_bench.loaders import decode_rle, load_split  # noqa: E402
 
 

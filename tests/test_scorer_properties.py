@@ -585,7 +585,7 @@ def _mask_iou(a, b) -> float:
 
 
 def _oracle_correct(p: dict, g: dict, task: str, iou: float) -> bool:
-    """The DESIGN.md definition, computed here independently of the package."""
+    """The docs/design.md definition, computed here independently of the package."""
     if task in TYPED_TASKS and p["type"] != g["type"]:
         return False
     if task in BOX_TASKS:
@@ -620,7 +620,7 @@ def _first_fit(adjacency: list[set[int]]) -> int:
 
 
 def _riveg_first_fit(sub: Submission, gold: Gold, task: str, iou: float) -> int:
-    """The released RiVEG script over a whole file, from DESIGN.md: predictions in file order, each takes the
+    """The released RiVEG script over a whole file, from docs/design.md: predictions in file order, each takes the
     first unused gold entity (dataset order) of its tweet with its text and, for typed tasks, its type as
     written (MISC is not OTHER), whose region is correct."""
     used: set[int] = set()
@@ -638,7 +638,7 @@ def _riveg_first_fit(sub: Submission, gold: Gold, task: str, iou: float) -> int:
 @SETTINGS
 @given(data=crowded_case(), iou=st.sampled_from([0.25, 0.5, 0.75]))
 def test_crowded_tweets_text_is_a_maximum_matching_and_riveg_a_first_fit(data, iou):
-    """Against an oracle written from DESIGN.md: text mode finds a maximum matching of the correct pairs,
+    """Against an oracle written from docs/design.md: text mode finds a maximum matching of the correct pairs,
     riveg the first fit in file order (gold entities in dataset order)."""
     rows, lines = data
     gold = build_gold(rows)

@@ -7,7 +7,7 @@
   ``span`` (same tweet/start/end), ``text`` (an exhaustive maximum matching per (tweet, text) group) and
   ``riveg`` (the released RiVEG statistics script, literally: predictions in file order, each takes the
   first unused gold entity of its tweet, in dataset order, with the same ``text(TYPE)`` key, types as
-  written, whose region is correct; type-blind EEG drops the type from the key, as DESIGN.md says).
+  written, whose region is correct; type-blind EEG drops the type from the key, as docs/design.md says).
 
 Nothing on the expected side uses smner_bench's matching, metrics or tag-parsing code.
 """
@@ -192,7 +192,7 @@ def box_iou(a, b) -> float:
 
 
 class Brute:
-    """The definitions of DESIGN.md "Metrics", as loops over plain dicts."""
+    """The definitions of docs/design.md "Metrics", as loops over plain dicts."""
 
     def __init__(self, preds: list[dict], golds: list[dict]) -> None:
         self.preds, self.golds = preds, golds  # preds in file order, golds in dataset order

@@ -25,7 +25,7 @@ from smner_bench.baselines.vg import (  # noqa: E402
     train_grounder,
     vg_images,
 )
-from smner_bench.benchmark.cli import main  # noqa: E402
+from smner_bench.cli import main  # noqa: E402
 
 
 def test_tiny_tokenizer_keeps_grounding_dino_delimiters(grounder_dir, words):

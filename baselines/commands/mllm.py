@@ -18,9 +18,9 @@ def cmd_mllm(args: argparse.Namespace) -> int:
     """Options -> :class:`~smner_bench.baselines.mllm.MllmConfig` -> :func:`~smner_bench.baselines.mllm.run` ->
     the submission, its metadata and the report."""
     from smner_bench.benchmark.cli_options import invocation
-    from smner_bench.benchmark.gold import load_gold
     from smner_bench.benchmark.safe_output import output_file, write_json
     from smner_bench.benchmark.submission import write_submission
+    from smner_bench.loaders import load_gold
 
     from .. import mllm
     from ._options import config_from

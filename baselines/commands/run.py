@@ -37,8 +37,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("run", help="run a whole reference pipeline from a run file (stages cached, shardable)")
+def options_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("pipeline", choices=["riveg"])
     p.add_argument("--config", required=True, help="the run file (YAML); see smner_bench.baselines.run_config")
     p.add_argument(

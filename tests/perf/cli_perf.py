@@ -114,15 +114,15 @@ def median_wall(cmd: list[str], runs: int, warmup: bool = True) -> float:
 def smner_bench() -> list[str]:
     """The console script (how users enter: pyproject's [project.scripts]) next to this interpreter."""
     script = Path(sys.executable).parent / "smner-bench"
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "smner_bench.benchmark.cli"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "smner_bench.cli"]
 
 
 def gmner_files(tmp: Path, data: Path) -> tuple[Path, Path, Path, Path]:
     """The same predictions (the Twitter-GMNER v2.0 test gold, first box of each groundable entity) as our
     submission and in the released script's three files: VE-labelled entity lines, grounding answers by uniq id,
     and the gold label file (``<id>.jpg###Entity(TYPE)###<1|0>###&[box]&[box]...``)."""
-    from smner_bench.benchmark.gold import load_gold
     from smner_bench.benchmark.submission import gold_as_submission, write_submission
+    from smner_bench.loaders import load_gold
 
     gold = load_gold("gmner", "test", data_dir=data)
     sub = tmp / "gmner-test.jsonl"

@@ -1,8 +1,8 @@
-"""The light gold cache: the gold of one split as JSON Lines, read by :func:`~smner_bench.benchmark.gold.load_gold`
+"""The light gold cache: the gold of one split as JSON Lines, read by :func:`~smner_bench.loaders.gold.load_gold`
 without ``datasets`` (importing it and running the builder cost seconds; reading this file, milliseconds).
 
-The loaders name the file and its key (``smner_bench.loaders.stamps.gold_cache``: the builder's own cache key, a
-digest of the builder's code and of the sizes and modification times of the raw files). The first line is a
+:func:`.stamps.gold_cache` names the file and its key (the builder's own cache key: a digest of the builder's code
+and of the raw files' content). The first line is a
 header (format, version, key, the digest of the code that turns rows into a gold, dataset, split, the number of
 tweets, the SHA-256 of the rest); every other line is one tweet, exactly the record that ``Gold.checksum`` hashes,
 so the SHA-256 of the rest is the gold's checksum. A file whose header or content does not match is ignored (and
@@ -21,8 +21,9 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from .errors import SmnerError
-from .safe_output import write_bytes
+from smner_bench.benchmark import gold
+from smner_bench.benchmark.errors import SmnerError
+from smner_bench.benchmark.safe_output import write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,9 @@ VERSION = 1
 @functools.cache
 def code_digest() -> str:
     """A digest of the modules that write and read the cache and build the gold from its rows."""
-    here = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for name in ("gold.py", "gold_cache.py"):
-        digest.update(name.encode() + b"\0" + (here / name).read_bytes())
+    for path in (Path(gold.__file__), Path(__file__)):
+        digest.update(path.name.encode() + b"\0" + path.resolve().read_bytes())
     return digest.hexdigest()[:16]
 
 

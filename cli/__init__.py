@@ -1,12 +1,14 @@
-"""The ``smner-bench`` command.
+"""The ``smner-bench`` command: one static table of subcommands, above every part (docs/design.md, "Layers").
 
-The core owns the entry point; every other part (loaders, baselines, leaderboard) declares its
-subcommands in its own ``cli.py`` and registers them through the ``smner_bench.commands`` entry-point
-group, so that this module never imports the parts above it (and ``--help`` never imports torch).
+:data:`COMMANDS` names each subcommand, its one-line help, and the module and function that add its options
+(``options_<name>(parser)``, which sets ``func``: a callable taking the parsed arguments and returning an exit
+code). ``--help`` prints the table without importing any command module; running a command imports its module
+alone, so that scoring never imports torch. Every command is a thin adapter: options -> a config -> a library
+function -> print.
 
-A part's ``register(subparsers)`` adds its subcommands and sets ``func`` on each, a callable taking the
-parsed arguments and returning an exit code. ``-v/--verbose`` is added here to every subcommand, so that it
-works before or after the subcommand's name.
+:func:`main` is also where errors become exit codes (:data:`EXIT_CODES`): a library error prints one line and
+exits with its code, anything else is an internal error (3) whose traceback ``-v`` shows. ``-v/--verbose`` is
+added to every subcommand, so that it works before or after the subcommand's name.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ import os
 import select
 import sys
 from collections.abc import Sequence
-from importlib.metadata import entry_points
+from dataclasses import dataclass
+from importlib import import_module
 
-from . import __version__
-from .errors import SmnerError, UsageError
+from smner_bench.benchmark import __version__
+from smner_bench.benchmark.errors import SmnerError, UsageError
 
 log = logging.getLogger("smner_bench")
 
@@ -60,12 +63,63 @@ def _add_verbose(parser: argparse.ArgumentParser, seen: set[int]) -> None:
             _add_verbose(sub, seen)
 
 
-CORE_COMMANDS = ("validate", "score", "compare")
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    module: str  # the module that defines the command
+    options: str  # its function adding the options to the command's parser
+
+    def add(self, parser: argparse.ArgumentParser) -> None:
+        getattr(import_module(self.module), self.options)(parser)
 
 
-def build_parser(*, core_only: bool = False) -> argparse.ArgumentParser:
-    """The whole command line; ``core_only``: the core's own subcommands alone (what :func:`main` builds to run
-    one of them, so that scoring never imports the other parts' command modules)."""
+_SCORING, _LOADERS = "smner_bench.cli.scoring", "smner_bench.loaders.cli"
+COMMANDS: tuple[Command, ...] = (
+    Command("sample", "write the synthetic sample dataset in the raw release formats", _LOADERS, "options_sample"),
+    Command("prepare", "build a config from raw files and export Parquet + dataset card", _LOADERS, "options_prepare"),
+    Command("stats", "per-split statistics of a config", _LOADERS, "options_stats"),
+    Command("validate", "check a prediction file against the submission format", _SCORING, "options_validate"),
+    Command("score", "score a prediction file (P/R/F1 of every task it supports)", _SCORING, "options_score"),
+    Command("compare", "paired bootstrap test between two prediction files", _SCORING, "options_compare"),
+    Command("show", "draw a tweet's gold and predicted entities, boxes and masks", _SCORING, "options_show"),
+    Command(
+        "import",
+        "convert another system's output into a submission (MNER, or GMNER where it gives boxes)",
+        "smner_bench.formats.cli",
+        "options_import",
+    ),
+    Command(
+        "baseline",
+        "RiVEG reference baselines: train the models, run stages one by one",
+        "smner_bench.baselines.commands",
+        "options_baseline",
+    ),
+    Command(
+        "run",
+        "run a whole reference pipeline from a run file (stages cached, shardable)",
+        "smner_bench.baselines.commands.run",
+        "options_run",
+    ),
+    Command(
+        "masks",
+        "turn any GMNER submission into an SMNER one with SAM (box prompts)",
+        "smner_bench.baselines.commands.masks",
+        "options_masks",
+    ),
+    Command(
+        "leaderboard",
+        "the leaderboard: submit, verify, show, render, build",
+        "smner_bench.leaderboard.cli",
+        "options_leaderboard",
+    ),
+)
+"""Every subcommand, in the order ``--help`` lists them: data, scoring, formats, baselines, leaderboard."""
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line with every subcommand named; only ``command``'s options are added (all of them when
+    ``command`` is ``"*"``: the tests' and the docs' view of the whole interface)."""
     parser = argparse.ArgumentParser(
         prog="smner-bench",
         description="Datasets, scorer, baselines and leaderboard for multimodal NER on tweets.",
@@ -75,12 +129,10 @@ def build_parser(*, core_only: bool = False) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"smner-bench {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging details")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from .commands import register
-
-    register(subparsers)
-    if not core_only:
-        for ep in sorted(entry_points(group="smner_bench.commands"), key=lambda e: e.name):
-            ep.load()(subparsers)
+    for c in COMMANDS:
+        sub = subparsers.add_parser(c.name, help=c.help, description=c.help)
+        if command in (c.name, "*"):
+            c.add(sub)
     _add_verbose(parser, set())
     return parser
 
@@ -204,7 +256,7 @@ def _flush_stdout() -> int | None:
 
 
 def _main(argv: list[str]) -> int:
-    parser = build_parser(core_only=_command(argv) in CORE_COMMANDS)
+    parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     args.argv = argv  # what cli_options.invocation records
     logging.basicConfig(
@@ -247,7 +299,3 @@ def _main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 3
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -8,26 +8,26 @@ Without ``--images`` the image is a blank canvas of the image's size.
 Bounded: an image (or blank canvas) larger than :data:`MAX_PIXELS` is refused before it is decoded or
 allocated; a mask is decoded only when its RLE size equals the image's (and its counts are not absurdly
 long); a box must be finite and within :data:`BOX_MARGIN` image sizes around the image. Refusals are exit 1
-naming the file (or the tweet and entity); the picture is written with the safe-output rules.
+naming the file (or the tweet and entity). :func:`draw` makes the picture from a :class:`~.gold.Gold`; the
+command (:mod:`smner_bench.cli.scoring`) writes it with the safe-output rules.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
 import math
+import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
-from smner_bench.benchmark.errors import DataFormatError, UsageError
-from smner_bench.benchmark.gold import Gold, GoldTweet, load_gold
-from smner_bench.benchmark.regions import decode_rle, rle_problem
-from smner_bench.benchmark.safe_output import write_bytes
-from smner_bench.benchmark.scoring import Scorer
-from smner_bench.benchmark.submission import Prediction, read_submission
+from .errors import DataFormatError, UsageError
+from .gold import Gold, GoldTweet
+from .regions import decode_rle, rle_problem
+from .scoring import Scorer
+from .submission import Prediction, read_submission
 
 TYPE_COLOURS = {"PER": (31, 119, 180), "LOC": (44, 160, 44), "ORG": (255, 127, 14), "OTHER": (148, 103, 189)}
 CORRECT, WRONG = (0, 170, 0), (214, 0, 0)
@@ -289,43 +289,55 @@ def contact_sheet(panels: list[Image.Image], columns: int = 2) -> Image.Image:
     return sheet
 
 
-def run(args: argparse.Namespace) -> int:
-    fmt = FORMATS.get(Path(args.output).suffix.lower())
-    if fmt is None:
-        raise UsageError(f"-o {args.output}: give a .png or .jpg file name")
-    gold = load_gold(args.dataset, args.split, data_dir=args.data_dir, gold=args.gold)
-    images = Path(args.images) if args.images else None
-    if images is not None and not images.is_dir():
-        raise UsageError(f"image folder not found: {images}")
-    by_tweet, verdicts, matched, errors = _verdicts(gold, args.predictions, args.iou, args.match)
-    if args.id is not None:
-        tweet = gold.by_id.get(args.id)
+def draw(
+    gold: Gold,
+    *,
+    predictions: str | os.PathLike | None = None,
+    images: str | os.PathLike | None = None,
+    tweet_id: str | None = None,
+    errors: int | None = None,
+    iou: float = 0.5,
+    match: str | None = None,
+) -> tuple[Image.Image | None, list[str]]:
+    """The picture of one tweet (``tweet_id``) or the contact sheet of the ``errors`` tweets with the most errors
+    (wrong predictions plus missed gold; needs ``predictions``): gold on the left, the predictions on the right,
+    each marked right or wrong under ``match`` and ``iou``; and the ids of the tweets drawn. The picture is None
+    when ``errors`` is asked and no tweet has one."""
+    if (tweet_id is None) == (errors is None):
+        raise UsageError("give one of tweet_id (--id) and errors (--errors)")
+    folder = Path(images) if images is not None else None
+    if folder is not None and not folder.is_dir():
+        raise UsageError(f"image folder not found: {folder}")
+    by_tweet, verdicts, matched, counts = _verdicts(gold, None if predictions is None else str(predictions), iou, match)
+    if tweet_id is not None:
+        tweet = gold.by_id.get(tweet_id)
         if tweet is None:
-            raise UsageError(f"no tweet {args.id!r} in {gold.name}")
+            raise UsageError(f"no tweet {tweet_id!r} in {gold.name}")
         chosen = [tweet]
     else:
-        if errors is None:
-            raise UsageError("--errors needs --predictions")
-        order = np.argsort(-errors, kind="stable")[: args.errors]
-        chosen = [gold.tweets[i] for i in order if errors[i] > 0]
+        if counts is None:
+            raise UsageError("errors (--errors) needs predictions (--predictions)")
+        order = np.argsort(-counts, kind="stable")[:errors]
+        chosen = [gold.tweets[i] for i in order if counts[i] > 0]
         if not chosen:
-            print("no tweet has an error")
-            return 0
-    pictures = [
-        render_tweet(
-            t,
-            None if by_tweet is None else by_tweet.get(t.index, []),
-            verdicts,
-            images,
-            matched,
-            source=Path(args.predictions).name if args.predictions else "predictions",
-        )
-        for t in chosen
-    ]
-    picture = pictures[0] if len(pictures) == 1 else contact_sheet(pictures)
+            return None, []
+    source = Path(predictions).name if predictions is not None else "predictions"
+    drawn = [None if by_tweet is None else by_tweet.get(t.index, []) for t in chosen]
+    pairs = zip(chosen, drawn, strict=True)
+    pictures = [render_tweet(t, d, verdicts, folder, matched, source=source) for t, d in pairs]
+    return (pictures[0] if len(pictures) == 1 else contact_sheet(pictures)), [t.id for t in chosen]
+
+
+def picture_format(output: str | os.PathLike) -> str:
+    """The image format a picture's file name asks for (``.png``, ``.jpg``), or a usage error."""
+    fmt = FORMATS.get(Path(output).suffix.lower())
+    if fmt is None:
+        raise UsageError(f"-o {output}: give a .png or .jpg file name")
+    return fmt
+
+
+def picture_bytes(picture: Image.Image, output: str | os.PathLike) -> bytes:
+    """The picture encoded in the format its file name says."""
     buffer = io.BytesIO()
-    picture.save(buffer, format=fmt)
-    inputs = [args.predictions, args.images, args.data_dir, args.gold]
-    write_bytes(args.output, buffer.getvalue(), inputs=inputs)
-    print(f"wrote {args.output} ({len(chosen)} tweet{'s' * (len(chosen) != 1)})")
-    return 0
+    picture.save(buffer, format=picture_format(output))
+    return buffer.getvalue()

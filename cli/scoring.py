@@ -1,7 +1,8 @@
-"""The core's own subcommands: ``validate``, ``score`` and ``compare``.
+"""The scorer's commands: ``validate``, ``score``, ``compare`` and ``show`` (options -> the core's library -> print).
 
-Registering them imports only the registry and the option types: the gold, the submission reader (numpy,
-pydantic, pycocotools) and the scorer are imported by the command that runs, so that ``--help`` stays cheap.
+Adding their options imports only the registry and the option types: the gold, the submission reader (numpy,
+pydantic, pycocotools), the scorer and the visualizer are imported by the command that runs. The gold comes from
+the loaders (:func:`smner_bench.loaders.load_gold`: a raw release folder or an export).
 """
 
 from __future__ import annotations
@@ -9,14 +10,16 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from .cli_options import add_gold_source, add_match
-from .options import output_path, positive_int, resamples, seed, unit_interval
-from .registry import TASK_NAMES
-from .safe_output import output_file, write_json
+from smner_bench.benchmark.cli_options import add_gold_source, add_match
+from smner_bench.benchmark.options import int_range, output_path, positive_int, resamples, seed, unit_interval
+from smner_bench.benchmark.registry import TASK_NAMES
+from smner_bench.benchmark.safe_output import output_file, write_bytes, write_json
 
 if TYPE_CHECKING:
-    from .gold import Gold
-    from .submission import Submission
+    from smner_bench.benchmark.gold import Gold
+    from smner_bench.benchmark.submission import Submission
+
+MAX_SHEET = 100  # tweets on one contact sheet of ``show --errors``
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -35,13 +38,13 @@ def _scoring(p: argparse.ArgumentParser) -> None:
 
 
 def _gold(args: argparse.Namespace) -> Gold:
-    from .gold import load_gold
+    from smner_bench.loaders import load_gold
 
     return load_gold(args.dataset, args.split, data_dir=args.data_dir, gold=args.gold)
 
 
 def _read(args: argparse.Namespace, path: str, gold: Gold) -> Submission:
-    from .submission import read_submission
+    from smner_bench.benchmark.submission import read_submission
 
     return read_submission(path, gold, task=args.task, allow_missing=args.allow_missing, max_issues=args.max_errors)
 
@@ -70,8 +73,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from .scoring import Interval, Scorer, format_report
-    from .significance import bootstrap_interval
+    from smner_bench.benchmark.scoring import Interval, Scorer, format_report
+    from smner_bench.benchmark.significance import bootstrap_interval
 
     _check_json(args)
     gold = _gold(args)
@@ -88,8 +91,8 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .scoring import Scorer
-    from .significance import paired_bootstrap
+    from smner_bench.benchmark.scoring import Scorer
+    from smner_bench.benchmark.significance import paired_bootstrap
 
     _check_json(args)
     gold = _gold(args)
@@ -125,22 +128,57 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("validate", help="check a prediction file against the submission format")
+def cmd_show(args: argparse.Namespace) -> int:
+    from smner_bench.benchmark.visualize import draw, picture_bytes, picture_format
+
+    picture_format(args.output)  # a bad picture name, or a refused path, fails before the gold is read
+    inputs = [args.predictions, args.images, args.data_dir, args.gold]
+    output_file(args.output, inputs=inputs)
+    options = {"predictions": args.predictions, "images": args.images, "iou": args.iou, "match": args.match}
+    picture, drawn = draw(_gold(args), tweet_id=args.id, errors=args.errors, **options)
+    if picture is None:
+        print("no tweet has an error")
+        return 0
+    write_bytes(args.output, picture_bytes(picture, args.output), inputs=inputs)
+    print(f"wrote {args.output} ({len(drawn)} tweet{'s' * (len(drawn) != 1)})")
+    return 0
+
+
+def options_validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("predictions", help="JSON Lines prediction file")
     _common(p)
     p.set_defaults(func=cmd_validate)
 
-    p = subparsers.add_parser("score", help="score a prediction file (P/R/F1 of every task it supports)")
+
+def options_score(p: argparse.ArgumentParser) -> None:
     p.add_argument("predictions", help="JSON Lines prediction file")
     _common(p)
     _scoring(p)
     p.add_argument("--ci", action="store_true", help="add a 95%% bootstrap interval of the main F1")
     p.set_defaults(func=cmd_score)
 
-    p = subparsers.add_parser("compare", help="paired bootstrap test between two prediction files")
+
+def options_compare(p: argparse.ArgumentParser) -> None:
     p.add_argument("predictions_a", metavar="PRED_A")
     p.add_argument("predictions_b", metavar="PRED_B")
     _common(p)
     _scoring(p)
     p.set_defaults(func=cmd_compare)
+
+
+def options_show(p: argparse.ArgumentParser) -> None:
+    add_gold_source(p)
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--id", help="the tweet to draw")
+    target.add_argument(
+        "--errors",
+        type=int_range(1, MAX_SHEET),
+        metavar="N",
+        help=f"a contact sheet of the N tweets with most errors (N <= {MAX_SHEET})",
+    )
+    p.add_argument("--predictions", help="a submission to draw beside the gold")
+    p.add_argument("--images", help="folder of the tweet images (<id>.jpg); without it a blank canvas")
+    p.add_argument("--iou", type=unit_interval, default=0.5, help="IoU threshold in (0, 1] (default 0.5)")
+    add_match(p)
+    p.add_argument("-o", "--output", required=True, help="picture to write (.png, or .jpg)")
+    p.set_defaults(func=cmd_show)
