@@ -6,6 +6,7 @@ Library code raises these; the command line turns them into one clear message an
 from __future__ import annotations
 
 from os import PathLike
+from typing import Any
 
 
 class SmnerError(Exception):
@@ -58,6 +59,21 @@ class UsageError(SmnerError):
     """The caller asked for something that does not exist (an unknown config, split, option...)."""
 
     exit_code = 2
+
+
+def shown(value: Any, limit: int = 40, *, quote: bool = True) -> str:
+    """A user's value as a message shows it: at most ``limit`` characters of it, then ``...`` when it was cut;
+    ``repr``-quoted (so that spaces, control characters and an empty string are visible), or, with ``quote`` false,
+    as one line of text (whitespace runs made one space). The one way every message shortens what it echoes.
+
+    >>> shown("B-FOO"), shown("x" * 50, 8), shown("two\nlines  here", quote=False)
+    ("'B-FOO'", "'xxxxxxxx'...", 'two lines here')
+    """
+    text = value if isinstance(value, str) else str(value)
+    if not quote:
+        text = " ".join(text.split())
+        return text if len(text) <= limit else text[:limit] + "..."
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")
 
 
 def validation_problems(exc, limit: int = 160) -> list[tuple[str | None, str]]:
