@@ -66,8 +66,8 @@ def shown(value: Any, limit: int = 40, *, quote: bool = True) -> str:
     ``repr``-quoted (so that spaces, control characters and an empty string are visible), or, with ``quote`` false,
     as one line of text (whitespace runs made one space). The one way every message shortens what it echoes.
 
-    >>> shown("B-FOO"), shown("x" * 50, 8), shown("two\nlines  here", quote=False)
-    ("'B-FOO'", "'xxxxxxxx'...", 'two lines here')
+    >>> shown("B-FOO"), shown("x" * 50, 8), shown("one   line", quote=False)
+    ("'B-FOO'", "'xxxxxxxx'...", 'one line')
     """
     text = value if isinstance(value, str) else str(value)
     if not quote:
