@@ -56,7 +56,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError, shown
 from smner_bench.benchmark.tags import TYPES
 from smner_bench.formats.importers import locate
 
@@ -386,7 +386,7 @@ def extract_entities(answer: str) -> list:
         first = found if first is None else first
     if first is not None:
         return first
-    raise InvalidAnswer(f"no JSON list of entities in the answer: {_short(text)}")
+    raise InvalidAnswer(f"no JSON list of entities in the answer: {shown(text)}")
 
 
 def _decode(text: str, start: int | None = None) -> Any:
@@ -397,11 +397,6 @@ def _decode(text: str, start: int | None = None) -> Any:
         return json.loads(text) if start is None else _DECODER.raw_decode(text, start)[0]
     except (ValueError, RecursionError):
         return None
-
-
-def _short(value: Any, n: int = 80) -> str:
-    text = str(value)
-    return repr(text[:n]) + ("..." if len(text) > n else "")
 
 
 def canonical_type(name: Any) -> str | None:
@@ -441,14 +436,14 @@ def check_items(items: list, grounded: bool) -> list[tuple[str, str, str, Any]]:
     for n, item in enumerate(items, start=1):
         where = f"item {n}"
         if not isinstance(item, dict):
-            raise InvalidAnswer(f"{where}: expected an object, got {_short(json.dumps(item))}")
+            raise InvalidAnswer(f"{where}: expected an object, got {shown(json.dumps(item))}")
         _, text = _first(item, ENTITY_KEYS)
         if not isinstance(text, str) or not text.split():
-            raise InvalidAnswer(f"{where}: no entity text (keys {', '.join(ENTITY_KEYS)}): {_short(json.dumps(item))}")
+            raise InvalidAnswer(f"{where}: no entity text (keys {', '.join(ENTITY_KEYS)}): {shown(json.dumps(item))}")
         _, raw_type = _first(item, TYPE_KEYS)
         kind = canonical_type(raw_type)
         if kind is None:
-            raise InvalidAnswer(f"{where}: unknown type {_short(raw_type)} (expected PER, LOC, ORG or OTHER)")
+            raise InvalidAnswer(f"{where}: unknown type {shown(raw_type)} (expected PER, LOC, ORG or OTHER)")
         box_key, box = _first(item, BOX_KEYS)
         if grounded:
             if box_key is None:
@@ -456,7 +451,7 @@ def check_items(items: list, grounded: bool) -> list[tuple[str, str, str, Any]]:
             if box is not None and not (isinstance(box, list) and len(box) == 4 and all(map(_number, box))):
                 raise InvalidAnswer(
                     f"{where}: {box_key}: expected [x1, y1, x2, y2] (4 numbers of at most {MAX_COORDINATE:g} in "
-                    f"magnitude) or null, got {_short(box)}"
+                    f"magnitude) or null, got {shown(box)}"
                 )
         out.append((text, raw_type, kind, box))
     return out
@@ -506,10 +501,10 @@ class MllmReport:
         ]
         notes = [
             *(f"invalid answer for tweet {i}: {r}" for i, r in self.invalid),
-            *(f"tweet {i}: {_short(t)} is not among the tweet's tokens: left out" for i, t in self.unplaceable),
-            *(f"tweet {i}: {_short(t)} named more often than the tweet has it: left out" for i, t in self.repeated),
-            *(f"tweet {i}: {_short(t)}: box clipped to the image" for i, t in self.clipped),
-            *(f"tweet {i}: {_short(t)}: empty or inverted box, written null" for i, t in self.degenerate),
+            *(f"tweet {i}: {shown(t)} is not among the tweet's tokens: left out" for i, t in self.unplaceable),
+            *(f"tweet {i}: {shown(t)} named more often than the tweet has it: left out" for i, t in self.repeated),
+            *(f"tweet {i}: {shown(t)}: box clipped to the image" for i, t in self.clipped),
+            *(f"tweet {i}: {shown(t)}: empty or inverted box, written null" for i, t in self.degenerate),
         ]
         out += [f"note: {n}" for n in notes[:show]]
         if len(notes) > show:

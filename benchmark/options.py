@@ -16,21 +16,19 @@ import argparse
 import math
 from collections.abc import Callable
 
+from .errors import shown
+
 MAX_INT_DIGITS = 18
 """Longest integer an option accepts (fits in 64 bits): ``--resamples 1e400``-like values are refused."""
-
-
-def _shown(text: str) -> str:
-    return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
 def _int(text: str) -> int:
     digits = text.strip()
     digits = digits[1:] if digits[:1] in ("+", "-") else digits
     if not digits.isdigit() or not digits.isascii():
-        raise argparse.ArgumentTypeError(f"expected an integer, got {_shown(text)}")
+        raise argparse.ArgumentTypeError(f"expected an integer, got {shown(text)}")
     if len(digits) > MAX_INT_DIGITS:
-        raise argparse.ArgumentTypeError(f"expected an integer of at most {MAX_INT_DIGITS} digits, got {_shown(text)}")
+        raise argparse.ArgumentTypeError(f"expected an integer of at most {MAX_INT_DIGITS} digits, got {shown(text)}")
     return int(text)
 
 
@@ -40,7 +38,7 @@ def _float(text: str) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {_shown(text)}")
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {shown(text)}")
     return value
 
 
@@ -60,7 +58,7 @@ def int_range(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = _int(text)
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"expected an integer from {low} to {high}, got {_shown(text)}")
+            raise argparse.ArgumentTypeError(f"expected an integer from {low} to {high}, got {shown(text)}")
         return value
 
     parse.__name__ = f"integer from {low} to {high}"
@@ -80,7 +78,7 @@ def positive_int(text: str) -> int:
     """An integer >= 1 (counts: resamples, epochs, batch sizes, how many problems to list...)."""
     value = _int(text)
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer (1 or more), got {_shown(text)}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer (1 or more), got {shown(text)}")
     return value
 
 
@@ -88,7 +86,7 @@ def non_negative_int(text: str) -> int:
     """An integer >= 0 (an index, a count that may be zero)."""
     value = _int(text)
     if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {_shown(text)}")
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {shown(text)}")
     return value
 
 
@@ -96,7 +94,7 @@ def unit_interval(text: str) -> float:
     """A number in (0, 1]: an IoU threshold, a fraction."""
     value = _float(text)
     if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {_shown(text)}")
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {shown(text)}")
     return value
 
 
@@ -104,7 +102,7 @@ def positive_float(text: str) -> float:
     """A finite number > 0 (a learning rate, a temperature...)."""
     value = _float(text)
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {_shown(text)}")
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {shown(text)}")
     return value
 
 

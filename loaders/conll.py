@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from smner_bench.benchmark.errors import DataFormatError
+from smner_bench.benchmark.errors import DataFormatError, shown
 from smner_bench.benchmark.tags import TYPE_ALIASES, TYPES, tags_to_spans
 
 from .quirks import QuirkReport
@@ -30,10 +30,6 @@ _PREFIX = "IMGID:"
 _BAD_TOKEN = re.compile(r"[\x00-\x20\x7f]")  # ASCII controls and the space
 _ODD_TOKEN = re.compile(r"[\x80-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 _BAD_ID = re.compile(r"[\x00-\x20\x7f-\x9f/\\]|^\.|\s")
-
-
-def _short(text: str) -> str:
-    return repr(text) if len(text) <= 40 else repr(text[:40]) + "..."
 
 
 _VALID_TAGS = {"O"} | {f"{p}-{t}" for p in "BI" for t in (*TYPES, *TYPE_ALIASES)}
@@ -89,7 +85,7 @@ def read_conll(path: str | Path, report: QuirkReport | None = None) -> list[Conl
                 raise DataFormatError("empty IMGID", file=path, line=lineno)
             if len(tweet_id) > MAX_ID_CHARS or _BAD_ID.search(tweet_id):
                 raise DataFormatError(
-                    f"IMGID {_short(tweet_id)} is not a plain file name (no whitespace, control character, "
+                    f"IMGID {shown(tweet_id)} is not a plain file name (no whitespace, control character, "
                     f"'/' or '\\', no leading '.', at most {MAX_ID_CHARS} characters)",
                     file=path,
                     line=lineno,
@@ -116,13 +112,13 @@ def read_conll(path: str | Path, report: QuirkReport | None = None) -> list[Conl
             if token and len(token) <= MAX_TOKEN_CHARS:
                 problem = "contains a space or an ASCII control character"
             raise DataFormatError(
-                f"token {_short(token)} {problem} (tokens are whitespace-split words)", file=path, line=lineno
+                f"token {shown(token)} {problem} (tokens are whitespace-split words)", file=path, line=lineno
             )
         if _ODD_TOKEN.search(token):
-            report.add("odd-token", path, lineno, f"token {_short(token)} of tweet {current.id} kept as released")
+            report.add("odd-token", path, lineno, f"token {shown(token)} of tweet {current.id} kept as released")
         if tag not in _VALID_TAGS:
             raise DataFormatError(
-                f"unknown tag {_short(tag)} (expected O or B-/I- with {', '.join(TYPES)} or MISC)",
+                f"unknown tag {shown(tag)} (expected O or B-/I- with {', '.join(TYPES)} or MISC)",
                 file=path,
                 line=lineno,
             )

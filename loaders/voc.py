@@ -28,7 +28,7 @@ from xml.parsers import expat
 
 import numpy as np
 
-from smner_bench.benchmark.errors import DataFormatError
+from smner_bench.benchmark.errors import DataFormatError, shown
 from smner_bench.benchmark.submission import BOX_TOLERANCE
 
 from .quirks import QuirkReport
@@ -50,10 +50,6 @@ class VocAnnotation:
     width: int | None  # None when <size> is missing or 0
     height: int | None
     objects: list[VocObject] = field(default_factory=list)
-
-
-def _short(text: str) -> str:
-    return repr(text) if len(text) <= 60 else repr(text[:60]) + "..."
 
 
 class _Refused(Exception):
@@ -108,7 +104,7 @@ def _number(node: ET.Element, tag: str, path: Path, what: str, lines: dict[int, 
         value = math.nan
     if not math.isfinite(value):
         raise DataFormatError(
-            f"<{tag}> of {what} is {_short(text)}, expected a finite number", file=path, line=line, field=tag
+            f"<{tag}> of {what} is {shown(text)}, expected a finite number", file=path, line=line, field=tag
         )
     return value, line
 
@@ -126,7 +122,7 @@ def _size(root: ET.Element, path: Path, lines: dict[int, int]) -> tuple[int | No
         value, line = _number(size, tag, path, "<size>", lines)
         if value < 0 or not value.is_integer():
             raise DataFormatError(
-                f"<size> <{tag}> is {_short(text)}, expected a whole number of pixels", file=path, line=line, field=tag
+                f"<size> <{tag}> is {shown(text)}, expected a whole number of pixels", file=path, line=line, field=tag
             )
         if value > MAX_SIDE:
             raise DataFormatError(
@@ -201,7 +197,7 @@ def read_voc(
     root, lines = parse_xml(read_bytes(path, "VOC XML file", MAX_XML_BYTES), path)
     if root.tag != "annotation":
         raise DataFormatError(
-            f"the root element is <{_short(root.tag)[1:-1]}>, expected <annotation>", file=path, line=1
+            f"the root element is <{shown(root.tag, quote=False)}>, expected <annotation>", file=path, line=1
         )
     width, height = _size(root, path, lines)
     size = image_size or ((width, height) if width and height else None)
@@ -211,7 +207,7 @@ def read_voc(
         name = obj.findtext("name")
         if name is None:
             raise DataFormatError(f"<object> #{i} has no <name>", file=path, line=line, field="name")
-        what = f"<object> #{i} ({_short(name)})"
+        what = f"<object> #{i} ({shown(name)})"
         bndbox = obj.find("bndbox")
         if bndbox is None:
             raise DataFormatError(f"{what} has no <bndbox>", file=path, line=line, field="bndbox")
