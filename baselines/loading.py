@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError, first_problem
 from smner_bench.benchmark.io import parse_json
 
 WEIGHT_SUFFIXES = (".bin", ".pt", ".pth")
@@ -226,7 +226,5 @@ def read_metadata(path: str | os.PathLike, model: type[BaseModel], what: str) ->
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        field = ".".join(map(str, err["loc"])) or None
-        raise DataFormatError(f"{err['msg']}{more} ({what})", file=path, field=field) from None
+        field, message = first_problem(exc)
+        raise DataFormatError(f"{message} ({what})", file=path, field=field) from None

@@ -38,7 +38,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError, first_problem
 from smner_bench.benchmark.io import parse_yaml
 from smner_bench.benchmark.registry import DATASETS, canonical_split
 
@@ -270,10 +270,7 @@ def load_run_config(path: str | os.PathLike) -> RunConfig:
     try:
         cfg = RunConfig.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        field = ".".join(map(str, err["loc"]))
-        message = err["msg"].removeprefix("Value error, ") + more
-        raise DataFormatError(message, file=path, line=_line_of(lines, field), field=field) from None
+        field, message = first_problem(exc)
+        raise DataFormatError(message, file=path, line=_line_of(lines, field or ""), field=field) from None
     cfg._source, cfg._lines = str(path), lines
     return cfg

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
-from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError, first_problem
 from smner_bench.benchmark.io import json_lines
 from smner_bench.benchmark.regions import encode_rle
 from smner_bench.benchmark.submission import LineIn
@@ -92,8 +92,8 @@ def read_gmner_lines(path: str | os.PathLike) -> list[dict]:
         try:
             parsed = LineIn.model_validate(obj)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise DataFormatError(err["msg"], file=path, line=lineno, field=".".join(map(str, err["loc"]))) from None
+            field, message = first_problem(exc)
+            raise DataFormatError(message, file=path, line=lineno, field=field) from None
         for k, e in enumerate(parsed.entities):
             if "box" not in e.model_fields_set:
                 raise DataFormatError(

@@ -93,7 +93,7 @@ def validation_problems(exc, limit: int = 160) -> list[tuple[str | None, str]]:
     out = []
     for err in exc.errors(include_url=False, include_input=False, include_context=False):
         where = ".".join(str(p) for p in err["loc"]) or None
-        message = " ".join(str(err["msg"]).split())
+        message = " ".join(str(err["msg"]).removeprefix("Value error, ").split())  # a validator's own words
         if len(message) > limit:
             message = message[: limit - 1] + "\u2026"
         out.append((where, message))

@@ -54,7 +54,7 @@ def plim_config(args: argparse.Namespace):
     option is a usage error that names it."""
     from pydantic import ValidationError
 
-    from smner_bench.benchmark.errors import UsageError
+    from smner_bench.benchmark.errors import UsageError, first_problem
 
     from ..plim.config import PlimConfig
 
@@ -66,9 +66,9 @@ def plim_config(args: argparse.Namespace):
     try:
         return PlimConfig.from_preset(args.preset, **overrides)
     except ValidationError as exc:  # a missing or out-of-range option
-        err = exc.errors()[0]
-        option = "--" + str(err["loc"][0]).replace("_", "-") if err["loc"] else "an option"
-        raise UsageError(f"{option}: {err['msg']} (or give --config)") from None
+        field, message = first_problem(exc)
+        option = "--" + field.split(".")[0].replace("_", "-") if field else "an option"
+        raise UsageError(f"{option}: {message} (or give --config)") from None
 
 
 def cmd_plim_train(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from smner_bench.benchmark.errors import DataFormatError, MissingDataError
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError, first_problem
 from smner_bench.benchmark.io import parse_yaml
 from smner_bench.benchmark.registry import DATASET_NAMES
 
@@ -77,5 +77,5 @@ class PlimConfig(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            raise DataFormatError(first["msg"], file=path, field=".".join(map(str, first["loc"]))) from None
+            field, message = first_problem(exc)
+            raise DataFormatError(message, file=path, field=field) from None
