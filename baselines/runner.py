@@ -36,10 +36,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model, field_validator
+
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError, first_problem
 from smner_bench.benchmark.io import json_lines
 from smner_bench.benchmark.safe_output import OutputError, check_folder, owned_folder, write_text
-from smner_bench.benchmark.submission import write_submission
+from smner_bench.benchmark.submission import EntityIn, write_submission
 
 from .digests import CACHE_NAME, DigestCache
 from .launcher import local_device
@@ -620,37 +622,58 @@ def shard_rows(rows: list[dict], num_shards: int, shard_index: int) -> list[dict
     return rows[start : start + size + (shard_index < extra)]
 
 
-_ENTITY = {"start": int, "end": int, "text": str, "type": str}
-LINE_FIELDS: dict[str, tuple[dict, dict | None]] = {  # stage -> what later stages read of its lines, entities
-    "captions": ({"caption": str}, None),
-    "knowledge": ({"knowledge": (str, type(None))}, None),
-    "mner": ({}, _ENTITY),
-    "expansion": ({}, {**_ENTITY, "expression": str}),
-    "ve": ({}, {**_ENTITY, "expression": str, "groundable": bool}),
-    "vg": ({}, {**_ENTITY, "box": (list, type(None))}),
+class _Entity(EntityIn):
+    """An entity of a stage's output: the submission's entity (:class:`~smner_bench.benchmark.submission.EntityIn`)
+    with its span and text given, and the fields of the stage that wrote it."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    start: int
+    end: int
+    text: str
+
+    @field_validator("box")
+    @classmethod
+    def _four_numbers(cls, box: list[float] | None) -> list[float] | None:
+        if box is not None and len(box) != 4:
+            raise ValueError("expected null or [x1, y1, x2, y2]")
+        return box
+
+
+class _Expressed(_Entity):
+    expression: str
+
+
+class _Judged(_Expressed):
+    groundable: bool
+
+
+class _Line(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    id: str
+
+
+def _entity_line(entity: type[_Entity]) -> type[_Line]:
+    return create_model(f"{entity.__name__}Line", __base__=_Line, entities=(list[entity], ...))
+
+
+LINES: dict[str, type[_Line]] = {  # stage -> what later stages read of its lines
+    "captions": create_model("CaptionLine", __base__=_Line, caption=(str, ...)),
+    "knowledge": create_model("KnowledgeLine", __base__=_Line, knowledge=(str | None, None)),
+    "mner": _entity_line(_Entity),
+    "expansion": _entity_line(_Expressed),
+    "ve": _entity_line(_Judged),
+    "vg": _entity_line(_Entity),  # the box is the submission's: null or [x1, y1, x2, y2]
 }
 
 
 def _line_problem(line, stage: str | None) -> str | None:
     if not isinstance(line, dict) or not isinstance(line.get("id"), str):
         return 'expected a JSON object with the tweet "id"'
-    fields, entity_fields = LINE_FIELDS.get(stage, ({}, None))
-    for name, kind in fields.items():
-        if not isinstance(line.get(name), kind):
-            return f"{name}: missing or of the wrong type"
-    if entity_fields is not None:
-        entities = line.get("entities")
-        if not isinstance(entities, list) or not all(isinstance(e, dict) for e in entities):
-            return "entities: expected a list of objects"
-        for k, e in enumerate(entities):
-            for name, kind in entity_fields.items():
-                if not isinstance(e.get(name), kind) or (kind is int and isinstance(e.get(name), bool)):
-                    return f"entities[{k}].{name}: missing or of the wrong type"
-            box = e.get("box")
-            if box is not None and not (
-                len(box) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)
-            ):
-                return f"entities[{k}].box: expected null or [x1, y1, x2, y2]"
+    try:
+        LINES.get(stage, _Line).model_validate(line)
+    except ValidationError as exc:
+        field, message = first_problem(exc)
+        return f"{field}: {message}" if field else message
     return None
 
 
