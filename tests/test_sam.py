@@ -14,9 +14,10 @@ from smner_bench.baselines.sam import BoxToMask, add_masks, load_predictor, read
 from smner_bench.baselines.tiny import save_sam, tiny_sam  # noqa: E402
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError  # noqa: E402
 from smner_bench.benchmark.gold import gold_from_rows  # noqa: E402
+from smner_bench.benchmark.regions import decode_rle  # noqa: E402
 from smner_bench.benchmark.submission import gold_as_submission, read_submission, write_submission  # noqa: E402
 from smner_bench.cli import main  # noqa: E402
-from smner_bench.loaders import decode_rle, load_split  # noqa: E402
+from smner_bench.loaders import load_split  # noqa: E402
 
 
 class CountingPredictor:

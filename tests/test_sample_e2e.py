@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from smner_bench.benchmark.regions import decode_rle
 from smner_bench.benchmark.safe_output import OutputError
 from smner_bench.cli import main
-from smner_bench.loaders import decode_rle, load, load_split, quirk_report
+from smner_bench.loaders import load, load_split, quirk_report
 from smner_bench.loaders.export import export
 from smner_bench.loaders.labelme import read_labelme
 from smner_bench.loaders.sample import BACKGROUND, write_sample
