@@ -421,6 +421,32 @@ def _check_line(c: _Checker, sub: Submission, gold: Gold, raw: bytes, lineno: in
                 continue
             spans[key] = k  # type: ignore[index]
         sub.predictions.append(pred)
+    for pair in overlapping_spans(spans):
+        (i, first), (j, second) = sorted((spans[span], span) for span in pair)  # named in the file's order
+        c.add(
+            lineno,
+            f"entities[{j}]",
+            f"span [{second[0]}, {second[1]}) overlaps entities[{i}] [{first[0]}, {first[1]}): the datasets are flat "
+            "(no nested or crossing entities): keep one of them",
+        )
+
+
+def overlapping_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """``(span, other)`` for each span that overlaps a span starting at or before it (the one reaching furthest),
+    in order of start: one pair per overlapping span, in O(n log n) whatever a line holds. Equal spans are not
+    pairs here (the validator calls them duplicates).
+
+    >>> overlapping_spans([(9, 11), (10, 11), (12, 13)])
+    [((10, 11), (9, 11))]
+    """
+    out = []
+    reach: tuple[int, int] | None = None
+    for span in sorted(set(spans)):
+        if reach is not None and span[0] < reach[1]:
+            out.append((span, reach))
+        if reach is None or span[1] > reach[1]:
+            reach = span
+    return out
 
 
 def _file_kind_problem(head: bytes) -> str | None:

@@ -233,7 +233,7 @@ def predictions(draw, rows: list[dict[str, Any]], *, text_only: bool = False) ->
                 ]
                 if others:
                     s, e = draw(st.sampled_from(others))
-            if (s, e) in used:
+            if any(s < b and a < e for a, b in used):  # spans of a tweet never overlap (flat datasets)
                 continue
             used.add((s, e))
             # the region of this entity, or of another gold entity with the same text
@@ -244,7 +244,7 @@ def predictions(draw, rows: list[dict[str, Any]], *, text_only: bool = False) ->
         for _ in range(draw(st.integers(0, 2))):  # spurious entities: any unused span
             s = draw(st.integers(0, n - 1))
             e = draw(st.integers(s + 1, min(n, s + 3)))
-            if (s, e) in used:
+            if any(s < b and a < e for a, b in used):  # spans of a tweet never overlap (flat datasets)
                 continue
             used.add((s, e))
             box = draw(st.none() | random_box(w, h))
@@ -454,11 +454,11 @@ def with_wrong_prediction(draw):
             (k, s, e, TYPES)
             for s in range(n)
             for e in range(s + 1, n + 1)
-            if (s, e) not in used and " ".join(tokens[s:e]) not in gold_texts
+            if all(e <= x or y <= s for x, y in used) and " ".join(tokens[s:e]) not in gold_texts  # flat: no overlap
         ]
         for g in row["entities"]:
             free = tuple(t for t in TYPES if all(x["type"] != t for x in row["entities"] if x["text"] == g["text"]))
-            if (g["start"], g["end"]) not in used and free:
+            if all(g["end"] <= x or y <= g["start"] for x, y in used) and free:  # flat: no overlap
                 wrong_type.append((k, g["start"], g["end"], free))
     kinds = [name for name, found in (("spurious", spurious), ("wrong_type", wrong_type)) if found]
     assume(kinds)

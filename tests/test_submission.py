@@ -174,6 +174,57 @@ def test_task_keys(tmp_path, gold):
     assert "'box' is given on some entities but not on this one" in err.issues[0].message
 
 
+def test_overlapping_spans_are_refused_naming_both_entities(tmp_path, gold):
+    """The four datasets are flat: a span nested in or crossing another of the same tweet is an error on the later
+    entity of the line naming the earlier one, whatever their order; touching spans and text-only entities pass."""
+    spans = {"Kevin Durant": (0, 2), "Durant": (1, 2), "Durant visits": (1, 3), "Oakland": (3, 4)}
+
+    def line(*texts):
+        return {"id": "1", "entities": [{"start": spans[t][0], "end": spans[t][1], "type": "PER"} for t in texts]}
+
+    cases = [
+        (("Kevin Durant", "Durant"), [("entities[1]", "span [1, 2) overlaps entities[0] [0, 2)")]),
+        (("Durant", "Kevin Durant"), [("entities[1]", "span [0, 2) overlaps entities[0] [1, 2)")]),
+        (("Oakland", "Kevin Durant", "Durant visits"), [("entities[2]", "span [1, 3) overlaps entities[1] [0, 2)")]),
+        (
+            ("Kevin Durant", "Oakland", "Durant", "Durant visits"),
+            [("entities[2]", "overlaps entities[0] [0, 2)"), ("entities[3]", "overlaps entities[0] [0, 2)")],
+        ),
+    ]
+    for texts, expected in cases:
+        err = problems(write_lines(tmp_path, line(*texts), EMPTY2), gold)
+        assert [(i.line, i.field) for i in err.issues] == [(1, field) for field, _ in expected], texts
+        for issue, (_, needle) in zip(err.issues, expected, strict=True):
+            assert needle in issue.message and "the datasets are flat" in issue.message
+    assert f"{tmp_path / 'pred.jsonl'}:1: entities[1]: span [1, 2) overlaps entities[0] [0, 2)" in str(
+        problems(write_lines(tmp_path, line("Kevin Durant", "Durant"), EMPTY2), gold)
+    )
+    touching = line("Kevin Durant", "Oakland")
+    touching["entities"].append({"text": "Durant", "type": "PER"})  # no span: nothing to overlap
+    assert len(read_submission(write_lines(tmp_path, touching, EMPTY2), gold).predictions) == 3
+
+
+def test_many_overlapping_spans_are_checked_quickly(tmp_path, gold, monkeypatch):
+    """A line of 15,000 entities all nested in one another: one issue per entity after the first, found in
+    O(n log n) (a pairwise check took minutes)."""
+    import time
+
+    from smner_bench.benchmark import submission
+
+    tokens = ["w"] * 15_001
+    monkeypatch.setattr(gold.tweets[0], "tokens", tokens)
+    entities = [{"start": 0, "end": k, "type": "PER"} for k in range(1, 15_001)]
+    start = time.perf_counter()
+    err = problems(write_lines(tmp_path, {"id": "1", "entities": entities}, EMPTY2), gold, max_issues=3)
+    assert time.perf_counter() - start < 10
+    assert err.total == 14_999 and err.issues[0].field == "entities[1]"
+    assert submission.overlapping_spans([(0, 3), (3, 4), (1, 2), (2, 5)]) == [
+        ((1, 2), (0, 3)),
+        ((2, 5), (0, 3)),
+        ((3, 4), (2, 5)),
+    ]
+
+
 def test_all_problems_are_listed_up_to_the_limit(tmp_path, gold):
     bad = [one({**OK_ENTITY, "type": f"X{i}"}) for i in range(3)] + ["nope", "[]"]
     err = problems(write_lines(tmp_path, *bad), gold, max_issues=50)
