@@ -17,12 +17,13 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from torch import nn
 from transformers import AutoTokenizer
 
 from smner_bench.benchmark.safe_output import atomic_folder
 
+from .config import Config
 from .decision import best_threshold, evaluate
 from .dtype import to_numpy
 from .loading import from_pretrained
@@ -235,12 +236,12 @@ def load_caption_ve(folder: str | Path) -> tuple[CrossEncoder, object, dict]:
     return model.eval(), tokenizer, meta.model_dump()
 
 
-class CaptionVeConfig(BaseModel):
+class CaptionVeConfig(Config):
     """Everything ``baseline caption-ve`` does, one field per option: train the cross-encoder on Twitter-GMNER's
     train split (``data_dir``, with its ``captions``), pick the threshold on dev, evaluate on test and, with
     ``predictions``, judge a tagger's test entities; everything is written to ``out``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True)  # and Config's: unknown keys refused, every number finite
 
     encoder: str = Field(min_length=1)
     data_dir: str = Field(min_length=1)

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
 from smner_bench.benchmark.registry import DATASET_NAMES
 
+from .config import Config
 from .providers.llm import Request
 
 INSTRUCTION = (
@@ -134,12 +135,12 @@ def expand(
     return out
 
 
-class ExpandConfig(BaseModel):
+class ExpandConfig(Config):
     """Everything ``baseline expand`` does but write its output, one field per option: the referring expressions
     of the entities of a ``predictions`` submission (or, with ``gold_entities``, of the split's gold entities) from
     each of the ``llm`` specs (``transformers:PATH | openai:MODEL@URL``), their answers cached in ``cache``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True)  # and Config's: unknown keys refused, every number finite
 
     predictions: str | None = None
     gold_entities: bool = False

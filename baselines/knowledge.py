@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
@@ -24,6 +24,7 @@ from smner_bench.benchmark.safe_output import atomic_folder, write_bytes
 from smner_bench.benchmark.tags import TAG_NAMES
 from smner_bench.loaders.knowledge import knowledge_text
 
+from .config import Config
 from .msea import Example, feature_text, heuristic_prompt, normalized_text, rank
 from .providers.llm import Request
 
@@ -323,13 +324,13 @@ def write_release(
     return Path(folder)
 
 
-class KnowledgeConfig(BaseModel):
+class KnowledgeConfig(Config):
     """Everything ``baseline knowledge`` does, one field per option: the knowledge of whole ``splits`` from an
     ``llm`` (``transformers:PATH | openai:MODEL@URL | replay:RELEASE``) asked with MSEA prompts, written as a
     release to ``out`` with its answers cached in ``cache``; or, with ``prompts_only`` (a JSON Lines file), the
     prompts alone (of shard ``shard_index`` of ``num_shards``), no LLM called."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True)  # and Config's: unknown keys refused, every number finite
 
     dataset: Literal[DATASET_NAMES] = "gmner"  # type: ignore[valid-type]
     data_dir: str = Field(min_length=1)

@@ -54,12 +54,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError, shown
 from smner_bench.benchmark.tags import TYPES
 from smner_bench.formats.importers import locate
 
+from .config import Config
 from .msea import normalized_text
 from .providers.http import check_url
 from .providers.llm import ImagePart, Request
@@ -665,11 +666,11 @@ def metadata_path(output: str | os.PathLike) -> Path:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-class MllmConfig(BaseModel):
+class MllmConfig(Config):
     """Everything a run of the MLLM baseline needs besides the gold split (``baseline mllm``'s options, one field
     each). ``images`` None makes a text-only MNER run; ``cache`` a resumable answer cache (JSON Lines)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)  # and Config's: unknown keys refused, every number finite
 
     endpoint: str
     model: str = Field(min_length=1)

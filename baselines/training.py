@@ -38,17 +38,18 @@ import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import ConfigDict, Field
 from tqdm import tqdm
 
 from smner_bench.benchmark.errors import SmnerError, UsageError
 from smner_bench.benchmark.registry import DATASET_NAMES
 from smner_bench.benchmark.safe_output import atomic_folder
+
+from .config import PresetConfig
 
 MIXED_PRECISION = ("no", "bf16", "fp16")
 
@@ -59,14 +60,13 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-class TrainerConfig(BaseModel):
+class TrainerConfig(PresetConfig):
     """A VE or VG training run (``baseline ve-train``/``vg-train``'s options, one field each): the base model, the
     data, the recipe and how the run is spread. A subclass gives the recipe's defaults and its named ``PRESETS``;
     ``preset`` applies a preset's values first, then the fields given (as :meth:`PlimConfig.from_preset
     <smner_bench.baselines.plim.config.PlimConfig.from_preset>`), and is recorded in the run's metadata."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # every number finite
-    PRESETS: ClassVar[dict[str, dict]] = {}
+    model_config = ConfigDict(frozen=True)  # and Config's: unknown keys refused, every number finite
 
     base: str = Field(min_length=1, description="the model to fine-tune (a from_pretrained folder)")
     dataset: Literal[DATASET_NAMES] = "gmner"  # type: ignore[valid-type]
@@ -75,7 +75,6 @@ class TrainerConfig(BaseModel):
     out: str = Field(min_length=1, description="folder of the fine-tuned model (an smner-bench model folder)")
     expressions: list[str] = Field(default_factory=list, description="referring-expression files (baseline expand)")
     max_train: int | None = Field(None, ge=1, description="a prefix of the training set (smoke runs)")
-    preset: str | None = Field(None, description="a named recipe (PRESETS) under the fields given")
     # the recipe (RECIPE_FIELDS); epochs, lr, batch, weight_decay and clip have each stage's defaults
     grad_accum: int = Field(1, ge=1, description="batches per optimizer step")
     warmup_ratio: float = Field(0.0, ge=0, le=1, description="share of the optimizer steps warming up")
@@ -87,27 +86,6 @@ class TrainerConfig(BaseModel):
     workers: int = Field(2, ge=0, le=64, description="DataLoader processes decoding images ahead (0: none)")
     image_cache_mb: int = Field(256, ge=0, description="decoded images kept between epochs, per process and worker")
     threads: int | None = Field(None, ge=1, le=4096, description="torch's CPU threads (default: torch's choice)")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _preset_first(cls, data: Any) -> Any:
-        """A preset's values under the fields given (an unknown name is refused by :meth:`_known_preset`)."""
-        if isinstance(data, dict) and isinstance(data.get("preset"), str) and data["preset"] in cls.PRESETS:
-            data = {**cls.PRESETS[data["preset"]], **data}
-        return data
-
-    @field_validator("preset")
-    @classmethod
-    def _known_preset(cls, name: str | None) -> str | None:
-        if name is not None and name not in cls.PRESETS:
-            known = ", ".join(cls.PRESETS)  # the message is literal: no context, so braces in the name stay as given
-            raise PydanticCustomError("preset", f"unknown preset {name[:40]!r}: expected one of {known}")
-        return name
-
-    @classmethod
-    def from_preset(cls, preset: str | None, **overrides):
-        """``preset``'s values, then the ``overrides`` given (``None`` = not given), as ``PlimConfig.from_preset``."""
-        return cls(preset=preset, **{k: v for k, v in overrides.items() if v is not None})
 
     def recipe(self) -> dict:
         """The resolved recipe and its preset, as the run's metadata records them."""

@@ -19,6 +19,7 @@ from ._options import device_option, dtype_option, mixed_precision, mixed_precis
 # PlimConfig fields that are not options (a YAML run file given with --config sets them); mixed_precision and
 # amp have their own option (mixed_precision_option), shared with the other training commands.
 CONFIG_ONLY = ("eval_batch_size", "weight_decay", "warmup_ratio", "grad_clip", "cache_dir", "mixed_precision", "amp")
+OWN_OPTIONS = ("preset",)  # an option of its own below (choices, the paper's default)
 OPTION_TYPES = {"grad_accum": options.positive_int}  # refused by argparse, not by the config's validation
 
 
@@ -43,7 +44,7 @@ def plim_options(p: argparse.ArgumentParser) -> list[str]:
     """Add an option per PlimConfig field (but :data:`CONFIG_ONLY`); returns the fields' names."""
     from ..plim.config import PlimConfig
 
-    names = [name for name in PlimConfig.model_fields if name not in CONFIG_ONLY]
+    names = [name for name in PlimConfig.model_fields if name not in CONFIG_ONLY + OWN_OPTIONS]
     for name in names:
         _field_option(p, name, PlimConfig.model_fields[name])
     return names

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from smner_bench.benchmark.errors import DataFormatError, MissingDataError, first_problem
-from smner_bench.benchmark.io import parse_yaml
 from smner_bench.benchmark.registry import DATASET_NAMES
+
+from ..config import PresetConfig
 
 # The paper's settings (section V-A) and the released configs' CRF learning rates. The paper trains every epoch
 # and evaluates the best dev epoch: its presets do not stop early (patience None); "minilm" (ours) does.
@@ -22,8 +21,11 @@ PRESETS: dict[str, dict] = {
 }
 
 
-class PlimConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # every number finite
+class PlimConfig(PresetConfig):
+    """A PLIM training run: ``baseline plim-train``'s options, a ``--config`` YAML file, or Python alike; presets:
+    the paper's settings (:data:`PRESETS`)."""
+
+    PRESETS: ClassVar[dict[str, dict]] = PRESETS
 
     # Descriptions are the help of ``baseline plim-train``'s options (one per field, see baselines/commands/plim.py)
     encoder: str = Field(description="encoder folder (from_pretrained; a hub name where a hub is reachable)")
@@ -60,22 +62,3 @@ class PlimConfig(BaseModel):
         if self.amp == "bf16" and self.mixed_precision is None:
             self.mixed_precision = "bf16"
         return self
-
-    @classmethod
-    def from_preset(cls, preset: str, **overrides) -> PlimConfig:
-        return cls(**{**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}})
-
-    @classmethod
-    def load(cls, path: str | Path) -> PlimConfig:
-        """A config file (YAML, a key written twice refused with its line); every problem is exit 1 naming it."""
-        path = Path(path)
-        if not path.is_file():
-            raise MissingDataError("config file not found", file=path)
-        data = parse_yaml(path.read_bytes(), file=path)
-        if not isinstance(data, dict):
-            raise DataFormatError("expected a mapping of settings (encoder: ..., data_dir: ...)", file=path)
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            field, message = first_problem(exc)
-            raise DataFormatError(message, file=path, field=field) from None
