@@ -12,7 +12,6 @@ saved with ``ve.json``) -> ``ImageTextMatcher.scores``. ``train(VeConfig(...))``
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -25,6 +24,7 @@ import torch
 from pydantic import Field
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError
+from smner_bench.benchmark.io import json_lines
 
 from .decision import best_threshold, evaluate
 from .dtype import load_kwargs, to_numpy
@@ -76,9 +76,9 @@ def read_expression_sets(
         if not path.is_file():
             raise MissingDataError("expressions file not found", file=path)
         sets: dict = {}
-        for n, raw in enumerate(read_text_file(path, "expressions file").splitlines(), start=1):
+        expected = "expected {id, entities: [{start, end, expression | expressions}]}"
+        for n, line in json_lines(read_text_file(path, "expressions file"), file=path, hint=f": {expected}"):
             try:
-                line = json.loads(raw)
                 for e in line["entities"]:
                     if e.get("expression"):
                         found = {None: e["expression"]}
@@ -88,10 +88,8 @@ def read_expression_sets(
                         if not isinstance(text, str):
                             raise TypeError
                         sets.setdefault(llm, {})[(line["id"], e["start"], e["end"])] = text
-            except (ValueError, KeyError, TypeError, StopIteration, AttributeError, RecursionError):  # JSON errors too
-                raise DataFormatError(
-                    "expected {id, entities: [{start, end, expression | expressions}]}", file=path, line=n
-                ) from None
+            except (ValueError, KeyError, TypeError, StopIteration, AttributeError):
+                raise DataFormatError(expected, file=path, line=n) from None
         out += [({"file": path.name, "llm": llm}, found) for llm, found in sets.items()]
     return out
 
