@@ -16,6 +16,16 @@ Modes:
   of the split (dataset order) not yet used with the same image id and ``text(TYPE)`` (types as written:
   ``MISC`` is not ``OTHER`` here) whose region is correct. Type-blind tasks (EEG, EES) drop the type from
   the key.
+- ``entity-box``: the pair counting of the UnCo evaluator (``evaluator.py`` and ``utils.py`` of
+  github.com/tangjielong928/UnCo). Identity = (tweet, start, end), as ``span``; MNER is counted per entity,
+  exactly as ``span``. EEG and GMNER count one gold row per entity-box pair (an entity with k boxes is k rows, an
+  entity not in the image one row), and a prediction is one row, two when it gives a box, has a gold entity of its
+  span (and type, for GMNER) and misses: that evaluator then adds the row "(span, type, not in the image)" to the
+  predictions, which is right when the gold entity is not in the image (a box on such an entity is one right and one
+  wrong row) and wrong otherwise. A predicted box is right when it reaches the threshold with a box of its span's
+  entity (the first such pair; one prediction per span, so which one never changes a count). A tweet with no gold
+  entity or no prediction is left out of EEG and GMNER on both sides. Masks are not counted this way (EES and SMNER
+  are refused: :func:`check_task_mode`). :func:`tally` gives the rows each prediction and gold entity count for.
 
 Texts are compared by :func:`~.tags.text_identity` (NFC) on both sides, so a precomposed and a decomposed
 spelling of one word are one text; spans are compared as offsets.
@@ -28,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import UsageError
 from .gold import Gold
 from .regions import box_iou_pairs, mask_ious
 from .registry import MATCH_MODES, TASKS
@@ -51,6 +62,8 @@ class PairTable:
     box: np.ndarray  # region score for boxes
     mask: np.ndarray  # region score for masks
     trivial: np.ndarray  # the pair's group has one prediction and one gold entity
+    pred_boxed: np.ndarray  # the prediction gives a box (entity-box)
+    gold_boxes: np.ndarray  # how many boxes the gold entity has (entity-box)
 
     def __len__(self) -> int:
         return self.pred.size
@@ -178,7 +191,8 @@ def pair_table(
 
     pairs_per_group = np.bincount(group, minlength=golds_per_key.size)
     trivial = (pairs_per_group[group] == golds_per_key[group]) & (golds_per_key[group] == 1)
-    return PairTable(pp, gg, c.pred_tweet[pp], group, same_span, type_ok, type_raw_ok, box, mask, trivial)
+    boxed = (c.pred_has["box"][pp], c.gold_regions["box"][gg])
+    return PairTable(pp, gg, c.pred_tweet[pp], group, same_span, type_ok, type_raw_ok, box, mask, trivial, *boxed)
 
 
 def correct(table: PairTable, task: str, mode: str, iou: float) -> np.ndarray:
@@ -187,7 +201,9 @@ def correct(table: PairTable, task: str, mode: str, iou: float) -> np.ndarray:
     if TYPED[task]:
         ok &= table.type_raw_ok if mode == "riveg" else table.type_ok
     if REGION[task] == "box":
-        ok &= table.box >= iou
+        hit = table.box >= iou
+        # entity-box: a box on an entity not in the image makes the evaluator add the right row "not in the image"
+        ok &= hit | (table.pred_boxed & (table.gold_boxes == 0)) if mode == "entity-box" else hit
     elif REGION[task] == "mask":
         ok &= table.mask >= iou
     return ok
@@ -219,6 +235,8 @@ def select(table: PairTable, task: str, mode: str, iou: float = 0.5) -> np.ndarr
     """The matched pairs (a boolean mask over the table) for ``task`` in ``mode`` at threshold ``iou``."""
     if mode not in MODES:
         raise ValueError(f"unknown matching mode {mode!r}")
+    if mode == "entity-box":
+        return _entity_box_rows(table, task, iou)[0]
     ok = correct(table, task, mode, iou)
     if mode == "span":
         return ok & table.same_span
@@ -245,3 +263,62 @@ def select(table: PairTable, task: str, mode: str, iou: float = 0.5) -> np.ndarr
         used_gold.add(g)
         chosen[row] = True
     return chosen
+
+
+# --- entity-box: the UnCo evaluator's pair counting ---------------------------------------------------------
+
+
+def check_task_mode(task: str, mode: str) -> None:
+    """Refuse what a mode cannot count: entity-box counts entity-box pairs as the UnCo evaluator does, which
+    scores boxes only (a mask per entity-mask pair would be a convention of this package's invention)."""
+    if mode == "entity-box" and REGION[task] == "mask":
+        raise UsageError(
+            f"--match entity-box reproduces the UnCo evaluator, which counts boxes, not masks: it cannot score "
+            f"{task.upper()}; score the masks with --match span, text or riveg, or this file's boxes with --task gmner"
+        )
+
+
+def _entity_box_rows(table: PairTable, task: str, iou: float) -> tuple[np.ndarray, np.ndarray]:
+    """(chosen, extra) over the pairs in entity-box mode. ``chosen``: a right row on the gold entity's span (see
+    :func:`correct`). ``extra``: the prediction gives a box that misses the entity of its span (and type, for a
+    typed task), so the evaluator counts one predicted row more, "(span, type, not in the image)"."""
+    check_task_mode(task, "entity-box")
+    chosen = correct(table, task, "entity-box", iou) & table.same_span
+    if REGION[task] is None:  # MNER: one row per entity, as span
+        return chosen, np.zeros(len(table), dtype=bool)
+    on_span = table.same_span & table.type_ok if TYPED[task] else table.same_span
+    return chosen, on_span & table.pred_boxed & ~(table.box >= iou)
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What one task, mode and threshold count: ``chosen``, the matched pairs (each a right prediction and one
+    gold row found), and the rows each prediction (``pred_rows``) and gold entity (``gold_rows``) count for: one
+    each, except in entity-box mode (see the module's docstring), where they may be 0, 1 or more."""
+
+    chosen: np.ndarray  # bool over the pair table
+    pred_rows: np.ndarray  # int per prediction (file order)
+    gold_rows: np.ndarray  # int per gold entity (split order)
+
+
+def entity_box_rows(table: PairTable, cols: Columns, task: str, iou: float) -> tuple[np.ndarray, np.ndarray]:
+    """The rows each prediction and each gold entity count for in entity-box mode: a gold entity max(1, its
+    boxes) for EEG/GMNER, a prediction 1 or 2 (a wrong box on its entity's span); both 0 in a tweet without
+    a gold entity or without a prediction (the evaluator leaves such tweets out of EEG/GMNER). MNER: 1 each."""
+    n_pred, n_gold = cols.pred_type.size, cols.gold_type.size
+    if REGION[task] is None:
+        return np.ones(n_pred, dtype=np.int64), np.ones(n_gold, dtype=np.int64)
+    _, extra = _entity_box_rows(table, task, iou)
+    pred_rows = 1 + np.bincount(table.pred[extra], minlength=n_pred)
+    gold_rows = np.maximum(1, cols.gold_regions["box"])
+    pred_rows[~np.isin(cols.pred_tweet, cols.gold_tweet)] = 0
+    gold_rows[~np.isin(cols.gold_tweet, cols.pred_tweet)] = 0
+    return pred_rows, gold_rows
+
+
+def tally(table: PairTable, cols: Columns, task: str, mode: str, iou: float = 0.5) -> Tally:
+    """The :class:`Tally` of ``task`` in ``mode`` at threshold ``iou``: every count of a report derives from it."""
+    chosen = select(table, task, mode, iou)
+    if mode == "entity-box":
+        return Tally(chosen, *entity_box_rows(table, cols, task, iou))
+    return Tally(chosen, np.ones(cols.pred_type.size, dtype=np.int64), np.ones(cols.gold_type.size, dtype=np.int64))

@@ -182,7 +182,7 @@ DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 SPLIT_ALIASES: dict[str, str] = {"dev": "validation", "valid": "validation", "val": "validation"}
 SPLIT_FILES: dict[str, tuple[str, ...]] = dict(_SPLIT_FILES)  # every release names its splits alike
-MATCH_MODES: tuple[str, ...] = ("span", "text", "riveg")  # see benchmark/matching.py
+MATCH_MODES: tuple[str, ...] = ("span", "text", "riveg", "entity-box")  # see benchmark/matching.py
 
 
 @dataclass(frozen=True)
@@ -248,12 +248,14 @@ EVALUATORS: dict[str, EvaluatorSpec] = {
         EvaluatorSpec(
             "unco-pairs",
             "UnCo/MQSPN pair counting",
-            "gold counted once per entity-box pair: an entity with three boxes is three gold rows",
+            "gold counted once per entity-box pair: an entity with three boxes is three gold rows; a wrong box on a "
+            "right span counts two predicted rows; tweets without gold or without predictions left out",
             "entity-box pair",
             "span",
-            "box IoU >= 0.5 with the pair's gold box, or both 'not in the image'",
-            "github.com/tangjielong928/UnCo: evaluator.py (MQSPN: src/evaluator.py)",
-            None,  # --match entity-box: being built (issue 18)
+            "box IoU >= 0.5 with a box of the span's entity (the first such pair), or both 'not in the image'; a box "
+            "on an entity not in the image is one right and one wrong row",
+            "github.com/tangjielong928/UnCo: evaluator.py, utils.py (MQSPN: src/evaluator.py, over candidate regions)",
+            "entity-box",
         ),
     )
 }

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, model_serializer
 from . import __version__
 from .errors import UsageError
 from .gold import Gold
-from .matching import MODES, REGION, TYPED, Columns, PairTable, columns, correct, pair_table, select
+from .matching import MODES, REGION, TYPED, Columns, PairTable, Tally, check_task_mode, columns, correct, pair_table
+from .matching import tally as tally_of
 from .metrics import SWEEP, prf
 from .registry import MATCH_MODES, RANKED_TASK_NAMES, TASK_NAMES, TASKS, tasks_with_region
 from .submission import Submission, parse_submission
@@ -227,34 +228,36 @@ class Scorer:
     def check_mode(self, mode: str) -> None:
         if mode not in MODES:
             raise UsageError(f"unknown matching mode {mode!r} (expected {', '.join(MODES)})")
-        if mode == "span" and not self.submission.has_spans:
+        if mode in ("span", "entity-box") and not self.submission.has_spans:
             raise UsageError(
-                "span matching needs start/end on every entity; this file gives only text: use --match text (or riveg)"
+                f"{mode} matching needs start/end on every entity; this file gives only text: use --match text (or "
+                "riveg)"
             )
 
     # --- counts -----------------------------------------------------------------------------------
 
-    def selection(self, task: str, mode: str, iou: float) -> np.ndarray:
-        return select(self.table, task, mode, iou)
+    def tally(self, task: str, mode: str, iou: float) -> Tally:
+        """The matched pairs and the rows each prediction and gold entity count for (:func:`~.matching.tally`)."""
+        return tally_of(self.table, self.cols, task, mode, iou)
 
     def per_tweet(self, task: str, mode: str, iou: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tp, pred, gold) per gold tweet: the unit the bootstrap resamples."""
         n = len(self.gold.tweets)
-        chosen = self.selection(task, mode, iou)
-        tp = np.bincount(self.table.tweet[chosen], minlength=n)
-        c = self.cols
-        return tp, np.bincount(c.pred_tweet, minlength=n), np.bincount(c.gold_tweet, minlength=n)
+        t, c = self.tally(task, mode, iou), self.cols
+        tp = np.bincount(self.table.tweet[t.chosen], minlength=n)
+        return tp, _sums(c.pred_tweet, t.pred_rows, n), _sums(c.gold_tweet, t.gold_rows, n)
 
     # --- report -----------------------------------------------------------------------------------
 
     def task_result(self, task: str, mode: str, iou: float) -> TaskResult:
         t, c = self.table, self.cols
-        n_pred, n_gold = c.pred_type.size, c.gold_type.size
-        chosen = self.selection(task, mode, iou)
+        counted = self.tally(task, mode, iou)
+        chosen, n_pred, n_gold = counted.chosen, int(counted.pred_rows.sum()), int(counted.gold_rows.sum())
         by_gold = np.bincount(c.gold_type[t.gold[chosen]], minlength=len(TYPES))
         by_pred = np.bincount(c.pred_type[t.pred[chosen]], minlength=len(TYPES))
-        preds = np.bincount(c.pred_type, minlength=len(TYPES))
-        golds = np.bincount(c.gold_type[c.gold_type >= 0], minlength=len(TYPES))
+        preds = _sums(c.pred_type, counted.pred_rows, len(TYPES))
+        typed = c.gold_type >= 0
+        golds = _sums(c.gold_type[typed], counted.gold_rows[typed], len(TYPES))
         per_type = {
             kind: prf(int(by_gold[i]), int(preds[i]), int(golds[i]), tp_pred=None if TYPED[task] else int(by_pred[i]))
             for i, kind in enumerate(TYPES)
@@ -262,21 +265,24 @@ class Scorer:
         out = {**prf(int(chosen.sum()), n_pred, n_gold), "per_type": per_type}
         region = REGION[task] or ("box" if self.gold.has_boxes else None)
         if region:
-            out["grounding"] = self._grounding(chosen, region)
-        if REGION[task]:
-            sweep = [int(self.selection(task, mode, th).sum()) for th in SWEEP]
-            f1s = [prf(tp, n_pred, n_gold)["f1"] for tp in sweep]
+            out["grounding"] = self._grounding(counted, region)
+        if REGION[task]:  # entity-box: a miss can count two predicted rows, so each point has its own count
+            points = [self.tally(task, mode, th) for th in SWEEP]
+            sweep = [int(p.chosen.sum()) for p in points]
+            f1s = [prf(tp, int(p.pred_rows.sum()), n_gold)["f1"] for tp, p in zip(sweep, points, strict=True)]
             out["sweep"] = {"thresholds": list(SWEEP), "tp": sweep, "f1": f1s, "mean_f1": float(np.mean(f1s))}
         return TaskResult.model_validate(out)
 
-    def _grounding(self, chosen: np.ndarray, region: str) -> dict:
+    def _grounding(self, counted: Tally, region: str) -> dict:
         """Recall on groundable vs ungroundable gold; precision of predictions with vs without a region."""
         t, gold_has, pred_has = self.table, self.cols.gold_regions[region] > 0, self.cols.pred_has[region]
+        chosen, pred_rows, gold_rows = counted.chosen, counted.pred_rows, counted.gold_rows
         out = {}
         for name, flag in (("groundable", True), ("ungroundable", False)):
             tp_gold = int(np.sum(gold_has[t.gold[chosen]] == flag))
             tp_pred = int(np.sum(pred_has[t.pred[chosen]] == flag))
-            out[name] = prf(tp_gold, int(np.sum(pred_has == flag)), int(np.sum(gold_has == flag)), tp_pred=tp_pred)
+            pred, gold = int(pred_rows[pred_has == flag].sum()), int(gold_rows[gold_has == flag].sum())
+            out[name] = prf(tp_gold, pred, gold, tp_pred=tp_pred)
         return out
 
     def resolve(self, task: str | None, mode: str | None, iou: float) -> tuple[str, str]:
@@ -287,6 +293,7 @@ class Scorer:
         if not 0 < iou <= 1:
             raise UsageError(f"--iou must be in (0, 1], got {iou}")
         self.tasks(task)
+        check_task_mode(task, mode)
         return task, mode
 
     def report(self, task: str | None = None, mode: str | None = None, iou: float = 0.5) -> ScoreReport:
@@ -324,8 +331,13 @@ class Scorer:
             same_span=t.same_span,
             region=region,
             correct=correct(t, task, mode, iou),
-            matched=self.selection(task, mode, iou),
+            matched=self.tally(task, mode, iou).chosen,
         )
+
+
+def _sums(keys: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """The rows of each key 0..n-1 (integers)."""
+    return np.bincount(keys, weights=rows, minlength=n).astype(np.int64)
 
 
 def score_lines(

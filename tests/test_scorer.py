@@ -102,6 +102,16 @@ def test_hand_computed_modes_differ(tmp_path, gold, mode):
         assert r["f1"] == pytest.approx(tp / 7)
 
 
+def test_entity_box_counts_rows_on_the_hand_computed_case(tmp_path, gold):
+    """The UnCo evaluator's pair counting on the same file: New York's two boxes are two gold rows (8 in all); B's box
+    on the second Paris (not in the image) is one right and one wrong row, so 8 predicted rows for EEG and GMNER and
+    one right row more than span; MNER is span's."""
+    report = report_json(submit(tmp_path, gold, PREDICTIONS), gold, task="gmner", match="entity-box")
+    got = {task: (r["tp"], r["pred"], r["gold"]) for task, r in report["results"].items()}
+    assert got == {"mner": (5, 7, 7), "eeg": (5, 8, 8), "gmner": (4, 8, 8)}
+    assert report["results"]["gmner"]["sweep"]["tp"][0] == 4
+
+
 def test_the_three_modes_on_duplicate_texts(tmp_path, gold):
     sub = submit(tmp_path, gold, PREDICTIONS)
     tps = {mode: report_json(sub, gold, task="gmner", match=mode)["results"]["gmner"]["tp"] for mode in EXPECTED_TP}
