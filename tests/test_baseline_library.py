@@ -227,8 +227,10 @@ def test_plim_train_from_a_config_records_the_run(sample_dir, sample_encoder, tm
     from smner_bench.baselines.plim.config import PlimConfig
     from smner_bench.baselines.plim.train import train
 
+    # max_train_tweets beyond the split's 36 tweets: all of them (it crashed with an IndexError, exit 3)
     cfg = PlimConfig.from_preset("minilm", encoder=str(sample_encoder), data_dir=str(sample_dir),
-                                 out=str(tmp_path / "plim"), epochs=1, batch_size=8, max_length=64)  # fmt: skip
+                                 out=str(tmp_path / "plim"), epochs=1, batch_size=8, max_length=64,
+                                 max_train_tweets=1000)  # fmt: skip
     history = train(cfg, progress=False)
     assert history["best_epoch"] == 1 and (tmp_path / "plim" / "best" / "model.pt").is_file()
     assert json.loads((tmp_path / "plim" / "run.json").read_text()) == {"command": None, "config": cfg.model_dump()}

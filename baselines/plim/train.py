@@ -194,11 +194,10 @@ def train(
     tokenizer = tokenizer or from_pretrained(AutoTokenizer, cfg.encoder, "encoder")
     model = (model or PlimTagger.from_pretrained(cfg.encoder, dropout=cfg.dropout)).to(device)
     versions = load_splits(cfg)
-    train_rows = [
-        row
-        for v in versions
-        for row in (v["train"] if cfg.max_train_tweets is None else v["train"].select(range(cfg.max_train_tweets)))
-    ]
+    def prefix(rows):  # max_train_tweets: a prefix of train (all of it when the split is shorter)
+        return rows if cfg.max_train_tweets is None else rows.select(range(min(cfg.max_train_tweets, len(rows))))
+
+    train_rows = [row for v in versions for row in prefix(v["train"])]
     train_set = encode_rows(train_rows, tokenizer, cfg, with_labels=True)
     dev_rows = list(versions[0]["validation"])
     dev_set = encode_rows(dev_rows, tokenizer, cfg, with_labels=False)
