@@ -27,7 +27,9 @@ def add_match(p: argparse.ArgumentParser, help: str | None = None) -> None:
     p.add_argument(
         "--match",
         choices=MATCH_MODES,
-        help=help or "entity identity: span (default when spans are given), text, or riveg",
+        help=help
+        or "entity identity: span (default when spans are given), text, riveg, or entity-box (the UnCo evaluator's "
+        "entity-box pair counting; boxes only)",
     )
 
 
