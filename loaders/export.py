@@ -170,6 +170,12 @@ def _fill(
     )
     meta["configs"].sort(key=lambda c: c["config_name"])
     meta["dataset_info"].sort(key=lambda c: c["config_name"])
+    listed = [c["config_name"] for c in meta["configs"]]  # the default config: gmner, else the first in registry order
+    default = next(n for n in ("gmner", *DATASET_NAMES) if n in listed)
+    for entry in meta["configs"]:
+        entry.pop("default", None)
+        if entry["config_name"] == default:
+            entry["default"] = True  # load_dataset(folder) without a config name reads this one
     (folder / "CARD.md").write_text(_config_section(name, dataset, reports, command) + "\n", encoding="utf-8")
     quirks = QuirkReport()
     for report in reports.values():

@@ -268,3 +268,17 @@ def test_gold_masks_pycocotools_would_misread_or_of_another_size_are_exit_1(caps
         pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), parquet)
         code, err = score(capsys, submission, export)
         assert code == 1 and f"{parquet}: row {i}: entities[{j}].masks[0]: {message}" in err, err
+
+
+def test_load_dataset_without_a_config_name_reads_the_default(tmp_path, export, sample_dir, hf_cache, capsys):
+    """The card marks one config default (gmner when the export holds it, else the first in registry order), so
+    ``datasets.load_dataset(folder)`` works without a name (it failed: "Config name is missing")."""
+    import datasets
+
+    first = datasets.load_dataset(str(export), cache_dir=str(tmp_path / "c1"))
+    assert first["test"].num_rows == 12 and first["test"].info.config_name == "smner"  # the only config
+    code, _ = prepare(capsys, sample_dir, hf_cache, export, config="gmner")  # add gmner: it becomes the default
+    assert code == 0
+    second = datasets.load_dataset(str(export), cache_dir=str(tmp_path / "c2"))
+    assert second["test"].info.config_name == "gmner"
+    assert datasets.load_dataset(str(export), "smner", cache_dir=str(tmp_path / "c3"))["test"].num_rows == 12
