@@ -216,9 +216,11 @@ class Scorer:
             out += [t for t in tasks_with_region("box") if t in supported]
         return [t for t in TASK_NAMES if t in out]
 
-    def default_task(self) -> str:
+    def default_task(self, mode: str | None = None) -> str:
+        """The most specific task the file and the gold support, and ``mode`` can count (entity-box: no masks)."""
         for task in PRIMARY:
-            if task in self.submission.tasks() and self.gold.supports(task):
+            countable = mode != "entity-box" or REGION[task] != "mask"
+            if task in self.submission.tasks() and self.gold.supports(task) and countable:
                 return task
         return tasks_with_region(None)[0]  # every file gives what the region-free task needs
 
@@ -287,8 +289,8 @@ class Scorer:
 
     def resolve(self, task: str | None, mode: str | None, iou: float) -> tuple[str, str]:
         """The task and mode to score (the defaults filled in), checked against the file, the gold and ``iou``."""
-        task = task or self.default_task()
         mode = mode or self.default_mode()
+        task = task or self.default_task(mode)
         self.check_mode(mode)
         if not 0 < iou <= 1:
             raise UsageError(f"--iou must be in (0, 1], got {iou}")

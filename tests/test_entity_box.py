@@ -192,6 +192,9 @@ def test_masks_are_refused_with_a_usage_error(smner_gold):
     with pytest.raises(UsageError, match="counts boxes, not masks"):
         scorer.per_tweet("smner", "entity-box", 0.5)  # what compare calls
     assert score_lines(lines, smner_gold, task="gmner", match="entity-box").task == "gmner"
+    # no task given: the most specific one the mode counts (show has no --task; it drew nothing before)
+    assert score_lines(lines, smner_gold, match="entity-box").task == "gmner"
+    assert Scorer.build(parse_submission(lines, smner_gold), smner_gold).matches(None, "entity-box").task == "gmner"
 
 
 def test_the_command_scores_with_entity_box(sample_dir, tmp_path, capsys):
