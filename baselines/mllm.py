@@ -739,6 +739,38 @@ def _shots(config: MllmConfig, gold, train) -> tuple[list[Shot], list[list[Shot]
     return shots, [[demos[j] for j in c] for c in chosen]  # type: ignore[misc]
 
 
+class _CheckedFirst:
+    """The endpoint, checked once before its first request (``GET /models``: it is reachable, the key is accepted,
+    it serves the model asked for; an unknown model is a usage error naming those it serves). A run answered
+    wholly from the answer cache asks nothing and checks nothing."""
+
+    def __init__(self, llm, config: MllmConfig) -> None:
+        self.llm, self.config, self.checked = llm, config, False
+        self.backend, self.model = llm.backend, llm.model
+
+    def _check(self) -> None:
+        if self.checked:
+            return
+        self.checked = True
+        served = self.llm.served_models()
+        if served is None:
+            log.info("%s does not list its models: %s is not checked first", self.config.endpoint, self.model)
+        elif self.model not in served:
+            names = ", ".join(shown(m) for m in served[:10])
+            names += f" and {len(served) - 10} more" if len(served) > 10 else ""
+            raise UsageError(f"--model {shown(self.model)}: {self.config.endpoint} serves {names}")
+
+    def stream(self, requests):
+        if requests:
+            self._check()
+        yield from self.llm.stream(requests)
+
+    def generate(self, requests):
+        if requests:
+            self._check()
+        return self.llm.generate(requests)
+
+
 def run(config: MllmConfig, gold, train=None, *, llm=None, progress: bool = False) -> MllmResult:
     """Ask the model about every tweet of ``gold`` (a :class:`~smner_bench.benchmark.gold.Gold`; ``train``: the
     pool of demonstrations when ``config.shots`` > 0) and parse its answers into submission lines. ``llm``: a
@@ -762,14 +794,15 @@ def run(config: MllmConfig, gold, train=None, *, llm=None, progress: bool = Fals
             max_tokens=config.max_tokens,
             temperature=config.temperature,
         )
+    asked = _CheckedFirst(llm, config) if isinstance(llm, OpenAICompatibleLLM) else llm
     requests = [build_request(s, d) for s, d in zip(shots, demos, strict=True)]
     cached = None
     try:
         if config.cache is not None:
-            cached = CachedLLM(llm, AnswerCache(config.cache), progress=progress)
+            cached = CachedLLM(asked, AnswerCache(config.cache), progress=progress)
             answers: list[str | None] = list(cached.generate(requests))
         else:
-            answers = llm.generate(requests)
+            answers = asked.generate(requests)
     except ProviderError as exc:
         kept = f" (the answers received are in {config.cache}: rerun to resume)" if config.cache else ""
         raise ProviderError(f"{exc}{kept}") from None

@@ -407,7 +407,7 @@ def test_cli_errors_are_messages_not_tracebacks(endpoint, sample_dir, tmp_path, 
     unreachable = "http://127.0.0.1:9/v1"  # the discard port: nothing listens there
     assert run(["--box-format", "pixels", "--retries", "0"], unreachable, sample_dir, out) == 1
     err = capsys.readouterr().err
-    assert "no answer after 1 attempts" in err and "Traceback" not in err and not out.exists()
+    assert "the endpoint cannot be reached" in err and "Traceback" not in err and not out.exists()  # checked first
     cache = tmp_path / "cache.jsonl"
     assert run(["--box-format", "pixels", "--retries", "0", "--cache", str(cache)], unreachable, sample_dir, out) == 1
     assert "rerun to resume" in capsys.readouterr().err
@@ -524,3 +524,32 @@ def test_run_from_python_with_a_config_equals_the_command(endpoint, sample_dir, 
         mllm.run(config.model_copy(update={"box_format": None}), gold)
     with pytest.raises(pydantic.ValidationError):
         mllm.MllmConfig(endpoint=endpoint, model="m", timeout=float("nan"))
+
+
+class Listing(Fake):
+    """The fake endpoint, listing the models it serves at GET /v1/models."""
+
+    def do_GET(self):
+        Fake.calls.append({"GET": self.path})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(json.dumps({"data": [{"id": "fake-vl"}, {"id": "other"}]}).encode())
+
+
+def test_the_endpoint_is_checked_once_before_the_first_request(sample_dir, gold, tmp_path, capsys):
+    with local_endpoint(Listing) as url:
+        Fake.calls.clear()
+        out = tmp_path / "x.jsonl"
+        command = ["--dataset", "gmner", "--split", "test", "--data-dir", str(sample_dir), "--endpoint", url]
+        assert main(["baseline", "mllm", *command, "--model", "qwen-typo", "-o", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "--model 'qwen-typo': " in err and "serves 'fake-vl', 'other'" in err and not out.exists()
+        assert Fake.calls == [{"GET": "/v1/models"}]  # nothing was asked of a model the endpoint does not serve
+        Fake.respond = lambda body: "[]"
+        cache = tmp_path / "answers.jsonl"
+        assert main(["baseline", "mllm", *command, "--model", "fake-vl", "--cache", str(cache), "-o", str(out)]) == 0
+        assert Fake.calls[1] == {"GET": "/v1/models"} and len(Fake.calls) == 2 + len(gold.tweets)  # checked once
+    Fake.calls.clear()  # the endpoint is gone: a rerun from the cache asks (and checks) nothing
+    assert main(["baseline", "mllm", *command, "--model", "fake-vl", "--cache", str(cache), "-o", str(out)]) == 0
+    assert Fake.calls == []

@@ -121,7 +121,19 @@ def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, s
 
 
 def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, max_bytes: int = MAX_REPLY_BYTES) -> Reply:
-    """POST ``body`` to ``url`` and read the reply, the whole exchange within ``timeout`` seconds.
+    """POST ``body`` to ``url`` (see :func:`exchange`)."""
+    return exchange("POST", url, body, headers, timeout=timeout, max_bytes=max_bytes)
+
+
+def get(url: str, headers: dict[str, str], *, timeout: float, max_bytes: int = MAX_REPLY_BYTES) -> Reply:
+    """GET ``url`` (see :func:`exchange`)."""
+    return exchange("GET", url, None, headers, timeout=timeout, max_bytes=max_bytes)
+
+
+def exchange(
+    method: str, url: str, body: bytes | None, headers: dict[str, str], *, timeout: float, max_bytes: int
+) -> Reply:
+    """Send one request to ``url`` and read the reply, the whole exchange within ``timeout`` seconds.
 
     :class:`HttpRefused` for a redirect or a reply over ``max_bytes``; :class:`TransportError` for anything that
     went wrong on the way. A status other than 2xx is returned (with a bounded body) for the caller to judge."""
@@ -140,7 +152,7 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, max_
     watchdog.start()
     try:
         extra = getattr(conn, "_smner_proxy_headers", {})
-        conn.request("POST", target, body=body, headers={**headers, **extra})
+        conn.request(method, target, body=body, headers={**headers, **extra})
         if expired.is_set():
             raise TimeoutError(f"no whole reply within {timeout:g} s")
         response = conn.getresponse()

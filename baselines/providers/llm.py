@@ -344,6 +344,28 @@ class OpenAICompatibleLLM:
         self.usage = Usage()
         self._lock = threading.Lock()
 
+    def served_models(self) -> list[str] | None:
+        """The model names ``GET {base_url}/models`` lists (OpenAI's and vLLM's format: ``{"data": [{"id": ...}]}``),
+        or None when the endpoint answers that question otherwise (not every server has it). A network failure is
+        a :class:`ProviderError`: the endpoint cannot be reached, so no request would be answered either."""
+        url = self.url.removesuffix("/chat/completions") + "/models"
+        headers = {"Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        try:
+            reply = http.get(url, headers, timeout=min(self.timeout, 30.0), max_bytes=1 << 20)
+        except http.HttpRefused as exc:
+            raise ProviderError(exc.message) from None
+        except http.TransportError as exc:
+            raise ProviderError(f"{url}: the endpoint cannot be reached ({exc})") from None
+        if reply.status in (401, 403):
+            raise ProviderError(f"{url} answered HTTP {reply.status}: the API key is missing or refused")
+        try:
+            models = [m["id"] for m in json.loads(reply.body)["data"]] if reply.status == 200 else None
+        except (ValueError, KeyError, TypeError, RecursionError):
+            models = None
+        return models if models and all(isinstance(m, str) for m in models) else None
+
     def _once(self, request: Request) -> http.Reply:
         body = json.dumps(
             {
