@@ -21,8 +21,10 @@ an error (nothing is written), never a guess. Boxes are checked with the scorer'
   object image id -> list of boxes), the first listed region id gives the box (ids are top-k, most confident
   first), ``box_num`` gives ``null``, and an id that points at a padding slot or past ``box_num`` is an error.
 
-Spans are recovered by finding the entity's words among the tweet's tokens (occurrences taken in order); an entity
-whose words are not in the tweet keeps its text only (a note). A line that names an entity more often than the tweet
+Spans are recovered by finding the entity's words among the tweet's tokens, all the entities of a tweet together
+(:func:`place_all`): the datasets are flat, so no two spans overlap, as many entities as possible are placed and the
+earlier lines get the earlier occurrences. An entity whose words are not in the tweet, or lie inside a placed entity
+wherever they occur, keeps its text only (a note). A line that names an entity more often than the tweet
 contains it, a repeated id, a malformed line, an unknown tweet are errors naming file:line (both lines for a
 repeat). Errors are collected and raised together as :class:`ImportProblems` (exit 1); notes come back in the
 :class:`ImportReport`.
@@ -35,6 +37,7 @@ import json
 import os
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,51 +231,151 @@ def locate(
     return None
 
 
-def _occurrences(tokens: list[str], text: str, *, prefix: bool = False) -> list[tuple[int, int]]:
-    taken: set[tuple[int, int]] = set()
-    while (span := locate(tokens, text, taken, prefix=prefix)) is not None:
-        taken.add(span)
-    return sorted(taken)
+def occurrences(tokens: list[str], text: str, *, prefix: bool = False) -> list[tuple[int, int]]:
+    """Every span of ``tokens`` spelling ``text``, in order (overlapping ones included); with ``prefix``, those
+    spelled exactly first, then those spelled by word prefixes only.
+
+    >>> occurrences("Klay Thompson . Thompson".split(), "Thompson")
+    [(1, 2), (3, 4)]
+    """
+    words = text.split()
+    n = len(words)
+    exact, by_prefix = [], []
+    for start in range(len(tokens) - n + 1) if n else ():
+        window = tokens[start : start + n]
+        if window == words:
+            exact.append((start, start + n))
+        elif prefix and all(t.startswith(w) for t, w in zip(window, words, strict=True)):
+            by_prefix.append((start, start + n))
+    return exact + by_prefix
+
+
+PLACEMENT_STEPS = 20_000
+"""Most steps of the search for the best placement of one tweet's entities (then the best found so far)."""
+
+
+def place_all(options: list[list[tuple[int, int]]], *, steps: int = PLACEMENT_STEPS) -> list[tuple[int, int] | None]:
+    """A span for each entity of a tweet, chosen among its ``options`` (its occurrences, best first), such that no
+    two spans overlap (the datasets are flat): as many entities placed as possible, and among such placements the
+    one that gives each entity, in file order, its earliest option. Nothing is ever placed on a span that overlaps
+    another: ``Thompson`` after ``Klay Thompson`` takes a free ``Thompson``, whichever the file names first.
+
+    >>> tokens = "Klay Thompson . Thompson scores".split()
+    >>> place_all([occurrences(tokens, "Thompson"), occurrences(tokens, "Klay Thompson")])
+    [(3, 4), (0, 2)]
+    >>> place_all([[(0, 2)], [(1, 2)]])  # no free Thompson: the second stays unplaced
+    [(0, 2), None]
+    """
+    greedy: list[tuple[int, int] | None] = []  # each entity, in file order, on its first free option
+    used: set[int] = set()
+    skip: dict[int, int] = {}  # options of one list already found taken (they stay taken): linear in all
+    for o in options:
+        k = skip.get(id(o), 0)
+        while k < len(o) and not used.isdisjoint(range(*o[k])):
+            k += 1
+        skip[id(o)] = k
+        span = o[k] if k < len(o) else None
+        used.update(range(*span) if span else ())
+        greedy.append(span)
+    n = len(options)
+    best, best_count = greedy, sum(s is not None for s in greedy)
+    if n > 100:  # a hostile file naming hundreds of entities in one tweet: the greedy placement
+        return best
+    chosen: list[tuple[int, int] | None] = []
+    left = steps
+
+    def free(span: tuple[int, int]) -> bool:
+        return all(c is None or span[1] <= c[0] or c[1] <= span[0] for c in chosen)
+
+    def search(i: int, count: int) -> None:  # depth-first in preference order; only a strictly better leaf counts
+        nonlocal best, best_count, left
+        possible = count + sum(1 for o in options[i:] if o)
+        if possible <= best_count or left <= 0:
+            return
+        if i == n:
+            best, best_count = list(chosen), count
+            return
+        for span in options[i]:
+            left -= 1
+            if free(span):
+                chosen.append(span)
+                search(i + 1, count + 1)
+                chosen.pop()
+            if best_count == possible or left <= 0:
+                return
+        chosen.append(None)
+        search(i + 1, count)
+        chosen.pop()
+
+    search(0, 0)
+    return best
+
+
+@dataclass
+class _Request:
+    """An entity as the source names it, waiting for its span (the dict is what the submission gets)."""
+
+    entity: dict
+    text: str
+    where: str
+    prefix: bool
 
 
 @dataclass
 class _Tweet:
-    """Entities being imported for one tweet, with the lines that named each text (to report repeats)."""
+    """Entities being imported for one tweet; their spans are chosen together (:func:`_settle`)."""
 
     gold: GoldTweet
     entities: list[dict] = field(default_factory=list)
-    taken: set[tuple[int, int]] = field(default_factory=set)
-    named: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    requests: list[_Request] = field(default_factory=list)
 
 
-def _place(
-    t: _Tweet, text: str, kind: str, where: str, report: ImportReport, errors: list[str], *, prefix: bool = False
-) -> dict | None:
-    """The entity dict (span when found) or None after recording an error for an over-repeated text."""
-    tokens = t.gold.tokens
-    span = locate(tokens, text, t.taken)
-    how = ""
-    if span is None and prefix:
-        span = locate(tokens, text, t.taken, prefix=True)
-        how = " (placed by word prefixes)"
-    earlier = t.named[text]
-    if span is None and earlier:
-        count = len(_occurrences(tokens, text, prefix=prefix))
-        errors.append(
-            f"{where}: {_short(text)} repeats {', '.join(earlier)}: tweet {t.gold.id} contains it "
-            f"{count} time{'s' * (count != 1)} (a repeated prediction, not another mention)"
-        )
-        return None
-    earlier.append(where)
+_NO_BOX = object()
+
+
+def _place(t: _Tweet, text: str, kind: str, where: str, report: ImportReport, *, prefix: bool = False) -> dict:
+    """The entity dict of a named entity, added to ``t``: its span is chosen with the tweet's others (:func:`_settle`);
+    a box may be attached meanwhile."""
+    entity = {"text": text, "type": kind}
+    t.entities.append(entity)
+    t.requests.append(_Request(entity, text, where, prefix))
     report.entities += 1
-    if span is None:
-        report.without_span += 1
-        report.note(f"{where}: {_short(text)} is not among the tweet's tokens: kept as text only")
-        return {"text": text, "type": kind}
-    t.taken.add(span)
-    if how:
-        report.note(f"{where}: {_short(text)} placed at tokens {span[0]}:{span[1]}{how}")
-    return {"start": span[0], "end": span[1], "text": " ".join(tokens[span[0] : span[1]]), "type": kind}
+    return entity
+
+
+def _settle(tweets: Iterable[_Tweet], report: ImportReport, errors: list[str]) -> None:
+    """Give every requested entity its span (:func:`place_all`: no two overlap). An entity left without one keeps its
+    text (a note) when the tweet lacks its words or each occurrence overlaps a placed entity; naming a text more
+    often than the tweet contains it is an error naming every line that named it."""
+    for t in tweets:
+        tokens = t.gold.tokens
+        found = {(r.text, r.prefix): occurrences(tokens, r.text, prefix=r.prefix) for r in t.requests}
+        spans = place_all([found[r.text, r.prefix] for r in t.requests])
+        named: dict[str, list[str]] = defaultdict(list)
+        for r, span in zip(t.requests, spans, strict=True):
+            earlier = named[r.text]
+            count = len(found[r.text, r.prefix])
+            if span is not None or len(earlier) < max(count, 1):
+                earlier.append(r.where)
+            box = r.entity.pop("box", _NO_BOX)
+            if span is not None:
+                kind = r.entity.pop("type")
+                r.entity.clear()  # the keys in the submission's order
+                r.entity.update(start=span[0], end=span[1], text=" ".join(tokens[span[0] : span[1]]), type=kind)
+                if r.prefix and tokens[span[0] : span[1]] != r.text.split():
+                    where = f"{r.where}: {_short(r.text)} placed at tokens {span[0]}:{span[1]}"
+                    report.note(f"{where} (placed by word prefixes)")
+            elif earlier[-1] != r.where:  # named before as often as the tweet has it (once if never)
+                errors.append(
+                    f"{r.where}: {_short(r.text)} repeats {_show_ids(earlier, 3)}: tweet {t.gold.id} contains it "
+                    f"{count} time{'s' * (count != 1)} (a repeated prediction, not another mention)"
+                )
+            else:
+                report.without_span += 1
+                why = "is not among the tweet's tokens" if not count else "overlaps a placed entity wherever it occurs"
+                report.note(f"{r.where}: {_short(r.text)} {why}: kept as text only")
+            if box is not _NO_BOX:
+                r.entity["box"] = box
 
 
 def _box_or_error(box: Any, tweet: GoldTweet, where: str, errors: list[str]) -> list[float] | None:
@@ -371,14 +474,12 @@ def import_riveg(lines_path: str | os.PathLike, grounding_path: str | os.PathLik
             errors.append(f"{where}: tweet {_short(tweet_id)} is not in {gold.name} (another split?)")
             continue
         t = tweets.setdefault(tweet_id, _Tweet(gold.by_id[tweet_id]))
-        entity = _place(t, match.group(1).strip(), match.group(2), where, report, errors)
-        if entity is None:
-            continue
-        t.entities.append(entity)
+        entity = _place(t, match.group(1).strip(), match.group(2), where, report)
         entries[uniq] = _RivegLine(where, tweet_id, label, entity)
         report.in_image += label == "2"
     if not entries and not errors:
         errors.append(f"{lines_path}: no entity line")
+    _settle(tweets.values(), report, errors)
     if grounding_path is not None:
         _attach_boxes(grounding_path, entries, gold, report, errors)
     if errors:
@@ -533,10 +634,7 @@ def import_hindex(
             except ValueError:
                 errors.append(f"{here}: region ids must be integers, got [{_short(ids)}]")
                 continue
-            entity = _place(t, text.strip(), HINDEX_TYPES[kind], here, report, errors, prefix=True)
-            if entity is None:
-                continue
-            t.entities.append(entity)
+            entity = _place(t, text.strip(), HINDEX_TYPES[kind], here, report, prefix=True)
             if not region:
                 errors.append(f"{here}: an empty region list (H-Index writes [{box_num}] for 'no region')")
                 continue
@@ -553,6 +651,7 @@ def import_hindex(
                     f"{candidates_path}:{line}: image {image} has {len(boxes)} candidates; H-Index saw the first "
                     f"{box_num}"
                 )
+    _settle(tweets.values(), report, errors)
     if not tweets and not errors:
         errors.append(f"{pred_path}: no tweet block")
     if errors:

@@ -4,6 +4,7 @@ where it judged "not in the image"), and every other case is an error naming fil
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 
@@ -11,9 +12,17 @@ import pytest
 
 from smner_bench.benchmark.errors import DataFormatError
 from smner_bench.benchmark.gold import gold_from_rows
-from smner_bench.benchmark.submission import read_submission, write_submission
+from smner_bench.benchmark.submission import overlapping_spans, read_submission, write_submission
 from smner_bench.cli import main
-from smner_bench.formats.importers import ImportProblems, import_hindex, import_riveg, json_items, locate
+from smner_bench.formats.importers import (
+    ImportProblems,
+    import_hindex,
+    import_riveg,
+    json_items,
+    locate,
+    occurrences,
+    place_all,
+)
 
 from .conftest import IN_CI
 from .reports import report_json
@@ -89,6 +98,28 @@ def test_locate_takes_occurrences_in_order():
     assert locate(tokens, "", set()) is None
     assert locate(["Garfield", "Conservatory"], "Garfield Conserv", set()) is None
     assert locate(["Garfield", "Conservatory"], "Garfield Conserv", set(), prefix=True) == (0, 2)
+
+
+def test_place_all_places_as_many_as_fit_without_overlaps_and_stays_bounded():
+    import time
+
+    # first fit (each on its first free occurrence, in file order) places two of these; all three fit
+    tokens = ["a", "b", "a", "b", "a"]
+    assert place_all([occurrences(tokens, t) for t in ("b a", "a b", "a")]) == [(3, 5), (0, 2), (2, 3)]
+    assert place_all([occurrences(tokens, t) for t in ("a b", "a b", "b a")]) == [(0, 2), (2, 4), None]  # 2 fit
+    assert place_all([occurrences(["a", "b", ".", "a"], t) for t in ("a", "a b")]) == [(3, 4), (0, 2)]
+    assert occurrences(["Garfield", "Park"], "Garf Pa", prefix=True) == [(0, 2)]
+    assert occurrences(["Gar", "Garfield"], "Gar", prefix=True) == [(0, 1), (1, 2)]  # exact ones first
+    assert place_all([]) == [] and place_all([[], [(0, 1)]]) == [None, (0, 1)]
+    # hostile: many entities with many options in one tweet; the search stops after its steps, the greedy
+    # placement stands for more than 100 entities; never an overlap
+    for n, size in ((100, 50), (40, 30), (101, 300), (30_000, 60_000)):
+        words = ["w"] * size
+        start = time.perf_counter()
+        spans = place_all([occurrences(words, "w w")] * (n // 2) + [occurrences(words, "w")] * (n - n // 2))
+        assert time.perf_counter() - start < 1, n
+        placed = sorted(s for s in spans if s is not None)
+        assert placed and all(a[1] <= b[0] for a, b in itertools.pairwise(placed)), n
 
 
 def test_json_items_give_the_line_of_each_item(tmp_path):
@@ -255,6 +286,62 @@ def test_riveg_duplicates_are_errors_naming_both_lines(tmp_path, gold):
         import_riveg(write(tmp_path / "r2.txt", RELEASE + MAYOR.replace("88bb", "88cc")), None, gold)
 
 
+KLAY = ["RT", "@", "SportsCenter", ":", "Klay", "Thompson", ".", "Thompson", "scores", "37"]  # tweet 1866671, cut
+
+
+@pytest.mark.parametrize(
+    ("names", "spans"),
+    [
+        (["Klay Thompson", "Thompson"], [(4, 6), (7, 8)]),  # the release's order: Thompson was placed at 5:6
+        (["Thompson", "Klay Thompson"], [(7, 8), (4, 6)]),  # a first-fit Thompson would block Klay Thompson
+        (["Thompson", "Klay Thompson", "Thompson"], [(5, 6), None, (7, 8)]),  # room for two: earliest options
+    ],
+)
+def test_riveg_places_each_entity_on_a_free_occurrence(tmp_path, names, spans):
+    """Spans of one tweet never overlap (the datasets are flat): each entity goes to a free occurrence of its words,
+    as many placed as can be, the earlier lines first; one that lies inside a placed entity wherever it occurs keeps
+    its text only. The written file passes the validator, which refuses overlapping spans."""
+    gold = gold_from_rows(
+        [{"id": "1866671", "tokens": KLAY, "width": 600, "height": 400, "entities": []}],
+        dataset="gmner",
+        split="test",
+        has_boxes=True,
+        has_masks=False,
+    )
+    lines = "".join(f"Imageid:1866671.jpg#{k:04x}###{n}(PER)###{n}(PER)-x.###0\n" for k, n in enumerate(names))
+    out, report = import_riveg(write(tmp_path / "r.txt", lines), None, gold)
+    entities = out[0]["entities"]
+    assert [(e["start"], e["end"]) if "start" in e else None for e in entities] == spans
+    assert [e["text"] for e in entities] == names
+    if None in spans:
+        assert report.without_span == 1
+        note = "r.txt:2: 'Klay Thompson' overlaps a placed entity wherever it occurs: kept as text only"
+        assert note in report.notes[0]
+    path = tmp_path / "sub.jsonl"
+    write_submission(path, out)
+    assert len(read_submission(path, gold).predictions) == len(names)
+
+
+def test_riveg_text_named_more_often_than_it_occurs_lists_the_earlier_lines_once(tmp_path):
+    """A text named a thousand times where the tweet has it once: one error per repeat, each naming at most three
+    earlier lines (the message never grows with the file)."""
+    gold = gold_from_rows(
+        [{"id": "1866671", "tokens": KLAY, "width": 600, "height": 400, "entities": []}],
+        dataset="gmner",
+        split="test",
+        has_boxes=True,
+        has_masks=False,
+    )
+    lines = "".join(f"Imageid:1866671.jpg#{k:04x}###Klay Thompson(PER)###x###0\n" for k in range(1000))
+    with pytest.raises(ImportProblems) as exc:
+        import_riveg(write(tmp_path / "r.txt", lines), None, gold)
+    assert len(exc.value.problems) == 999
+    assert exc.value.problems[-1] == (
+        f"{tmp_path / 'r.txt'}:1000: 'Klay Thompson' repeats {tmp_path / 'r.txt'}:1: tweet 1866671 contains it 1 "
+        "time (a repeated prediction, not another mention)"
+    )
+
+
 def test_riveg_release_problems_are_all_listed_and_nothing_is_returned(tmp_path, gold):
     release = write(
         tmp_path / "r.txt",
@@ -334,11 +421,12 @@ def test_hindex_with_candidates(tmp_path, gold):
         {"start": 5, "end": 8, "text": "Garfield Park Conservatory", "type": "LOC", "box": None}
     ]  # placed by word prefixes (H-Index prints the first sub-word of each word); [16] = no region
     halls = out[1]["entities"]
-    assert [(e["start"], e["end"], e["box"]) for e in halls] == [
+    assert [(e.get("start"), e.get("end"), e["box"]) for e in halls] == [
         (4, 8, [10.0, 10.0, 200.0, 300.0]),  # the first (most confident) of the listed ids
         (9, 13, None),
-        (7, 8, [0.0, 0.0, 9.0, 9.0]),
+        (None, None, [0.0, 0.0, 9.0, 9.0]),  # each 'Hall' lies inside a City Hall: never a nested span
     ]
+    assert halls[2] == {"text": "Hall", "type": "ORG", "box": [0.0, 0.0, 9.0, 9.0]}
     assert (report.task, report.entities, report.in_image, report.boxes, report.tweets_missing) == (
         "gmner",
         4,
@@ -346,8 +434,10 @@ def test_hindex_with_candidates(tmp_path, gold):
         2,
         1,
     )
+    assert report.without_span == 1
     notes = "\n".join(report.notes)
     assert "h.txt:2: tuple 1: 'Garfield Park Conserv' placed at tokens 5:8 (placed by word prefixes)" in notes
+    assert "h.txt:6: tuple 3: 'Hall' overlaps a placed entity wherever it occurs: kept as text only" in notes
     assert "1 tweets of gmner/test have no block (O_1): not written; score with --allow-missing" in notes
     path = tmp_path / "sub.jsonl"
     write_submission(path, out)
@@ -518,6 +608,11 @@ def test_real_release_imports_as_mner(data_root, gm, tmp_path, name, lines, in_i
     )
     assert sum(line.rstrip("\r\n").endswith("###2") for line in release.open(encoding="utf-8")) == in_image
     assert len(out) == 1500 and all("box" not in e for line in out for e in line["entities"])
+    # flat: the first-fit placement put 12 (8 in the _augment file) entities inside others, e.g. Thompson in Klay
+    # Thompson while a free Thompson follows; each now has a free occurrence of its own
+    spans = {line["id"]: [(e["start"], e["end"]) for e in line["entities"] if "start" in e] for line in out}
+    assert not [i for i, s in spans.items() if overlapping_spans(s)]
+    assert {(0, 2), (8, 9)} <= set(spans["O_3434"])  # Donald Trump will loose 3 - 5 . Trump worst candidate
     path = tmp_path / "mner.jsonl"
     write_submission(path, out, inputs=[release])
     sub = read_submission(path, gm)
