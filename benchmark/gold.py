@@ -9,6 +9,7 @@ either source).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -117,6 +118,9 @@ def gold_from_rows(
             masks = [{"size": list(m["size"]), "counts": m["counts"]} for m in (e.get("masks") or [])]
             tweet.entities.append(GoldEntity(n, i, int(e["start"]), int(e["end"]), e["text"], e["type"], boxes, masks))
             n += 1
+        problem = _overlap_problem([(e.start, e.end) for e in tweet.entities])
+        if problem:  # a prediction would match two gold entities of one span: precision above 1
+            raise DataFormatError(f"tweet {tweet.id!r}: {problem}", field=f"{dataset}/{split}")
         tweets.append(tweet)
     if not tweets:
         raise UsageError(f"the gold split {dataset}/{split} has no tweets")
@@ -172,6 +176,15 @@ def _export_rows(files: list[Path]) -> list[dict[str, Any]]:
     return rows
 
 
+def _overlap_problem(spans: list[tuple[int, int]]) -> str | None:
+    """What makes the entity spans of one gold tweet other than flat (two of one span, or overlapping), or None."""
+    ordered = sorted(spans)
+    for (a, b), (c, d) in itertools.pairwise(ordered):
+        if c < b:
+            return f"entities [{a}, {b}) and [{c}, {d}) overlap: a gold is flat (one entity per span)"
+    return None
+
+
 def _row_problem(row: Mapping[str, Any]) -> str | None:
     """What makes ``row`` (an exported gold row) other than the data model, or None."""
 
@@ -212,4 +225,4 @@ def _row_problem(row: Mapping[str, Any]) -> str | None:
                 problem = f"size {size} is not the image's {image}"
             if problem:
                 return f"entities[{j}].masks[{k}]: {problem}"
-    return None
+    return _overlap_problem([(e["start"], e["end"]) for e in row["entities"]])

@@ -382,3 +382,24 @@ def test_texts_match_whatever_their_unicode_normal_form(gold_text, pred_text):
         assert score_lines([json.dumps(both)], g, task="gmner", match=mode).results["gmner"].tp == 1, mode
     other = {"id": "t", "entities": [{"text": "Jose Mourino", "type": "PER", "box": [0, 0, 10, 10]}]}
     assert score_lines([json.dumps(other)], g, task="gmner", match="text").results["mner"].tp == 0  # no accent folding
+
+
+# --- a gold is flat ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spans", [((0, 1), (0, 1)), ((0, 2), (1, 3)), ((2, 3), (0, 4))])
+def test_a_gold_with_two_entities_on_one_span_or_overlapping_is_refused(spans):
+    """Two gold entities of one span let one prediction match both: tp 2 of 1 prediction (precision 2.0 in span
+    mode, two added rows in entity-box mode). The released golds are flat (BIO tags); rows in memory or in an
+    export that are not are refused, naming the tweet and both spans."""
+    from smner_bench.benchmark.errors import DataFormatError
+    from smner_bench.benchmark.gold import _row_problem
+
+    tokens = ["Ann", "and", "Bob", "x"]
+    entities = [{"start": s, "end": e, "text": " ".join(tokens[s:e]), "type": "PER", "boxes": []} for s, e in spans]
+    row = {"id": "t", "tokens": tokens, "width": 10, "height": 10, "entities": entities}
+    with pytest.raises(DataFormatError, match=r"hand/test: tweet 't': entities \[\d, \d\) and \[\d, \d\) overlap"):
+        gold_from_rows([row], dataset="hand", split="test", has_boxes=True, has_masks=False)
+    assert "overlap: a gold is flat" in _row_problem(row)
+    flat = {**row, "entities": [{**entities[0], "start": 0, "end": 1, "text": "Ann"}]}
+    assert _row_problem(flat) is None
