@@ -98,8 +98,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     gold = _gold(args)
     a = Scorer.build(_read(args, args.predictions_a, gold), gold)
     b = Scorer.build(_read(args, args.predictions_b, gold), gold)
-    task = args.task or min(a.default_task(), b.default_task(), key=("mner", "gmner", "smner").index)
     mode = args.match or ("span" if a.submission.has_spans and b.submission.has_spans else "text")
+    task = args.task or min(a.default_task(mode), b.default_task(mode), key=("mner", "gmner", "smner").index)
     for s in (a, b):
         s.check_mode(mode)
         s.tasks(task)

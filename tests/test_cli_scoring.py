@@ -135,6 +135,9 @@ def test_validate_and_compare(capsys, tmp_path, sample_dir, preds, smner_gold):
     again = tmp_path / "cmp2.json"
     run(capsys, "compare", perfect, preds[0], *gold_args(sample_dir), "--json", again, "--seed", 3)
     assert json.loads(again.read_text())["p_value"] == result["p_value"]  # seeded: reproducible
+    # entity-box counts no masks: compare, like score, takes the most specific task it can count (GMNER)
+    code, out, err = run(capsys, "compare", perfect, preds[0], *gold_args(sample_dir), "--match", "entity-box")
+    assert code == 0 and "task gmner  match entity-box" in out, err
 
 
 @pytest.mark.parametrize(
