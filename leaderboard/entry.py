@@ -20,6 +20,10 @@ Consistency rules the model enforces on every entry:
   that the store checks on every read. Published entries carry no digest (hand-edited, reviewed files).
 - the ``(dataset, dataset_version)`` pair is one the registry knows (``benchmark/registry.py``'s ``DATASETS``), and
   the dataset holds boards of the task;
+- a GMNER or SMNER entry names its ruler, an evaluator convention of the registry's ``EVALUATORS``: a published
+  one its ``provenance.evaluator`` and ``provenance.gold`` (a release of its dataset, or a derived gold), a scored
+  one a match mode that a convention reproduces (:func:`evaluator_of_match`); a quoted figure names the paper it
+  is quoted from;
 - provenance text is bounded; one-line fields (system, variant parts, table, row, command) hold no control
   character, no line or paragraph separator and no Unicode format character (category Cf: bidi controls such
   as U+202E RIGHT-TO-LEFT OVERRIDE, zero-width spaces, soft hyphens), which would reorder or hide text where
@@ -52,11 +56,14 @@ from smner_bench.benchmark.metrics import SWEEP, prf
 from smner_bench.benchmark.registry import (
     DATASET_NAMES,
     DATASETS,
+    EVALUATOR_IDS,
+    EVALUATORS,
     MATCH_MODES,
     RANKED_TASK_NAMES,
     RANKED_TASKS,
     SPLITS,
     TASK_NAMES,
+    TASKS,
 )
 from smner_bench.benchmark.tags import TYPES
 from smner_bench.formats import RELEASE_IMPORTERS
@@ -72,6 +79,24 @@ Split = Literal[SPLITS]  # type: ignore[valid-type]
 Match = Literal[MATCH_MODES]  # type: ignore[valid-type]
 SUBTASKS = {t.name: (t.name, *t.subtasks) for t in RANKED_TASKS}  # a board's task first, then its report's others
 TypeName = Literal[TYPES]  # type: ignore[valid-type]
+EvaluatorId = Literal[EVALUATOR_IDS]  # type: ignore[valid-type]
+GROUNDED_TASKS = tuple(t for t in BOARD_TASKS if TASKS[t].region is not None)  # gmner, smner: a ruler is required
+
+
+def evaluator_of_match(match: str) -> str | None:
+    """The evaluator convention (``registry.EVALUATORS`` id) that this package's ``--match`` mode reproduces, or
+    None when none does.
+
+    >>> evaluator_of_match("span"), evaluator_of_match("riveg")
+    ('smner-span', 'riveg-statistic')
+    """
+    return next((e.id for e in EVALUATORS.values() if e.match == match), None)
+
+
+def release_versions(dataset: str) -> tuple[str, ...]:
+    """The registry's releases of ``dataset``: its own version, then those of the datasets that are other releases
+    of it (``gmner``: ``v2.0``, ``v1``)."""
+    return (DATASETS[dataset].version, *(d.version for d in DATASETS.values() if d.release_of == dataset))
 
 MAX_NAME = 200  # system, variant parts, table, row, dataset version
 MAX_TEXT = 2000  # notes, citation, command
@@ -224,13 +249,60 @@ class Variant(_Strict):
     augmentation: Name | None = None
 
 
+class ReleaseGold(_Strict):
+    """Figures computed on a public release of the entry's dataset: ``version`` is one the registry knows for it
+    (:func:`release_versions`; ``v1`` for figures of Twitter-GMNER printed before the v2.0 corrections)."""
+
+    kind: Literal["release"] = "release"
+    version: Name
+
+
+class DerivedGold(_Strict):
+    """Figures computed on a gold file that is not a release (e.g. one a paper's authors made from it).
+    ``tweets_differ``: the tweets of the split whose tokens, entities, types or boxes differ from the entry's
+    release (``smner-bench gold-diff``); None while not counted."""
+
+    kind: Literal["derived"] = "derived"
+    description: Name  # e.g. "the MQSPN/UnCo authors' test file, not the v2.0 release"
+    tweets_differ: Count | None = None
+
+
+GoldRecord = Annotated[ReleaseGold | DerivedGold, Field(discriminator="kind")]
+
+
 class Publication(_Strict):
+    """A table row of a publication. ``origin``: ``own`` (the authors' figures of their system), ``reproduced``
+    (the authors' figures of another paper's system, run again), ``quoted`` (copied from ``quoted_from``, the
+    paper that printed them first, as the quoting paper cites it). ``evaluator`` (an id of the registry's
+    ``EVALUATORS``) and ``gold``: the ruler and the gold the figures were measured with, required on GMNER and
+    SMNER entries; ``assumed`` names those of the two that no source states (the notes say why they were
+    chosen)."""
+
     kind: Literal["publication"] = "publication"
     citation: Block
+    paper: Name | None = None  # a short label, e.g. "MQSPN (AAAI 2025)"
     arxiv: Annotated[str, Field(pattern=r"^\d{4}\.\d{4,5}(v\d+)?$")] | None = None
     url: Url | None = None
     table: Name  # e.g. "Table VI"
     row: Name  # the row's label as printed
+    origin: Literal["own", "reproduced", "quoted"] = "own"
+    quoted_from: Block | None = None
+    evaluator: EvaluatorId | None = None
+    gold: GoldRecord | None = None
+    assumed: tuple[Literal["evaluator", "gold"], ...] = ()
+
+    @model_validator(mode="after")
+    def _origin(self) -> Publication:
+        if (self.origin == "quoted") != (self.quoted_from is not None):
+            raise ValueError(
+                "quoted_from: give it exactly when origin is 'quoted' (the paper that printed the figures first)"
+            )
+        if len(set(self.assumed)) != len(self.assumed):
+            raise ValueError("assumed: each of evaluator and gold at most once")
+        for name in self.assumed:
+            if getattr(self, name) is None:
+                raise ValueError(f"assumed: lists {name}, which is not given")
+        return self
 
 
 class Release(_Strict):
@@ -261,6 +333,15 @@ class ScoredHere(_Strict):
     command: Line  # paths reduced to file names
     match: Match
     release: Release | None = None  # the submission is this release file's import: no kept copy
+
+    @property
+    def evaluator(self) -> str | None:
+        """The convention the match mode reproduces (:func:`evaluator_of_match`)."""
+        return evaluator_of_match(self.match)
+
+    @property
+    def assumed(self) -> tuple[str, ...]:
+        return ()  # the ruler is the match mode, the gold the one whose checksum the entry records
 
 
 Provenance = Annotated[Publication | ScoredHere, Field(discriminator="kind")]
@@ -317,6 +398,7 @@ class Entry(_Strict):
         if self.task not in DATASETS[self.dataset].boards:
             homes = " or ".join(d.name for d in DATASETS.values() if self.task in d.boards)
             raise ValueError(f"{self.task.upper()} figures are on the {homes} dataset")
+        self._check_ruler_and_gold()
         for path, figures in self.all_figures():
             if figures.precision is None or figures.recall is None:
                 continue
@@ -333,6 +415,34 @@ class Entry(_Strict):
         elif self.digest is not None:
             raise ValueError("digest: published entries carry no digest (they are reviewed by hand)")
         return self
+
+    def _check_ruler_and_gold(self) -> None:
+        """A GMNER or SMNER entry names its ruler (a scored one: a match mode that a convention reproduces) and,
+        published, its gold; a release gold is a release of the entry's dataset."""
+        prov = self.provenance
+        grounded = self.task in GROUNDED_TASKS
+        if prov.kind == "scored":
+            if grounded and prov.evaluator is None:
+                raise ValueError(
+                    f"provenance.match: no evaluator convention reproduces --match {prov.match}: a "
+                    f"{self.task.upper()} entry is measured with one of the registry's ({', '.join(EVALUATOR_IDS)})"
+                )
+            return
+        if isinstance(prov.gold, ReleaseGold) and prov.gold.version not in release_versions(self.dataset):
+            raise ValueError(
+                f"provenance.gold.version: the releases of {self.dataset} are "
+                f"{', '.join(map(repr, release_versions(self.dataset)))}, not {prov.gold.version[:40]!r}"
+            )
+        if grounded and prov.evaluator is None:
+            raise ValueError(
+                f"provenance.evaluator: a published {self.task.upper()} entry names its ruler: one of "
+                f"{', '.join(EVALUATOR_IDS)}"
+            )
+        if grounded and prov.gold is None:
+            raise ValueError(
+                f"provenance.gold: a published {self.task.upper()} entry names its gold: "
+                "{kind: release, version: ...} or {kind: derived, description: ...}"
+            )
 
     def _check_scored(self) -> None:
         for path, figures in self.all_figures():

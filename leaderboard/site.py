@@ -21,7 +21,23 @@ from smner_bench.benchmark.safe_output import FOLDER_MODE, atomic_folder, write_
 
 from .entry import SUBTASKS
 from .escape import PLOT_RC, html_text, plot_text, web_url
-from .render import Row, board_title, boards, cells, columns
+from .render import (
+    DEFAULT_RULER,
+    GOLDS_PARAGRAPH,
+    NOT_ON_THE_BOARD,
+    BoardKey,
+    Row,
+    board_title,
+    boards,
+    cells,
+    columns,
+    figure_text,
+    gold,
+    origin_text,
+    ruler_label,
+    rulers_paragraph,
+    several_figures,
+)
 from .store import Stored
 
 STYLE = """
@@ -58,11 +74,12 @@ document.querySelectorAll("table.board").forEach(function (table) {
 """
 
 
-def page_name(key: tuple[str, str, str]) -> str:
-    return "-".join(key) + ".html"
+def page_name(key: BoardKey) -> str:
+    """``<task>-<dataset>-<split>-<ruler>[-<gold id>].html``."""
+    return "-".join(part for part in key if part) + ".html"
 
 
-def _plots(key: tuple[str, str, str], rows: list[Row], folder: Path) -> list[tuple[str, str]]:
+def _plots(key: BoardKey, rows: list[Row], folder: Path) -> list[tuple[str, str]]:
     """Write this board's SVG plots; returns (file name, caption) pairs."""
     import matplotlib
 
@@ -73,10 +90,10 @@ def _plots(key: tuple[str, str, str], rows: list[Row], folder: Path) -> list[tup
         return _draw_plots(key, rows, folder)
 
 
-def _draw_plots(key: tuple[str, str, str], rows: list[Row], folder: Path) -> list[tuple[str, str]]:
+def _draw_plots(key: BoardKey, rows: list[Row], folder: Path) -> list[tuple[str, str]]:
     import matplotlib.pyplot as plt
 
-    stem = "-".join(key)
+    stem = page_name(key).removesuffix(".html")
     out = []
 
     def save(fig, kind: str, caption: str) -> tuple[str, str]:
@@ -140,13 +157,16 @@ def _source_html(row: Row) -> str:
     for e in row.sources:
         p = e.provenance
         if p.kind == "publication":
-            label = html_text(f"{p.table}, row \u201c{p.row}\u201d")
+            label = html_text(f"{p.paper + ', ' if p.paper else ''}{p.table}, row \u201c{p.row}\u201d")
             link = web_url(p.url or (f"https://arxiv.org/abs/{p.arxiv}" if p.arxiv else ""))
             cite = html_text(p.citation)
             parts.append(
-                f'<a href="{html_text(link)}" title="{cite}">{label}</a>'
-                if link
-                else f'<span title="{cite}">{label}</span>'
+                (
+                    f'<a href="{html_text(link)}" title="{cite}">{label}</a>'
+                    if link
+                    else f'<span title="{cite}">{label}</span>'
+                )
+                + html_text(origin_text(e))
             )
         else:
             parts.append(
@@ -159,13 +179,33 @@ def _source_html(row: Row) -> str:
     return "<br>".join(parts)
 
 
-def _page(key: tuple[str, str, str], rows: list[Row], plots: list[tuple[str, str]]) -> str:
-    header = [*columns(key[0])[:-1], "version", "split", "source"]
+def _rulers_html() -> str:
+    return (
+        f'<p class="meta"><b>Rulers.</b> {html_text(rulers_paragraph())}</p>\n'
+        f'<p class="meta"><b>Golds.</b> {html_text(GOLDS_PARAGRAPH)}</p>'
+    )
+
+
+def _siblings(key: BoardKey, all_boards: dict[BoardKey, list[Row]]) -> str:
+    """Links to the same task and dataset split under the other rulers and golds."""
+    links = [
+        f'<a href="{page_name(k)}">{html_text(k[3])}, gold: {html_text(gold(rows[0].entry)[1])}</a>'
+        for k, rows in all_boards.items()
+        if k[:3] == key[:3] and k != key
+    ]
+    if not links:
+        return ""
+    joined = " \u00b7 ".join(links)
+    return f'<p class="meta">The same board under other rulers or golds (not comparable): {joined}</p>'
+
+
+def _page(key: BoardKey, rows: list[Row], plots: list[tuple[str, str]], all_boards: dict[BoardKey, list[Row]]) -> str:
+    header = [*columns(key[0])[:-1], "gold", "split", "source"]
     numeric = {"#", "P", "R", "F1", *(f"{t.upper()} F1" for t in SUBTASKS[key[0]][1:])}
     head = "".join(f'<th data-col="{html_text(h)}">{html_text(h)}</th>' for h in header)
     body = []
     for i, row in enumerate(rows):
-        values = [*cells(i + 1, row)[:-1], row.entry.dataset_version, row.entry.split]
+        values = [*cells(i + 1, row)[:-1], gold(row.entry)[1], row.entry.split]
         tds = "".join(
             f'<td class="num" data-sort="{"-1" if v == "-" else html_text(v)}">{html_text(v)}</td>'
             if h in numeric
@@ -185,7 +225,10 @@ def _page(key: tuple[str, str, str], rows: list[Row], plots: list[tuple[str, str
 <body><p><a href="index.html">smner-bench leaderboard</a></p>
 <h1>{html_text(title)}</h1>
 <p class="meta">Task <b>{key[0].upper()}</b>, dataset <b>{html_text(key[1])}</b>, split <b>{key[2]}</b>,
+ruler <b>{html_text(ruler_label(key[3]))}</b>, gold <b>{html_text(gold(rows[0].entry)[1])}</b>,
 IoU threshold 0.5. Figures in percent; click a column to sort. {len(rows)} rows.</p>
+{_siblings(key, all_boards)}
+{_rulers_html()}
 <table class="board"><thead><tr>{head}</tr></thead><tbody>
 {chr(10).join(body)}
 </tbody></table>
@@ -195,32 +238,59 @@ IoU threshold 0.5. Figures in percent; click a column to sort. {len(rows)} rows.
 """
 
 
-def build_site(stored: list[Stored], out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike] = ()) -> Path:
-    """Write the site to ``out``, replaced atomically as a whole (:func:`atomic_folder`: only a folder that
-    smner-bench built as a site, or an empty one, is ever replaced; ``inputs`` such as the entries folder are
-    refused); files 0644, folders 0755. Returns its path."""
-    with atomic_folder(out, "site", inputs=inputs) as tmp:
-        (tmp / "plots").mkdir()
-        os.chmod(tmp / "plots", FOLDER_MODE)
-        write_text(tmp / "style.css", STYLE)
-        links = []
-        for key, rows in boards(stored).items():
-            plots = _plots(key, rows, tmp / "plots")
-            write_text(tmp / page_name(key), _page(key, rows, plots))
-            best = rows[0].entry
-            links.append(
-                f'<li><a href="{page_name(key)}">{html_text(board_title(key, rows))}</a>: {len(rows)} '
-                f"rows, best F1 {best.main.f1:.2f} ({html_text(best.system)})</li>"
-            )
-        write_text(
-            tmp / "index.html",
-            f"""<!DOCTYPE html>
+def _index(all_boards: dict[BoardKey, list[Row]]) -> str:
+    def board_list(ruler_id: str) -> str:
+        items = []
+        for key, rows in all_boards.items():
+            if key[3] == ruler_id:
+                best = rows[0].entry
+                items.append(
+                    f'<li><a href="{page_name(key)}">{html_text(board_title(key, rows))}</a>: {len(rows)} '
+                    f"rows, best F1 {best.main.f1:.2f} ({html_text(best.system)})</li>"
+                )
+        return f"<ul>{''.join(items)}</ul>"
+
+    others = [r for r in dict.fromkeys(k[3] for k in all_boards) if r != DEFAULT_RULER]
+    sections = [f"<h2>Ruler {html_text(ruler_label(DEFAULT_RULER))}</h2>{board_list(DEFAULT_RULER)}"]
+    sections += [f"<h2>Ruler {html_text(ruler_label(r))}</h2>{board_list(r)}" for r in others]
+    several = "".join(
+        f"<li>{html_text(title)}, <b>{html_text(system)}</b>: "
+        + "; ".join(html_text(figure_text(f)) for f in figures)
+        + "</li>"
+        for title, system, figures in several_figures(all_boards)
+    )
+    if several:
+        sections.append(
+            "<h2>One system, several figures</h2><p>Where a paper quotes a figure of a system and other rows print "
+            "other figures of it (its own paper, another version, a reproduction), every figure is on the board, "
+            f"each in the table of its ruler and gold:</p><ul>{several}</ul>"
+        )
+    return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>smner-bench leaderboard</title>
 <link rel="stylesheet" href="style.css"></head><body>
 <h1>smner-bench leaderboard</h1>
 <p class="meta">MNER, GMNER and SMNER on Twitter-2015, Twitter-2017, Twitter-GMNER and Twitter-SMNER. Every row
-has its provenance: a publication's table, or a submission scored here (its SHA-256).</p>
-<ul>{"".join(links)}</ul><p class="meta">Built by smner-bench {__version__}.</p></body></html>
-""",
-        )
+has its provenance: a publication's table, or a submission scored here (its SHA-256). This package's ruler comes
+first; the boards of the other rulers follow, each its own table.</p>
+{_rulers_html()}
+{"".join(sections)}
+<p class="meta">{html_text(NOT_ON_THE_BOARD)}</p>
+<p class="meta">Built by smner-bench {__version__}.</p></body></html>
+"""
+
+
+def build_site(stored: list[Stored], out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike] = ()) -> Path:
+    """Write the site to ``out``, replaced atomically as a whole (:func:`atomic_folder`: only a folder that
+    smner-bench built as a site, or an empty one, is ever replaced; ``inputs`` such as the entries folder are
+    refused); files 0644, folders 0755. Returns its path. One page per board (task, dataset split, ruler, gold);
+    the index lists this package's ruler first, then the others."""
+    with atomic_folder(out, "site", inputs=inputs) as tmp:
+        (tmp / "plots").mkdir()
+        os.chmod(tmp / "plots", FOLDER_MODE)
+        write_text(tmp / "style.css", STYLE)
+        all_boards = boards(stored)
+        for key, rows in all_boards.items():
+            plots = _plots(key, rows, tmp / "plots")
+            write_text(tmp / page_name(key), _page(key, rows, plots, all_boards))
+        write_text(tmp / "index.html", _index(all_boards))
     return Path(out).resolve()

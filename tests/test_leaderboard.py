@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import html
 import json
 import os
 import shutil
@@ -13,12 +14,15 @@ from PIL import Image
 
 from smner_bench.benchmark.errors import DataFormatError, UsageError
 from smner_bench.benchmark.gold import gold_from_rows
+from smner_bench.benchmark.registry import EVALUATOR_IDS, EVALUATORS
 from smner_bench.benchmark.submission import write_submission
 from smner_bench.benchmark.visualize import BLANK, CORRECT, PANEL_WIDTH, TYPE_COLOURS, WRONG, render_tweet
 from smner_bench.cli import main
-from smner_bench.leaderboard import store
+from smner_bench.leaderboard import render, store
 from smner_bench.leaderboard.entry import Entry, entry_digest
+from smner_bench.leaderboard.escape import markdown_text
 from smner_bench.leaderboard.render import boards, markdown, terminal_table
+from smner_bench.leaderboard.site import build_site
 from smner_bench.leaderboard.store import load_entries, read_entries
 from smner_bench.leaderboard.submit import file_content_digest, submit, verify
 from smner_bench.loaders import load_split
@@ -38,9 +42,12 @@ PUBLISHED = [
             "arxiv": "2406.07268",
             "table": "Table 1",
             "row": "H-Index [21]",
+            "evaluator": "smner-span",
+            "gold": {"kind": "release", "version": "v2.0 (Twitter-SMNER)"},
         },
     },
 ]
+KEY = ("smner", "smner", "test", "smner-span", "")  # task, dataset, split, ruler, gold (the dataset's release)
 
 
 @pytest.fixture(scope="module")
@@ -89,12 +96,12 @@ def test_submit_entry_board_round_trip(preds, gold, root):
     assert path.is_file() and path.with_suffix(".jsonl.gz").is_file()
     stored = load_entries(root)
     assert [s.entry.id for s in stored] == ["paper/table1/h-index/smner", entry.id]
-    board = boards(stored)[("smner", "smner", "test")]
+    board = boards(stored)[KEY]
     assert [r.entry.system for r in board] == ["Demo system", "H-Index"]  # ranked by F1
-    table = terminal_table(("smner", "smner", "test"), board)
+    table = terminal_table(KEY, board)
     assert "1  Demo system" in table and "86.96" in table and "scored here" in table
     md = markdown(boards(stored))
-    assert "## SMNER on Twitter-SMNER" in md and "| 2 | H-Index |" in md
+    assert "### SMNER on Twitter-SMNER, test split; ruler smner-span" in md and "| 2 | H-Index |" in md
     assert "[Table 1](<https://arxiv.org/abs/2406.07268>), row \u201cH-Index \\[21\\]\u201d" in md
     assert verify(stored, gold) == ([], 1)
     assert entry.digest == entry_digest(entry) and entry.provenance.content_sha256 == file_content_digest(preds[0])
@@ -195,10 +202,10 @@ def test_cli_submit_show_render_build(capsys, preds, root, tmp_path, sample_dir)
     out, err = capsys.readouterr()
     assert "already on the board" in err and "Traceback" not in out + err
     assert "Demo system" in (tmp_path / "LB.md").read_text()
-    page = (tmp_path / "site" / "smner-smner-test.html").read_text()
+    page = (tmp_path / "site" / "smner-smner-test-smner-span.html").read_text()
     assert page.count("<tr") == 3 and "split <b>test</b>" in page and "v2.0 (Twitter-SMNER)" in page
     for plot in ("pr", "iou", "types"):
-        svg = tmp_path / "site" / "plots" / f"smner-smner-test-{plot}.svg"
+        svg = tmp_path / "site" / "plots" / f"smner-smner-test-smner-span-{plot}.svg"
         assert svg.read_text().lstrip().startswith("<?xml")
     bad_meta = tmp_path / "bad.yaml"
     bad_meta.write_text("system: X\ncolour: red\n")
@@ -326,3 +333,126 @@ def test_verify_rescores_the_kept_copy_in_memory(preds, gold, root, monkeypatch,
     bad.write_bytes(gzip.compress(b'{"id": "nope", "entities": []}\n'))
     with pytest.raises(InvalidSubmission, match=r"(?m)^preds.jsonl:1: id: unknown id 'nope'"):
         score_copy(bad, "preds.jsonl", gold, task="smner", match="span", iou=0.5)
+
+
+# --- rulers and golds: every grounded row names them, and no table ranks two of them together (issue 18) ---------
+
+
+def _published(**provenance) -> dict:
+    item = json.loads(json.dumps(PUBLISHED[0]))
+    item["provenance"].update(provenance)
+    item["provenance"] = {k: v for k, v in item["provenance"].items() if v is not None}
+    return item
+
+
+@pytest.mark.parametrize(
+    ("provenance", "message"),
+    [
+        ({"evaluator": None}, "provenance.evaluator: a published SMNER entry names its ruler: one of smner-span"),
+        ({"evaluator": "h-index"}, "Input should be 'smner-span', 'smner-text', 'riveg-statistic'"),
+        ({"gold": None}, "provenance.gold: a published SMNER entry names its gold"),
+        ({"gold": {"kind": "release", "version": "v2.0"}}, r"the releases of smner are 'v2.0 \(Twitter-SMNER\)', not"),
+        ({"gold": {"kind": "derived"}}, "description"),
+        ({"gold": {"kind": "derived", "description": "x", "tweets_differ": -1}}, "greater than or equal to 0"),
+        ({"origin": "quoted"}, "quoted_from: give it exactly when origin is 'quoted'"),
+        ({"quoted_from": "Someone, 2023"}, "quoted_from: give it exactly when origin is 'quoted'"),
+        ({"origin": "borrowed", "quoted_from": "x"}, "Input should be 'own', 'reproduced' or 'quoted'"),
+        ({"assumed": ["evaluator", "evaluator"]}, "assumed: each of evaluator and gold at most once"),
+        ({"assumed": ["gold"], "gold": None}, "assumed: lists gold, which is not given"),
+        ({"assumed": ["ruler"]}, "Input should be 'evaluator' or 'gold'"),
+        ({"paper": "two\nlines"}, "must be one line"),
+    ],
+)
+def test_a_grounded_published_entry_names_its_ruler_and_gold(provenance, message):
+    with pytest.raises(ValueError, match=message):
+        Entry.model_validate(_published(**provenance))
+
+
+def test_rulers_and_golds_are_required_of_grounded_entries_only():
+    mner = _published(evaluator=None, gold=None)
+    mner.update(task="mner", results={"mner": mner["results"]["smner"]})
+    entry = Entry.model_validate(mner)  # an MNER row of a paper may name neither: it is ranked as smner-span
+    assert entry.provenance.evaluator is None and render.ruler(entry) == "smner-span" and render.assumed(entry)
+    v1 = _published(gold={"kind": "release", "version": "v1"})
+    v1.update(task="gmner", dataset="gmner", dataset_version="v2.0", results={"gmner": {"f1": 50.0}})
+    assert render.gold(Entry.model_validate(v1)) == ("v1", "release v1")  # a release of gmner: figures printed on v1
+    counted = {"kind": "derived", "description": "their file", "tweets_differ": 7}
+    derived = Entry.model_validate(_published(gold=counted))
+    assert render.gold(derived)[1] == "derived gold (their file, 7 tweets differ from the v2.0 (Twitter-SMNER) release)"
+
+
+def test_verify_and_the_board_refuse_a_grounded_row_without_a_ruler(root, sample_dir, capsys):
+    (root / "published" / "paper.yaml").write_text(json.dumps([_published(evaluator=None)]), encoding="utf-8")
+    args = ["--dataset", "smner", "--split", "test", "--data-dir", str(sample_dir), "--entries", str(root)]
+    assert main(["leaderboard", "verify", *args]) == 1
+    err = capsys.readouterr().err
+    assert "paper.yaml: entry #1 (paper/table1/h-index/smner): " in err and "Traceback" not in err
+    assert "provenance.evaluator: a published SMNER entry names its ruler: one of smner-span, smner-text" in err
+    assert main(["leaderboard", "show", "--task", "smner", "--entries", str(root)]) == 1
+    assert "excluded" in capsys.readouterr().err
+
+
+def test_a_scored_entry_is_measured_with_the_convention_of_its_match_mode(preds, gold, root, monkeypatch):
+    from smner_bench.leaderboard import entry as entry_module
+
+    entry, path = add(preds, gold, root)
+    assert entry.provenance.match == "span" and entry.provenance.evaluator == "smner-span"
+    assert {m: entry_module.evaluator_of_match(m) for m in ("span", "text", "riveg")} == {
+        "span": "smner-span",
+        "text": "smner-text",
+        "riveg": "riveg-statistic",
+    }
+    # a match mode that no convention reproduces: a grounded scored entry is refused, by name
+    monkeypatch.setattr(entry_module, "evaluator_of_match", lambda match: None)
+    board = read_entries(root)
+    assert [b.file for b in board.bad] == [path]
+    assert "no evaluator convention reproduces --match span" in board.bad[0].reason
+
+
+def test_each_table_holds_one_ruler_and_one_gold_this_packages_first():
+    stored = load_entries()
+    all_boards = boards(stored)
+    for key, rows in all_boards.items():
+        for row in rows:
+            for source in row.sources:
+                assert (render.ruler(source), render.gold(source)[0]) == key[3:], (key, source.id)
+    rulers = [key[3] for key in all_boards]
+    assert rulers == sorted(rulers, key=EVALUATOR_IDS.index) and rulers[0] == "smner-span"
+    gmner = {key[3:] for key in all_boards if key[:3] == ("gmner", "gmner", "test")}
+    assert {r for r, _ in gmner} == {"riveg-statistic", "hindex-candidates", "unco-pairs"} and len(gmner) == 4
+    md = markdown(all_boards)
+    headings = [line.removeprefix("## Ruler ") for line in md.splitlines() if line.startswith("## Ruler ")]
+    assert headings == list(dict.fromkeys(rulers))
+    for spec in EVALUATORS.values():  # the paragraph says what each ruler counts
+        assert markdown_text(spec.definition) in md and markdown_text(spec.region) in md
+    several = md.split("## One system, several figures")[1]
+    tiger = next(line for line in several.splitlines() if ", TIGER: " in line)
+    assert "56.63 (MQSPN (AAAI 2025), Table 1" in tiger and "57.48 (UnCo (2025), Table 2" in tiger
+    riveg = next(line for line in several.splitlines() if ", RiVEG: " in line)
+    assert "63.80 (UnCo (2025), Table 2, row “RiVEG (Li et al., 2024a)”, quoted" in riveg
+    assert "57.75-67.06 in 14 rows (RiVEG (IEEE TMM 2025), Tables VI, VIII, IX" in riveg
+    assert "Twitter-FMNERG figures" in md and "not counted yet" in md
+
+
+def test_the_site_has_a_view_per_ruler_and_says_what_each_counts(root, tmp_path):
+    other = _published(evaluator="unco-pairs", origin="quoted", quoted_from="Another paper, 2024")
+    other["id"] = "paper/table2/h-index/smner"
+    other["provenance"]["gold"] = {"kind": "derived", "description": "their <b>file</b>"}
+    other["results"]["smner"] = {"f1": 60.0}
+    (root / "published" / "paper.yaml").write_text(json.dumps([PUBLISHED[0], other]), encoding="utf-8")
+    site = build_site(load_entries(root), tmp_path / "site")
+    pages = sorted(p.name for p in site.glob("*.html"))
+    derived = next(p for p in pages if "unco-pairs" in p)
+    assert pages == ["index.html", "smner-smner-test-smner-span.html", derived]
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert index.index("smner-smner-test-smner-span.html") < index.index(derived)  # this package's ruler first
+    assert "<h2>Ruler smner-span (smner-bench, span identity, this package: the default view)</h2>" in index
+    for name in pages:
+        page = (site / name).read_text(encoding="utf-8")
+        for spec in EVALUATORS.values():
+            assert html.escape(spec.definition) in page, (name, spec.id)
+    default = (site / "smner-smner-test-smner-span.html").read_text(encoding="utf-8")
+    assert f'<a href="{derived}">unco-pairs, gold: derived gold (their &lt;b&gt;file&lt;/b&gt;' in default
+    page = (site / derived).read_text(encoding="utf-8")
+    assert "ruler <b>unco-pairs (UnCo/MQSPN pair counting)</b>" in page and "quoted from Another paper, 2024" in page
+    assert "H-Index</b>: 54.53" in index and "60.00" in index  # one system, two figures: both shown

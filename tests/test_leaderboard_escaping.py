@@ -24,7 +24,7 @@ from html.parser import HTMLParser
 import pytest
 from pydantic import ValidationError
 
-from smner_bench.benchmark.registry import DATASETS
+from smner_bench.benchmark.registry import DATASETS, EVALUATOR_IDS
 from smner_bench.cli import main
 from smner_bench.leaderboard.entry import Entry, Publication
 from smner_bench.leaderboard.escape import markdown_link, markdown_text, plot_text, web_url
@@ -50,22 +50,31 @@ NOTES = "line one <img src=x onerror=alert(1)>\n| a | b |\n[x](javascript:alert(
 BOARD_KINDS = [(task, d.name, d.version) for d in DATASETS.values() for task in d.boards]
 
 
-def published(i: int, name: str) -> dict:
+def published(i: int, name: str, *, quoted: bool = True) -> dict:
+    """A published entry of hostile text on the i-th kind of board: quoted (from a paper named by hostile text) or
+    the paper's own figure (another F1: the page lists the system's several figures); its ruler the i-th
+    convention, its gold (on a grounded board) a derived gold named by hostile text."""
     task, dataset, version = BOARD_KINDS[i % len(BOARD_KINDS)]
+    precision = 50.0 + i if quoted else 40.0 + i
+    gold = {"kind": "derived", "description": name} if task != "mner" else {"kind": "release", "version": version}
     return {
-        "id": f"hostile/{i}/{task}/{dataset}",
+        "id": f"hostile/{i}/{'quoted' if quoted else 'own'}/{task}/{dataset}",
         "system": name,
         "variant": {"mner": name, "llm": "<i>llm</i> | $y$"},
         "task": task,
         "dataset": dataset,
         "dataset_version": version,
-        "results": {task: {"precision": 50.0 + i, "recall": 50.0, "f1": round(2 * (50.0 + i) * 50 / (100.0 + i), 2)}},
+        "results": {task: {"precision": precision, "recall": 50.0, "f1": round(100 * precision / (precision + 50), 2)}},
         "provenance": {
             "kind": "publication",
             "citation": "A <b>paper</b>\n\" onmouseover=\"alert(1)",
+            "paper": name,
             "url": f"https://example.org/paper_{i}?q=(a)[b]&c=$d$",
             "table": f"Table {name}",
             "row": name,
+            "evaluator": EVALUATOR_IDS[i % len(EVALUATOR_IDS)],
+            "gold": gold,
+            **({"origin": "quoted", "quoted_from": NOTES} if quoted else {}),
         },
         "notes": NOTES,
     }
@@ -77,7 +86,7 @@ def hostile_root(tmp_path_factory, sample_dir, lines):  # noqa: F811
     tmp_path = tmp_path_factory.mktemp("hostile")
     root = tmp_path / "entries"
     (root / "published").mkdir(parents=True)
-    entries = [published(i, name) for i, name in enumerate(HOSTILE_NAMES)]
+    entries = [published(i, name, quoted=q) for i, name in enumerate(HOSTILE_NAMES) for q in (True, False)]
     (root / "published" / "hostile.yaml").write_text(json.dumps(entries), encoding="utf-8")
     for k, name in enumerate(SCORED_NAMES):
         mine = [dict(line, entities=[]) if i == k else line for i, line in enumerate(lines)]  # two submissions
@@ -109,7 +118,17 @@ def unescape(cell: str) -> str:
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", cell)
 
 
-OUR_LINK = re.compile(r"^\[(.*)\]\(<https://example\.org/paper_\d\?q=\(a\)\[b\]&c=\$d\$>\)")
+# the link of each hostile publication's table to its URL (the one markup an entry's text may be in), as text
+OUR_LINKS = {
+    f"[{markdown_text(table)}](<https://example.org/paper_{i}?q=(a)[b]&c=$d$>)": markdown_text(table)
+    for i, table in enumerate(f"Table {name}" for name in HOSTILE_NAMES)
+}
+
+
+def without_our_links(cell: str) -> str:
+    for link, text in OUR_LINKS.items():
+        cell = cell.replace(link, text)
+    return cell
 
 
 def check_markdown(md: str) -> None:
@@ -125,13 +144,15 @@ def check_markdown(md: str) -> None:
             continue
         assert len(row) == len(header), line  # no cell added or lost
         systems.add(unescape(row[1]))
-        text = " ".join([*row[:-1], OUR_LINK.sub(r"\1", row[-1])])
+        text = " ".join([*row[:-1], without_our_links(row[-1])])
         for char in "<>[]`*_~$&":
             assert not unescaped(text, char), (char, line)
     assert set(HOSTILE_NAMES) | set(SCORED_NAMES) <= systems
     for line in md.splitlines():
-        if line.startswith("#"):  # the headings: the board's title
+        if line.startswith(("#", "- ")):  # the headings (the board's title, its gold) and the several figures
             assert not any(unescaped(line, char) for char in "<>[]`*_~$&|"), line
+    several = [line for line in md.splitlines() if line.startswith("- ")]
+    assert len(several) == len(HOSTILE_NAMES), several  # each name quoted and printed again by its paper
 
 
 def test_markdown_board_shows_hostile_names_as_text(hostile_root, tmp_path, capsys):
@@ -182,8 +203,9 @@ class Page(HTMLParser):
         raise AssertionError(f"a comment in the page: {data!r}")
 
 
-SITE_TAGS = {"html", "head", "meta", "title", "link", "body", "p", "a", "h1", "b", "table", "thead", "tbody", "tr",
-             "th", "td", "br", "code", "span", "div", "figure", "img", "figcaption", "script", "ul", "li"}  # fmt: skip
+SITE_TAGS = {"html", "head", "meta", "title", "link", "body", "p", "a", "h1", "h2", "b", "table", "thead", "tbody",
+             "tr", "th", "td", "br", "code", "span", "div", "figure", "img", "figcaption", "script", "ul",
+             "li"}  # fmt: skip
 
 
 def check_page(text: str) -> Page:
@@ -219,7 +241,7 @@ def test_site_pages_and_plots_hold_no_markup_of_entries(hostile_root, tmp_path):
         for e in elements:
             assert all(v.startswith("#") for k, v in e.attrib.items() if k.endswith("href")), plot.name
             assert not any(k.startswith("on") for k in e.attrib), plot.name
-    legend = (site / "plots" / "smner-smner-test-iou.svg").read_text(encoding="utf-8")
+    legend = (site / "plots" / "smner-smner-test-smner-span-iou.svg").read_text(encoding="utf-8")
     assert "_hidden | [y](data:text/html,1)" in legend  # drawn, not dropped as a private "_" label
     scatter = "".join(p.read_text(encoding="utf-8") for p in plots if p.name.endswith("-pr.svg"))
     assert "$x^2$ and $\\frac{$" in scatter  # drawn as written, not as math
@@ -244,8 +266,8 @@ def test_control_and_bidi_characters_of_a_resealed_version_reach_no_page_or_term
     assert main(["leaderboard", "build", "--out", str(tmp_path / "site"), "--entries", str(root)]) == 0
     out, err = capsys.readouterr()
     md = (tmp_path / "LB.md").read_text(encoding="utf-8")
-    page = (tmp_path / "site" / "smner-smner-test.html").read_text(encoding="utf-8")
-    key = ("smner", "smner", "test")
+    page = (tmp_path / "site" / "smner-smner-test-smner-span.html").read_text(encoding="utf-8")
+    key = ("smner", "smner", "test", "smner-span", "")
     wide = terminal_table(key, boards(load_entries(root))[key], width=400)  # the version not cut off
     assert "smner-bench 0.1\\x1b[2J\\x1b]0;owned\\x07\\u202e|<b>" in wide
     for text in (out, err, md, page, wide):

@@ -137,7 +137,7 @@ def test_an_edited_entry_is_excluded_and_named(edit, board, root, tmp_path, caps
     site = tmp_path / "site"
     assert main(["leaderboard", "build", "--out", str(site), "--entries", str(root)]) == 1
     assert first.name in capsys.readouterr().err
-    page = (site / "smner-smner-test.html").read_text()
+    page = (site / "smner-smner-test-smner-span.html").read_text()
     assert "Other system" in page and "Demo system" not in page and "99.00" not in page
 
 

@@ -9,13 +9,15 @@ Every other YAML file of ``leaderboard/entries/published/`` (one per paper) gets
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
 
-from smner_bench.leaderboard.entry import Entry, Figures
+from smner_bench.benchmark.registry import EVALUATOR_IDS
+from smner_bench.leaderboard.entry import Entry, Figures, ReleaseGold
 
 ROOT = Path(__file__).resolve().parents[1]
 RIVEG = ROOT / "leaderboard" / "entries" / "published" / "riveg-tmm2025.yaml"
@@ -228,3 +230,194 @@ def test_repaired_extraction_damage():
     entries = {e["id"]: e for e in yaml.safe_load(RIVEG.read_text(encoding="utf-8"))}
     figures = entries[_id("tablev/xlmr/xlmrlarge-crf-text-only", "twitter2017")]["results"]["mner"]
     assert figures == {"precision": 88.46, "recall": 90.23, "f1": 89.34}
+
+
+# --- every published figure is the paper's: each row parsed from the papers' text (../shared/papers) --------------
+#
+# The entries of MQSPN (Table 1) and UnCo (Table 2) were typed from these files, and RiVEG's from its paper: here
+# every figure of every published entry is compared with the row of the paper's text that its provenance names
+# (row label, whitespace ignored), so a typo anywhere fails.
+
+NUMBER = r"(?:-|[+-]?\d+\.\d\d\*?)"
+# (entry's paper file stem) -> the paper text file; the layout of a printed row: which figures are where
+PAPER_FILES = {
+    "riveg-tmm2025": "riveg-tmm2025.txt",
+    "mqspn-aaai2025": "mqspn-aaai2025-results.txt",
+    "unco-2025": "unco-2025.txt",
+}
+RIVEG_DAMAGE = {
+    "90.2 3": "90.23"
+}  # the PDF text's split of Table V's XLMRlarge-CRF recall (test_repaired_extraction_damage)
+
+
+def _label(text: str) -> str:
+    return re.sub(r"\s+", "", text).replace("\u2663", "")
+
+
+@pytest.fixture(scope="module")
+def papers(data_root) -> Path:
+    """The papers' text files next to the real data (../shared/papers)."""
+    for folder in (data_root.parent / "papers", ROOT.parent / "shared" / "papers"):
+        if all((folder / name).is_file() for name in PAPER_FILES.values()):
+            return folder
+    pytest.fail(f"the papers' text files {sorted(PAPER_FILES.values())} are not next to {data_root}")
+
+
+def riveg_rows(text: str) -> list[tuple[str, list[str]]]:
+    """Every line ending in at least 3 figures, with its label: the text since the previous such line (labels
+    wrap over lines in the PDF text)."""
+    for damaged, repaired in RIVEG_DAMAGE.items():
+        text = text.replace(damaged, repaired)
+    rows, label = [], ""
+    for line in text.splitlines():
+        m = re.fullmatch(rf"(.*?)((?:\s+{NUMBER}){{3,}})\s*", " " + line)
+        if m is None:
+            label += line
+            continue
+        rows.append((_label(label + m.group(1)), [t.rstrip("*") for t in m.group(2).split()]))
+        label = ""
+    return rows
+
+
+def mqspn_rows(text: str) -> list[tuple[str, list[str]]]:
+    """Table 1's HTML rows: the label cell before nine figures (the conversion wrote the club suit as "$", "+")."""
+    table = text.split("--- Table 1 ---")[1].split("--- Table 2 ---")[0]
+    rows = []
+    for tr in re.findall(r"<tr>(.*?)</tr>", table):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", tr)
+        figures = [c for c in cells if re.fullmatch(r"\d+\.\d\d", c)]
+        if len(figures) == 9:
+            rows.append((_label(cells[cells.index(figures[0]) - 1]).rstrip("$+"), figures))
+    return rows
+
+
+def unco_rows(text: str) -> list[tuple[str, list[str]]]:
+    """Table 2's rows: a label and six figures (Twitter-GMNER, then Twitter-FMNERG GMNER, MNER, EEG F1); a "-w/"
+    row belongs to the MLLM row above it ("<MLLM> / -w/ ..."); the dagger lines stand alone."""
+    body = text[text.index("GPT4o (Hurstetal.,2024)") : text.index("Table2:Comparisons")]
+    rows, base = [], ""
+    for line in body.splitlines():
+        if not line.strip() or line.strip() == "\u2020":
+            continue
+        m = re.fullmatch(rf"(.*?)((?:\s+{NUMBER}){{6}})\s*", line)
+        assert m, f"unco-2025.txt, Table 2: not a row: {line!r}"
+        label = _label(m.group(1))
+        base = base if label.startswith("-w") else label
+        rows.append((f"{base}/{label}" if label.startswith("-w") else label, m.group(2).split()))
+    return rows
+
+
+PARSERS = {"riveg-tmm2025": riveg_rows, "mqspn-aaai2025": mqspn_rows, "unco-2025": unco_rows}
+
+
+def printed(entry: Entry) -> dict[int, str]:
+    """The entry's figures at their positions in its printed row, as printed (two decimals, "-" for none)."""
+
+    def three(f: Figures | None, pr: bool = True) -> list[str]:
+        fmt = [f.precision, f.recall, f.f1] if f is not None else [None, None, None]
+        return [("-" if v is None else f"{v:.2f}") for v in (fmt if pr else fmt[2:])]
+
+    r, stem = entry.results, entry.id.split("/")[0]
+    if stem == "unco-2025":
+        assert all(f.precision is None and f.recall is None for f in r.values()), entry.id  # F1 only
+        return dict(enumerate(three(r.get(t), pr=False)[0] for t in ("gmner", "mner", "eeg")))
+    if entry.provenance.table == "Table V":
+        start = {"twitter2015": 0, "twitter2017": 3}[entry.dataset]
+        return dict(enumerate(three(r["mner"]), start))
+    if entry.task == "gmner":
+        return dict(enumerate(three(r["gmner"]) + three(r["mner"]) + three(r["eeg"])))
+    return dict(enumerate(three(r["mner"]) + [None] * 3 + three(r["ees"]) + three(r["smner"]), 3))
+
+
+def mismatches(entries: list[Entry], rows: list[tuple[str, list[str]]]) -> list[str]:
+    """The entries whose figures are not those of a printed row with their label."""
+    out = []
+    for entry in entries:
+        want = {k: v for k, v in printed(entry).items() if v is not None}
+        candidates = [figures for label, figures in rows if label.endswith(_label(entry.provenance.row))]
+        if not candidates:
+            out.append(f"{entry.id}: no row {entry.provenance.row!r} in the paper")
+        elif not any(all(k < len(c) and c[k] == v for k, v in want.items()) for c in candidates):
+            out.append(f"{entry.id}: {want} is in no row {entry.provenance.row!r} of the paper ({candidates})")
+    return out
+
+
+def _entries(path: Path) -> list[Entry]:
+    return [Entry.model_validate(item) for item in yaml.safe_load(path.read_text(encoding="utf-8"))]
+
+
+@pytest.mark.parametrize("stem", sorted(PAPER_FILES))
+def test_every_published_figure_is_the_papers(papers, stem):
+    assert {p.stem for p in PUBLISHED_FILES} == set(PAPER_FILES)  # a new paper's file needs its parser here
+    rows = PARSERS[stem]((papers / PAPER_FILES[stem]).read_text(encoding="utf-8"))
+    entries = _entries(RIVEG.parent / f"{stem}.yaml")
+    assert rows and entries
+    assert mismatches(entries, rows) == []
+    # a typo is caught: each figure changed by one digit makes its entry a mismatch
+    entry = entries[len(entries) // 2]
+    f1 = entry.main.f1
+    typo = entry.model_copy(
+        update={"results": {**entry.results, entry.task: entry.main.model_copy(update={"f1": round(f1 + 0.1, 2)})}}
+    )
+    assert [m.split(":")[0] for m in mismatches([typo], rows)] == [entry.id]
+
+
+def test_unco_rows_left_out_repeat_mqspn_table_1(papers):
+    """UnCo Table 2's rows of the pipeline systems, H-Index and MQSPN are not entries: they print MQSPN Table 1's
+    (Yu et al.'s) F1, which the board has with precision and recall."""
+    unco = dict(unco_rows((papers / PAPER_FILES["unco-2025"]).read_text(encoding="utf-8")))
+    mqspn = dict(mqspn_rows((papers / PAPER_FILES["mqspn-aaai2025"]).read_text(encoding="utf-8")))
+    same = {
+        "GVATT-OD-EVG(Luetal.,2018a)": "GVATT-RCNN-EVG",
+        "UMT-OD-EVG(Yuetal.,2020)": "UMT-RCNN-EVG",
+        "UMGF-OD-EVG(Zhangetal.,2021a)": "UMGF-VinVL-EVG",
+        "ITA-OD-EVG(Wangetal.,2022b)": "ITA-VinVL-EVG",
+        "MMT5/BARTMNER-OD-EVG(Yuetal.,2023)": "BARTMNER-VinVL-EVG",
+        "H-Index(Yuetal.,2023)": "H-Index",
+        "MQSPN(Tangetal.,2025)": "MQSPN(Ours)",
+    }
+    for row, theirs in same.items():
+        assert unco[row][:3] == [mqspn[theirs][k] for k in (2, 5, 8)], row
+    ids = {e.provenance.row for e in _entries(RIVEG.parent / "unco-2025.yaml")}
+    assert not {_label(i) for i in ids} & set(same)
+
+
+def test_the_field_on_the_board_names_ruler_gold_and_origin():
+    by_file = {p.stem: _entries(p) for p in PUBLISHED_FILES}
+    for entries in by_file.values():
+        for e in entries:
+            p = e.provenance
+            if e.task in ("gmner", "smner"):
+                assert p.evaluator in EVALUATOR_IDS and p.gold is not None, e.id
+            assert (p.origin == "quoted") == (p.quoted_from is not None), e.id
+            assert p.paper, e.id
+    mqspn = {e.provenance.row: e for e in by_file["mqspn-aaai2025"]}
+    assert len(mqspn) == 10 and Counter(e.provenance.origin for e in mqspn.values()) == {
+        "quoted": 7,
+        "reproduced": 2,
+        "own": 1,
+    }
+    ours = mqspn["MQSPN (Ours)"].provenance
+    assert (ours.evaluator, ours.gold.kind) == ("unco-pairs", "derived") and not ours.assumed
+    for club in ("MNER-QG\u2663", "TIGER\u2663"):  # reproduced by the MQSPN authors: the paper says so, not how
+        p = mqspn[club].provenance
+        assert p.origin == "reproduced" and set(p.assumed) == {"evaluator", "gold"}, club
+        assert "reproduced by the MQSPN authors" in mqspn[club].notes
+    for e in mqspn.values():
+        if e.provenance.origin == "quoted":  # from Yu et al. (2023a): H-Index's metric, printed before v2.0
+            assert "Yu" in e.provenance.quoted_from and e.provenance.evaluator == "hindex-candidates"
+            assert e.provenance.gold == ReleaseGold(version="v1"), e.id
+    unco = {e.system if e.provenance.origin == "quoted" else e.id: e for e in by_file["unco-2025"]}
+    quoted = {k for k, e in unco.items() if e.provenance.origin == "quoted"}
+    assert quoted == {"TIGER", "GMDA", "GEM", "RiVEG"} and len(unco) == 18
+    for system in quoted:
+        assert unco[system].provenance.quoted_from and unco[system].provenance.table == "Table 2"
+    own = [e for e in unco.values() if e.provenance.origin == "own"]
+    assert len(own) == 14 and {e.provenance.evaluator for e in own} == {"unco-pairs"}
+    assert {e.provenance.gold.kind for e in own} == {"derived"}
+    # one system, two figures: TIGER as MQSPN reproduced it and as UnCo quotes it; RiVEG's conference version
+    assert (mqspn["TIGER\u2663"].main.f1, unco["TIGER"].main.f1) == (56.63, 57.48)
+    conference = unco["RiVEG"].results
+    journal = next(e for e in by_file["riveg-tmm2025"] if e.id == _id("tablevi/rivegbert-ours", "gmner")).results
+    assert [conference[t].f1 for t in ("gmner", "mner", "eeg")] == [journal[t].f1 for t in ("gmner", "mner", "eeg")]
+    assert "conference version" in unco["RiVEG"].provenance.quoted_from

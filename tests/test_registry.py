@@ -106,7 +106,14 @@ def test_leaderboard_derives_choices_titles_and_rules(capsys):
         "dataset": "gmner",
         "dataset_version": "v2.0",
         "results": {"smner": {"f1": 50.0}},
-        "provenance": {"kind": "publication", "citation": "A paper", "table": "Table 1", "row": "X"},
+        "provenance": {
+            "kind": "publication",
+            "citation": "A paper",
+            "table": "Table 1",
+            "row": "X",
+            "evaluator": "smner-span",  # a grounded published entry names its ruler and gold
+            "gold": {"kind": "derived", "description": "a test file"},
+        },
     }
     with pytest.raises(ValueError, match="SMNER figures are on the smner dataset"):
         entry.Entry.model_validate(smner)
