@@ -4,6 +4,7 @@ copy of the release, records its path and SHA-256, and ``verify`` imports it aga
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import pytest
 from pydantic import ValidationError
@@ -104,3 +105,69 @@ def test_release_options_are_checked_before_anything_is_written(setup, tmp_path,
 def test_a_release_path_is_relative_and_plain(path):
     with pytest.raises(ValidationError):
         Release(file=path, sha256="0" * 64, importer="riveg")
+
+
+def _release_counts(path, gold) -> dict[str, int]:
+    """Measured on a RiVEG release file and the gold: predictions, MISC types, right predictions by text and type
+    (MISC read as OTHER, as this package does; types as written, as RiVEG's statistics script does), and the right
+    ones whose text occurs more than once in the tweet (the most that span matching could change)."""
+    import re
+    import unicodedata
+    from collections import Counter
+
+    nfc = partial(unicodedata.normalize, "NFC")
+    predicted: dict[str, list[tuple[str, str]]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        head, entity, _, _ = line.split("###")
+        text, kind = re.fullmatch(r"(.*)\((\w+)\)", entity).groups()
+        predicted.setdefault(head.removeprefix("Imageid:").split(".jpg#")[0], []).append((nfc(text), kind))
+    out = Counter(predictions=sum(map(len, predicted.values())))
+    out["misc"] = sum(k == "MISC" for p in predicted.values() for _, k in p)
+    for tweet in gold.tweets:
+        truth = Counter((nfc(e.text), e.type) for e in tweet.entities)
+        mine = predicted.get(tweet.id, [])
+        right = truth & Counter((t, "OTHER" if k == "MISC" else k) for t, k in mine)
+        out["right"] += sum(right.values())
+        out["right_as_written"] += sum((truth & Counter(mine)).values())
+        joined = [
+            nfc(" ".join(tweet.tokens[i:j]))
+            for i in range(len(tweet.tokens))
+            for j in range(i + 1, len(tweet.tokens) + 1)
+        ]
+        out["repeated"] += sum(n for (t, _), n in right.items() if joined.count(t) > 1)
+    return out
+
+
+def test_the_riveg_release_entries_say_why_they_differ_from_the_paper(data_root):
+    """The notes of the two RiVEG release entries are measurements of the release files: recomputed here."""
+    from smner_bench.leaderboard.store import load_entries
+
+    gold = load_gold("gmner", "test", data_dir=data_root / "twitter-gmner" / "v2.0")
+    entries = {
+        s.entry.provenance.release.file: s.entry
+        for s in load_entries()
+        if s.entry.provenance.kind == "scored" and s.entry.provenance.release
+    }
+    printed = {"OFAVE_to_OFAREC_augment.txt": 85.71, "OFAVE_to_OFAREC.txt": 84.80}  # Table VI's MNER precision
+    for name, precision in printed.items():
+        entry = entries[f"riveg-release/{name}"]
+        n = _release_counts(data_root / "riveg-release" / name, gold)
+        assert (n["predictions"], n["right"]) == (entry.main.pred, entry.main.tp)  # the entry's own figures
+        low = max(k for k in range(n["predictions"] + 1) if round(100 * k / n["predictions"], 2) < precision)
+        assert round(100 * (low + 1) / n["predictions"], 2) > precision  # no count gives the printed precision
+        said = [
+            f"{n['predictions']:,}",
+            f"{100 * low / n['predictions']:.2f}",
+            f"{100 * (low + 1) / n['predictions']:.2f}",
+        ]
+        said += [f"{low:,}", f"{low + 1:,}", f"{n['right_as_written']:,}", f"{n['repeated']:,} of"]
+        assert all(s in entry.notes for s in said), (name, said)
+    # the augmented file under RiVEG's convention (types as written): the figures its notes give
+    n = _release_counts(data_root / "riveg-release" / "OFAVE_to_OFAREC_augment.txt", gold)
+    notes = entries["riveg-release/OFAVE_to_OFAREC_augment.txt"].notes
+    total = sum(len(t.entities) for t in gold.tweets)
+    right = n["right_as_written"]
+    as_written = (100 * right / n["predictions"], 100 * right / total, 200 * right / (n["predictions"] + total))
+    assert f"{n['misc']} types as MISC" in notes and f"{n['right'] - right} of those" in notes
+    assert f"the v2.0 test gold ({total:,} entities)" in notes
+    assert "P {:.2f}, R {:.2f}, F1 {:.2f}".format(*as_written) in notes
