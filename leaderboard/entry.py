@@ -169,7 +169,7 @@ Line = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_
 Block = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_text_block)]
 Url = Annotated[str, Field(max_length=MAX_URL), AfterValidator(_url)]
 Date = Annotated[dt.date, BeforeValidator(_iso_date)]
-Count = Annotated[int, Field(ge=0, le=10**9)]
+Count = Annotated[int, Field(ge=0, le=10**9, strict=True)]  # an integer as written: true, "3" and 3.0 are refused
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
@@ -293,6 +293,8 @@ class Publication(_Strict):
 
     @model_validator(mode="after")
     def _origin(self) -> Publication:
+        if self.quoted_from is not None and not self.quoted_from.strip():
+            raise ValueError("quoted_from: name the paper the figures are quoted from (it is blank)")
         if (self.origin == "quoted") != (self.quoted_from is not None):
             raise ValueError(
                 "quoted_from: give it exactly when origin is 'quoted' (the paper that printed the figures first)"

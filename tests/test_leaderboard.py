@@ -189,6 +189,10 @@ def test_entry_schema_refuses_bad_entries():
     bad["id"] = "../escape"
     with pytest.raises(ValueError):
         Entry.model_validate(bad)
+    bad = json.loads(json.dumps(PUBLISHED[0]))  # a count is an integer as written, never true or "1"
+    bad["results"]["ees"] = {"precision": 100.0, "recall": 100.0, "f1": 100.0, "tp": True, "pred": 1, "gold": 1}
+    with pytest.raises(ValueError, match=r"results\.ees\.tp\s+Input should be a valid integer"):
+        Entry.model_validate(bad)
 
 
 def test_cli_submit_show_render_build(capsys, preds, root, tmp_path, sample_dir):
@@ -354,6 +358,10 @@ def _published(**provenance) -> dict:
         ({"gold": {"kind": "release", "version": "v2.0"}}, r"the releases of smner are 'v2.0 \(Twitter-SMNER\)', not"),
         ({"gold": {"kind": "derived"}}, "description"),
         ({"gold": {"kind": "derived", "description": "x", "tweets_differ": -1}}, "greater than or equal to 0"),
+        ({"gold": {"kind": "derived", "description": "x", "tweets_differ": True}}, "Input should be a valid integer"),
+        ({"gold": {"kind": "derived", "description": "x", "tweets_differ": "3"}}, "Input should be a valid integer"),
+        ({"gold": {"kind": "derived", "description": "x", "tweets_differ": 3.0}}, "Input should be a valid integer"),
+        ({"origin": "quoted", "quoted_from": " \n "}, "quoted_from: name the paper the figures are quoted from"),
         ({"origin": "quoted"}, "quoted_from: give it exactly when origin is 'quoted'"),
         ({"quoted_from": "Someone, 2023"}, "quoted_from: give it exactly when origin is 'quoted'"),
         ({"origin": "borrowed", "quoted_from": "x"}, "Input should be 'own', 'reproduced' or 'quoted'"),
