@@ -419,15 +419,15 @@ class Entry(_Strict):
         return self
 
     def _check_ruler_and_gold(self) -> None:
-        """A GMNER or SMNER entry names its ruler (a scored one: a match mode that a convention reproduces) and,
-        published, its gold; a release gold is a release of the entry's dataset."""
+        """A scored entry's match mode is one a convention reproduces; a published GMNER or SMNER entry names its
+        ruler and its gold; a release gold is a release of the entry's dataset."""
         prov = self.provenance
         grounded = self.task in GROUNDED_TASKS
         if prov.kind == "scored":
-            if grounded and prov.evaluator is None:
+            if prov.evaluator is None:  # an MNER one too: its ruler is its match mode's, never assumed
                 raise ValueError(
-                    f"provenance.match: no evaluator convention reproduces --match {prov.match}: a "
-                    f"{self.task.upper()} entry is measured with one of the registry's ({', '.join(EVALUATOR_IDS)})"
+                    f"provenance.match: no evaluator convention reproduces --match {prov.match}: a scored entry is "
+                    f"measured with one of the registry's ({', '.join(EVALUATOR_IDS)})"
                 )
             return
         if isinstance(prov.gold, ReleaseGold) and prov.gold.version not in release_versions(self.dataset):

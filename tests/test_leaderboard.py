@@ -410,11 +410,16 @@ def test_a_scored_entry_is_measured_with_the_convention_of_its_match_mode(preds,
         "text": "smner-text",
         "riveg": "riveg-statistic",
     }
-    # a match mode that no convention reproduces: a grounded scored entry is refused, by name
+    # a match mode that no convention reproduces: a scored entry is refused, by name (an MNER one too: it is
+    # never ranked under a ruler it was not measured with)
     monkeypatch.setattr(entry_module, "evaluator_of_match", lambda match: None)
     board = read_entries(root)
     assert [b.file for b in board.bad] == [path]
     assert "no evaluator convention reproduces --match span" in board.bad[0].reason
+    mner = json.loads(path.read_text())
+    mner.update(task="mner", results={"mner": mner["results"]["mner"]}, sweep=None, grounding=None)
+    with pytest.raises(ValueError, match="no evaluator convention reproduces --match span"):
+        Entry.model_validate({k: v for k, v in mner.items() if v is not None})
 
 
 def test_each_table_holds_one_ruler_and_one_gold_this_packages_first():
