@@ -444,7 +444,7 @@ def test_each_table_holds_one_ruler_and_one_gold_this_packages_first():
     riveg = next(line for line in several.splitlines() if ", RiVEG: " in line)
     assert "63.80 (UnCo (2025), Table 2, row “RiVEG (Li et al., 2024a)”, quoted" in riveg
     assert "57.75-67.06 in 14 rows (RiVEG (IEEE TMM 2025), Tables VI, VIII, IX" in riveg
-    assert "Twitter-FMNERG figures" in md and "not counted yet" in md
+    assert "Twitter-FMNERG figures" in md and "44 tweets differ from the v2.0 release" in md
 
 
 def test_the_site_has_a_view_per_ruler_and_says_what_each_counts(root, tmp_path):

@@ -421,3 +421,27 @@ def test_the_field_on_the_board_names_ruler_gold_and_origin():
     journal = next(e for e in by_file["riveg-tmm2025"] if e.id == _id("tablevi/rivegbert-ours", "gmner")).results
     assert [conference[t].f1 for t in ("gmner", "mner", "eeg")] == [journal[t].f1 for t in ("gmner", "mner", "eeg")]
     assert "conference version" in unco["RiVEG"].provenance.quoted_from
+
+
+def test_the_derived_gold_counts_the_tweets_that_differ_from_the_release(data_root):
+    """The MQSPN/UnCo authors' test file (../shared/data/peer-gold) differs from the v2.0 release in the tweets its
+    entries say: counted here on its own (an entity once per box there, end inclusive, MISC for OTHER)."""
+    import json
+
+    from smner_bench.loaders import load_gold
+
+    gold = {t.id: t for t in load_gold("gmner", "test", data_dir=data_root / "twitter-gmner" / "v2.0").tweets}
+    differ = 0
+    for item in json.loads((data_root / "peer-gold" / "unco_twitter_gmner_gt.json").read_text(encoding="utf-8")):
+        tweet = gold[item["image_id"].removesuffix(".jpg")]
+        theirs: dict[tuple, set] = {}
+        for e in item["gt_entities"]:
+            boxes = theirs.setdefault((e["start"], e["end"] + 1, e["entity_type"].replace("MISC", "OTHER")), set())
+            boxes.update([tuple(map(float, e["region_box"]))] if e["region_box"] else [])
+        ours = {(e.start, e.end, e.type): {tuple(map(float, b)) for b in e.boxes} for e in tweet.entities}
+        differ += item["tokens"] != tweet.tokens or theirs != ours
+    derived = [
+        e for p in PUBLISHED_FILES for e in _entries(p) if e.provenance.gold and e.provenance.gold.kind == "derived"
+    ]
+    assert len(derived) == 3 + 14  # MQSPN's own and reproduced rows, UnCo's own rows
+    assert {e.provenance.gold.tweets_differ for e in derived} == {differ} and differ == 44
