@@ -90,6 +90,12 @@ COMMANDS: tuple[Command, ...] = (
         "options_import",
     ),
     Command(
+        "gold-diff",
+        "compare a gold file (release folder, export, MQSPN/UnCo JSON) with a release split",
+        "smner_bench.formats.cli",
+        "options_gold_diff",
+    ),
+    Command(
         "baseline",
         "RiVEG reference baselines: train the models, run stages one by one",
         "smner_bench.baselines.commands",

@@ -67,12 +67,12 @@ class ImportProblems(DataFormatError):
     """The source files cannot be imported as they are; every problem is listed (up to :data:`SHOWN`), nothing
     was written."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], *, outcome: str = "nothing was written") -> None:
         self.problems = problems
         n = len(problems)
         more = f"\n  ... and {n - SHOWN} more" if n > SHOWN else ""
         lines = "\n".join(f"  {p}" for p in problems[:SHOWN])
-        super().__init__(f"{n} problem{'s' * (n != 1)} in the imported files; nothing was written:\n{lines}{more}")
+        super().__init__(f"{n} problem{'s' * (n != 1)} in the imported files; {outcome}:\n{lines}{more}")
 
 
 @dataclass

@@ -23,6 +23,7 @@ from smner_bench.formats.importers import (
     occurrences,
     place_all,
 )
+from smner_bench.formats.unco import import_unco
 
 from .conftest import IN_CI
 from .reports import report_json
@@ -513,6 +514,177 @@ def test_hindex_candidate_problems(tmp_path, gold, candidates, message):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# MQSPN/UnCo prediction JSON
+# ---------------------------------------------------------------------------------------------------------------
+
+GARFIELD_TOKENS = ROWS[0]["tokens"]
+HALL_TOKENS = ROWS[1]["tokens"]
+
+
+def unco_file(tmp_path, *items, name="u.json"):
+    """A JSON list, one tweet object per line (so that the n-th object is on line n + 1)."""
+    return write(tmp_path / name, "[\n" + ",\n".join(json.dumps(i) for i in items) + "\n]\n")
+
+
+def garfield(drop=(), **row):
+    entity = {"start": 5, "end": 6, "entity_type": "LOC", "phrase": "Garfield Park", "region_box": [], **row}
+    entity = {k: v for k, v in entity.items() if k not in drop}
+    return {"tokens": GARFIELD_TOKENS, "image_id": "71044.jpg", "pre_entities": [entity]}
+
+
+def halls(*rows):
+    return {"image_id": "475049.jpg", "pre_entities": list(rows)}
+
+
+HALL_A = {
+    "start": 4,
+    "end": 7,
+    "entity_type": "MISC",
+    "phrase": "San Francisco City Hall",
+    "region_box": [10, 10, 200, 300],
+}
+HALL_B = {"start": 9, "end": 12, "entity_type": "LOC", "region_box": []}
+
+
+def test_unco_region_box_shape_is_a_gmner_submission(tmp_path, gold):
+    """MQSPN's and UnCo's LLM shape: ``region_box`` ([] = not in the image), ``end`` inclusive, MISC as written."""
+    out, report = import_unco(unco_file(tmp_path, garfield(), halls(HALL_A, HALL_B)), gold)
+    assert out == [
+        {"id": "71044", "entities": [{"start": 5, "end": 7, "text": "Garfield Park", "type": "LOC", "box": None}]},
+        {
+            "id": "475049",
+            "entities": [
+                {
+                    "start": 4,
+                    "end": 8,
+                    "text": "San Francisco City Hall",
+                    "type": "MISC",
+                    "box": [10.0, 10.0, 200.0, 300.0],
+                },
+                {"start": 9, "end": 13, "text": "San Francisco City Hall", "type": "LOC", "box": None},
+            ],
+        },
+    ]
+    assert (report.task, report.entities, report.in_image, report.boxes, report.tweets_missing) == ("gmner", 3, 1, 1, 1)
+    assert "1 tweets of gmner/test are not in the file (O_1): not written" in "\n".join(report.notes)
+    path = tmp_path / "sub.jsonl"
+    write_submission(path, out)
+    results = report_json(read_submission(path, gold, task="gmner", allow_missing=True), gold, task="gmner")
+    assert results["results"]["gmner"]["tp"] == 2  # Garfield Park and the second City Hall (the first is MISC = OTHER)
+
+
+def test_unco_region_index_shapes(tmp_path, gold):
+    """``region`` + ``mapping_regions`` (their evaluator's second shape: 1-based, 0 = none) and UnCo test.py's rows
+    (``region`` with ``region_box``, one row per predicted region, uncertainties): identical rows are one entity;
+    rows of one span with other regions are an error unless --first-box keeps the first."""
+    mapping = [[0, 0, 5, 5], [10, 10, 200, 300]]
+    a = {"start": 4, "end": 7, "entity_type": "LOC", "region": 2, "mapping_regions": mapping}
+    b = {"start": 9, "end": 12, "entity_type": "LOC", "region": 0, "mapping_regions": mapping}
+    out, report = import_unco(unco_file(tmp_path, halls(a, b)), gold)
+    assert [(e["start"], e["box"]) for e in out[0]["entities"]] == [(4, [10.0, 10.0, 200.0, 300.0]), (9, None)]
+    test_py = {"start": 4, "end": 7, "entity_type": "LOC", "region": 2, "region_box": [10, 10, 200, 300],
+               "span_uncertainty": 0.1, "bpe_start_idx": 7, "phrase": "San Francisco City Hall"}  # fmt: skip
+    other = {**test_py, "region": 1, "region_box": [0, 0, 5, 5]}
+    out, report = import_unco(unco_file(tmp_path, halls(test_py, dict(test_py))), gold)
+    assert len(out[0]["entities"]) == 1 and report.notes[0].startswith("2 tweets")  # the same pair twice: one
+    path = unco_file(tmp_path, halls(test_py, other))
+    with pytest.raises(ImportProblems) as exc:
+        import_unco(path, gold)
+    assert problems(exc) == (
+        f"{path}:2 (tweet '475049'): pre_entities[1]: repeats the span of pre_entities[0] with another region: a "
+        "submission gives one region per entity (--first-box keeps the first row's)"
+    )
+    out, report = import_unco(path, gold, first_box=True)
+    assert out[0]["entities"][0]["box"] == [10.0, 10.0, 200.0, 300.0]
+    assert f"{path}:2 (tweet '475049'): pre_entities[1]: another region for the span of pre_entities[0]" in (
+        "\n".join(report.notes)
+    )
+
+
+def test_unco_without_regions_is_mner_and_json_lines_with_img_id_are_read(tmp_path, gold):
+    rows = [{"start": 5, "end": 6, "entity_type": "LOC"}]
+    path = write(tmp_path / "u.jsonl", json.dumps({"img_id": "71044.jpg", "pre_entities": rows}) + "\n")
+    out, report = import_unco(path, gold)
+    assert out == [{"id": "71044", "entities": [{"start": 5, "end": 7, "text": "Garfield Park", "type": "LOC"}]}]
+    assert report.task == "mner" and "no row gives a region" in report.notes[-1]
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        ([garfield(start=None)], ":2 (tweet '71044'): pre_entities[0].start/end: the span is left open"),
+        ([garfield(end=None)], "pre_entities[0].start/end: the span is left open (missing or null)"),
+        ([garfield(end=8)], "pre_entities[0].start/end: [5, 8] (end inclusive) is empty or outside the 8 tokens"),
+        ([garfield(start=6, end=5)], "[6, 5] (end inclusive) is empty or outside"),
+        ([garfield(start="5")], "start/end: token offsets (integers) expected, got '5', 6"),
+        ([garfield(start=True)], "start/end: token offsets (integers) expected"),
+        (
+            [garfield(entity_type="None-type")],
+            "pre_entities[0].entity_type: expected one of PER, LOC, ORG, MISC, OTHER",
+        ),
+        ([garfield(entity_type="loc")], "entity_type: expected one of"),
+        ([garfield(phrase="Garfield")], "pre_entities[0]: phrase 'Garfield' is not the tokens 5..6 ('Garfield Park')"),
+        ([garfield(phrase=7)], "phrase 7 is not the tokens 5..6"),
+        ([{**garfield(), "tokens": ["x"] * 8}], "the file's tokens 5..6 are 'x x', the split's are 'Garfield Park'"),
+        ([{**garfield(), "tokens": ["x"] * 6}], "pre_entities[0]: [5, 6] lies outside the file's own 6 tokens"),
+        ([{**garfield(), "tokens": "The geometry"}], ":2: tokens: expected a list of strings"),
+        (
+            [garfield(drop=["region_box"], region=3, mapping_regions=[[0, 0, 1, 1]])],
+            "region: 3 is outside mapping_regions (1)",
+        ),
+        ([garfield(drop=["region_box"], region=2)], "indexes boxes the row does not give"),
+        ([{**garfield(), "pre_entities": [{"start": 5, "end": 6, "entity_type": "LOC", "region": 2}]}], "(no mapping"),
+        ([garfield(region=-1)], "region: expected 0 (not in the image) or a 1-based index, got -1"),
+        ([garfield(region=1)], "pre_entities[0]: region 1 and region_box [] disagree"),
+        ([garfield(region=0, region_box=[1, 1, 2, 2])], "region 0 and region_box [1, 1, 2, 2] disagree"),
+        ([garfield(region=1, region_box=[1, 1, 2, 2], mapping_regions=[[1, 1, 3, 3]])], "disagree"),
+        ([garfield(region_box=[10, 10, 700, 300])], "region_box: [10, 10, 700, 300] lies outside the 600x400 image"),
+        (
+            [garfield(region_box="[1, 2, 3, 4]")],
+            "region_box: expected [x1, y1, x2, y2], or [] for not in the image, got",
+        ),
+        ([garfield(region_box=None)], "pre_entities[0].region_box: expected [x1, y1, x2, y2], or [] for not in the"),
+        ([garfield(region_box=[1, 1, "2", 2])], "pre_entities[0].region_box: expected [x1, y1, x2, y2]: 4 finite"),
+        ([garfield(region_box=[5, 5, 1, 1])], "is inverted or empty"),
+        (
+            [garfield(), halls(HALL_A, {"start": 9, "end": 12, "entity_type": "LOC"})],
+            ":3 (tweet '475049'): pre_entities[1]: no region_box (nor region + mapping_regions) where other rows",
+        ),
+        (
+            [halls(HALL_A, {**HALL_A, "entity_type": "ORG"})],
+            "pre_entities[1]: entity_type ORG where pre_entities[0] of",
+        ),
+        ([halls(HALL_A, {**HALL_B, "start": 7, "end": 9})], "pre_entities[1]: [7, 9] overlaps pre_entities[0] [4, 7]"),
+        ([halls(HALL_A, {**HALL_B, "start": 5, "end": 5, "phrase": "Francisco"})], "overlaps pre_entities[0] [4, 7]"),
+        ([garfield(), garfield()], ":3 (tweet '71044'): repeats the tweet at"),
+        ([{**garfield(), "image_id": "999.jpg"}], "(tweet '999'): not a tweet of gmner/test (another split?)"),
+        ([{**garfield(), "image_id": ".jpg"}], ":2: image_id: expected '<id>.jpg', got '.jpg'"),
+        ([{"pre_entities": []}], ":2: image_id: expected '<id>.jpg', got None"),
+        ([{**garfield(), "pre_entities": {}}], ":2: pre_entities: expected a list of entity rows, got dict"),
+        ([{**garfield(), "pre_entities": [[5, 6]]}], "pre_entities[0]: expected an object"),
+        (["71044.jpg"], ":2: expected an object per tweet, got str"),
+        ([], "u.json: no tweet"),
+    ],
+)
+def test_unco_problems_name_the_file_the_tweet_and_the_row(tmp_path, gold, items, message):
+    path = unco_file(tmp_path, *items)
+    with pytest.raises(ImportProblems) as exc:
+        import_unco(path, gold)
+    assert message in problems(exc) and str(path) in problems(exc)
+    assert "nothing was written" in str(exc.value)
+
+
+def test_unco_file_problems_are_listed_together(tmp_path, gold):
+    path = unco_file(tmp_path, garfield(start=None), halls({**HALL_A, "entity_type": "X"}, {**HALL_B, "end": 99}))
+    with pytest.raises(ImportProblems) as exc:
+        import_unco(path, gold)
+    assert len(exc.value.problems) == 3 and "3 problems in the imported files" in str(exc.value)
+    write(path, "{not json")
+    with pytest.raises(DataFormatError, match=r"u.json:1: not JSON"):
+        import_unco(path, gold)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # the command line
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -652,6 +824,56 @@ def test_real_release_through_the_command_line(data_root, tmp_path, capsys):
     assert "needs a 'box' key on every entity" in capsys.readouterr().err
 
 
+@pytest.mark.realdata
+def test_real_unco_gold_rows_import_as_predictions(data_root, gm, tmp_path):
+    """The MQSPN/UnCo gold file with its rows renamed pre_entities is a prediction file of their evaluator's shape:
+    one row per entity-box pair. Its 206 extra rows of multi-box entities are errors (one region per entity) until
+    --first-box; then the 2,497 entities import, and MNER finds 2,496 of v2.0's 2,543 (gold-diff: 46 entities are
+    missing from their file, one has other boundaries)."""
+    items = json.loads((data_root / "peer-gold" / "unco_twitter_gmner_gt.json").read_text(encoding="utf-8"))
+    for item in items:
+        item["pre_entities"] = item.pop("gt_entities")
+    path = tmp_path / "pred.json"
+    path.write_text(json.dumps(items, indent=1), encoding="utf-8")
+    with pytest.raises(ImportProblems) as exc:
+        import_unco(path, gm)
+    assert len(exc.value.problems) == 206 and all("--first-box" in p for p in exc.value.problems)
+    out, report = import_unco(path, gm, first_box=True)
+    assert (report.entities, report.boxes, report.tweets_missing) == (2497, 1022, 0)
+    write_submission(tmp_path / "sub.jsonl", out)
+    results = report_json(read_submission(tmp_path / "sub.jsonl", gm, task="gmner"), gm, task="gmner")["results"]
+    assert (results["mner"]["tp"], results["mner"]["pred"], results["mner"]["gold"]) == (2496, 2497, 2543)
+    assert results["gmner"]["tp"] == 2496  # their first box of each entity is one of the release's boxes
+
+
+def test_import_unco_command(capsys, tmp_path, sample_dir):
+    from smner_bench.loaders import load_gold
+
+    data = ["--dataset", "gmner", "--split", "test", "--data-dir", str(sample_dir)]
+    tweet = next(t for t in load_gold("gmner", "test", data_dir=sample_dir).tweets if t.entities)
+    e = tweet.entities[0]
+    row = {"start": e.start, "end": e.end - 1, "entity_type": e.type, "region_box": []}
+    pred = unco_file(tmp_path, {"image_id": f"{tweet.id}.jpg", "tokens": tweet.tokens, "pre_entities": [row]})
+    out = tmp_path / "sub.jsonl"
+    assert main(["import", "unco", "--predictions", str(pred), *data, "-o", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert "(GMNER submission): 1 tweets, 1 entities (0 without a span; 0 judged in the image; 0 boxes, 1 null)" in (
+        printed.out
+    )
+    assert "tweets of gmner/test are not in the file" in printed.err
+    line = json.loads(out.read_text())
+    assert line == {"id": tweet.id, "entities": [{"start": e.start, "end": e.end, "text": e.text, "type": e.type,
+                                                  "box": None}]}  # fmt: skip
+    rows = [row, {**row, "region_box": [1, 1, 2, 2]}]
+    unco_file(tmp_path, {"image_id": f"{tweet.id}.jpg", "pre_entities": rows})
+    out.unlink()
+    assert main(["import", "unco", "--predictions", str(pred), *data, "-o", str(out)]) == 1
+    assert f"{pred}:2 (tweet '{tweet.id}'): pre_entities[1]: repeats the span" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["import", "unco", "--first-box", "--predictions", str(pred), *data, "-o", str(out)]) == 0
+    assert "kept the first" in capsys.readouterr().err and json.loads(out.read_text())["entities"][0]["box"] is None
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # hostile files: mutations of the hand-made files either import into a file the validator accepts, or raise an
 # SmnerError (exit 1/2 with file:line), never anything else; a long hostile line stays linear
@@ -660,6 +882,7 @@ def test_real_release_through_the_command_line(data_root, tmp_path, capsys):
 TOKENS = [b"NaN", b"1e999", b"-1", b"99999999999999999999", b"[", b"]", b"{", b"}", b'"', b",", b"\n", b"\r\n"]
 TOKENS += [b"###", b"#", b".jpg", b"(PER)", b"(MISC)", b"###2", b"###0", b"[16]", b"[0]", b"\x00", b"\xff"]
 TOKENS += ["\ufeff".encode(), b"Pred: ", b"<<person>>", b" , ", b'"box"', b'"uniq_id"', b"null", b"true", b"  "]
+TOKENS += [b'"region": 1', b'"end": ', b'"start": 9', b'"region_box": []', b'"image_id": "O_1.jpg"', b'"MISC"', b"-1"]
 
 
 def _mutate(data: bytes, edits) -> bytes:
@@ -707,15 +930,21 @@ def test_fuzz_importers(tmp_path_factory, gold):
     riveg = {"r.txt": RELEASE.encode(), "g.json": b'[{"uniq_id": "475049.jpg#6aac", "box": [12, 11, 198, 290]},\n'}
     riveg["g.json"] += b' {"uniq_id": "475049.jpg#77aa", "box": [300, 0, 600, 400]}]'
     hindex = {"h.txt": HINDEX.encode(), "c.json": CANDIDATES.encode()}
+    mapping = {"region": 2, "mapping_regions": [[0, 0, 5, 5], [10, 10, 200, 300]]}
+    unco = [garfield(), halls(HALL_A, {**HALL_B, "region": 0, "region_box": []}, {**HALL_A, **mapping})]
+    sources = {
+        "riveg": (import_riveg, riveg),
+        "hindex": (import_hindex, hindex),
+        "unco": (import_unco, {"u.json": json.dumps(unco, indent=1).encode()}),
+    }
 
     @fuzz_settings(400)
-    @given(st.sampled_from(["riveg", "hindex"]), edits, edits)
+    @given(st.sampled_from(sorted(sources)), edits, edits)
     def run(which, first, second):
         tmp = tmp_path_factory.mktemp("fuzz")
-        files = riveg if which == "riveg" else hindex
-        (a, da), (b, db) = files.items()
-        mutated = {a: _mutate(da, first), b: _mutate(db, second)}
-        _check_import(tmp, gold, import_riveg if which == "riveg" else import_hindex, mutated)
+        fn, files = sources[which]
+        mutated = {name: _mutate(data, e) for (name, data), e in zip(files.items(), (first, second), strict=False)}
+        _check_import(tmp, gold, fn, mutated)
 
     run()
 
