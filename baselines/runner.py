@@ -38,7 +38,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model, field_validator
 
-from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError, first_problem
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError, validation_message
 from smner_bench.benchmark.io import json_lines
 from smner_bench.benchmark.safe_output import OutputError, check_folder, owned_folder, write_text
 from smner_bench.benchmark.submission import EntityIn, write_submission
@@ -672,8 +672,7 @@ def _line_problem(line, stage: str | None) -> str | None:
     try:
         LINES.get(stage, _Line).model_validate(line)
     except ValidationError as exc:
-        field, message = first_problem(exc)
-        return f"{field}: {message}" if field else message
+        return validation_message(exc)
     return None
 
 

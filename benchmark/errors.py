@@ -100,6 +100,13 @@ def validation_problems(exc, limit: int = 160) -> list[tuple[str | None, str]]:
     return out
 
 
+def validation_message(exc, limit: int = 160) -> str:
+    """The first problem of a pydantic ``ValidationError`` on one line, ``field: message (and N more)``: for a
+    message that names no file (the file is named by the caller's error)."""
+    field, message = first_problem(exc, limit)
+    return f"{field}: {message}" if field else message
+
+
 def first_problem(exc, limit: int = 160) -> tuple[str | None, str]:
     """The first problem of a pydantic ``ValidationError`` as ``(field, message)``, the message saying how many
     others there are: what an error raised from it names (``SmnerError(message, field=field)``)."""

@@ -47,7 +47,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -480,26 +479,6 @@ class Entry(_Strict):
 def _harmonic(figures: Figures) -> float:
     p, r = figures.precision or 0.0, figures.recall or 0.0
     return 2 * p * r / (p + r) if p + r > 0 else 0.0
-
-
-def validation_problems(exc: ValidationError, limit: int = 160) -> list[str]:
-    """One line per problem of a pydantic error, ``loc: message``, without pydantic's input echo and its
-    "For further information visit https://errors.pydantic.dev/..." line; each message cut to ``limit``."""
-    out = []
-    for err in exc.errors(include_url=False, include_input=False, include_context=False):
-        where = ".".join(str(p) for p in err["loc"])
-        message = " ".join(str(err["msg"]).split())
-        if len(message) > limit:
-            message = message[: limit - 1] + "\u2026"
-        out.append(f"{where}: {message}" if where else message)
-    return out
-
-
-def validation_message(exc: ValidationError, limit: int = 160) -> str:
-    """The first problem of a pydantic error on one line, with the number of the others."""
-    problems = validation_problems(exc, limit) or ["invalid"]
-    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-    return problems[0] + more
 
 
 def canonical_json(data: Any) -> bytes:

@@ -25,11 +25,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from smner_bench.benchmark.errors import DataFormatError, UsageError
+from smner_bench.benchmark.errors import DataFormatError, UsageError, shown, validation_message
 from smner_bench.benchmark.io import parse_yaml, sha256_stream
 from smner_bench.benchmark.safe_output import OutputError, create_files
 
-from .entry import Entry, entry_digest, sealed, validation_message
+from .entry import Entry, entry_digest, sealed
 
 DEFAULT_ROOT = Path(__file__).resolve().parent / "entries"
 MAX_PUBLISHED_BYTES = 5 << 20  # one YAML file of published entries
@@ -62,16 +62,11 @@ class Board:
     bad: list[BadEntry] = field(default_factory=list)
 
 
-def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
 def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
     out: dict = {}
     for key, value in pairs:
         if key in out:
-            raise ValueError(f"duplicate key {_short(key, 40)!r}")
+            raise ValueError(f"duplicate key {shown(key)}")
         out[key] = value
     return out
 
@@ -91,7 +86,7 @@ def sha256_of_copy(path: Path) -> str:
     except ValueError:
         raise ValueError(f"the copy {path.name} decompresses to more than {MAX_COPY_BYTES} bytes") from None
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-        raise ValueError(f"the copy {path.name} is not a readable gzip file ({_short(exc, 80)})") from None
+        raise ValueError(f"the copy {path.name} is not a readable gzip file ({shown(exc, 80, quote=False)})") from None
 
 
 def check_scored(file: Path) -> Entry:
@@ -133,10 +128,11 @@ def _read_published(file: Path, board: Board) -> list[Stored]:
         board.bad.append(BadEntry(file, "not UTF-8"))
         return []
     except DataFormatError as exc:  # YAML syntax, a key written twice...: the line, once (BadEntry names the file)
-        board.bad.append(BadEntry(file, (f"line {exc.line}: " if exc.line else "") + _short(exc.message)))
+        where = f"line {exc.line}: " if exc.line else ""
+        board.bad.append(BadEntry(file, where + shown(exc.message, 160, quote=False)))
         return []
     except ValueError as exc:  # too large
-        board.bad.append(BadEntry(file, f"unreadable YAML ({_short(exc)})"))
+        board.bad.append(BadEntry(file, f"unreadable YAML ({shown(exc, 160, quote=False)})"))
         return []
     if not isinstance(items, list):
         board.bad.append(BadEntry(file, "a published entries file must be a YAML list of entries"))
@@ -145,7 +141,7 @@ def _read_published(file: Path, board: Board) -> list[Stored]:
     for i, item in enumerate(items):
         label = f"entry #{i + 1}"
         if isinstance(item, dict) and isinstance(item.get("id"), str):
-            label += f" ({_short(item['id'], 80)})"
+            label += f" ({shown(item['id'], 80, quote=False)})"
         try:
             entry = Entry.model_validate(item)
         except ValidationError as exc:
@@ -172,7 +168,7 @@ def read_entries(root: str | os.PathLike = DEFAULT_ROOT) -> Board:
         try:
             candidates.append(Stored(check_scored(file), file))
         except (ValueError, OSError) as exc:
-            board.bad.append(BadEntry(file, _short(str(exc), 300)))
+            board.bad.append(BadEntry(file, shown(str(exc), 300, quote=False)))
     seen: dict[str, Path] = {}
     for stored in candidates:
         if stored.entry.id in seen:

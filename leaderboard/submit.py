@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from smner_bench.benchmark import __version__, registry
 from smner_bench.benchmark.cli_options import redact_command
-from smner_bench.benchmark.errors import DataFormatError, MissingDataError, SmnerError, UsageError
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError, SmnerError, UsageError, validation_message
 from smner_bench.benchmark.gold import Gold
 from smner_bench.benchmark.io import parse_yaml
 from smner_bench.benchmark.scoring import PRF, Scorer, ScoreReport
@@ -38,7 +38,6 @@ from .entry import (
     canonical_json,
     sealed,
     slug,
-    validation_message,
 )
 from .releases import release_submission
 from .store import DEFAULT_ROOT, Stored, read_entries, submission_copy, submission_lock, write_scored
