@@ -36,6 +36,8 @@ def gold_format(source: str | os.PathLike) -> str:
         return "release"
     if path.is_file():
         return "unco"
+    if path.exists():  # a FIFO, a socket, a device: never opened (a FIFO would block)
+        raise MissingDataError("not a regular file or a folder", file=source)
     raise MissingDataError("gold file or folder not found", file=source)
 
 

@@ -53,8 +53,9 @@ def _val(value: Any, n: int = 40) -> str:
     return text if len(text) <= n + 5 else text[:n] + "..."
 
 
-def _words(text: str) -> list[str]:
-    return text_identity(" ".join(text.split())).split(" ")
+def _words(text: str) -> str:
+    """A text as words are compared: NFC, any run of white space one space (a token may itself hold a space)."""
+    return text_identity(" ".join(text.split()))
 
 
 def _span(row: Mapping[str, Any], n: int) -> tuple[int, int] | str:
@@ -78,8 +79,8 @@ def _type(row: Mapping[str, Any]) -> str:
 
 def _spelled(row: Mapping[str, Any], tokens: list[str], span: tuple[int, int], own: list[str] | None) -> str | None:
     """Why the row's ``phrase`` (and the file's own tokens at the span) are not the split's words there, or None."""
-    words = [text_identity(t) for t in tokens[span[0] : span[1]]]
-    if own is not None and [text_identity(t) for t in own[span[0] : span[1]]] != words:
+    words = _words(" ".join(tokens[span[0] : span[1]]))
+    if own is not None and _words(" ".join(own[span[0] : span[1]])) != words:
         return (
             f"the file's tokens {span[0]}..{span[1] - 1} are {_short(' '.join(own[span[0] : span[1]]), 40)}, "
             f"the split's are {_short(' '.join(tokens[span[0] : span[1]]), 40)}: the file was made on other tokens"

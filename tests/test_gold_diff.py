@@ -6,6 +6,7 @@ MQSPN/UnCo gold file from Twitter-GMNER v1 and v2.0 test (docs/formats.md)."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -96,6 +97,21 @@ def test_every_kind_of_difference_is_found_and_counted():
     assert json.loads(json.dumps(diff.as_json()))["counts"] == c
 
 
+def test_a_tweet_of_many_entities_is_compared_in_linear_time():
+    """50,000 entities in one tweet, each with other boundaries on the other side: paired by overlap in a sweep (a
+    pairwise search took an hour)."""
+    import time
+
+    n = 50_000
+    tokens = [f"w{i}" for i in range(2 * n + 1)]
+    ref = gold({"id": "1", "tokens": tokens, "entities": [entity(2 * k, 2 * k + 1, tokens=tokens) for k in range(n)]})
+    other = gold({"id": "1", "tokens": tokens, "entities": [entity(2 * k, 2 * k + 2, tokens=tokens) for k in range(n)]})
+    start = time.perf_counter()
+    counts = gold_diff(ref, other).counts["entities"]
+    assert time.perf_counter() - start < 5
+    assert (counts["span"], counts["missing"], counts["extra"], counts["same"]) == (n, 0, 0, 0)
+
+
 UNCO = [
     {
         "tokens": TOKENS,
@@ -125,6 +141,15 @@ def test_unco_gold_rows_of_one_span_are_one_entity_with_all_its_boxes(tmp_path):
     assert klay.boxes.tolist() == [BOX, BOX2]  # the repeated row is one box
     assert (arena.start, arena.end, arena.type, len(arena.boxes)) == (6, 8, "OTHER", 0)  # end inclusive, MISC
     assert g.tweets[0].width is None and g.has_boxes
+
+
+def test_a_token_holding_a_space_is_spelled_by_its_phrase(tmp_path):
+    """The releases have a few tokens with a space inside (the loaders' odd-token quirk): a phrase is compared with
+    the span's tokens joined, white space runs as one space (a word-by-word comparison refused them)."""
+    item = {"tokens": ["The", "New York", "Times"], "image_id": "9.jpg"}
+    row = {"start": 1, "end": 2, "entity_type": "ORG", "phrase": "New  York Times", "region_box": []}
+    (e,) = read_unco_gold(write_unco(tmp_path, [{**item, "gt_entities": [row]}])).tweets[0].entities
+    assert (e.start, e.end, e.text) == (1, 3, "New York Times")
 
 
 def bad(**changes):
@@ -169,6 +194,9 @@ def test_gold_sources_are_told_apart(tmp_path, sample_dir):
     assert gold_format(tmp_path / "export") == "export"
     with pytest.raises(Exception, match="gold file or folder not found"):
         gold_format(tmp_path / "missing")
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(Exception, match="fifo: not a regular file or a folder"):  # never opened: it would block
+        gold_format(tmp_path / "fifo")
     assert read_gold(write_unco(tmp_path, UNCO), "gmner", "test").name == "unco/test"
     (tmp_path / "x.json").write_text("[\n{oops")
     with pytest.raises(DataFormatError, match=r"x.json:2: not JSON"):
