@@ -62,18 +62,21 @@ class UsageError(SmnerError):
 
 
 def shown(value: Any, limit: int = 40, *, quote: bool = True) -> str:
-    """A user's value as a message shows it: at most ``limit`` characters of it, then ``...`` when it was cut;
-    ``repr``-quoted (so that spaces, control characters and an empty string are visible), or, with ``quote`` false,
-    as one line of text (whitespace runs made one space). The one way every message shortens what it echoes.
+    """A user's value as a message shows it: at most ``limit`` characters of it, then ``...`` when it was cut (and,
+    for a string, its length); ``repr`` (a string quoted, so that spaces, control characters and an empty string are
+    visible), or, with ``quote`` false, as one line of text (whitespace runs made one space). The one way every
+    message shortens what it echoes.
 
-    >>> shown("B-FOO"), shown("x" * 50, 8), shown("one   line", quote=False)
-    ("'B-FOO'", "'xxxxxxxx'...", 'one line')
+    >>> shown("B-FOO"), shown(3.5), shown("x" * 50, 8), shown("one   line", quote=False)
+    ("'B-FOO'", '3.5', "'xxxxxxxx'... (50 characters)", 'one line')
     """
-    text = value if isinstance(value, str) else str(value)
     if not quote:
-        text = " ".join(text.split())
+        text = " ".join(str(value).split())
         return text if len(text) <= limit else text[:limit] + "..."
-    return repr(text[:limit]) + ("..." if len(text) > limit else "")
+    if isinstance(value, str):
+        return repr(value) if len(value) <= limit else f"{value[:limit]!r}... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def validation_problems(exc, limit: int = 160) -> list[tuple[str | None, str]]:

@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .errors import MissingDataError, SmnerError, UsageError
+from .errors import MissingDataError, SmnerError, UsageError, shown
 from .gold import Gold, GoldTweet
 from .regions import rle_problem
 from .registry import tasks_with_region
@@ -67,24 +67,6 @@ _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _OPENERS = re.compile(rb"\[+")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _ONE_KIND = bytes.maketrans(b"{}", b"[]")  # for depth, an object is a bracket like an array
-
-
-def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
-    """A user's value as a message echoes it: ``repr``, cut to ``limit`` characters of a string.
-
-    >>> shown("x" * 100)
-    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... (100 characters)"
-    """
-    if isinstance(value, str):
-        if len(value) <= limit:
-            return repr(value)
-        return f"{value[:limit]!r}... ({len(value)} characters)"
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class EntityIn(BaseModel):
@@ -202,8 +184,8 @@ class _Checker:
     def add(self, line: int | None, field: str | None, message: str) -> None:
         self.total += 1
         if len(self.issues) < self.max_issues:  # every message is bounded, whatever it quotes
-            field = None if field is None else _cut(field, MAX_FIELD_CHARS)
-            self.issues.append(Issue(self.file, line, field, _cut(message, MAX_MESSAGE_CHARS)))
+            field = None if field is None else shown(field, MAX_FIELD_CHARS - 3, quote=False)
+            self.issues.append(Issue(self.file, line, field, shown(message, MAX_MESSAGE_CHARS - 3, quote=False)))
 
 
 def _check_entity(c: _Checker, tweet: GoldTweet, e: EntityIn, where: str, lineno: int, order: int) -> Prediction | None:
@@ -531,7 +513,8 @@ def _parse(
         c.add(None, None, "empty file: expected one JSON object per tweet")
     sub.missing = [t.id for t in gold.tweets if t.id not in sub.seen]
     if sub.missing and not allow_missing:
-        shown_ids = ", ".join(_cut(i, SHOWN_CHARS) for i in sub.missing[:5]) + (" ..." if len(sub.missing) > 5 else "")
+        shown_ids = ", ".join(shown(i, SHOWN_CHARS - 3, quote=False) for i in sub.missing[:5])
+        shown_ids += " ..." if len(sub.missing) > 5 else ""
         c.add(
             None,
             "id",

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smner_bench.benchmark.errors import DataFormatError, MissingDataError
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError, shown
 from smner_bench.benchmark.gold import Gold, GoldTweet
 from smner_bench.benchmark.submission import box_problem
 
@@ -91,12 +91,6 @@ class ImportReport:
         self.notes.append(message)
 
 
-def _short(value: Any, n: int = 60) -> str:
-    """``repr`` of at most ``n`` characters of a user's value."""
-    text = str(value)
-    return repr(text[:n]) + ("..." if len(text) > n else "")
-
-
 def _text(path: Path) -> str:
     if not path.is_file():
         raise MissingDataError("file not found (or not a regular file)", file=path)
@@ -124,7 +118,7 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise _DuplicateKey(f"duplicate key {_short(key)} in one object")
+            raise _DuplicateKey(f"duplicate key {shown(key)} in one object")
         out[key] = value
     return out
 
@@ -188,7 +182,7 @@ def json_items(path: Path, *, kinds: str = "[{") -> list[tuple[int, str | None, 
                 if not isinstance(key, str):
                     raise fail(start, "expected a key (a string)")
                 if key in keys:
-                    raise fail(start, f"duplicate key {_short(key)} (first at line {keys[key]})")
+                    raise fail(start, f"duplicate key {shown(key)} (first at line {keys[key]})")
                 keys[key] = line_of(start)
                 pos = skip(pos)
                 if text[pos : pos + 1] != ":":
@@ -363,17 +357,17 @@ def _settle(tweets: Iterable[_Tweet], report: ImportReport, errors: list[str]) -
                 r.entity.clear()  # the keys in the submission's order
                 r.entity.update(start=span[0], end=span[1], text=" ".join(tokens[span[0] : span[1]]), type=kind)
                 if r.prefix and tokens[span[0] : span[1]] != r.text.split():
-                    where = f"{r.where}: {_short(r.text)} placed at tokens {span[0]}:{span[1]}"
+                    where = f"{r.where}: {shown(r.text)} placed at tokens {span[0]}:{span[1]}"
                     report.note(f"{where} (placed by word prefixes)")
             elif earlier[-1] != r.where:  # named before as often as the tweet has it (once if never)
                 errors.append(
-                    f"{r.where}: {_short(r.text)} repeats {_show_ids(earlier, 3)}: tweet {t.gold.id} contains it "
+                    f"{r.where}: {shown(r.text)} repeats {_show_ids(earlier, 3)}: tweet {t.gold.id} contains it "
                     f"{count} time{'s' * (count != 1)} (a repeated prediction, not another mention)"
                 )
             else:
                 report.without_span += 1
                 why = "is not among the tweet's tokens" if not count else "overlaps a placed entity wherever it occurs"
-                report.note(f"{r.where}: {_short(r.text)} {why}: kept as text only")
+                report.note(f"{r.where}: {shown(r.text)} {why}: kept as text only")
             if box is not _NO_BOX:
                 r.entity["box"] = box
 
@@ -423,10 +417,10 @@ def _read_grounding(path: Path, errors: list[str]) -> dict[str, tuple[str, Any]]
             continue
         uniq = item["uniq_id"]
         if not isinstance(uniq, str) or RIVEG_ID.match("Imageid:" + uniq) is None:
-            errors.append(f"{where}: uniq_id: expected '<id>.jpg#<hex>', got {_short(uniq)}")
+            errors.append(f"{where}: uniq_id: expected '<id>.jpg#<hex>', got {shown(uniq)}")
             continue
         if uniq in out:
-            errors.append(f"{where}: uniq_id: duplicate {_short(uniq)} (first at {out[uniq][0]})")
+            errors.append(f"{where}: uniq_id: duplicate {shown(uniq)} (first at {out[uniq][0]})")
             continue
         out[uniq] = (where, item["box"])
     return out
@@ -453,25 +447,25 @@ def import_riveg(lines_path: str | os.PathLike, grounding_path: str | os.PathLik
         if len(parts) < 4 or head is None:
             errors.append(
                 f"{where}: expected 'Imageid:<id>.jpg#<hex>###<Entity>(<TYPE>)###<expression>###<0|2>', "
-                f"got {_short(line)}"
+                f"got {shown(line)}"
             )
             continue
         match = TYPE_SUFFIX.match(parts[1].strip())
         label = parts[-1].strip()
         if match is None or not match.group(1).strip():
             errors.append(
-                f"{where}: expected '<Entity>(<TYPE>)' with TYPE in PER/LOC/ORG/OTHER/MISC, got {_short(parts[1])}"
+                f"{where}: expected '<Entity>(<TYPE>)' with TYPE in PER/LOC/ORG/OTHER/MISC, got {shown(parts[1])}"
             )
             continue
         if label not in ("0", "2"):
-            errors.append(f"{where}: expected the label 0 (not in the image) or 2 (in the image), got {_short(label)}")
+            errors.append(f"{where}: expected the label 0 (not in the image) or 2 (in the image), got {shown(label)}")
             continue
         uniq, tweet_id = head.group("uniq"), head.group("tweet")
         if uniq in entries:
             errors.append(f"{where}: duplicate id {uniq} (first at {entries[uniq].where})")
             continue
         if tweet_id not in gold.by_id:
-            errors.append(f"{where}: tweet {_short(tweet_id)} is not in {gold.name} (another split?)")
+            errors.append(f"{where}: tweet {shown(tweet_id)} is not in {gold.name} (another split?)")
             continue
         t = tweets.setdefault(tweet_id, _Tweet(gold.by_id[tweet_id]))
         entity = _place(t, match.group(1).strip(), match.group(2), where, report)
@@ -538,10 +532,10 @@ def _read_candidates(path: Path, errors: list[str]) -> dict[str, tuple[int, list
     for line, key, boxes in json_items(path, kinds="{"):
         image = str(key).removesuffix(".jpg")
         if image in out:
-            errors.append(f"{path}:{line}: image {_short(key)} repeats line {out[image][0]} ('<id>' = '<id>.jpg')")
+            errors.append(f"{path}:{line}: image {shown(key)} repeats line {out[image][0]} ('<id>' = '<id>.jpg')")
             continue
         if not isinstance(boxes, list):
-            errors.append(f"{path}:{line}: {_short(key)}: expected a list of [x1, y1, x2, y2] boxes")
+            errors.append(f"{path}:{line}: {shown(key)}: expected a list of [x1, y1, x2, y2] boxes")
             continue
         out[image] = (line, boxes)
     return out
@@ -614,7 +608,7 @@ def import_hindex(
                 if ids:
                     errors.append(f"{where}: repeats the block of tweet {ids[0]} at {done[ids[0]]}")
                 else:
-                    errors.append(f"{where}: the words match no tweet of {gold.name}: {_short(words)}")
+                    errors.append(f"{where}: the words match no tweet of {gold.name}: {shown(words)}")
                 continue
             tweet = gold.by_id[free[0]]
             report.note(f"{where}: aligned by words to tweet {tweet.id} (not in split order)")
@@ -625,14 +619,14 @@ def import_hindex(
         pred_where = f"{pred_path}:{pred_no}"
         tuples = _hindex_tuples(pred.lstrip()[len("Pred:") :])
         if isinstance(tuples, str):
-            errors.append(f"{pred_where}: not '(<span> , [<region ids>] , <TYPE> )' tuples: {_short(tuples)}")
+            errors.append(f"{pred_where}: not '(<span> , [<region ids>] , <TYPE> )' tuples: {shown(tuples)}")
             continue
         for k, (text, ids, kind) in enumerate(tuples):
             here = f"{pred_where}: tuple {k + 1}"
             try:
                 region = [int(v) for v in ids.split(",") if v.strip()]
             except ValueError:
-                errors.append(f"{here}: region ids must be integers, got [{_short(ids)}]")
+                errors.append(f"{here}: region ids must be integers, got [{shown(ids)}]")
                 continue
             entity = _place(t, text.strip(), HINDEX_TYPES[kind], here, report, prefix=True)
             if not region:

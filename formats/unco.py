@@ -37,11 +37,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from smner_bench.benchmark.errors import shown
 from smner_bench.benchmark.gold import Gold, GoldTweet, gold_from_rows
 from smner_bench.benchmark.submission import box_problem, overlapping_spans
 from smner_bench.benchmark.tags import normalize_type, text_identity
 
-from .importers import ImportProblems, ImportReport, _box_or_error, _short, _show_ids, json_items
+from .importers import ImportProblems, ImportReport, _box_or_error, _show_ids, json_items
 
 UNCO_TYPES = ("PER", "LOC", "ORG", "MISC", "OTHER")
 _UNSET = object()
@@ -49,7 +50,7 @@ _UNSET = object()
 
 def _val(value: Any, n: int = 40) -> str:
     """A user's value as a message shows it: a string quoted, anything else as JSON would write it, cut to ``n``."""
-    text = _short(value, n) if isinstance(value, str) else repr(value)
+    text = shown(value, n) if isinstance(value, str) else repr(value)
     return text if len(text) <= n + 5 else text[:n] + "..."
 
 
@@ -82,8 +83,8 @@ def _spelled(row: Mapping[str, Any], tokens: list[str], span: tuple[int, int], o
     words = _words(" ".join(tokens[span[0] : span[1]]))
     if own is not None and _words(" ".join(own[span[0] : span[1]])) != words:
         return (
-            f"the file's tokens {span[0]}..{span[1] - 1} are {_short(' '.join(own[span[0] : span[1]]), 40)}, "
-            f"the split's are {_short(' '.join(tokens[span[0] : span[1]]), 40)}: the file was made on other tokens"
+            f"the file's tokens {span[0]}..{span[1] - 1} are {shown(' '.join(own[span[0] : span[1]]), 40)}, "
+            f"the split's are {shown(' '.join(tokens[span[0] : span[1]]), 40)}: the file was made on other tokens"
         )
     phrase = row.get("phrase", _UNSET)
     if phrase is _UNSET or phrase is None:
@@ -91,7 +92,7 @@ def _spelled(row: Mapping[str, Any], tokens: list[str], span: tuple[int, int], o
     if not isinstance(phrase, str) or _words(phrase) != words:
         return (
             f"phrase {_val(phrase)} is not the tokens {span[0]}..{span[1] - 1} "
-            f"({_short(' '.join(tokens[span[0] : span[1]]), 40)})"
+            f"({shown(' '.join(tokens[span[0] : span[1]]), 40)})"
         )
     return None
 
@@ -141,7 +142,7 @@ def read_unco_gold(path: str | os.PathLike, *, dataset: str = "unco", split: str
     seen: dict[str, str] = {}
     rows_out = []
     for where, tweet, item, rows in _items(path, "gt_entities", errors):
-        here = f"{where} (tweet {_short(tweet, 30)})"
+        here = f"{where} (tweet {shown(tweet, 30)})"
         tokens = item.get("tokens")
         if not isinstance(tokens, list) or not tokens:
             errors.append(f"{here}: tokens: the gold needs the tweet's tokens (a non-empty list)")
@@ -263,7 +264,7 @@ def import_unco(path: str | os.PathLike, gold: Gold, *, first_box: bool = False)
     done: dict[str, str] = {}
     tweets: dict[str, list[_Row]] = {}
     for where, tweet_id, item, rows in _items(path, "pre_entities", errors):
-        here = f"{where} (tweet {_short(tweet_id, 30)})"
+        here = f"{where} (tweet {shown(tweet_id, 30)})"
         if tweet_id not in gold.by_id:
             errors.append(f"{here}: not a tweet of {gold.name} (another split?)")
             continue

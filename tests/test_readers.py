@@ -13,11 +13,10 @@ import pytest
 from PIL import Image
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError
+from smner_bench.benchmark.regions import decode_rle, encode_rle
 from smner_bench.loaders import (
     QuirkReport,
     align_knowledge,
-    decode_rle,
-    encode_rle,
     read_blip2_captions,
     read_captions,
     read_conll,
