@@ -116,7 +116,8 @@ SLOW_MODULES = {"test_cluster_docs", "test_distributed", "test_site_browser"}  #
 def pytest_collection_modifyitems(config, items):
     """Mark ``slow`` (left out of the quick run, always run by ``make test`` and CI) every test that reads the real
     releases (the ``data_root`` fixture or the ``realdata`` marker), runs a torch model (its module imports torch),
-    drives launchers or a browser (:data:`SLOW_MODULES`), or runs a fuzz campaign (a ``test_fuzz_*`` module)."""
+    drives launchers or a browser (:data:`SLOW_MODULES`), or runs a fuzz campaign (a ``test_fuzz_*`` module or a
+    hypothesis property: hundreds of generated cases each)."""
     slow = pytest.mark.slow
     for item in items:
         module = getattr(item, "module", None)
@@ -127,5 +128,6 @@ def pytest_collection_modifyitems(config, items):
             or getattr(module, "torch", None) is not None
             or name in SLOW_MODULES
             or name.startswith("test_fuzz_")
+            or getattr(getattr(item, "obj", None), "is_hypothesis_test", False)
         ):
             item.add_marker(slow)
