@@ -367,11 +367,12 @@ def format_report(report: ScoreReport) -> str:
         f"{'':10}{'P':>8}{'R':>8}{'F1':>8}{'tp':>8}{'pred':>8}{'gold':>8}{'mean F1 .50:.95':>18}",
     ]
 
+    def pct(value: float, defined: bool) -> str:  # a figure of nothing (precision of no predictions) is n/a, not 0
+        return f"{100 * value:8.2f}" if defined else f"{'n/a':>8}"
+
     def row(name: str, r: PRF, sweep: str = "") -> str:
-        return (
-            f"{name:10}{100 * r.precision:8.2f}{100 * r.recall:8.2f}{100 * r.f1:8.2f}"
-            f"{r.tp:8d}{r.pred:8d}{r.gold:8d}{sweep:>18}"
-        )
+        figures = pct(r.precision, r.pred > 0) + pct(r.recall, r.gold > 0) + pct(r.f1, r.pred + r.gold > 0)
+        return f"{name:10}{figures}{r.tp:8d}{r.pred:8d}{r.gold:8d}{sweep:>18}"
 
     for task, r in report.results.items():
         lines.append(row(task.upper(), r, f"{100 * r.sweep.mean_f1:.2f}" if r.sweep else ""))

@@ -355,3 +355,15 @@ def test_names_that_are_not_utf8_are_usage_errors(capsys, monkeypatch, tmp_path,
     monkeypatch.chdir(tmp_path / odd)
     code, _, err = run(capsys, "score", preds[0], "--dataset", "smner", "--split", "test", "--data-dir", ".")
     assert code == 2 and "the current folder '" in err and "\\xff' is not valid UTF-8" in err, err
+
+
+def test_a_figure_of_nothing_prints_as_n_a_not_zero(capsys, tmp_path, sample_dir):
+    """No predictions: precision is undefined (n/a), recall 0.00 (the gold is there); the JSON keeps its numbers."""
+    from smner_bench.loaders import load_gold
+
+    gold = load_gold("smner", "test", data_dir=sample_dir)
+    empty = tmp_path / "empty.jsonl"
+    write_submission(empty, [{"id": t.id, "entities": []} for t in gold.tweets])
+    code, out, _ = run(capsys, "score", empty, *gold_args(sample_dir), "--task", "mner")
+    mner = next(line for line in out.splitlines() if line.startswith("MNER"))
+    assert code == 0 and mner.split()[1:4] == ["n/a", "0.00", "0.00"], out
