@@ -615,6 +615,11 @@ def _check_keys(c: _Checker, sub: Submission, task: str | None) -> None:
     for key, tasks in (("box", BOX_TASKS), ("mask", MASK_TASKS)):
         attr = "has_box" if key == "box" else "has_mask"
         present = [getattr(p, attr) for p in sub.predictions]
+        if task in tasks and len(present) > 1 and not any(present):  # said once, not once per entity
+            c.add(None, key, f"none of the {len(present)} entities has a '{key}' key: the task {task} needs a "
+                  f"'{key}' key on every entity (null for not in the image); --task mner scores a file without "
+                  "regions")  # fmt: skip
+            continue
         if task in tasks:
             need = f"the task {task} needs a '{key}' key on every entity (null for not in the image)"
         elif any(present) and not all(present):

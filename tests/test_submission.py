@@ -471,3 +471,18 @@ def test_in_memory_lines_may_be_dicts_and_other_values_name_the_argument():
         score_lines([{"id": "1", "entities": [{"start": 0, "end": 1, "type": "PER", "box": [float("nan")] * 4}]}], gold)
     with pytest.raises(UsageError, match=r"lines\[0\]: expected a JSON string, bytes or a dict, got int"):
         score_lines([3], gold)
+
+
+def test_a_file_without_any_box_is_told_so_once(gold):
+    """--task gmner on an MNER file listed the same problem for every entity (50 lines and "N more problems"):
+    it is one problem, with the count."""
+    from smner_bench.benchmark import parse_submission
+
+    no_box = {k: v for k, v in OK_ENTITY.items() if k != "box"}
+    lines = [json.dumps({"id": "1", "entities": [no_box, {**no_box, "start": 3, "end": 4, "text": "Oakland"}]}),
+             json.dumps(EMPTY2)]  # fmt: skip
+    issues, _ = issues_of(lambda: parse_submission(lines, gold, task="gmner", name="m.jsonl"))
+    assert issues == [
+        "m.jsonl: box: none of the 2 entities has a 'box' key: the task gmner needs a 'box' key on every entity "
+        "(null for not in the image); --task mner scores a file without regions"
+    ]
