@@ -109,8 +109,9 @@ class InvalidSubmission(SmnerError):
 
     exit_code = 1
 
-    def __init__(self, file: str, issues: list[Issue], total: int) -> None:
+    def __init__(self, file: str, issues: list[Issue], total: int, unknown_ids: list[str] | None = None) -> None:
         self.issues, self.total = issues, total
+        self.unknown_ids = unknown_ids or []  # ids that are not the split's (a file of another split?)
         hidden = total - len(issues)
         more = (
             f"\n... and {hidden} more problem{'s' * (hidden != 1)} not shown (--max-errors N lists more)"
@@ -180,6 +181,7 @@ class _Checker:
         self.file, self.gold, self.max_issues = file, gold, max_issues
         self.issues: list[Issue] = []
         self.total = 0
+        self.unknown_ids: list[str] = []
 
     def add(self, line: int | None, field: str | None, message: str) -> None:
         self.total += 1
@@ -377,6 +379,7 @@ def _check_line(c: _Checker, sub: Submission, gold: Gold, raw: bytes, lineno: in
     if isinstance(tweet_id, str):  # the id first, so that a line with other problems still counts as present
         if tweet_id not in gold.by_id:
             c.add(lineno, "id", f"unknown id {shown(tweet_id)}: not a tweet of {gold.name}")
+            c.unknown_ids.append(tweet_id)
             return
         if tweet_id in first_line:
             c.add(lineno, "id", f"duplicate id {shown(tweet_id)} (first at line {first_line[tweet_id]})")
@@ -523,7 +526,7 @@ def _parse(
         )
     _check_keys(c, sub, task)
     if c.total:
-        raise InvalidSubmission(sub.file, c.issues, c.total)
+        raise InvalidSubmission(sub.file, c.issues, c.total, c.unknown_ids)
     return sub
 
 

@@ -44,9 +44,41 @@ def _gold(args: argparse.Namespace) -> Gold:
 
 
 def _read(args: argparse.Namespace, path: str, gold: Gold) -> Submission:
-    from smner_bench.benchmark.submission import read_submission
+    from smner_bench.benchmark.submission import InvalidSubmission, Issue, read_submission
 
-    return read_submission(path, gold, task=args.task, allow_missing=args.allow_missing, max_issues=args.max_errors)
+    try:
+        return read_submission(path, gold, task=args.task, allow_missing=args.allow_missing, max_issues=args.max_errors)
+    except InvalidSubmission as exc:
+        other = _split_of(args, gold, exc.unknown_ids)
+        if other is None:
+            raise
+        split, found = other
+        hint = Issue(exc.file or path, None, "id", f"{found} of its unknown ids are tweets of the {split} split of "
+                     f"{gold.dataset}: is it a file of that split? (--split {split})")  # fmt: skip
+        raise InvalidSubmission(exc.file or path, [hint, *exc.issues], exc.total + 1) from None
+
+
+def _split_of(args: argparse.Namespace, gold: Gold, unknown: list[str]) -> tuple[str, int] | None:
+    """The other split of the dataset that holds most of a file's unknown ids (at least 90% of them, and 5), with
+    their count; None when there is none (or its gold cannot be read)."""
+    from smner_bench.benchmark.errors import SmnerError
+    from smner_bench.benchmark.registry import SPLITS
+    from smner_bench.loaders import load_gold
+
+    ids = set(unknown)
+    if len(ids) < 5:
+        return None
+    for split in SPLITS:
+        if split == gold.split:
+            continue
+        try:
+            other = load_gold(gold.dataset, split, data_dir=args.data_dir, gold=args.gold)
+        except SmnerError:
+            continue
+        found = len(ids & other.by_id.keys())
+        if found >= 0.9 * len(ids):
+            return split, found
+    return None
 
 
 def _inputs(args: argparse.Namespace) -> list[str]:

@@ -367,3 +367,18 @@ def test_a_figure_of_nothing_prints_as_n_a_not_zero(capsys, tmp_path, sample_dir
     code, out, _ = run(capsys, "score", empty, *gold_args(sample_dir), "--task", "mner")
     mner = next(line for line in out.splitlines() if line.startswith("MNER"))
     assert code == 0 and mner.split()[1:4] == ["n/a", "0.00", "0.00"], out
+
+
+def test_a_file_of_another_split_is_named_as_such(capsys, tmp_path, sample_dir):
+    """A validation file scored as test listed 50 'unknown id' problems: the first line now says whose ids they are."""
+    from smner_bench.benchmark.submission import gold_as_submission
+    from smner_bench.loaders import load_gold
+
+    dev = tmp_path / "dev.jsonl"
+    write_submission(dev, gold_as_submission(load_gold("smner", "validation", data_dir=sample_dir), box=True))
+    code, _, err = run(capsys, "score", dev, *gold_args(sample_dir))
+    first = next(line for line in err.splitlines() if line.startswith(f"{dev}: id: "))
+    assert code == 1 and "14 problems; nothing was scored" in err and first == (
+        f"{dev}: id: 12 of its unknown ids are tweets of the validation split of smner: is it a file of that split? "
+        "(--split validation)"
+    ), err
