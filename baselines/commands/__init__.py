@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import knowledge, mllm, models, plim, stage2
+from . import hf_tagger, knowledge, mllm, models, plim, stage2
 
 
 def options_baseline(b: argparse.ArgumentParser) -> None:
@@ -24,3 +24,4 @@ def options_baseline(b: argparse.ArgumentParser) -> None:
     models.register(sub)
     plim.register_predict(sub)
     mllm.register(sub)
+    hf_tagger.register(sub)
