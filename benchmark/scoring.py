@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, model_serializer
 
 from . import __version__
+from .analysis import Analysis
 from .errors import UsageError
 from .gold import Gold
 from .matching import MODES, REGION, TYPED, Columns, PairTable, Tally, check_task_mode, columns, correct, pair_table
@@ -131,6 +132,7 @@ class ScoreReport(_Part):
     iou: float
     results: dict[Task, TaskResult]
     ci: Interval | None = None
+    analysis: Analysis | None = None  # score --analysis (benchmark/analysis.py); absent otherwise
 
     @property
     def main(self) -> TaskResult:

@@ -116,9 +116,17 @@ def cmd_score(args: argparse.Namespace) -> int:
         counts = scorer.per_tweet(report.task, report.match, args.iou)
         interval = bootstrap_interval(counts, resamples=args.resamples, seed=args.seed)
         report = report.model_copy(update={"ci": Interval.model_validate(interval)})
+    if args.analysis:
+        from smner_bench.benchmark.analysis import analyze
+
+        report = report.model_copy(update={"analysis": analyze(scorer, report)})
     if args.json:  # written before anything is printed: output cut short (| head) never loses the report
         write_json(args.json, report.model_dump(), inputs=_inputs(args))
     print(format_report(report))
+    if report.analysis:
+        from smner_bench.benchmark.analysis import format_analysis
+
+        print(format_analysis(report.analysis))
     return 0
 
 
@@ -187,6 +195,12 @@ def options_score(p: argparse.ArgumentParser) -> None:
     _common(p)
     _scoring(p)
     p.add_argument("--ci", action="store_true", help="add a 95%% bootstrap interval of the main F1")
+    p.add_argument(
+        "--analysis",
+        action="store_true",
+        help="add the error analysis: right / type / boundary / both / missed / spurious entities, the type "
+        "confusion, macro and weighted averages, region errors (in the table and the --json report)",
+    )
     p.set_defaults(func=cmd_score)
 
 
