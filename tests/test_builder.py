@@ -237,3 +237,27 @@ def test_a_file_name_that_is_not_utf8_in_the_data_folder_is_keyed_not_fatal(tmp_
     argv = ["stats", "smner", "--data-dir", str(data), "--cache-dir", str(tmp_path / "cache"), "--json"]
     assert main(argv) == 0, capsys.readouterr().err
     assert json.loads(capsys.readouterr().out)["test"]["tweets"] == 12
+
+
+def test_stats_give_both_entity_counts_and_say_why(tmp_path, capsys):
+    """``stats`` counted entities under conlleval rules only (an I-X after O starts one), so Twitter-2015 read
+    6,352 where the UMT table says 6,176: it now also gives the count without the entities started at an I-X after
+    O or at a tweet's start (an I-X after another type starts one under both), and its table says which is which."""
+    from smner_bench.cli import main
+    from smner_bench.loaders.stats import i_after_o
+
+    data = release(tmp_path / "data")
+    (data / "train.txt").write_text(
+        "IMGID:1\nKevin\tB-PER\nDurant\tI-PER\nin\tO\nParis\tI-LOC\nFrance\tI-LOC\n\n"  # 2 entities, 1 after O
+        "IMGID:2\nUN\tI-ORG\nNew\tI-LOC\nYork\tI-LOC\n\n",  # a tweet's start (left out), a type change (kept)
+        encoding="utf-8",
+    )
+    argv = ["stats", "twitter2015", "--data-dir", str(data), "--cache-dir", str(tmp_path / "cache")]
+    assert main([*argv, "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert (stats["train"]["entities"], stats["train"]["w/o I-after-O"]) == (4, 2)
+    assert (stats["validation"]["entities"], stats["validation"]["w/o I-after-O"]) == (1, 1)
+    assert main(argv) == 0
+    table = capsys.readouterr().out
+    assert "w/o I-after-O" in table and "entities: conlleval rules (an I-X after O starts an entity" in table
+    assert i_after_o([]) == 0 and i_after_o([["I-PER"], ["O", "I-PER", "I-LOC"], ["B-PER", "I-LOC"]]) == 2
