@@ -66,7 +66,8 @@ class DatasetSpec:
     boards show it, before the version), ``version`` (the release scored here: a leaderboard entry names it),
     its annotations (``boxes``: VOC XML in ``xml/``; ``masks``: labelme JSON in ``masks/``), the ranked tasks it
     holds figures of (``boards``), where it comes from, the files of each split in a release folder, and
-    ``release_of``: the dataset this is another release of (a new release is a new dataset name). Frozen and
+    ``release_of``: the dataset this is another release of (a new release is a new dataset name), the paper
+    as BibTeX and the release's terms of use as it states them (never a license it does not state). Frozen and
     hashable (tuples only), so that a builder config holding it pickles."""
 
     name: str
@@ -81,6 +82,8 @@ class DatasetSpec:
     homepage: str
     split_files: SplitFiles = _SPLIT_FILES
     release_of: str | None = None
+    bibtex: str = ""  # the source dataset's paper as BibTeX (dataset cards, ``info.citation``)
+    terms: str = ""  # what the original release says of its use (no license is stated by any of them)
 
     def split_file_names(self, split: str) -> tuple[str, ...]:
         """The file names of ``split`` (canonical) in a release folder, first found wins."""
@@ -108,6 +111,18 @@ def tasks_with_region(region: Region | None) -> tuple[str, ...]:
 
 
 _GMNER_CITATION = "Yu et al., Grounded Multimodal Named Entity Recognition on Social Media, ACL 2023."
+_GMNER_BIBTEX = """@inproceedings{yu2023grounded,
+  title = {Grounded Multimodal Named Entity Recognition on Social Media},
+  author = {Yu, Jianfei and Li, Ziyan and Wang, Jieming and Xia, Rui},
+  booktitle = {Proceedings of the 61st Annual Meeting of the Association for Computational Linguistics},
+  year = {2023},
+  url = {https://aclanthology.org/2023.acl-long.508}
+}"""
+_TWITTER_TERMS = "No license is stated by the release; tweets are Twitter content under Twitter's terms."
+_GMNER_TERMS = (
+    "No license is stated by the release, which says: using the dataset means you have read and accepted the "
+    "copyrights set by Twitter and the original dataset providers."
+)
 
 DATASETS: dict[str, DatasetSpec] = {
     d.name: d
@@ -123,6 +138,13 @@ DATASETS: dict[str, DatasetSpec] = {
             description="MNER on tweets with images (train 4000 / valid 1000 / test 3257 tweets).",
             citation="Zhang et al., Adaptive Co-attention Network for Named Entity Recognition in Tweets, AAAI 2018.",
             homepage="https://github.com/jefferyYu/UMT",
+            bibtex="""@inproceedings{zhang2018adaptive,
+  title = {Adaptive Co-attention Network for Named Entity Recognition in Tweets},
+  author = {Zhang, Qi and Fu, Jinlan and Liu, Xiaoyu and Huang, Xuanjing},
+  booktitle = {Proceedings of the AAAI Conference on Artificial Intelligence},
+  year = {2018}
+}""",
+            terms=_TWITTER_TERMS,
         ),
         DatasetSpec(
             "twitter2017",
@@ -135,6 +157,13 @@ DATASETS: dict[str, DatasetSpec] = {
             description="MNER on tweets with images (train 3373 / valid 723 / test 723 tweets).",
             citation="Lu et al., Visual Attention Model for Name Tagging in Multimodal Social Media, ACL 2018.",
             homepage="https://github.com/jefferyYu/UMT",
+            bibtex="""@inproceedings{lu2018visual,
+  title = {Visual Attention Model for Name Tagging in Multimodal Social Media},
+  author = {Lu, Di and Neves, Leonardo and Carvalho, Vitor and Zhang, Ning and Ji, Heng},
+  booktitle = {Proceedings of the 56th Annual Meeting of the Association for Computational Linguistics},
+  year = {2018}
+}""",
+            terms=_TWITTER_TERMS,
         ),
         DatasetSpec(
             "gmner",
@@ -147,6 +176,8 @@ DATASETS: dict[str, DatasetSpec] = {
             description="Grounded MNER: entities, types and their boxes in the tweet's image (v2.0, 2023-07-28).",
             citation=_GMNER_CITATION,
             homepage="https://github.com/NUSTM/GMNER",
+            bibtex=_GMNER_BIBTEX,
+            terms=_GMNER_TERMS,
         ),
         DatasetSpec(
             "gmner-v1",
@@ -160,6 +191,8 @@ DATASETS: dict[str, DatasetSpec] = {
             citation=_GMNER_CITATION,
             homepage="https://github.com/NUSTM/GMNER",
             release_of="gmner",
+            bibtex=_GMNER_BIBTEX,
+            terms=_GMNER_TERMS,
         ),
         DatasetSpec(
             "smner",
@@ -174,6 +207,15 @@ DATASETS: dict[str, DatasetSpec] = {
             ),
             citation="Li et al., RiVEG / Twitter-SMNER, IEEE Transactions on Multimedia 2025.",
             homepage="https://github.com/JinYuanLi0012/RiVEG",
+            bibtex="""@article{li2024advancing,
+  title = {Advancing Grounded Multimodal Named Entity Recognition via {LLM}-Based Reformulation and Box-Based
+           Segmentation},
+  author = {Li, Jinyuan and others},
+  journal = {arXiv preprint arXiv:2406.07268},
+  year = {2024},
+  url = {https://arxiv.org/abs/2406.07268}
+}""",
+            terms=_TWITTER_TERMS + " Built on Twitter-GMNER v2.0: " + _GMNER_TERMS[0].lower() + _GMNER_TERMS[1:],
         ),
     )
 }

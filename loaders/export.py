@@ -41,6 +41,47 @@ from .quirks import QuirkReport
 from .stats import dataset_stats, format_table
 
 MARKER = "<!-- smner-bench export -->"
+SHAPE = ("features", "splits")  # what a config's dataset_info entry keeps from its build
+LICENSE_NAME = "original-release-terms"  # the Hub's ``license: other``: no release states a license
+
+
+def config_facts(name: str) -> dict[str, str]:
+    """What a config's ``dataset_info`` entry of the card says besides its features and splits: the fields
+    ``datasets`` reads into ``DatasetInfo`` (``load_dataset(folder, name)["test"].info.citation`` ...), from the
+    registry. The license is the release's terms as it states them and where to read them, never invented."""
+    info = config_info(name)
+    return {
+        "description": f"{info.title} - {info.description}",
+        "citation": info.bibtex,
+        "homepage": info.homepage,
+        "license": f"{info.terms} See the original release: {info.homepage}",
+    }
+
+
+def hub_metadata(configs: Iterable[str]) -> dict:
+    """The Hub's card metadata of an export holding ``configs`` (registry names), before ``configs:``."""
+    infos = [config_info(n) for n in DATASET_NAMES if n in set(configs)]
+    tasks = ["token-classification"]
+    tasks += ["object-detection"] if any(i.boxes for i in infos) else []
+    tasks += ["image-segmentation"] if any(i.masks for i in infos) else []
+    return {
+        "pretty_name": "smner-bench export: " + ", ".join(i.title for i in infos),
+        "license": "other",
+        "license_name": LICENSE_NAME,
+        "language": ["en"],
+        "task_categories": tasks,
+        "task_ids": ["named-entity-recognition"],
+        "tags": ["multimodal", "twitter", "grounded-ner"],
+    }
+
+
+def _terms_section(configs: Iterable[str]) -> str:
+    """The card's statement of the release terms, one line per config."""
+    lines = ["## Release terms", "", "This export is a derivative of the original releases and carries no license of "
+             "its own: each config is used under its release's terms, as stated below; see the original release.", ""]
+    for n in (n for n in DATASET_NAMES if n in set(configs)):
+        lines.append(f"- {n} ({config_info(n).title}): {config_info(n).terms} See {config_info(n).homepage}")
+    return "\n".join([*lines, ""])
 
 
 def legacy_export(folder: Path) -> bool:
@@ -91,6 +132,11 @@ def _config_section(name: str, dataset: datasets.DatasetDict, reports: Mapping[s
         "",
         f"Citation: {info.citation}",
         f"Homepage: {info.homepage}",
+        f"Terms: {info.terms} See the original release: {info.homepage}",
+        "",
+        "```bibtex",
+        info.bibtex,
+        "```",
         "",
         f"Built by smner-bench {__version__}: `{command}`",
         "",
@@ -170,6 +216,10 @@ def _fill(
     )
     meta["configs"].sort(key=lambda c: c["config_name"])
     meta["dataset_info"].sort(key=lambda c: c["config_name"])
+    meta["dataset_info"] = [  # every config's facts from the registry (an older export's refreshed)
+        {"config_name": e["config_name"], **config_facts(e["config_name"]), **{k: e.get(k) for k in SHAPE}}
+        for e in meta["dataset_info"]
+    ]
     listed = [c["config_name"] for c in meta["configs"]]  # the default config: gmner, else the first in registry order
     default = next(n for n in ("gmner", *DATASET_NAMES) if n in listed)
     for entry in meta["configs"]:
@@ -187,10 +237,13 @@ def _fill(
         for config in sorted(n for n in DATASET_NAMES if n in listed)
         if (tmp / config / "CARD.md").is_file()
     ]
+    meta = {**hub_metadata(listed), **meta}
     card = (
         "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n" + MARKER + "\n\n"
         '# smner-bench export\n\nRead with `datasets.load_dataset(<this folder>, "<config>")`. '
         "Built from the raw releases; see each config's sources, checksums and quirk report below.\n\n"
+        + _terms_section(listed)
+        + "\n"
         + "\n".join(sections)
     )
     (tmp / "README.md").write_text(card, encoding="utf-8")

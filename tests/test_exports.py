@@ -282,3 +282,47 @@ def test_load_dataset_without_a_config_name_reads_the_default(tmp_path, export, 
     second = datasets.load_dataset(str(export), cache_dir=str(tmp_path / "c2"))
     assert second["test"].info.config_name == "gmner"
     assert datasets.load_dataset(str(export), "smner", cache_dir=str(tmp_path / "c3"))["test"].num_rows == 12
+
+
+def test_an_export_carries_its_info_and_the_hub_metadata(tmp_path, export, sample_dir, hf_cache, capsys):
+    """``info.description``, ``citation``, ``homepage`` and ``license`` were empty after the Parquet round trip (set
+    only through ``load()``): each config's ``dataset_info`` now carries them (the citation as BibTeX), the card has
+    the Hub's metadata (parsed offline by huggingface_hub) and states each release's terms, never a license it
+    does not state. An older export's entries, without them, get them back when another config is added."""
+    import datasets
+    from huggingface_hub import DatasetCard
+
+    from smner_bench.benchmark.io import parse_yaml
+    from smner_bench.benchmark.registry import DATASETS
+
+    readme = export / "README.md"
+    old = readme.read_text(encoding="utf-8")
+    readme.write_text(old.replace("  citation:", "  x-citation:", 1), encoding="utf-8")  # as an older export
+    code, _ = prepare(capsys, sample_dir, hf_cache, export, config="twitter2015")
+    assert code == 0
+    for config in ("smner", "twitter2015"):
+        info = datasets.load_dataset(str(export), config, cache_dir=str(tmp_path / config))["test"].info
+        spec = DATASETS[config]
+        assert info.citation == spec.bibtex and info.citation.startswith("@") and info.citation.endswith("}")
+        assert spec.description in info.description and info.homepage == spec.homepage
+        assert info.license == f"{spec.terms} See the original release: {spec.homepage}"
+        assert "No license is stated" in info.license
+    text = readme.read_text(encoding="utf-8")
+    assert "x-citation" not in text
+    parse_yaml(text.split("---\n")[1], file=readme)  # no duplicate key
+    card = DatasetCard(text)
+    assert card.data.license == "other" and card.data.to_dict()["license_name"] == "original-release-terms"
+    assert card.data.language == ["en"] and card.data.task_ids == ["named-entity-recognition"]
+    assert card.data.task_categories == ["token-classification", "object-detection", "image-segmentation"]
+    assert card.data.pretty_name == "smner-bench export: Twitter-2015, Twitter-SMNER"
+    assert "## Release terms" in card.text and "```bibtex\n@inproceedings{zhang2018adaptive," in card.text
+    assert "w/o I-after-O" in card.text
+
+
+def test_a_text_only_export_claims_no_image_task(tmp_path, sample_dir, hf_cache, capsys):
+    from huggingface_hub import DatasetCard
+
+    code, _ = prepare(capsys, sample_dir, hf_cache, tmp_path / "out", config="twitter2017")
+    assert code == 0
+    card = DatasetCard((tmp_path / "out" / "README.md").read_text(encoding="utf-8"))
+    assert card.data.task_categories == ["token-classification"]
