@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from smner_bench.benchmark.errors import MissingDataError, UsageError, shown
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError, shown
 from smner_bench.benchmark.gold import Gold
 from smner_bench.benchmark.tags import TYPES, from_tags
 
@@ -54,6 +54,10 @@ EVAL_DATASETS: dict[str, str] = {
     "gmner": "twitter-gmner/v2.0",
 }
 """The MNER datasets of :func:`evaluate_all` and their release folders under a data root (``../shared/data``)."""
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model",
+                   "sentencepiece.bpe.model")  # fmt: skip
+"""Files of which a model folder holds at least one when its tokenizer was saved with it."""
 
 
 def tag_of(label: str) -> str | None:
@@ -96,7 +100,8 @@ def label_tags(
             raise UsageError(
                 f"id2label: label {shown(name)} (id {i}) is not O, B-X or I-X with X one of "
                 f"{', '.join(TYPES)} (or PERSON, LOCATION, ORGANIZATION, MISC): map it with --label-map "
-                f"{shown(name, quote=False)}=TAG (e.g. =O)",
+                f"{shown(name, quote=False)}=TAG (e.g. =O); a base model with no trained token-classification head has "
+                "labels LABEL_0, LABEL_1...",
                 file=file,
             )
         tags.append(tag)
@@ -163,7 +168,7 @@ class HfTagger:
     """A loaded model and tokenizer, and the dataset tag of each of its labels."""
 
     def __init__(self, config: HfTaggerConfig) -> None:
-        from transformers import AutoModelForTokenClassification, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
 
         from .dtype import load_kwargs
         from .loading import from_pretrained
@@ -171,18 +176,44 @@ class HfTagger:
         self.config = config
         check_device(config.device)
         what = "token-classification model"
-        self.tokenizer = from_pretrained(AutoTokenizer, config.model, what)
+        folder = Path(config.model)
+        model_config = from_pretrained(AutoConfig, folder, what)
+        self.tags = label_tags(model_config.id2label, config.label_map, file=folder / "config.json")
+        if folder.is_dir() and not any((folder / name).is_file() for name in TOKENIZER_FILES):
+            raise UsageError(  # transformers would make an empty tokenizer: every word [UNK]
+                f"no tokenizer here (none of {', '.join(TOKENIZER_FILES)}): save the tokenizer with the model",
+                file=folder,
+            )
+        self.tokenizer = from_pretrained(AutoTokenizer, folder, what)
         if not getattr(self.tokenizer, "is_fast", False):
             raise UsageError(
                 "the model's tokenizer is a slow (Python) one: aligning sub-words to words needs a fast tokenizer "
                 "(tokenizer.json, or a vocabulary the tokenizers library can convert)",
-                file=config.model,
+                file=folder,
             )
-        model = from_pretrained(AutoModelForTokenClassification, config.model, what,
-                                **load_kwargs(config.dtype, config.device))  # fmt: skip
+        try:
+            model = from_pretrained(AutoModelForTokenClassification, folder, what, config=model_config,
+                                    **load_kwargs(config.dtype, config.device))  # fmt: skip
+        except RuntimeError as exc:
+            if "mismatched_sizes" not in str(exc) and "size mismatch" not in str(exc):
+                raise
+            raise DataFormatError(
+                f"the weights do not fit this config: a layer's size differs (the classifier's labels from "
+                f"id2label's {len(self.tags)}, or the vocabulary or hidden size was changed)",
+                file=folder / "config.json",
+            ) from None
         self.model = model.to(config.device).eval()
-        self.tags = label_tags(model.config.id2label, config.label_map, file=Path(config.model) / "config.json")
-        self.max_length = config.max_length or self._max_length()
+        embeddings = model.get_input_embeddings()
+        if embeddings is not None and len(self.tokenizer) > embeddings.num_embeddings:
+            raise DataFormatError(
+                f"the tokenizer has {len(self.tokenizer)} tokens, the model's embeddings {embeddings.num_embeddings}: "
+                "a tokenizer of another model?",
+                file=folder,
+            )
+        limit = self._max_length()
+        if config.max_length and config.max_length > limit:
+            raise UsageError(f"--max-length {config.max_length}: this model reads at most {limit} sub-words")
+        self.max_length = config.max_length or limit
         self.truncated = 0  # words past the length limit, tagged O
 
     def _max_length(self) -> int:
@@ -234,9 +265,11 @@ def run(config: HfTaggerConfig, gold: Gold) -> list[dict]:
 def dataset_folders(data_root: str | os.PathLike, datasets: Sequence[str] = tuple(EVAL_DATASETS)) -> dict[str, Path]:
     """The release folder of each dataset under ``data_root`` (:data:`EVAL_DATASETS`); a missing one is exit 2."""
     root = Path(data_root)
+    expected = "a folder holding " + ", ".join(EVAL_DATASETS.values())
+    if not root.exists():
+        raise MissingDataError(f"data root not found (expected {expected})", file=data_root)
     if not root.is_dir():
-        raise MissingDataError("data root not found (expected a folder holding " + ", ".join(EVAL_DATASETS.values())
-                               + ")", file=data_root)  # fmt: skip
+        raise UsageError(f"a file, not a data root (expected {expected})", file=data_root)
     folders = {}
     for name in datasets:
         folder = root / EVAL_DATASETS[name]

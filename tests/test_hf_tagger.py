@@ -22,12 +22,12 @@ SPELLED = ["O", "B-PERSON", "I-PERSON", "B-LOC", "I-LOC", "B-ORGANIZATION", "I-O
 SPLIT_WORD = "Dunmereville"  # "dunmere" + "##ville": two sub-words
 
 
-def save_tagger(folder, words, labels=None):
+def save_tagger(folder, words, labels=None, vocab_size=tiny.VOCAB_SIZE):
     """A 1-layer BertForTokenClassification with random weights over the sample's words (+ ``##ville``)."""
     from transformers import BertForTokenClassification
 
     tiny.bert_tokenizer(folder, [*words, "##ville"])
-    config = tiny.encoder_config()
+    config = tiny.encoder_config(vocab_size)
     if labels is not None:
         config.id2label = dict(enumerate(labels))
         config.label2id = {v: k for k, v in config.id2label.items()}
@@ -179,3 +179,39 @@ def test_eval_all_command_prints_one_table_and_writes_json(tmp_path, model_dir, 
     assert main(base) == 2 and "no twitter2017 folder" in capsys.readouterr().err
     assert main([*base, "--dataset", "gmner"]) == 2
     assert "--dataset is not used with --eval-all" in capsys.readouterr().err
+
+
+def test_broken_model_folders_are_named_not_internal_errors(tmp_path, model_dir, words, sample_dir, capsys):
+    base = ["--dataset", "gmner", "--data-dir", str(sample_dir), "-o", str(tmp_path / "out.jsonl")]
+    no_tokenizer = tmp_path / "no-tokenizer"  # transformers would build an empty tokenizer: every word [UNK]
+    no_tokenizer.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(model_dir / name, no_tokenizer / name)
+    assert main(["baseline", "hf-tagger", "--model", str(no_tokenizer), *base]) == 2
+    assert "no-tokenizer: no tokenizer here" in capsys.readouterr().err
+    resized = tmp_path / "resized"  # id2label of 2 labels over a classifier of 9 (was: exit 3, internal error)
+    shutil.copytree(model_dir, resized)
+    config = json.loads((resized / "config.json").read_text(encoding="utf-8"))
+    config["id2label"], config["label2id"] = {"0": "O", "1": "B-PER"}, {"O": 0, "B-PER": 1}
+    (resized / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    assert main(["baseline", "hf-tagger", "--model", str(resized), *base]) == 1
+    assert "resized/config.json: the weights do not fit this config" in capsys.readouterr().err
+    small = save_tagger(tmp_path / "small-vocab", words, SPELLED, vocab_size=500)  # token ids past the embeddings
+    assert main(["baseline", "hf-tagger", "--model", str(small), *base]) == 1
+    assert "the tokenizer has 1100 tokens, the model's embeddings 500" in capsys.readouterr().err
+    assert main(["baseline", "hf-tagger", "--model", str(model_dir), *base, "--max-length", "100000"]) == 2
+    assert "--max-length 100000: this model reads at most 512 sub-words" in capsys.readouterr().err
+    assert main(["baseline", "hf-tagger", "--model", str(model_dir), "--eval-all", "--data-root",
+                 str(sample_dir / "test.txt")]) == 2  # fmt: skip
+    assert "test.txt: a file, not a data root" in capsys.readouterr().err
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_word_with_no_sub_word_is_o_and_the_next_word_keeps_its_own(model_dir):
+    tagger = HfTagger(HfTaggerConfig(model=str(model_dir)))
+    tagger.model = _fake_logits(len(SPELLED))
+    vocab = tagger.tokenizer.get_vocab()
+    assert tagger.tokenizer.tokenize("\u200b") == []
+    [tags, empty] = tagger.tag([["Mara", "\u200b", "Quill"], []])
+    assert tags == ["O" if w is None else tagger.tags[vocab[w] % len(SPELLED)] for w in ("mara", None, "quill")]
+    assert empty == []
