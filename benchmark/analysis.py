@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, model_serializer
 
+from .errors import UsageError
 from .matching import REGION
 from .tags import TYPES
 
@@ -124,6 +125,7 @@ def _same_tweet_pairs(scorer: Scorer) -> tuple[np.ndarray, np.ndarray]:
 def categories(scorer: Scorer, mode: str, iou: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(gold, pred, type-pair): the category code (RIGHT .. NONE) of every gold entity (split order) and every
     prediction (file order), and for each prediction the gold entity of its right or type-error pair (else -1)."""
+    scorer.resolve("mner", mode, iou)  # an unknown mode, a threshold out of (0, 1]: a UsageError, not a crash
     c, t = scorer.cols, scorer.table
     chosen = scorer.tally("mner", mode, iou).chosen
     pp, gg = _same_tweet_pairs(scorer)
@@ -196,6 +198,13 @@ def region_errors(scorer: Scorer, task: str, mode: str, iou: float = 0.5) -> Reg
 
 def analyze(scorer: Scorer, report: ScoreReport) -> Analysis:
     """The :class:`Analysis` of ``report`` (made by ``scorer.report``): its task, mode and threshold."""
+    sub = scorer.submission
+    if (report.submission.sha256, report.submission.entities, report.gold.dataset) != (
+        sub.sha256, len(sub.predictions), scorer.gold.name):  # fmt: skip
+        raise UsageError(
+            f"analyze(scorer, report): the report scores {report.submission.file} on {report.gold.dataset}, the "
+            f"scorer {sub.file} on {scorer.gold.name}: pass the report that scorer.report(...) made"
+        )
     mode, iou, c = report.match, report.iou, scorer.cols
     gold, pred, partner = categories(scorer, mode, iou)
     n = len(TYPES)
@@ -236,8 +245,13 @@ def format_analysis(analysis: Analysis) -> str:
     lines.append(f"{'  spurious':10}" + "".join(f"{v:9d}" for v in cm.spurious))
     a = analysis.averages
     over = f"(per-type figures of {analysis.task.upper()} over {', '.join(a.types) or 'no type'})"
+    n_pred, n_gold = sum(p.model_dump().values()), sum(g.model_dump().values())
+
+    def pct(value: float, defined: int) -> str:  # an average of figures of nothing is n/a, as in the report
+        return f"{100 * value:6.2f}" if defined else f"{'n/a':>6}"
+
     for name, avg in (("macro", a.macro), ("weighted", a.weighted)):
-        figures = f"P {100 * avg.precision:6.2f}  R {100 * avg.recall:6.2f}  F1 {100 * avg.f1:6.2f}"
+        figures = f"P {pct(avg.precision, n_pred)}  R {pct(avg.recall, n_gold)}  F1 {pct(avg.f1, n_pred + n_gold)}"
         lines.append(f"{name:10}{figures}  {over}")
     if analysis.regions:
         r = analysis.regions

@@ -203,3 +203,32 @@ def test_real_gmner_test_with_a_seeded_perturbation(data_root, hf_cache, tmp_pat
             assert a.gold.type > 0 and a.gold.missed >= stats["dropped"] - a.gold.boundary - a.gold.both
             assert r.null_for_groundable > 0 and r.on_ungroundable > 0 and r.wrong > 0
             assert a.pred.spurious > 0 and a.gold.boundary + a.gold.both > 0
+
+
+def test_overlaps_with_several_entities_and_tweets_without_gold():
+    g = gold_from_rows([tweet("1", "a b c d e f", (0, 2, "PER"), (2, 4, "LOC")), tweet("2", "x y z"),
+                        tweet("3", "p q r", (0, 1, "ORG"), (2, 3, "ORG"))],
+                       dataset="hand", split="test", has_boxes=False, has_masks=False)  # fmt: skip
+    lines = [{"id": "1", "entities": [e(1, 3, "b c", "PER")]},  # overlaps its PER (boundary) and a LOC (both)
+             {"id": "2", "entities": [e(0, 1, "x", "PER")]},  # a tweet without gold: spurious
+             {"id": "3", "entities": [e(0, 2, "p q", "LOC")]}]  # fmt: skip
+    scorer, _, a = scored(g, lines)
+    gold, pred, _ = categories(scorer, "span")
+    assert gold.tolist() == [BOUNDARY, BOTH, BOTH, NONE] and pred.tolist() == [BOUNDARY, NONE, BOTH]
+    assert (a.gold.boundary, a.gold.both, a.gold.missed, a.pred.spurious) == (1, 2, 1, 1)
+    assert "P    n/a" not in format_analysis(a)
+
+
+def test_misuse_is_a_usage_error_and_figures_of_nothing_are_na(gold):
+    from smner_bench.benchmark.errors import UsageError
+
+    scorer, report, _ = scored(gold)
+    for mode, iou in (("bogus", 0.5), ("span", 0.0), ("span", 2.0)):
+        with pytest.raises(UsageError):
+            categories(scorer, mode, iou)
+    other = gold_from_rows([tweet("1", "a b")], dataset="other", split="test", has_boxes=False, has_masks=False)
+    with pytest.raises(UsageError, match="pass the report that scorer"):
+        analyze(Scorer.build(parse_submission([{"id": "1", "entities": []}], other), other), report)
+    empty = Scorer.build(parse_submission([{"id": t, "entities": []} for t in "123"], gold), gold)
+    text = format_analysis(analyze(empty, empty.report(task="mner")))
+    assert "macro     P    n/a  R   0.00  F1   0.00" in text  # no prediction: no precision, as in the report
