@@ -65,7 +65,8 @@ class PredErrors(_Part):
 class Confusion(_Part):
     """Gold type (rows) x predicted type (columns) over the right and type-error pairs (one per prediction),
     with the missed gold entities of each type and the spurious predictions of each type as margins. Columns are
-    canonical types: in ``riveg`` mode a ``MISC`` on an ``OTHER`` entity is a type error in the OTHER column."""
+    canonical types: in ``riveg`` mode a ``MISC`` on an ``OTHER`` entity is a type error in the OTHER column.
+    A gold entity of a type outside TYPES (a gold built by hand) has no row: it is left out of the matrix."""
 
     types: list[str]
     matrix: list[list[int]]
