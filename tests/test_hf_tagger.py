@@ -179,6 +179,8 @@ def test_eval_all_command_prints_one_table_and_writes_json(tmp_path, model_dir, 
     assert main(base) == 2 and "no twitter2017 folder" in capsys.readouterr().err
     assert main([*base, "--dataset", "gmner"]) == 2
     assert "--dataset is not used with --eval-all" in capsys.readouterr().err
+    assert main([*base, "--split", "dev"]) == 2  # every dataset's test split: another split is not silently ignored
+    assert "--split is not used with --eval-all" in capsys.readouterr().err
 
 
 def test_broken_model_folders_are_named_not_internal_errors(tmp_path, model_dir, words, sample_dir, capsys):

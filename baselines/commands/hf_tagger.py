@@ -22,8 +22,8 @@ def _check(args: argparse.Namespace) -> None:
     if args.eval_all:
         if not args.data_root:
             raise UsageError("--eval-all needs --data-root (the folder of twitter2015, twitter2017, twitter-gmner)")
-        given = [o for o, v in (("--dataset", args.dataset), ("--data-dir", args.data_dir), ("--gold", args.gold),
-                                ("-o/--output", args.output)) if v]  # fmt: skip
+        given = [o for o, v in (("--dataset", args.dataset), ("--split", args.split), ("--data-dir", args.data_dir),
+                                ("--gold", args.gold), ("-o/--output", args.output)) if v]  # fmt: skip
         if given:
             raise UsageError(f"{given[0]} is not used with --eval-all (every dataset's test split is run; --json "
                              "writes the table)")  # fmt: skip
@@ -64,7 +64,7 @@ def cmd_hf_tagger(args: argparse.Namespace) -> int:
         return 0
     inputs = [config.model, args.data_dir, args.gold]
     output_file(args.output, inputs=inputs)  # refused before anything is read
-    gold = load_gold(args.dataset, args.split, data_dir=args.data_dir, gold=args.gold)
+    gold = load_gold(args.dataset, args.split or "test", data_dir=args.data_dir, gold=args.gold)
     tagger = hf_tagger.HfTagger(config)
     lines = tagger.lines(gold)
     write_submission(args.output, lines, inputs=inputs)
@@ -83,7 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", required=True, help="a folder saved with save_pretrained (model and fast tokenizer)")
     p.add_argument("--dataset", choices=list(DATASET_NAMES), help="dataset config of the split to tag")
-    p.add_argument("--split", default="test", help="train, validation (alias dev) or test (default test)")
+    p.add_argument("--split", help="train, validation (alias dev) or test (default test)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--data-dir", help="raw release folder (read with the loaders)")
     src.add_argument("--gold", help="exported dataset folder (smner-bench prepare --out)")
