@@ -217,7 +217,7 @@ def _fill(
     meta["configs"].sort(key=lambda c: c["config_name"])
     meta["dataset_info"].sort(key=lambda c: c["config_name"])
     meta["dataset_info"] = [  # every config's facts from the registry (an older export's refreshed)
-        {"config_name": e["config_name"], **config_facts(e["config_name"]), **{k: e.get(k) for k in SHAPE}}
+        {"config_name": e["config_name"], **config_facts(e["config_name"]), **{k: e[k] for k in SHAPE if k in e}}
         for e in meta["dataset_info"]
     ]
     listed = [c["config_name"] for c in meta["configs"]]  # the default config: gmner, else the first in registry order

@@ -61,11 +61,11 @@ def split_stats(entities_column: Iterable[list[Mapping[str, Any]]], i_after_o: i
 
 
 def _tag_rows(ds: Any) -> list[list[str]]:
-    """The ``ner_tags`` of a split as tag names (none when it has no such column)."""
+    """The ``ner_tags`` of a split as tag names (none when it has no such column); class ids or names."""
     if "ner_tags" not in ds.column_names:
         return []
-    names = ds.features["ner_tags"].feature.names
-    return [[names[t] for t in row] for row in ds["ner_tags"]]
+    names = getattr(getattr(ds.features["ner_tags"], "feature", None), "names", None)
+    return [[names[t] if names else str(t) for t in row] for row in ds["ner_tags"]]
 
 
 def dataset_stats(dataset_dict: Mapping[str, Any]) -> dict[str, dict[str, int]]:

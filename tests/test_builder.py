@@ -261,3 +261,10 @@ def test_stats_give_both_entity_counts_and_say_why(tmp_path, capsys):
     table = capsys.readouterr().out
     assert "w/o I-after-O" in table and "entities: conlleval rules (an I-X after O starts an entity" in table
     assert i_after_o([]) == 0 and i_after_o([["I-PER"], ["O", "I-PER", "I-LOC"], ["B-PER", "I-LOC"]]) == 2
+    import datasets
+
+    from smner_bench.loaders.stats import dataset_stats
+
+    entity = {"type": "PER", "groundable": False, "boxes": [], "masks": []}
+    names = datasets.Dataset.from_dict({"ner_tags": [["O", "I-PER"]], "entities": [[entity]]})  # tags as strings
+    assert dataset_stats({"test": names})["test"]["w/o I-after-O"] == 0

@@ -319,6 +319,22 @@ def test_an_export_carries_its_info_and_the_hub_metadata(tmp_path, export, sampl
     assert "w/o I-after-O" in card.text
 
 
+def test_an_older_entry_without_features_stays_without(capsys, export, sample_dir, hf_cache):
+    """A kept config's ``dataset_info`` entry gains the registry's facts and keeps only the shape it had (no
+    ``features: null`` written into it)."""
+    code, _ = prepare(capsys, sample_dir, hf_cache, export, config="twitter2015")
+    assert code == 0
+    edit_card(export, "- config_name: twitter2015\n  description:", "- config_name: twitter2015\n  x-description:")
+    readme = export / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start = text.index("- config_name: twitter2015\n  x-description:")
+    readme.write_text(text[:start] + "- config_name: twitter2015\n" + text[text.index("\n---\n") :], encoding="utf-8")
+    code, _ = prepare(capsys, sample_dir, hf_cache, export, config="smner")
+    assert code == 0
+    text = readme.read_text(encoding="utf-8")
+    assert "- config_name: twitter2015\n  description: Twitter-2015 - " in text and "features: null" not in text
+
+
 def test_a_text_only_export_claims_no_image_task(tmp_path, sample_dir, hf_cache, capsys):
     from huggingface_hub import DatasetCard
 
