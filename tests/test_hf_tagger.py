@@ -217,3 +217,9 @@ def test_a_word_with_no_sub_word_is_o_and_the_next_word_keeps_its_own(model_dir)
     [tags, empty] = tagger.tag([["Mara", "\u200b", "Quill"], []])
     assert tags == ["O" if w is None else tagger.tags[vocab[w] % len(SPELLED)] for w in ("mara", None, "quill")]
     assert empty == []
+
+
+def test_the_real_data_root_has_every_eval_all_release(data_root):
+    folders = hf_tagger.dataset_folders(data_root)
+    assert list(folders) == ["twitter2015", "twitter2017", "gmner"]
+    assert all((folder / "test.txt").is_file() for folder in folders.values())
