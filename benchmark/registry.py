@@ -207,12 +207,13 @@ DATASETS: dict[str, DatasetSpec] = {
             ),
             citation="Li et al., RiVEG / Twitter-SMNER, IEEE Transactions on Multimedia 2025.",
             homepage="https://github.com/JinYuanLi0012/RiVEG",
-            bibtex="""@article{li2024advancing,
+            bibtex="""@article{li2025advancing,
   title = {Advancing Grounded Multimodal Named Entity Recognition via {LLM}-Based Reformulation and Box-Based
            Segmentation},
-  author = {Li, Jinyuan and others},
-  journal = {arXiv preprint arXiv:2406.07268},
-  year = {2024},
+  author = {Li, Jinyuan and Li, Ziyan and Li, Han and Yu, Jianfei and Xia, Rui and Sun, Di and Pan, Gang},
+  journal = {IEEE Transactions on Multimedia},
+  year = {2025},
+  note = {arXiv:2406.07268},
   url = {https://arxiv.org/abs/2406.07268}
 }""",
             terms=_TWITTER_TERMS + " Built on Twitter-GMNER v2.0: " + _GMNER_TERMS[0].lower() + _GMNER_TERMS[1:],

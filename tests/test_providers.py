@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from http.server import BaseHTTPRequestHandler
@@ -63,7 +64,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b'{"choices": []}')
         else:
             reply = {"choices": [{"message": {"role": "assistant", "content": f" answer to {prompt} "}}]}
-            self.wfile.write(json.dumps(reply).encode())
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a client that timed out has gone
+                self.wfile.write(json.dumps(reply).encode())
 
 
 @pytest.fixture(scope="module")
