@@ -10,14 +10,28 @@ with presets: ``PlimConfig``, ``VeConfig``/``VgConfig`` (``training.TrainerConfi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from smner_bench.benchmark.errors import DataFormatError, MissingDataError, first_problem
+from smner_bench.benchmark.errors import DataFormatError, MissingDataError, first_problem, shown
 from smner_bench.benchmark.io import parse_yaml
+
+DEVICE_PATTERN = r"cpu|mps|cuda(:[0-9]{1,3})?"
+
+
+def _device(value: str) -> str:
+    if not re.fullmatch(DEVICE_PATTERN, value):
+        raise ValueError(f"{shown(value)}: expected cpu, cuda, cuda:N or mps")
+    return value
+
+
+Device = Annotated[str, AfterValidator(_device)]
+"""Where a model runs, as a config field: ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (whether this machine has it
+is checked when the run starts)."""
 
 
 class Config(BaseModel):

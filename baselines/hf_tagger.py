@@ -32,9 +32,8 @@ from smner_bench.benchmark.errors import DataFormatError, MissingDataError, Usag
 from smner_bench.benchmark.gold import Gold
 from smner_bench.benchmark.tags import TYPES, from_tags
 
-from .config import Config
+from .config import Config, Device
 
-DEVICE = r"cpu|mps|cuda(:[0-9]{1,3})?"
 TYPE_SPELLINGS: dict[str, str] = {
     **{t: t for t in TYPES},
     "PERSON": "PER",
@@ -115,15 +114,8 @@ class HfTaggerConfig(Config):
     label_map: dict[str, str] = Field(default_factory=dict)
     batch_size: int = Field(16, gt=0)
     max_length: int | None = Field(None, gt=2)
-    device: str = "cpu"
+    device: Device = "cpu"
     dtype: Literal["fp32", "bf16", "fp16"] = "fp32"
-
-    @field_validator("device")
-    @classmethod
-    def _device(cls, value: str) -> str:
-        if not re.fullmatch(DEVICE, value):
-            raise ValueError(f"{shown(value)}: expected cpu, cuda, cuda:N or mps")
-        return value
 
     @field_validator("label_map")
     @classmethod

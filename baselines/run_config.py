@@ -32,7 +32,6 @@ folder is apart from every input is checked by the runner before its first stage
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Literal
 
@@ -43,10 +42,10 @@ from smner_bench.benchmark.io import parse_yaml
 from smner_bench.benchmark.registry import DATASETS, canonical_split
 
 from .choices import SAM_MODEL_TYPES
+from .config import Device
 
 BATCH = 1 << 16  # the most items of a batch
 TOKENS = 1 << 20  # the most new tokens of a generation
-DEVICE = r"cpu|mps|cuda(:[0-9]{1,3})?"
 
 
 class Section(BaseModel):
@@ -128,7 +127,7 @@ class RunConfig(Section):
     split: str
     images: str
     out: str
-    device: str = Field("cpu", description="cpu, cuda (cuda:$LOCAL_RANK under a launcher), cuda:N or mps")
+    device: Device = Field("cpu", description="cpu, cuda (cuda:$LOCAL_RANK under a launcher), cuda:N or mps")
     dtype: Literal["fp32", "bf16", "fp16"] = "fp32"
     workers: int = Field(0, ge=0, le=64)  # DataLoader processes decoding images ahead in VE, VG, SAM (not in keys)
     captions: CaptionsStage
@@ -147,13 +146,6 @@ class RunConfig(Section):
     def _dataset(cls, value: str) -> str:
         if value not in DATASETS:
             raise ValueError(f"{value[:40]!r}: expected one of {', '.join(DATASETS)}")
-        return value
-
-    @field_validator("device")
-    @classmethod
-    def _device(cls, value: str) -> str:
-        if not re.fullmatch(DEVICE, value):
-            raise ValueError(f"{value[:40]!r}: expected cpu, cuda, cuda:N or mps")
         return value
 
     @field_validator("split")

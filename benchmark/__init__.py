@@ -4,10 +4,9 @@ line is :mod:`smner_bench.cli`.
 
 Scoring in memory (no file written)::
 
-    from smner_bench.benchmark import score_lines
-    from smner_bench.loaders import load_gold  # the gold of a release folder (or an export)
-    gold = load_gold("gmner", "test", data_dir="path/to/twitter-gmner")
-    report = score_lines(lines, gold, task="gmner")  # lines: JSON Lines text, one str per line
+    from smner_bench.benchmark import gold_from_export, score_lines
+    gold = gold_from_export("gmner", "test", "path/to/export")  # a release folder: the loaders' load_gold
+    report = score_lines(lines, gold, task="gmner")  # lines: JSON Lines text (or dicts), one per tweet
     report.main.f1, report.results["eeg"].recall, report.model_dump()  # the JSON of score --json
 
 The names below are imported on first use, so that importing this package stays cheap (the command line
@@ -26,6 +25,7 @@ except PackageNotFoundError:  # running from a source tree without an install
 _EXPORTS = {
     "Gold": "gold",
     "gold_from_rows": "gold",
+    "gold_from_export": "gold",
     "InvalidSubmission": "submission",
     "Submission": "submission",
     "parse_submission": "submission",

@@ -380,6 +380,17 @@ def _box_or_error(box: Any, tweet: GoldTweet, where: str, errors: list[str]) -> 
     return [float(v) for v in box]
 
 
+def note_missing(report: ImportReport, gold: Gold, present, why: str) -> None:
+    """Count the gold tweets the source does not give (``present``: the ids it gives) and note them."""
+    missing = [t.id for t in gold.tweets if t.id not in present]
+    report.tweets_missing = len(missing)
+    if missing:
+        report.note(
+            f"{len(missing)} tweets of {gold.name} {why} ({_show_ids(missing)}): not written; score with "
+            "--allow-missing to count them as empty"
+        )
+
+
 def _show_ids(ids: list[str], n: int = 5) -> str:
     return ", ".join(ids[:n]) + (f" ... ({len(ids)} in all)" if len(ids) > n else "")
 
@@ -650,13 +661,7 @@ def import_hindex(
         errors.append(f"{pred_path}: no tweet block")
     if errors:
         raise ImportProblems(errors)
-    missing = [t.id for t in gold.tweets if t.id not in tweets]
-    report.tweets_missing = len(missing)
-    if missing:
-        report.note(
-            f"{len(missing)} tweets of {gold.name} have no block ({_show_ids(missing)}): not written; score with "
-            "--allow-missing to count them as empty"
-        )
+    note_missing(report, gold, tweets, "have no block")
     if candidates_path is None:
         report.note(HINDEX_NO_CANDIDATES.format(in_image=report.in_image, entities=report.entities))
     return [{"id": t.id, "entities": tweets[t.id].entities} for t in gold.tweets if t.id in tweets], report

@@ -42,7 +42,7 @@ from smner_bench.benchmark.gold import Gold, GoldTweet, gold_from_rows
 from smner_bench.benchmark.submission import box_problem, overlapping_spans
 from smner_bench.benchmark.tags import normalize_type, text_identity
 
-from .importers import ImportProblems, ImportReport, _box_or_error, _show_ids, json_items
+from .importers import ImportProblems, ImportReport, _box_or_error, json_items, note_missing
 
 UNCO_TYPES = ("PER", "LOC", "ORG", "MISC", "OTHER")
 _UNSET = object()
@@ -311,13 +311,7 @@ def import_unco(path: str | os.PathLike, gold: Gold, *, first_box: bool = False)
         errors.append(f"{path}: no tweet")
     if errors:
         raise ImportProblems(errors)
-    missing = [t.id for t in gold.tweets if t.id not in done]
-    report.tweets_missing = len(missing)
-    if missing:
-        report.note(
-            f"{len(missing)} tweets of {gold.name} are not in the file ({_show_ids(missing)}): not written; score "
-            "with --allow-missing to count them as empty"
-        )
+    note_missing(report, gold, done, "are not in the file")
     if report.task == "mner":
         report.note("no row gives a region (region_box, or region + mapping_regions): wrote an MNER submission")
     return [{"id": t.id, "entities": lines[t.id]} for t in gold.tweets if t.id in lines], report
