@@ -192,6 +192,24 @@ def example_features(
     return features
 
 
+def tweet_features(encoder, texts: Sequence[str]) -> np.ndarray:
+    """MSEA features of ``texts`` (float64, in order), encoded in batches of similar length: the encoder pools
+    over its attention mask, so padding leaves each row equal to encoding the text alone within float tolerance
+    (``tests/test_msea_pool.py`` checks 1e-5 and identical examples; ``tests/perf/msea_perf.py`` the speed-up)."""
+    if not texts:
+        return np.zeros((0, 0))
+    tokenizer = getattr(encoder, "tokenizer", None)
+    if tokenizer is not None:  # sorted by sub-word count, so a batch pads little
+        lengths = [len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+    else:
+        lengths = [len(t) for t in texts]
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    features = np.asarray(encoder.encode([texts[i] for i in order]), dtype=np.float64)
+    out = np.empty_like(features)
+    out[order] = features
+    return out
+
+
 @dataclass(frozen=True)
 class MseaPrompt:
     id: str  # the prompted tweet
@@ -214,15 +232,16 @@ def msea_prompts(
 ) -> list[MseaPrompt]:
     """One heuristic prompt per tweet with its ``n`` most similar examples (MSEA), never the tweet itself (same
     id or same normalised text); ``annotated`` are the examples' features when computed beforehand
-    (:func:`example_features`). Each tweet is encoded alone, so a prompt does not depend on the other rows
-    (sharding). A warning is logged when a tweet gets fewer than ``n`` examples."""
+    (:func:`example_features`). The tweets are encoded in batches (:func:`tweet_features`), whose features equal
+    one-by-one encoding within float tolerance, so a prompt does not depend on the other rows (sharding). A warning
+    is logged when a tweet gets fewer than ``n`` examples."""
     texts = [" ".join(r["tokens"]) for r in rows]
     if examples and n and rows:
         if annotated is None:
             annotated = example_features(encoder, examples)
-        features = np.concatenate(
-            [encoder.encode([feature_text(t, images.get(r["id"]))]) for t, r in zip(texts, rows, strict=True)]
-        ).astype(np.float64)
+        features = tweet_features(
+            encoder, [feature_text(t, images.get(r["id"])) for t, r in zip(texts, rows, strict=True)]
+        )
         ids = np.array([e.id for e in examples])
         keys = [normalized_text(e.text) for e in examples]
         excluded = np.zeros((len(rows), len(examples)), dtype=bool)

@@ -138,6 +138,58 @@ def test_an_annotated_train_tweet_never_retrieves_itself(real, real_pool, encode
         assert len(p.examples) == len(real_pool.examples) - len(same)  # everything else is still there
 
 
+class OneByOne:
+    """An encoder that encodes each text alone (a batch of one): how MSEA encoded tweets before batching."""
+
+    def __init__(self, encoder):
+        self.inner, self.name = encoder, encoder.name
+
+    def encode(self, texts):
+        import numpy as np
+
+        return np.concatenate([self.inner.encode([t]) for t in texts]) if texts else self.inner.encode([])
+
+
+def test_batched_features_equal_one_by_one_on_real_tweets(real, real_pool, encoder_dir):
+    """300 real Twitter-GMNER test tweets with their captions, in padded batches of 16 (lengths 4 to 60+ sub-words):
+    every feature within 1e-5 of the tweet encoded alone (fp32), and the same 5 examples chosen for each."""
+    import numpy as np
+
+    from smner_bench.baselines.knowledge import example_features, tweet_features
+    from smner_bench.baselines.msea import feature_text, rank
+
+    captions, descriptions = read_captions(real["blip2"])
+    images = {**descriptions, **captions}
+    texts = [feature_text(" ".join(t.tokens), images.get(t.id)) for t in real["held"]["test"][:300]]
+    encoder = Encoder(str(encoder_dir), batch_size=16)
+    lengths = {len(encoder.tokenizer(t)["input_ids"]) for t in texts}
+    assert min(lengths) < 15 and max(lengths) > 50  # batches are padded
+    batched = tweet_features(encoder, texts)
+    alone = OneByOne(encoder).encode(texts).astype(np.float64)
+    assert batched.shape == alone.shape == (300, 32)
+    assert np.abs(batched - alone).max() < 1e-5
+    assert not np.allclose(batched[:-1], batched[1:])  # rows differ: nothing was broadcast by mistake
+    annotated = example_features(encoder, real_pool.examples).astype(np.float64)
+    assert rank(batched, annotated, 5) == rank(alone, annotated, 5)
+
+
+def test_batched_prompts_equal_one_by_one_on_the_sample(sample, words, tmp_path):
+    """Every sample tweet (60) prompted with the other tweets' annotations as its pool: the same prompts as when
+    each tweet is encoded alone."""
+    rows = [r for split in ("train", "validation", "test") for r in sample[split]]
+    images = {r["id"]: r["caption"] or "" for r in rows} if "caption" in rows[0] else {}
+    pool = [Example(" ".join(r["tokens"]), images.get(r["id"], ""), f"about {r['id']}", r["id"]) for r in rows[::3]]
+    encoder = Encoder(str(tiny.save_encoder(tmp_path / "encoder", words)), batch_size=8)
+    calls = []
+    encode = encoder.encode
+    encoder.encode = lambda texts: calls.append(len(texts)) or encode(texts)
+    batched = msea_prompts(rows, images, pool, encoder, n=5)
+    assert calls == [20, 60]  # the pool, then the tweets in one call (batches of 8 inside), not one per tweet
+    alone = msea_prompts(rows, images, pool, OneByOne(encoder), n=5)
+    assert [p.prompt for p in batched] == [p.prompt for p in alone]
+    assert len({tuple(p.examples) for p in batched}) > 5  # the choice depends on the tweet
+
+
 def test_a_small_pool_is_warned_about(caplog, encoder_dir):
     pool = [Example("kobe wins", "a man", "Named entities: Kobe (person)", "a"), Example("paris", "a city", "x", "b")]
     rows = [
