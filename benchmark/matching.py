@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arguments import arg
 from .errors import UsageError
 from .gold import Gold
 from .regions import box_iou_pairs, mask_ious
@@ -273,8 +274,9 @@ def check_task_mode(task: str, mode: str) -> None:
     scores boxes only (a mask per entity-mask pair would be a convention of this package's invention)."""
     if mode == "entity-box" and REGION[task] == "mask":
         raise UsageError(
-            f"--match entity-box reproduces the UnCo evaluator, which counts boxes, not masks: it cannot score "
-            f"{task.upper()}; score the masks with --match span, text or riveg, or this file's boxes with --task gmner"
+            f"{arg('match', 'entity-box')} reproduces the UnCo evaluator, which counts boxes, not masks: it cannot "
+            f"score {task.upper()}; score the masks with {arg('match', 'span')}, 'text' or 'riveg', or this file's "
+            f"boxes with {arg('task', 'gmner')}"
         )
 
 

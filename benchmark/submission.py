@@ -28,6 +28,7 @@ from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .arguments import arg
 from .errors import MissingDataError, SmnerError, UsageError, shown
 from .gold import Gold, GoldTweet
 from .regions import rle_problem
@@ -113,8 +114,9 @@ class InvalidSubmission(SmnerError):
         self.issues, self.total = issues, total
         self.unknown_ids = unknown_ids or []  # ids that are not the split's (a file of another split?)
         hidden = total - len(issues)
+        lists = arg("max_issues", metavar="N")
         more = (
-            f"\n... and {hidden} more problem{'s' * (hidden != 1)} not shown (--max-errors N lists more)"
+            f"\n... and {hidden} more problem{'s' * (hidden != 1)} not shown ({lists} lists more)"
             if hidden
             else ""
         )
@@ -522,7 +524,7 @@ def _parse(
             None,
             "id",
             f"{len(sub.missing)} tweets of {gold.name} are missing ({shown_ids}); "
-            'write them with "entities": [] or pass --allow-missing to count them as empty',
+            f'write them with "entities": [] or pass {arg("allow_missing", True)} to count them as empty',
         )
     _check_keys(c, sub, task)
     if c.total:
@@ -620,8 +622,8 @@ def _check_keys(c: _Checker, sub: Submission, task: str | None) -> None:
         present = [getattr(p, attr) for p in sub.predictions]
         if task in tasks and len(present) > 1 and not any(present):  # said once, not once per entity
             c.add(None, key, f"none of the {len(present)} entities has a '{key}' key: the task {task} needs a "
-                  f"'{key}' key on every entity (null for not in the image); --task mner scores a file without "
-                  "regions")  # fmt: skip
+                  f"'{key}' key on every entity (null for not in the image); {arg('task', 'mner')} scores a file "
+                  "without regions")  # fmt: skip
             continue
         if task in tasks:
             need = f"the task {task} needs a '{key}' key on every entity (null for not in the image)"

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
+from .arguments import arg
 from .errors import DataFormatError, UsageError
 from .gold import Gold, GoldTweet
 from .regions import decode_rle, rle_problem
@@ -304,7 +305,7 @@ def draw(
     each marked right or wrong under ``match`` and ``iou``; and the ids of the tweets drawn. The picture is None
     when ``errors`` is asked and no tweet has one."""
     if (tweet_id is None) == (errors is None):
-        raise UsageError("give one of tweet_id (--id) and errors (--errors)")
+        raise UsageError(f"give one of {arg('tweet_id')} and {arg('errors')}")
     folder = Path(images) if images is not None else None
     if folder is not None and not folder.is_dir():
         raise UsageError(f"image folder not found: {folder}")
@@ -316,7 +317,7 @@ def draw(
         chosen = [tweet]
     else:
         if counts is None:
-            raise UsageError("errors (--errors) needs predictions (--predictions)")
+            raise UsageError(f"{arg('errors')} needs {arg('predictions')}")
         order = np.argsort(-counts, kind="stable")[:errors]
         chosen = [gold.tweets[i] for i in order if counts[i] > 0]
         if not chosen:

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from importlib import import_module
 
 from smner_bench.benchmark import __version__
+from smner_bench.benchmark.arguments import command_line_flags
 from smner_bench.benchmark.errors import SmnerError, UsageError
+from smner_bench.cli.flags import FLAGS
 
 log = logging.getLogger("smner_bench")
 
@@ -277,7 +279,8 @@ def _main(argv: list[str]) -> int:
         problem = _environment_problem(argv)
         if problem:
             raise UsageError(problem)
-        return int(args.func(args) or 0)
+        with command_line_flags(FLAGS):  # the library's messages name the flags, not its argument names
+            return int(args.func(args) or 0)
     except SmnerError as exc:
         print(f"smner-bench {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -10,6 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
+from smner_bench.benchmark.arguments import arg
 from smner_bench.benchmark.safe_output import OutputError
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def check_cache_folder(cache_dir: str | os.PathLike | None) -> Path:
     found = root
     while not os.path.lexists(found) and found != found.parent:
         found = found.parent
-    hint = "(give another --cache-dir or HF_DATASETS_CACHE)"
+    hint = f"(give another {arg('cache_dir')} or HF_DATASETS_CACHE)"
     if not found.is_dir():
         what = "is not a folder" if found == root else f"cannot be made: {found} is not a folder"
         raise OutputError(f"{root}: the datasets cache folder {what} {hint}")

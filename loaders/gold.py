@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from smner_bench.benchmark.arguments import arg
 from smner_bench.benchmark.errors import UsageError
 from smner_bench.benchmark.gold import GOLD_COLUMNS, Gold, gold_from_export, gold_of
 from smner_bench.benchmark.registry import canonical_split, check_config
@@ -25,12 +26,14 @@ def load_gold(
     ...     load_gold("gmner", "test")
     ... except UsageError as exc:
     ...     print(exc)
-    give exactly one of --data-dir (raw release folder) and --gold (exported folder)
+    give exactly one of data_dir= (raw release folder) and gold= (exported folder)
     """
     check_config(dataset)
     split = canonical_split(split)
     if (data_dir is None) == (gold is None):
-        raise UsageError("give exactly one of --data-dir (raw release folder) and --gold (exported folder)")
+        raise UsageError(
+            f"give exactly one of {arg('data_dir')} (raw release folder) and {arg('gold')} (exported folder)"
+        )
     if gold is not None:
         return gold_from_export(dataset, split, gold)
     from .api import load_split

@@ -360,7 +360,7 @@ def test_the_summary_says_how_many_were_not_shown(tmp_path, gold):
     err = problems(write_lines(tmp_path, raw=b"nope\n" * 500), gold, max_issues=3)
     text = str(err)
     assert err.total == 501 and text.count("\n") == 4  # 500 bad lines and the missing ids; 3 shown
-    assert text.endswith("... and 498 more problems not shown (--max-errors N lists more)")
+    assert text.endswith("... and 498 more problems not shown (max_issues=N lists more)")  # the Python argument
 
 
 # --- in memory: parse_submission ------------------------------------------------------------------------
@@ -484,5 +484,5 @@ def test_a_file_without_any_box_is_told_so_once(gold):
     issues, _ = issues_of(lambda: parse_submission(lines, gold, task="gmner", name="m.jsonl"))
     assert issues == [
         "m.jsonl: box: none of the 2 entities has a 'box' key: the task gmner needs a 'box' key on every entity "
-        "(null for not in the image); --task mner scores a file without regions"
+        "(null for not in the image); task='mner' scores a file without regions"
     ]
