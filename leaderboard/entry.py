@@ -289,6 +289,8 @@ class Publication(_Strict):
     evaluator: EvaluatorId | None = None
     gold: GoldRecord | None = None
     assumed: tuple[Literal["evaluator", "gold"], ...] = ()
+    paper_url: Url | None = None  # the system's own paper, where a source names it (never guessed)
+    code_url: Url | None = None  # the system's code, where a source names it (never guessed)
 
     @model_validator(mode="after")
     def _origin(self) -> Publication:
@@ -348,6 +350,25 @@ class ScoredHere(_Strict):
 Provenance = Annotated[Publication | ScoredHere, Field(discriminator="kind")]
 
 
+class Interval(_Strict):
+    """The 95% bootstrap percentile interval of a scored entry's main F1, in percent: ``resamples`` resamples of
+    the split's tweets drawn with ``seed`` (:func:`smner_bench.benchmark.significance.bootstrap_interval` over the
+    per-tweet counts), computed when the entry is scored. A published row has none: a paper prints no per-tweet
+    counts."""
+
+    low: float = Field(ge=0, le=100)
+    high: float = Field(ge=0, le=100)
+    level: float = Field(gt=0, lt=1)
+    resamples: int = Field(ge=1, le=100_000)
+    seed: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Interval:
+        if self.low > self.high:
+            raise ValueError(f"low {self.low} is above high {self.high}")
+        return self
+
+
 class SweepPoint(_Strict):
     threshold: float = Field(ge=0.5, le=0.95)
     f1: float = Field(ge=0, le=100)
@@ -367,6 +388,7 @@ class Entry(_Strict):
     per_type: dict[TypeName, Figures] | None = None
     grounding: dict[Literal["groundable", "ungroundable"], Figures] | None = None
     sweep: list[SweepPoint] | None = Field(default=None, max_length=len(SWEEP))
+    interval: Interval | None = None  # scored entries: the main F1's bootstrap interval
     provenance: Provenance
     notes: Block | None = None
     digest: Sha256 | None = None  # scored entries: SHA-256 of the canonical content (see entry_digest)
@@ -415,6 +437,8 @@ class Entry(_Strict):
             self._check_scored()
         elif self.digest is not None:
             raise ValueError("digest: published entries carry no digest (they are reviewed by hand)")
+        elif self.interval is not None:
+            raise ValueError("interval: a published entry has no per-tweet counts to resample (scored entries only)")
         return self
 
     def _check_ruler_and_gold(self) -> None:

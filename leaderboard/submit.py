@@ -21,6 +21,8 @@ from smner_bench.benchmark.errors import DataFormatError, MissingDataError, Smne
 from smner_bench.benchmark.gold import Gold
 from smner_bench.benchmark.io import parse_yaml
 from smner_bench.benchmark.scoring import PRF, Scorer, ScoreReport
+from smner_bench.benchmark.scoring import Interval as ReportInterval
+from smner_bench.benchmark.significance import bootstrap_interval
 from smner_bench.benchmark.submission import read_submission
 
 from .entry import (
@@ -29,6 +31,7 @@ from .entry import (
     BoardTask,
     Entry,
     Figures,
+    Interval,
     Match,
     Name,
     Release,
@@ -143,6 +146,17 @@ def _figures(r: PRF) -> Figures:
     )
 
 
+RESAMPLES, SEED = 1000, 0  # the bootstrap of a scored entry's interval
+
+
+def with_interval(scorer: Scorer, report: ScoreReport) -> ScoreReport:
+    """``report`` with the 95% bootstrap interval of its main F1 (``ci``: :data:`RESAMPLES` resamples of the
+    tweets, seed :data:`SEED`), which its entry keeps."""
+    counts = scorer.per_tweet(report.task, report.match, report.iou)
+    interval = bootstrap_interval(counts, resamples=RESAMPLES, seed=SEED)
+    return report.model_copy(update={"ci": ReportInterval.model_validate(interval)})
+
+
 def build_entry(
     report: ScoreReport,
     meta: Meta,
@@ -156,7 +170,8 @@ def build_entry(
     entry_id: str | None = None,
     release: Release | None = None,
 ) -> Entry:
-    """The sealed entry of a score report (figures with their counts, per type, groundable split, sweep)."""
+    """The sealed entry of a score report (figures with their counts, per type, groundable split, sweep, and the
+    main F1's bootstrap interval when the report has one: :func:`with_interval`)."""
     task = report.task
     if task not in SUBTASKS:
         raise UsageError(f"the leaderboard ranks mner, gmner and smner; this report's task is {task}")
@@ -184,6 +199,17 @@ def build_entry(
             per_type={k: _figures(v) for k, v in main.per_type.items()},
             grounding={k: _figures(v) for k, v in main.grounding.items()} if main.grounding else None,
             sweep=sweep,
+            interval=(
+                Interval(
+                    low=round(100 * report.ci.low, 2),
+                    high=round(100 * report.ci.high, 2),
+                    level=report.ci.level,
+                    resamples=report.ci.resamples,
+                    seed=report.ci.seed,
+                )
+                if report.ci is not None
+                else None
+            ),
             provenance=ScoredHere(
                 submission_sha256=sha,
                 content_sha256=content_sha256,
@@ -207,7 +233,8 @@ def _score_stream(opener, file_name: str, gold: Gold, *, task: str, match: str, 
     ``file_name``, with the file-level checks); returns the report and its canonical content digest."""
     with opener() as f:
         submission = read_submission(f, gold, name=file_name, task=task)
-    report = Scorer.build(submission, gold).report(task, match, iou)
+    scorer = Scorer.build(submission, gold)
+    report = with_interval(scorer, scorer.report(task, match, iou))
     with opener() as f:
         return report, content_digest(f)
 
@@ -321,7 +348,7 @@ def verify(stored: list[Stored], gold: Gold, release_root: str | os.PathLike | N
             problems.append(f"{s.file.name}: {what} cannot be scored again: {str(exc)[:300]}")
             continue
         keep = {"dataset", "dataset_version", "split", "task", "iou", "provenance"}
-        keep |= {"results", "per_type", "grounding", "sweep"}
+        keep |= {"results", "per_type", "grounding", "sweep", "interval"}
         differences = _differences(
             e.model_dump(mode="json", include=keep, exclude_none=True),
             fresh.model_dump(mode="json", include=keep, exclude_none=True),
@@ -359,7 +386,8 @@ def submit(
             f"{predictions}: not the import of the release {release.file} (smner-bench import "
             f"{release.importer} on the same gold writes other predictions)"
         )
-    report = Scorer.build(submission, gold).report(meta.task, meta.match, iou)
+    scorer = Scorer.build(submission, gold)
+    report = with_interval(scorer, scorer.report(meta.task, meta.match, iou))
     entry = build_entry(
         report, meta, gold, command=command, dataset_version=dataset_version, content_sha256=content, release=release
     )
