@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from smner_bench.benchmark.registry import DATASETS, EVALUATOR_IDS, EVALUATORS, RANKED_TASK_NAMES
 
-from .entry import SUBTASKS, DerivedGold, Entry, ReleaseGold, slug
+from .entry import SUBTASKS, DerivedGold, Entry, Figures, ReleaseGold, slug
 from .escape import markdown_link, markdown_text, terminal_text
 from .store import Stored
 
@@ -131,7 +131,12 @@ def source_text(entries: list[Entry], *, markdown: bool = False) -> str:
             link = p.url or (f"https://arxiv.org/abs/{p.arxiv}" if p.arxiv else None)
             table = markdown_link(p.table, link) if markdown else p.table
             paper = f"{text(p.paper)}, " if p.paper else ""
-            out.append(f"{paper}{table}, row \u201c{text(p.row)}\u201d{text(origin_text(e))}")
+            links = "".join(
+                f" \u00b7 {markdown_link(label, url)}"
+                for label, url in (("paper", p.paper_url), ("code", p.code_url))
+                if markdown and url
+            )
+            out.append(f"{paper}{table}, row \u201c{text(p.row)}\u201d{text(origin_text(e))}{links}")
         else:
             imported = f", imported from the release {text(p.release.file)}" if p.release else ""
             out.append(
@@ -141,26 +146,65 @@ def source_text(entries: list[Entry], *, markdown: bool = False) -> str:
     return "; ".join(out)
 
 
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
+MISSING = "-"  # a figure the source does not give
+UNDEFINED = "n/a"  # a figure of nothing: precision without predictions, recall without gold, F1 of neither
+
+
+def _fmt(value: float | None, defined: bool = True) -> str:
+    return MISSING if value is None else f"{value:.2f}" if defined else UNDEFINED
+
+
+def figure_cells(figures: Figures) -> tuple[str, str, str]:
+    """Precision, recall and F1 as printed: ``-`` where the source gives none, ``n/a`` where the figure is
+    undefined by its counts (precision with no prediction, recall with no gold entity, F1 with neither), not
+    0.00. A figure without counts (a paper's) is printed as it is.
+
+    >>> figure_cells(Figures(precision=0.0, recall=0.0, f1=0.0, tp=0, pred=0, gold=4))
+    ('n/a', '0.00', '0.00')
+    """
+    counted = figures.has_counts
+    return (
+        _fmt(figures.precision, not counted or bool(figures.pred)),
+        _fmt(figures.recall, not counted or bool(figures.gold)),
+        _fmt(figures.f1, not counted or bool(figures.pred) or bool(figures.gold)),
+    )
+
+
+def interval_text(entry: Entry) -> str:
+    """``low-high`` of a scored entry's 95% bootstrap interval of its main F1; "" for a row without one (a
+    paper's)."""
+    i = entry.interval
+    return "" if i is None else f"{i.low:.2f}-{i.high:.2f}"
+
+
+INTERVAL_COLUMN = "F1 95% CI"
 
 
 def columns(task: str) -> list[str]:
-    return ["#", "system", "variant", "P", "R", "F1", *(f"{t.upper()} F1" for t in SUBTASKS[task][1:]), "source"]
+    return [
+        "#",
+        "system",
+        "variant",
+        "P",
+        "R",
+        "F1",
+        INTERVAL_COLUMN,
+        *(f"{t.upper()} F1" for t in SUBTASKS[task][1:]),
+        "source",
+    ]
 
 
 def cells(rank: int, row: Row, *, markdown: bool = False) -> list[str]:
     """The row's cells as plain text, or as Markdown (every text escaped)."""
     e = row.entry
     text = markdown_text if markdown else str
-    subs = [_fmt(e.results[t].f1) if t in e.results else "-" for t in SUBTASKS[e.task][1:]]
+    subs = [figure_cells(e.results[t])[2] if t in e.results else MISSING for t in SUBTASKS[e.task][1:]]
     return [
         str(rank),
         text(e.system),
         text(variant_text(e)),
-        _fmt(e.main.precision),
-        _fmt(e.main.recall),
-        _fmt(e.main.f1),
+        *figure_cells(e.main),
+        interval_text(e),
         *subs,
         source_text(row.sources, markdown=markdown),
     ]
@@ -268,13 +312,16 @@ def several_figures(all_boards: dict[BoardKey, list[Row]]) -> list[tuple[str, st
 
 
 def figure_text(figure: Figure) -> str:
-    return f"{figure.f1} ({figure.source}; ruler {figure.ruler}; gold: {figure.gold})"
+    """One figure with where it comes from; no parenthesis around the gold's label (which has its own)."""
+    return f"{figure.f1}: {figure.source}; ruler {figure.ruler}; gold: {figure.gold}"
 
 
 def terminal_table(key: BoardKey, rows: list[Row], width: int = 60) -> str:
+    """The board as aligned text; only the source column is cut to ``width`` characters (names, variants and
+    figures are printed whole)."""
     header = columns(key[0])
     body = [[terminal_text(c) for c in cells(i + 1, r)] for i, r in enumerate(rows)]
-    body = [[c if len(c) <= width else c[: width - 1] + "\u2026" for c in r] for r in body]
+    body = [[*r[:-1], r[-1] if len(r[-1]) <= width else r[-1][: width - 1] + "\u2026"] for r in body]
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
     lines = [terminal_text(board_title(key, rows)), "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in body]
@@ -330,11 +377,9 @@ def markdown(all_boards: dict[BoardKey, list[Row]]) -> str:
             "another version, a reproduction), every figure is on the board, each in the table of its ruler and gold:",
             "",
         ]
-        lines += [
-            f"- {markdown_text(title)}, {markdown_text(system)}: "
-            + "; ".join(markdown_text(figure_text(f)) for f in figures)
-            for title, system, figures in several
-        ]
+        for title, system, figures in several:
+            lines.append(f"- {markdown_text(title)}, {markdown_text(system)}:")
+            lines += [f"  - {markdown_text(figure_text(f))}" for f in figures]
         lines.append("")
     lines += [markdown_text(NOT_ON_THE_BOARD), ""]
     return "\n".join(lines)

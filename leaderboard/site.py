@@ -9,22 +9,25 @@ URLs only, plot labels never parsed as mathtext or TeX.
 
 from __future__ import annotations
 
-import io
 import os
-import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from smner_bench.benchmark import __version__
 from smner_bench.benchmark.cli_options import redact_command
 from smner_bench.benchmark.safe_output import FOLDER_MODE, atomic_folder, write_bytes, write_text
 
-from .entry import SUBTASKS
-from .escape import PLOT_RC, html_text, plot_text, web_url
+from .entry import SUBTASKS, Entry
+from .escape import html_text, web_url
+from .plots import Plot, draw_plots
 from .render import (
+    DATASET_TITLES,
     DEFAULT_RULER,
     GOLDS_PARAGRAPH,
+    INTERVAL_COLUMN,
+    MISSING,
     NOT_ON_THE_BOARD,
+    UNDEFINED,
     BoardKey,
     Row,
     board_title,
@@ -38,7 +41,7 @@ from .render import (
     rulers_paragraph,
     several_figures,
 )
-from .store import Stored
+from .store import Stored, submission_copy
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -48,6 +51,7 @@ th { background: #f4f4f4; cursor: pointer; user-select: none; }
 th.sorted-asc::after { content: " \\25B2"; } th.sorted-desc::after { content: " \\25BC"; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.scored { background: #eef7ee; }
+td.nowrap { white-space: nowrap; }
 .meta { color: #555; } .plots img { max-width: 48%; margin: 1%; border: 1px solid #eee; }
 """
 
@@ -61,6 +65,9 @@ document.querySelectorAll("table.board").forEach(function (table) {
       var body = table.tBodies[0];
       var rows = Array.prototype.slice.call(body.rows);
       rows.sort(function (a, b) {
+        // a cell without a figure ("-", "n/a", no interval) goes last in either direction
+        var ma = a.cells[col].hasAttribute("data-missing"), mb = b.cells[col].hasAttribute("data-missing");
+        if (ma || mb) { return ma === mb ? 0 : (ma ? 1 : -1); }
         var x = a.cells[col].getAttribute("data-sort") || a.cells[col].textContent;
         var y = b.cells[col].getAttribute("data-sort") || b.cells[col].textContent;
         var nx = parseFloat(x), ny = parseFloat(y);
@@ -77,79 +84,6 @@ document.querySelectorAll("table.board").forEach(function (table) {
 def page_name(key: BoardKey) -> str:
     """``<task>-<dataset>-<split>-<ruler>[-<gold id>].html``."""
     return "-".join(part for part in key if part) + ".html"
-
-
-def _plots(key: BoardKey, rows: list[Row], folder: Path) -> list[tuple[str, str]]:
-    """Write this board's SVG plots; returns (file name, caption) pairs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    with matplotlib.rc_context(PLOT_RC), warnings.catch_warnings():
-        # a name in a script the font lacks is drawn with boxes, without a warning per glyph on the console
-        warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from", UserWarning)
-        return _draw_plots(key, rows, folder)
-
-
-def _draw_plots(key: BoardKey, rows: list[Row], folder: Path) -> list[tuple[str, str]]:
-    import matplotlib.pyplot as plt
-
-    stem = page_name(key).removesuffix(".html")
-    out = []
-
-    def save(fig, kind: str, caption: str) -> tuple[str, str]:
-        name = f"{stem}-{kind}.svg"
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
-        plt.close(fig)
-        write_bytes(folder / name, buffer.getvalue())
-        return name, caption
-
-    pr = [
-        (r.entry.system, r.entry.main.precision, r.entry.main.recall)
-        for r in rows
-        if r.entry.main.precision is not None and r.entry.main.recall is not None
-    ]
-    if pr:
-        fig, ax = plt.subplots(figsize=(6, 4.5))
-        for i, (name, p, r) in enumerate(pr):
-            ax.scatter(r, p, s=24)
-            label = f"{i + 1}" if len(pr) > 6 else f"{i + 1}. {plot_text(name)}"  # ranks alone when crowded
-            ax.annotate(label, (r, p), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        ax.set_xlabel("recall (%)")
-        ax.set_ylabel("precision (%)")
-        ax.set_title(f"Precision / recall: {key[0].upper()} on {key[1]}")
-        ax.grid(alpha=0.3)
-        out.append(save(fig, "pr", "Precision against recall of every row (numbers are ranks)."))
-    swept = [r for r in rows if r.entry.sweep]
-    if swept:
-        fig, ax = plt.subplots(figsize=(6, 4.5))
-        handles, labels = [], []
-        for r in swept:
-            (line,) = ax.plot([p.threshold for p in r.entry.sweep], [p.f1 for p in r.entry.sweep], marker="o")
-            handles.append(line)
-            labels.append(plot_text(f"{r.entry.system} ({r.entry.id.rsplit('-', 1)[-1][:8]})"))
-        ax.set_xlabel("IoU threshold")
-        ax.set_ylabel(f"{key[0].upper()} F1 (%)")
-        ax.set_title("Sensitivity to the IoU threshold")
-        ax.grid(alpha=0.3)
-        ax.legend(handles, labels, fontsize=7)  # given: a label starting with "_" is not dropped
-        out.append(save(fig, "iou", "F1 against the IoU threshold (0.50:0.05:0.95) of the submissions scored here."))
-    typed = [r for r in rows if r.entry.per_type]
-    if typed:
-        fig, ax = plt.subplots(figsize=(6, 4.5))
-        kinds = ["PER", "LOC", "ORG", "OTHER"]
-        width = 0.8 / len(typed)
-        handles, labels = [], []
-        for i, r in enumerate(typed):
-            values = [r.entry.per_type[k].f1 for k in kinds]
-            handles.append(ax.bar([j + i * width for j in range(4)], values, width=width))
-            labels.append(plot_text(r.entry.system))
-        ax.set_xticks([j + 0.4 - width / 2 for j in range(4)], kinds)
-        ax.set_ylabel(f"{key[0].upper()} F1 (%)")
-        ax.set_title("F1 per entity type")
-        ax.legend(handles, labels, fontsize=7)
-        out.append(save(fig, "types", "F1 per entity type of the submissions scored here."))
-    return out
 
 
 def _source_html(row: Row) -> str:
@@ -199,24 +133,54 @@ def _siblings(key: BoardKey, all_boards: dict[BoardKey, list[Row]]) -> str:
     return f'<p class="meta">The same board under other rulers or golds (not comparable): {joined}</p>'
 
 
-def _page(key: BoardKey, rows: list[Row], plots: list[tuple[str, str]], all_boards: dict[BoardKey, list[Row]]) -> str:
-    header = [*columns(key[0])[:-1], "gold", "split", "source"]
-    numeric = {"#", "P", "R", "F1", *(f"{t.upper()} F1" for t in SUBTASKS[key[0]][1:])}
+def _links_html(entry: Entry, download: str | None, browse: str | None) -> str:
+    """The row's links: the system's paper and code where its entry names them, the kept submission to
+    download and the page that browses its tweets (scored rows)."""
+    p = entry.provenance
+    links = []
+    if p.kind == "publication":
+        for label, url in (("paper", p.paper_url), ("code", p.code_url)):
+            if url and web_url(url):
+                links.append(f'<a class="{label}" href="{html_text(url)}">{label}</a>')
+    if download:
+        links.append(f'<a class="download" href="{html_text(download)}" download>submission (.jsonl.gz)</a>')
+    if browse:
+        links.append(f'<a class="browse" href="{html_text(browse)}">tweets</a>')
+    return " \u00b7 ".join(links)
+
+
+def _cell(header: str, value: str, numeric: set[str]) -> str:
+    if header not in numeric:
+        return f"<td>{html_text(value)}</td>"
+    if value in (MISSING, UNDEFINED, ""):
+        return f'<td class="num" data-missing="">{html_text(value)}</td>'
+    number = value.split("-")[0]  # an interval sorts by its lower end
+    return f'<td class="num nowrap" data-sort="{html_text(number)}">{html_text(value)}</td>'
+
+
+def _page(
+    key: BoardKey,
+    rows: list[Row],
+    plots: list[Plot],
+    all_boards: dict[BoardKey, list[Row]],
+    downloads: dict[str, str],
+    browse: dict[str, str],
+) -> str:
+    header = [*columns(key[0])[:-1], "gold", "split", "links", "source"]
+    numeric = {"#", "P", "R", "F1", INTERVAL_COLUMN, *(f"{t.upper()} F1" for t in SUBTASKS[key[0]][1:])}
     head = "".join(f'<th data-col="{html_text(h)}">{html_text(h)}</th>' for h in header)
     body = []
     for i, row in enumerate(rows):
-        values = [*cells(i + 1, row)[:-1], gold(row.entry)[1], row.entry.split]
-        tds = "".join(
-            f'<td class="num" data-sort="{"-1" if v == "-" else html_text(v)}">{html_text(v)}</td>'
-            if h in numeric
-            else f"<td>{html_text(v)}</td>"
-            for h, v in zip(header[:-1], values, strict=True)
-        )
-        cls = ' class="scored"' if row.entry.provenance.kind == "scored" else ""
-        body.append(f'<tr{cls} id="{html_text(row.entry.id)}">{tds}<td>{_source_html(row)}</td></tr>')
+        e = row.entry
+        values = [*cells(i + 1, row)[:-1], gold(e)[1], e.split]
+        tds = "".join(_cell(h, v, numeric) for h, v in zip(header[:-2], values, strict=True))
+        links = _links_html(e, downloads.get(e.id), browse.get(e.id))
+        cls = ' class="scored"' if e.provenance.kind == "scored" else ""
+        body.append(f'<tr{cls} id="{html_text(e.id)}">{tds}<td>{links}</td><td>{_source_html(row)}</td></tr>')
     figures = "".join(
-        f'<figure><img src="plots/{html_text(n)}" alt="{html_text(c)}"><figcaption>{html_text(c)}</figcaption></figure>'
-        for n, c in plots
+        f'<figure><img src="plots/{html_text(p.file)}" alt="{html_text(p.caption)}">'
+        f"<figcaption>{html_text(p.caption)}</figcaption></figure>"
+        for p in plots
     )
     title = board_title(key, rows)
     return f"""<!DOCTYPE html>
@@ -226,7 +190,11 @@ def _page(key: BoardKey, rows: list[Row], plots: list[tuple[str, str]], all_boar
 <h1>{html_text(title)}</h1>
 <p class="meta">Task <b>{key[0].upper()}</b>, dataset <b>{html_text(key[1])}</b>, split <b>{key[2]}</b>,
 ruler <b>{html_text(ruler_label(key[3]))}</b>, gold <b>{html_text(gold(rows[0].entry)[1])}</b>,
-IoU threshold 0.5. Figures in percent; click a column to sort. {len(rows)} rows.</p>
+IoU threshold 0.5. Figures in percent; click a column to sort ({MISSING} and {UNDEFINED} rows stay last).
+{len(rows)} rows.</p>
+<p class="meta">{MISSING}: the source gives no such figure; {UNDEFINED}: the figure is undefined (precision of no
+prediction, recall of no gold entity). {html_text(INTERVAL_COLUMN)}: the 95% bootstrap interval of the F1 over the
+split's tweets, for the submissions scored here (a paper's row prints no per-tweet counts, so it has none).</p>
 {_siblings(key, all_boards)}
 {_rulers_html()}
 <table class="board"><thead><tr>{head}</tr></thead><tbody>
@@ -246,7 +214,7 @@ def _index(all_boards: dict[BoardKey, list[Row]]) -> str:
                 best = rows[0].entry
                 items.append(
                     f'<li><a href="{page_name(key)}">{html_text(board_title(key, rows))}</a>: {len(rows)} '
-                    f"rows, best F1 {best.main.f1:.2f} ({html_text(best.system)})</li>"
+                    f"rows, best F1 {best.main.f1:.2f}: {html_text(best.system)}</li>"
                 )
         return f"<ul>{''.join(items)}</ul>"
 
@@ -254,9 +222,9 @@ def _index(all_boards: dict[BoardKey, list[Row]]) -> str:
     sections = [f"<h2>Ruler {html_text(ruler_label(DEFAULT_RULER))}</h2>{board_list(DEFAULT_RULER)}"]
     sections += [f"<h2>Ruler {html_text(ruler_label(r))}</h2>{board_list(r)}" for r in others]
     several = "".join(
-        f"<li>{html_text(title)}, <b>{html_text(system)}</b>: "
-        + "; ".join(html_text(figure_text(f)) for f in figures)
-        + "</li>"
+        f"<li>{html_text(title)}, <b>{html_text(system)}</b>:<ul>"
+        + "".join(f"<li>{html_text(figure_text(f))}</li>" for f in figures)
+        + "</ul></li>"
         for title, system, figures in several_figures(all_boards)
     )
     if several:
@@ -279,18 +247,45 @@ first; the boards of the other rulers follow, each its own table.</p>
 """
 
 
-def build_site(stored: list[Stored], out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike] = ()) -> Path:
+def _kept_copies(stored: list[Stored], folder: Path) -> dict[str, str]:
+    """Copy the kept submission of every scored entry (its gzip copy, checked by the store when it was read)
+    into ``folder``; ``{entry id: its path relative to the site}``. An entry imported from a release keeps no
+    copy (the release is its copy) and gets no download."""
+    out = {}
+    for s in stored:
+        e = s.entry
+        if e.provenance.kind != "scored" or e.provenance.release is not None:
+            continue
+        name = submission_copy(s.file).name
+        write_bytes(folder / name, submission_copy(s.file).read_bytes())
+        out[e.id] = f"{folder.name}/{name}"
+    return out
+
+
+def build_site(
+    stored: list[Stored],
+    out: str | os.PathLike,
+    *,
+    inputs: Iterable[str | os.PathLike] = (),
+    browse: Callable[[Path], dict[str, str]] | None = None,
+) -> Path:
     """Write the site to ``out``, replaced atomically as a whole (:func:`atomic_folder`: only a folder that
     smner-bench built as a site, or an empty one, is ever replaced; ``inputs`` such as the entries folder are
     refused); files 0644, folders 0755. Returns its path. One page per board (task, dataset split, ruler, gold);
-    the index lists this package's ruler first, then the others."""
+    the index lists this package's ruler first, then the others. The kept submissions are copied into
+    ``submissions/`` and linked from their rows; ``browse(site folder)`` writes the pages that browse the tweets
+    of scored entries (:func:`.browse.browse_pages`) and returns ``{entry id: page}``, linked from their rows."""
     with atomic_folder(out, "site", inputs=inputs) as tmp:
-        (tmp / "plots").mkdir()
-        os.chmod(tmp / "plots", FOLDER_MODE)
+        for folder in ("plots", "submissions"):
+            (tmp / folder).mkdir()
+            os.chmod(tmp / folder, FOLDER_MODE)
         write_text(tmp / "style.css", STYLE)
+        downloads = _kept_copies(stored, tmp / "submissions")
+        pages = browse(tmp) if browse is not None else {}
         all_boards = boards(stored)
         for key, rows in all_boards.items():
-            plots = _plots(key, rows, tmp / "plots")
-            write_text(tmp / page_name(key), _page(key, rows, plots, all_boards))
+            stem = page_name(key).removesuffix(".html")
+            plots = draw_plots(stem, key[0], DATASET_TITLES[key[1]], rows, tmp / "plots")
+            write_text(tmp / page_name(key), _page(key, rows, plots, all_boards, downloads, pages))
         write_text(tmp / "index.html", _index(all_boards))
     return Path(out).resolve()

@@ -439,11 +439,13 @@ def test_each_table_holds_one_ruler_and_one_gold_this_packages_first():
     for spec in EVALUATORS.values():  # the paragraph says what each ruler counts
         assert markdown_text(spec.definition) in md and markdown_text(spec.region) in md
     several = md.split("## One system, several figures")[1]
-    tiger = next(line for line in several.splitlines() if ", TIGER: " in line)
-    assert "56.63 (MQSPN (AAAI 2025), Table 1" in tiger and "57.48 (UnCo (2025), Table 2" in tiger
-    riveg = next(line for line in several.splitlines() if ", RiVEG: " in line)
-    assert "63.80 (UnCo (2025), Table 2, row “RiVEG (Li et al., 2024a)”, quoted" in riveg
-    assert "57.75-67.06 in 14 rows (RiVEG (IEEE TMM 2025), Tables VI, VIII, IX" in riveg
+    items = several.split("\n- ")  # one item per system, its figures as sub-items
+    tiger = next(item for item in items if ", TIGER:" in item)
+    assert "  - 56.63: MQSPN (AAAI 2025), Table 1" in tiger and "  - 57.48: UnCo (2025), Table 2" in tiger
+    riveg = next(item for item in items if ", RiVEG:" in item)
+    assert "  - 63.80: UnCo (2025), Table 2, row “RiVEG (Li et al., 2024a)”, quoted" in riveg
+    assert "  - 57.75-67.06 in 14 rows: RiVEG (IEEE TMM 2025), Tables VI, VIII, IX" in riveg
+    assert "))" not in several  # no label in parentheses wrapped in more parentheses
     assert "Twitter-FMNERG figures" in md and "44 tweets differ from the v2.0 release" in md
 
 
@@ -468,4 +470,4 @@ def test_the_site_has_a_view_per_ruler_and_says_what_each_counts(root, tmp_path)
     assert f'<a href="{derived}">unco-pairs, gold: derived gold (their &lt;b&gt;file&lt;/b&gt;' in default
     page = (site / derived).read_text(encoding="utf-8")
     assert "ruler <b>unco-pairs (UnCo/MQSPN pair counting)</b>" in page and "quoted from Another paper, 2024" in page
-    assert "H-Index</b>: 54.53" in index and "60.00" in index  # one system, two figures: both shown
+    assert "H-Index</b>:<ul><li>54.53: " in index and "<li>60.00: " in index  # one system, two figures: both shown

@@ -111,3 +111,67 @@ def test_pages_rows_and_sorting(browser, site):
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     shot = SCREENSHOT_DIR / "leaderboard-gmner.png"
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+
+
+def header_index(driver, name: str) -> int:
+    from selenium.webdriver.common.by import By
+
+    headers = [
+        h.text.replace("\u25b2", "").replace("\u25bc", "").strip() for h in driver.find_elements(By.CSS_SELECTOR, "th")
+    ]
+    return headers.index(name)
+
+
+def test_sorting_puts_rows_without_a_figure_last_in_both_directions(browser, site):
+    from selenium.webdriver.common.by import By
+
+    out, all_boards = site
+    key = next(k for k in all_boards if k[:4] == ("gmner", "gmner", "test", "unco-pairs"))
+    browser.get((out / page_name(key)).as_uri())
+    p = header_index(browser, "P")
+    assert "-" in column_values(browser, p)  # rows whose paper prints no precision
+    for _ in range(2):  # ascending, then descending
+        browser.find_elements(By.CSS_SELECTOR, "th")[p].click()
+        values = column_values(browser, p)
+        numbers = [v for v in values if v not in ("-", "n/a")]
+        assert values[len(numbers) :] == ["-"] * (len(values) - len(numbers))  # every "-" after every figure
+        assert numbers in (sorted(numbers, key=float), sorted(numbers, key=float, reverse=True))
+
+
+def test_pr_labels_in_the_browser_are_the_table_ranks_inside_the_axes_and_apart(browser, site):
+    """Each P/R scatter as the browser draws it: every label's box (the SVG group matplotlib wrote for it)
+    lies inside the axes box, no two overlap, and the labels are the ranks of the table rows that print P and R."""
+    from selenium.webdriver.common.by import By
+
+    out, all_boards = site
+    checked = 0
+    for key in all_boards:
+        plot = out / "plots" / (page_name(key).removesuffix(".html") + "-pr.svg")
+        if not plot.exists():
+            continue
+        browser.get((out / page_name(key)).as_uri())
+        ranked = [
+            tr.find_elements(By.TAG_NAME, "td") for tr in browser.find_elements(By.CSS_SELECTOR, "table.board tbody tr")
+        ]
+        p, r = header_index(browser, "P"), header_index(browser, "R")
+        expected = {
+            int(tds[0].text) for tds in ranked if tds[p].text not in ("-", "n/a") and tds[r].text not in ("-", "n/a")
+        }
+        browser.get(plot.as_uri())
+        boxes = browser.execute_script(
+            "var out = {}; document.querySelectorAll('[id^=pr-label-], #pr-axes').forEach(function (g) {"
+            "  var b = g.getBoundingClientRect(); out[g.id] = [b.left, b.top, b.right, b.bottom]; }); return out;"
+        )
+        axes = boxes.pop("pr-axes")
+        assert {int(name.rsplit("-", 1)[1]) for name in boxes} == expected, key
+        for name, (x0, y0, x1, y1) in boxes.items():
+            assert x1 > x0 and y1 > y0
+            assert axes[0] <= x0 and x1 <= axes[2] and axes[1] <= y0 and y1 <= axes[3], (key, name)
+        found = list(boxes.items())
+        for i, (a, ba) in enumerate(found):
+            for b, bb in found[i + 1 :]:
+                assert ba[2] <= bb[0] or bb[2] <= ba[0] or ba[3] <= bb[1] or bb[3] <= ba[1], (key, a, b)
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SCREENSHOT_DIR / f"pr-{page_name(key).removesuffix('.html')}.png"))
+        checked += 1
+    assert checked >= 5
