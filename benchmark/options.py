@@ -71,7 +71,7 @@ seed = int_range(0, MAX_SEED)
 
 MAX_RESAMPLES = 100_000
 resamples = int_range(1, MAX_RESAMPLES)
-"""Bootstrap resamples: 1 to 100,000 (the draws take resamples x tweets x 8 bytes of memory)."""
+"""Bootstrap resamples: 1 to 100,000 (drawn in chunks: memory does not grow with the count)."""
 
 
 def positive_int(text: str) -> int:

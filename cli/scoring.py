@@ -132,7 +132,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from smner_bench.benchmark.scoring import Scorer
-    from smner_bench.benchmark.significance import paired_bootstrap
+    from smner_bench.benchmark.significance import format_p, paired_bootstrap
 
     _check_json(args)
     gold = _gold(args)
@@ -162,7 +162,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(
         f"A - B = {100 * result['difference']:+.2f} F1, 95% interval [{100 * result['low']:+.2f}, "
         f"{100 * result['high']:+.2f}], "
-        + (f"p = {result['p_value']:.4f} " if result["p_value"] else f"p < {1 / args.resamples:g} ")
+        + f"{format_p(result['p_value'], args.resamples)} "  # no finer than the resamples resolve
         + f"(paired bootstrap over tweets, {args.resamples} resamples, seed {args.seed})"
     )
     return 0

@@ -12,6 +12,7 @@ from smner_bench.baselines.loading import read_json_file
 from smner_bench.benchmark.errors import DataFormatError, SmnerError
 from smner_bench.benchmark.registry import DATASETS
 from smner_bench.benchmark.safe_output import write_json, write_text
+from smner_bench.benchmark.significance import format_p
 
 
 def machine() -> dict:
@@ -119,7 +120,7 @@ def main(out: str, stem: str, dataset: str = "gmner", epochs: str | None = None)
     lines += ["", f"Knowledge minus text: {100 * result['difference_f1']:+.2f} F1 ({PAPER_GAIN[dataset]})."]
     sig = result["significance"]
     if sig:
-        p = f"p = {sig['p_value']:.4f}" if sig["p_value"] else f"p < {1 / sig['resamples']:g}"
+        p = format_p(sig["p_value"], sig["resamples"])
         lines.append(
             f"Paired bootstrap over test tweets (`smner-bench compare`, {sig['resamples']} resamples, seed "
             f"{sig['seed']}): {100 * sig['difference']:+.2f} F1, {100 * sig['level']:.0f}% interval "
