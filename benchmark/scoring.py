@@ -18,11 +18,13 @@ from pydantic import BaseModel, ConfigDict, model_serializer
 
 from . import __version__
 from .analysis import Analysis
-from .errors import UsageError
+from .arguments import arg
+from .errors import UsageError, shown
 from .gold import Gold
 from .matching import MODES, REGION, TYPED, Columns, PairTable, Tally, check_task_mode, columns, correct, pair_table
 from .matching import tally as tally_of
 from .metrics import SWEEP, prf
+from .ranking import MAX_DETS, task_ranking
 from .registry import MATCH_MODES, RANKED_TASK_NAMES, TASK_NAMES, TASKS, tasks_with_region
 from .submission import Submission, parse_submission
 from .tags import TYPES
@@ -99,6 +101,51 @@ class Interval(_Part):
     seed: int
 
 
+class _Explicit(BaseModel):
+    """A part whose undefined figures stay in its JSON as null (a reader sees what was not computed, and why)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EntityRanking(_Explicit):
+    """MNER's AP and AR over the predictions' scores: entity level (a prediction is right as MNER counts it), the
+    101-point interpolated AP averaged over the types, AR at each cap of detections per tweet and type."""
+
+    ap: float | None
+    ar_1: float | None
+    ar_3: float | None
+    ar_10: float | None
+
+
+class RegionRanking(_Explicit):
+    """A region task's COCO-style AP and AR (benchmark/ranking.py), in COCOeval.summarize's order: AP over IoU
+    0.50:0.05:0.95, at 0.5 and 0.75, by the gold entity's area (small <= 32^2 <= medium <= 96^2 <= large, pixels);
+    AR at each cap and by area. None where no gold entity is in the range."""
+
+    ap: float | None
+    ap50: float | None
+    ap75: float | None
+    ap_small: float | None
+    ap_medium: float | None
+    ap_large: float | None
+    ar_1: float | None
+    ar_3: float | None
+    ar_10: float | None
+    ar_small: float | None
+    ar_medium: float | None
+    ar_large: float | None
+
+
+class Ranking(_Explicit):
+    """AP/AR over the optional ``score`` of the predictions; ``results`` is None, with the ``reason``, when they are
+    not computed (no score, a prediction without one, entity-box matching)."""
+
+    results: dict[Task, RegionRanking | EntityRanking] | None
+    reason: str | None = None
+    max_dets: list[int] = list(MAX_DETS)
+    averaging: str = "typed tasks: mean over the types with gold (COCO's categories); EEG, EES: every entity pooled"
+
+
 class ScoreReport(_Part):
     """The score of one submission on one gold: the asked task and every subtask the file supports.
 
@@ -131,6 +178,7 @@ class ScoreReport(_Part):
     match: Match
     iou: float
     results: dict[Task, TaskResult]
+    ranking: Ranking | None = None  # AP/AR over the predictions' scores, or why not (None: an older version's report)
     ci: Interval | None = None
     analysis: Analysis | None = None  # score --analysis (benchmark/analysis.py); absent otherwise
 
@@ -234,8 +282,8 @@ class Scorer:
             raise UsageError(f"unknown matching mode {mode!r} (expected {', '.join(MODES)})")
         if mode in ("span", "entity-box") and not self.submission.has_spans:
             raise UsageError(
-                f"{mode} matching needs start/end on every entity; this file gives only text: use --match text (or "
-                "riveg)"
+                f"{mode} matching needs start/end on every entity; this file gives only text: use "
+                f"{arg('match', 'text')} (or 'riveg')"
             )
 
     # --- counts -----------------------------------------------------------------------------------
@@ -289,21 +337,49 @@ class Scorer:
             out[name] = prf(tp_gold, pred, gold, tp_pred=tp_pred)
         return out
 
-    def resolve(self, task: str | None, mode: str | None, iou: float) -> tuple[str, str]:
-        """The task and mode to score (the defaults filled in), checked against the file, the gold and ``iou``."""
-        mode = mode or self.default_mode()
+    def resolve(self, task: str | None, match: str | None, iou: float) -> tuple[str, str]:
+        """The task and matching mode to score (the defaults filled in), checked against the file, the gold and
+        ``iou``; a message names the arguments (``iou=``), or the flags (``--iou``) under the command line."""
+        mode = match or self.default_mode()
         task = task or self.default_task(mode)
         self.check_mode(mode)
         if not 0 < iou <= 1:
-            raise UsageError(f"--iou must be in (0, 1], got {iou}")
+            raise UsageError(f"{arg('iou')} must be in (0, 1], got {iou}")
         self.tasks(task)
         check_task_mode(task, mode)
         return task, mode
 
-    def report(self, task: str | None = None, mode: str | None = None, iou: float = 0.5) -> ScoreReport:
+    def ranking(self, tasks: list[str], mode: str) -> Ranking:
+        """AP/AR of ``tasks`` over the predictions' scores (:mod:`.ranking`), or why they are not computed."""
+        preds = self.submission.predictions
+        reason = None
+        if not preds:
+            reason = "no predicted entity to rank"
+        elif mode == "entity-box":
+            reason = "entity-box matching counts entity-box rows (the UnCo evaluator), which no confidence ranks"
+        else:
+            lacking = [p for p in preds if p.score is None]
+            if len(lacking) == len(preds):
+                reason = "predictions carry no score"
+            elif lacking:
+                first = lacking[0]
+                k = sum(1 for p in preds if p.line == first.line and p.order < first.order)
+                reason = (
+                    f"{self.submission.file}:{first.line}: entities[{k}].score: missing (tweet "
+                    f"{shown(self.gold.tweets[first.tweet].id)}); {len(lacking)} of {len(preds)} predictions lack a "
+                    "score: give every prediction one"
+                )
+        if reason:
+            return Ranking(results=None, reason=reason)
+        results = {t: task_ranking(self.table, self.cols, preds, self.gold, t, mode) for t in tasks}
+        return Ranking.model_validate({"results": results})
+
+    def report(self, task: str | None = None, match: str | None = None, iou: float = 0.5) -> ScoreReport:
         """The :class:`ScoreReport` of ``task`` (default: the most specific the file and gold support) and its
-        subtasks in matching ``mode`` (default: span when every entity gives one, else text) at ``iou``."""
-        task, mode = self.resolve(task, mode, iou)
+        subtasks in matching mode ``match`` (default: span when every entity gives one, else text) at ``iou``,
+        with AP/AR over the predictions' scores when every prediction has one."""
+        task, mode = self.resolve(task, match, iou)
+        tasks = self.tasks(task)
         return ScoreReport(
             smner_bench_version=__version__,
             submission=SubmissionSummary(
@@ -317,12 +393,13 @@ class Scorer:
             task=task,
             match=mode,
             iou=iou,
-            results={t: self.task_result(t, mode, iou) for t in self.tasks(task)},
+            results={t: self.task_result(t, mode, iou) for t in tasks},
+            ranking=self.ranking(tasks, mode),
         )
 
-    def matches(self, task: str | None = None, mode: str | None = None, iou: float = 0.5) -> MatchTable:
-        """The :class:`MatchTable` of ``task`` in ``mode`` at ``iou`` (defaults as in :meth:`report`)."""
-        task, mode = self.resolve(task, mode, iou)
+    def matches(self, task: str | None = None, match: str | None = None, iou: float = 0.5) -> MatchTable:
+        """The :class:`MatchTable` of ``task`` in matching mode ``match`` at ``iou`` (defaults as in :meth:`report`)."""
+        task, mode = self.resolve(task, match, iou)
         t = self.table
         region = {"box": t.box, "mask": t.mask}.get(REGION[task])  # type: ignore[arg-type]
         return MatchTable(
@@ -384,6 +461,7 @@ def format_report(report: ScoreReport) -> str:
     if main.grounding:
         lines.append("gold groundable / ungroundable (recall; precision over predictions with / without a region):")
         lines += [row(f"  {name[:8]}", r) for name, r in main.grounding.items()]
+    lines += format_ranking(report.ranking)
     if report.ci:
         ci = report.ci
         lines.append(
@@ -391,3 +469,31 @@ def format_report(report: ScoreReport) -> str:
             f"[{100 * ci.low:.2f}, {100 * ci.high:.2f}] ({ci.resamples} resamples, seed {ci.seed})"
         )
     return "\n".join(lines)
+
+
+RANKING_COLUMNS = (
+    ("AP", "ap"), ("AP50", "ap50"), ("AP75", "ap75"), ("APs", "ap_small"), ("APm", "ap_medium"), ("APl", "ap_large"),
+    *((f"AR{cap}", f"ar_{cap}") for cap in MAX_DETS), ("ARs", "ar_small"), ("ARm", "ar_medium"), ("ARl", "ar_large"),
+)  # fmt: skip
+
+
+def format_ranking(ranking: Ranking | None) -> list[str]:
+    """The AP/AR lines of the terminal report (percentages; n/a: no gold entity in the range; blank: not defined
+    for the task), or the line saying why they are not computed."""
+    if ranking is None:
+        return []
+    if ranking.results is None:
+        return [f"AP/AR: not computed ({ranking.reason})"]
+    lines = [
+        f"AP/AR over the predictions' scores (COCO: 101-point AP, IoU .50:.05:.95, mean over types; at most "
+        f"{ranking.max_dets[-1]} detections per tweet and type; MNER: entity level):",
+        f"{'':10}" + "".join(f"{name:>7}" for name, _ in RANKING_COLUMNS),
+    ]
+    for task, r in ranking.results.items():
+        values = r.model_dump()
+        cells = []
+        for _, key in RANKING_COLUMNS:
+            value = values.get(key, "")
+            cells.append(f"{'':>7}" if value == "" else f"{'n/a':>7}" if value is None else f"{100 * value:7.2f}")
+        lines.append(f"{task.upper():10}" + "".join(cells))
+    return lines

@@ -382,3 +382,58 @@ def test_a_file_of_another_split_is_named_as_such(capsys, tmp_path, sample_dir):
         f"{dev}: id: 12 of its unknown ids are tweets of the validation split of smner: is it a file of that split? "
         "(--split validation)"
     ), err
+
+
+def test_score_reports_ap_ar_over_the_scores_or_says_why_not(capsys, tmp_path, sample_dir, preds):
+    """With a score on every entity: COCO-style AP/AR in the table and the --json report (the scores rank the
+    sample's predictions, so AP falls below 1 where a wrong one outranks a right one); without: one line, and an
+    explicit null with the reason in --json; a missing score names its file, line and entity."""
+    lines = preds[1]
+    scored = [{**line, "entities": [{**e, "score": 1.0 - 0.01 * k} for k, e in enumerate(line["entities"])]}
+              for line in lines]  # fmt: skip
+    path, report_path = tmp_path / "scored.jsonl", tmp_path / "scored.json"
+    write_submission(path, scored)
+    code, out, _ = run(capsys, "score", path, *gold_args(sample_dir), "--json", report_path)
+    ranking = json.loads(report_path.read_text())["ranking"]
+    assert code == 0 and ranking["reason"] is None
+    assert list(ranking["results"]) == ["mner", "eeg", "gmner", "ees", "smner"]
+    smner = ranking["results"]["smner"]
+    assert list(smner)[:3] == ["ap", "ap50", "ap75"] and 0 < smner["ap"] < 1 and smner["ap"] <= smner["ap50"] + 1e-12
+    assert "AP/AR over the predictions' scores" in out
+    row = next(line for line in out.splitlines() if line.startswith("SMNER") and line.count(".") >= 6)
+    assert row.split()[1:3] == [f"{100 * smner['ap']:.2f}", f"{100 * smner['ap50']:.2f}"]
+
+    code, out, _ = run(capsys, "score", preds[0], *gold_args(sample_dir), "--json", tmp_path / "plain.json")
+    plain = json.loads((tmp_path / "plain.json").read_text())["ranking"]
+    assert code == 0 and "\nAP/AR: not computed (predictions carry no score)\n" in out
+    assert plain["results"] is None and plain["reason"] == "predictions carry no score"
+
+    partial = [dict(line) for line in scored]
+    k = next(i for i, line in enumerate(partial) if len(line["entities"]) > 1)
+    partial[k] = {**partial[k], "entities": [partial[k]["entities"][0], {
+        key: v for key, v in partial[k]["entities"][1].items() if key != "score"}, *partial[k]["entities"][2:]]}
+    write_submission(tmp_path / "partial.jsonl", partial)
+    code, out, _ = run(capsys, "score", tmp_path / "partial.jsonl", *gold_args(sample_dir))
+    assert code == 0 and (
+        f"AP/AR: not computed ({tmp_path / 'partial.jsonl'}:{k + 1}: entities[1].score: missing (tweet "
+        f"{partial[k]['id']!r}); 1 of 23 predictions lack a score" in out
+    ), out
+
+
+def test_messages_name_the_flags_on_the_command_line(capsys, tmp_path, sample_dir, preds):
+    """The library names its Python arguments (iou=, match='text'); the same messages from a command name the
+    flags the user typed."""
+    code, _, err = run(capsys, "score", preds[0], *gold_args(sample_dir), "--match", "entity-box", "--task", "smner")
+    assert code == 2 and "--match entity-box reproduces the UnCo evaluator" in err and "with --task gmner" in err
+    assert "match=" not in err and "task=" not in err
+    text_only = [{"id": line["id"], "entities": [{k: v for k, v in e.items() if k not in ("start", "end")}
+                                                 for e in line["entities"]]} for line in preds[1]]  # fmt: skip
+    write_submission(tmp_path / "text.jsonl", text_only)
+    code, _, err = run(capsys, "score", tmp_path / "text.jsonl", *gold_args(sample_dir), "--match", "span")
+    assert code == 2 and "use --match text (or 'riveg')" in err
+    write_submission(tmp_path / "short.jsonl", preds[1][:1])
+    code, _, err = run(capsys, "validate", tmp_path / "short.jsonl", *gold_args(sample_dir), "--max-errors", "1")
+    assert code == 1 and "pass --allow-missing to count them as empty" in err
+    write_submission(tmp_path / "bad.jsonl", [{"id": "nope", "entities": []}] * 3 + preds[1])
+    code, _, err = run(capsys, "validate", tmp_path / "bad.jsonl", *gold_args(sample_dir), "--max-errors", "1")
+    assert code == 1 and "(--max-errors N lists more)" in err

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import numpy as np
 import pytest
 
-from smner_bench.benchmark.errors import UsageError
+from smner_bench.benchmark.errors import SmnerError, UsageError
 from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.regions import box_ious, encode_rle
 from smner_bench.benchmark.scoring import Scorer, format_report
@@ -267,7 +268,7 @@ def test_task_must_be_supported(tmp_path, gold):
     assert report_json(sub, mner_only)["task"] == "mner"
     with pytest.raises(UsageError, match="has no boxes"):
         report_json(sub, mner_only, task="gmner")
-    with pytest.raises(UsageError, match="--iou"):
+    with pytest.raises(UsageError, match=r"^iou= must be in \(0, 1\], got 0$"):  # the Python argument, not --iou
         report_json(sub, mner_only, iou=0)
 
 
@@ -294,8 +295,9 @@ def test_score_report_json_keeps_the_schema_and_reads_back(gold):
     report = score_lines(map(json.dumps, PREDICTIONS), gold, match="text")
     data = report.model_dump()
     assert list(data) == [
-        "schema_version", "smner_bench_version", "submission", "gold", "task", "match", "iou", "results"
+        "schema_version", "smner_bench_version", "submission", "gold", "task", "match", "iou", "results", "ranking"
     ]  # fmt: skip
+    assert data["ranking"]["results"] is None and data["ranking"]["reason"] == "predictions carry no score"
     assert data["submission"] == {
         "file": "<lines>",
         "sha256": report.submission.sha256,
@@ -326,7 +328,7 @@ def test_score_lines_validates_like_a_file_and_checks_the_options(gold):
     assert score_lines(lines[:1], gold, allow_missing=True).submission.missing_tweets == 3
     with pytest.raises(InvalidSubmission, match=r"x.jsonl:1: entities\[0\]: give 'start'/'end'"):
         score_lines([json.dumps({"id": "A", "entities": [{"type": "PER"}]}), *lines[1:]], gold, name="x.jsonl")
-    with pytest.raises(UsageError, match="--iou"):
+    with pytest.raises(UsageError, match=r"^iou= must be in \(0, 1\], got 1.5$"):
         score_lines(lines, gold, iou=1.5)
     with pytest.raises(UsageError, match="unknown matching mode"):
         score_lines(lines, gold, match="fuzzy")
@@ -403,3 +405,32 @@ def test_a_gold_with_two_entities_on_one_span_or_overlapping_is_refused(spans):
     assert "overlap: a gold is flat" in _row_problem(row)
     flat = {**row, "entities": [{**entities[0], "start": 0, "end": 1, "text": "Ann"}]}
     assert _row_problem(flat) is None
+
+
+def test_api_errors_name_the_python_arguments_and_the_cli_its_flags(gold):
+    """Called from Python, the scorer names its arguments (iou=, match='text', task='gmner'); inside the command
+    line's block (cli/flags.py) the same messages name the flags."""
+    from smner_bench.benchmark import parse_submission, score_lines
+    from smner_bench.benchmark.arguments import command_line_flags
+    from smner_bench.cli.flags import FLAGS
+
+    text_only = [{"id": p["id"], "entities": [{k: v for k, v in e.items() if k not in ("start", "end")}
+                                              for e in p["entities"]]} for p in PREDICTIONS]  # fmt: skip
+    for e in (e for p in text_only for e in p["entities"]):
+        e["text"] = "x"
+    rows = [{**r, "entities": []} for r in GOLD_ROWS]
+    empty_gold = gold_from_rows(rows, dataset="hand", split="test", has_boxes=True, has_masks=False)
+    scorer = Scorer.build(parse_submission(map(json.dumps, text_only), empty_gold), empty_gold)
+    python, cli = [], []
+    for out, block in ((python, None), (cli, FLAGS)):
+        with command_line_flags(block) if block else contextlib.nullcontext():
+            for call in (lambda: scorer.report(match="span"), lambda: scorer.report(iou=2.0),
+                         lambda: score_lines(map(json.dumps, PREDICTIONS[:1]), gold)):  # fmt: skip
+                with pytest.raises(SmnerError) as err:
+                    call()
+                out.append(str(err.value))
+    assert "use match='text' (or 'riveg')" in python[0] and python[1] == "iou= must be in (0, 1], got 2.0"
+    assert "pass allow_missing=True to count them as empty" in python[2]
+    assert not any("--" in m for m in python)
+    assert "use --match text (or 'riveg')" in cli[0] and cli[1] == "--iou must be in (0, 1], got 2.0"
+    assert "pass --allow-missing to count them as empty" in cli[2]
