@@ -485,8 +485,8 @@ def format_ranking(ranking: Ranking | None) -> list[str]:
     if ranking.results is None:
         return [f"AP/AR: not computed ({ranking.reason})"]
     lines = [
-        f"AP/AR over the predictions' scores (COCO: 101-point AP, IoU .50:.05:.95, mean over types; at most "
-        f"{ranking.max_dets[-1]} detections per tweet and type; MNER: entity level):",
+        "AP/AR over the predictions' scores (COCO: 101-point AP, IoU .50:.05:.95; mean over types, EEG/EES pooled;",
+        f"  at most {ranking.max_dets[-1]} detections per tweet and type; MNER at entity level; n/a: no gold there):",
         f"{'':10}" + "".join(f"{name:>7}" for name, _ in RANKING_COLUMNS),
     ]
     for task, r in ranking.results.items():
@@ -495,5 +495,5 @@ def format_ranking(ranking: Ranking | None) -> list[str]:
         for _, key in RANKING_COLUMNS:
             value = values.get(key, "")
             cells.append(f"{'':>7}" if value == "" else f"{'n/a':>7}" if value is None else f"{100 * value:7.2f}")
-        lines.append(f"{task.upper():10}" + "".join(cells))
+        lines.append((f"{task.upper():10}" + "".join(cells)).rstrip())
     return lines
