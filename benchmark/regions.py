@@ -29,6 +29,7 @@ from pycocotools import mask as mask_utils
 MAX_VALUE_CHARS = 7
 COUNT_LIMIT = 2**32  # runs are uint: 0 <= run < 2**32, and pycocotools counts a mask's pixels in 32 bits too
 _MAX_COUNTS_CHARS = 2**28  # values < 2**35, so the running sums below stay far inside int64
+_COUNT_CHARS = bytes(range(48, 112))  # '0'..'o'
 
 
 def rle_runs(counts: str) -> np.ndarray:
@@ -43,37 +44,43 @@ def rle_runs(counts: str) -> np.ndarray:
     if len(counts) > _MAX_COUNTS_CHARS:
         raise ValueError(f"longer than {_MAX_COUNTS_CHARS} characters")
     try:
-        raw = np.frombuffer(counts.encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
+        data = counts.encode("ascii")
     except UnicodeEncodeError:
         raise ValueError("a character outside '0'..'o'") from None
-    if raw.size == 0:
+    if not data:
         return np.zeros(0, dtype=np.int64)
-    if raw.min() < 0 or raw.max() > 63:
+    if data.translate(None, _COUNT_CHARS):  # what is left is outside '0'..'o'
         raise ValueError("a character outside '0'..'o'")
-    more = (raw & 0x20) != 0
-    if more[-1]:
+    if data[-1] >= 80:  # its 0x20 bit (of the character - 48) says that the value goes on
         raise ValueError("the last value is unfinished")
-    ends = np.flatnonzero(~more)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    lengths = ends - starts + 1
-    negative = (raw[ends] & 0x10) != 0
-    if lengths.max() > MAX_VALUE_CHARS:
+    # (few numpy calls, each on the whole string: a submission's thousands of masks are checked one by one)
+    c = np.frombuffer(data, dtype=np.uint8) - 48
+    ends = np.flatnonzero(c < 0x20)  # the last character of each value
+    lengths = ends + 1
+    lengths[1:] -= ends[:-1] + 1
+    longest = int(lengths.max())
+    if longest > MAX_VALUE_CHARS:
         raise ValueError(
             f"value {int(np.argmax(lengths > MAX_VALUE_CHARS))} has more than {MAX_VALUE_CHARS} characters "
             "(pycocotools reads 32-bit counts: it would read another number)"
         )
-    if (negative & (lengths == MAX_VALUE_CHARS)).any():
-        raise ValueError(
-            f"value {int(np.argmax(negative & (lengths == MAX_VALUE_CHARS)))} is a negative "
-            f"{MAX_VALUE_CHARS}-character value (pycocotools would read another number)"
-        )
-    group = np.repeat(np.arange(ends.size), lengths)
-    position = np.arange(raw.size) - starts[group]
-    values = np.zeros(ends.size, dtype=np.int64)  # each below 2**35 in magnitude
-    np.add.at(values, group, (raw & 0x1F) << (5 * position))
-    values[negative] -= np.left_shift(1, 5 * lengths[negative])
+    if longest == MAX_VALUE_CHARS:
+        wrong = (c[ends] >= 0x10) & (lengths == MAX_VALUE_CHARS)  # negative: the sign bit of the last character
+        if wrong.any():
+            raise ValueError(
+                f"value {int(np.argmax(wrong))} is a negative "
+                f"{MAX_VALUE_CHARS}-character value (pycocotools would read another number)"
+            )
+    payload = (c & 0x1F).astype(np.int64)
+    if longest == 1:
+        values = payload
+    else:
+        starts = ends + 1 - lengths
+        position = np.arange(c.size) - np.repeat(starts, lengths)
+        values = np.add.reduceat(payload << (5 * position), starts)  # each below 2**35 in magnitude
+    values -= (payload[ends] >> 4) << (5 * lengths)  # a negative value's sign, as -1 << 5 * length
     # counts after the third are stored as differences with the count two places before
-    runs = values.copy()
+    runs = values
     if runs.size > 3:
         runs[3::2] = runs[1] + np.cumsum(values[3::2])
     if runs.size > 4:
@@ -156,8 +163,11 @@ def mask_ious(pred: dict[str, Any], golds: Sequence[dict[str, Any]]) -> np.ndarr
     """Pixel IoU of one valid RLE with each of ``golds``, by pycocotools; 0 with a gold of another size, which
     never reaches pycocotools (it gives -1 for it, and first computes every mask's box with a division by the
     height: a gold of height 0 killed the process with SIGFPE)."""
+    size = list(pred["size"])
+    same = [i for i, g in enumerate(golds) if list(g["size"]) == size]
+    if same and len(same) == len(golds):  # the usual case: every gold of the image's size
+        return np.asarray(mask_utils.iou([_coco(pred)], [_coco(g) for g in golds], [0] * len(golds))).reshape(-1)
     out = np.zeros(len(golds))
-    same = [i for i, g in enumerate(golds) if list(g["size"]) == list(pred["size"])]
     if same:
         ious = mask_utils.iou([_coco(pred)], [_coco(golds[i]) for i in same], [0] * len(same))
         out[same] = np.asarray(ious).reshape(-1)

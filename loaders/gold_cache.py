@@ -16,14 +16,14 @@ import functools
 import hashlib
 import json
 import logging
-import os
-import stat
 from pathlib import Path
 from typing import Any
 
 from smner_bench.benchmark import gold
 from smner_bench.benchmark.errors import SmnerError
 from smner_bench.benchmark.safe_output import write_bytes
+
+from .stamps import read_regular_file
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +59,8 @@ def write_gold_cache(path: Path, expected: dict[str, Any], records: list[bytes])
 def read_gold_cache(path: Path, expected: dict[str, Any]) -> list[dict[str, Any]] | None:
     """The rows (the data model's fields) stored in ``path``, or None when it is missing, damaged, or written
     for another key, code, dataset or split."""
-    try:  # opened without blocking and read only when a regular file (a FIFO there would block the scorer)
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                log.debug("gold cache %s ignored: not a regular file", path)
-                return None
-            data = f.read()
-    except OSError:
+    data = read_regular_file(path)  # never a FIFO there: it would block the scorer
+    if data is None:
         return None
     head, _, body = data.partition(b"\n")
     try:

@@ -185,3 +185,67 @@ def test_a_fifo_in_place_of_the_cache_is_never_opened(tmp_path, cache_root, samp
     reader.start()
     reader.join(60)
     assert found and found[0].tweets, "the scorer blocked on a FIFO in the gold cache folder"
+
+
+def test_the_key_memoises_digests_and_still_sees_an_edit_with_its_time_set_back(tmp_path, cache_root, monkeypatch):
+    """A raw file is hashed once while its device, inode, size, modification and change times stay; an edit of the
+    same size with the modification time set back changes the change time, so the file is hashed again."""
+    import time
+
+    from smner_bench.benchmark.io import sha256_file
+    from smner_bench.loaders import stamps
+    from smner_bench.loaders.configs import Sources
+
+    data = tmp_path / "twitter2015"
+    data.mkdir()
+    for name in ("train.txt", "valid.txt", "test.txt"):
+        (data / name).write_text(f"IMGID:{name[:2]}\nKevin\tB-PER\n\n", encoding="utf-8")
+    hashed = []
+    monkeypatch.setattr(stamps, "sha256_file", lambda path: hashed.append(path) or sha256_file(path))
+    sources = Sources.of("twitter2015", data)
+    plain = stamps.file_stamp(sources.read_paths())  # without a memo
+    assert len(hashed) == 3
+    hashed.clear()
+    key = stamps.cache_key(sources)
+    assert key.endswith(plain) and len(hashed) == 3  # just written: too fresh to be memoised
+    hashed.clear()
+    monkeypatch.setattr(stamps, "SETTLED_NS", 0)  # (instead of waiting 3 s)
+    assert stamps.cache_key(sources) == key and len(hashed) == 3
+    hashed.clear()
+    assert stamps.cache_key(sources) == key and hashed == []  # memoised: a stat per file, no read
+    test = data / "test.txt"
+    st = test.stat()
+    time.sleep(0.05)  # past the file system's time stamp granularity
+    test.write_text("IMGID:tx\nKevin\tB-LOC\n\n", encoding="utf-8")  # same size
+    os.utime(test, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the modification time set back
+    assert (test.stat().st_size, test.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    assert test.stat().st_ctime_ns != st.st_ctime_ns
+    edited = stamps.cache_key(sources)
+    assert edited != key and hashed == [str(test)]
+    assert edited.endswith(stamps.file_stamp(sources.read_paths()))  # the same key as without the memo
+    memo = stamps.memo_path("files", sources.read_paths())
+    for damaged in (b"", b"{", b'{"format": "other"}', memo.read_bytes().replace(b'"entries":{', b'"entries":{"x":1,')):
+        memo.write_bytes(damaged)
+        assert stamps.cache_key(sources) == edited  # a damaged memo is ignored (and written again)
+    memo.unlink()
+    os.mkfifo(memo)  # never opened: it would block
+    assert stamps.cache_key(sources) == edited
+
+
+def test_the_builder_modules_are_parsed_once_per_source(cache_root, monkeypatch):
+    from smner_bench.loaders import stamps
+
+    digest = stamps.code_hash()
+    parsed = []
+    real = stamps.parse_imports
+    monkeypatch.setattr(stamps, "parse_imports", lambda source: parsed.append(source) or real(source))
+    code_hash = stamps.code_hash.__wrapped__  # past the process's functools.cache
+    assert code_hash() == digest and len(parsed) == len(stamps.builder_modules())  # no memo in this cache folder
+    parsed.clear()
+    assert code_hash() == digest and parsed == []
+    memo = stamps.memo_path("imports")
+    entries = json.loads(memo.read_bytes())["entries"]
+    first = sorted(entries)[0]
+    entries[first] = [["not", "an", "import"]]
+    memo.write_text(json.dumps({**json.loads(memo.read_bytes()), "entries": entries}), encoding="utf-8")
+    assert code_hash() == digest and len(parsed) == 1  # a damaged entry: that module parsed again
