@@ -350,3 +350,28 @@ def test_scorer_matches_once_for_every_report():
     assert scorer.report("gmner", "span").ranking.results["gmner"].ap50 == pytest.approx(LOW)
     assert scorer.report("gmner", "text").ranking.results["gmner"].ap50 == pytest.approx(LOW)
     assert scorer.table is table
+
+
+def test_properties_on_random_cases():
+    """The gold itself, with any scores, has every defined figure 1; AP/AR depend on the order of the scores only
+    (a monotone map changes nothing); AR never falls when the cap grows."""
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        rows, lines = random_case(rng, False)
+        gold = gold_from_rows(rows, dataset="r", split="test", has_boxes=True, has_masks=False)
+        perfect = [{"id": r["id"], "entities": [{"start": e["start"], "end": e["end"], "type": e["type"],
+                                                 "box": e["boxes"][0], "score": float(rng.random())}
+                                                for e in r["entities"]]} for r in rows]  # fmt: skip
+        if any(r["entities"] for r in rows):
+            figures = score_lines([json.dumps(x) for x in perfect], gold).ranking.results["gmner"].model_dump()
+            assert all(v == pytest.approx(1.0) for k, v in figures.items() if v is not None and k not in ("ar_1",
+                                                                                                        "ar_3"))
+        if not any(line["entities"] for line in lines):
+            continue
+        first = score_lines([json.dumps(x) for x in lines], gold, match="text").ranking.results["gmner"]
+        for line in lines:
+            for e in line["entities"]:
+                e["score"] = float(np.exp(3 * e["score"]) - 7)  # increasing: the same order
+        again = score_lines([json.dumps(x) for x in lines], gold, match="text").ranking.results["gmner"]
+        assert again == first
+        assert (first.ar_1 or 0) <= (first.ar_3 or 0) + 1e-12 <= (first.ar_10 or 0) + 2e-12
