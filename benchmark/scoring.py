@@ -352,23 +352,22 @@ class Scorer:
     def ranking(self, tasks: list[str], mode: str) -> Ranking:
         """AP/AR of ``tasks`` over the predictions' scores (:mod:`.ranking`), or why they are not computed."""
         preds = self.submission.predictions
+        lacking = [p for p in preds if p.score is None]
         reason = None
         if not preds:
             reason = "no predicted entity to rank"
+        elif len(lacking) == len(preds):
+            reason = "predictions carry no score"
+        elif lacking:
+            first = lacking[0]
+            k = sum(1 for p in preds if p.line == first.line and p.order < first.order)
+            reason = (
+                f"{self.submission.file}:{first.line}: entities[{k}].score: missing (tweet "
+                f"{shown(self.gold.tweets[first.tweet].id)}); {len(lacking)} of {len(preds)} predictions lack a "
+                "score: give every prediction one"
+            )
         elif mode == "entity-box":
             reason = "entity-box matching counts entity-box rows (the UnCo evaluator), which no confidence ranks"
-        else:
-            lacking = [p for p in preds if p.score is None]
-            if len(lacking) == len(preds):
-                reason = "predictions carry no score"
-            elif lacking:
-                first = lacking[0]
-                k = sum(1 for p in preds if p.line == first.line and p.order < first.order)
-                reason = (
-                    f"{self.submission.file}:{first.line}: entities[{k}].score: missing (tweet "
-                    f"{shown(self.gold.tweets[first.tweet].id)}); {len(lacking)} of {len(preds)} predictions lack a "
-                    "score: give every prediction one"
-                )
         if reason:
             return Ranking(results=None, reason=reason)
         results = {t: task_ranking(self.table, self.cols, preds, self.gold, t, mode) for t in tasks}

@@ -138,7 +138,9 @@ def test_partial_scores_name_the_entity_that_lacks_one():
 
 def test_entity_box_matching_ranks_nothing():
     ranking = score_lines([json.dumps(x) for x in HAND_PREDICTIONS], hand_gold(), match="entity-box").ranking
-    assert ranking.results is None and "entity-box" in ranking.reason
+    assert ranking.results is None and ranking.reason.startswith("entity-box matching counts entity-box rows")
+    plain = [json.dumps(x) for x in without(without(without(HAND_PREDICTIONS, 0, 0), 0, 1), 1, 0)]
+    assert score_lines(plain, hand_gold(), match="entity-box").ranking.reason == "predictions carry no score"
 
 
 def test_terminal_table_and_json_round_trip():
