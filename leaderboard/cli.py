@@ -144,11 +144,53 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _per_dataset(values: list[str] | None, flag: str) -> dict[str, Path]:
+    """``DATASET=DIR`` options as ``{dataset: folder}``; a usage error names the bad one."""
+    from smner_bench.benchmark.errors import UsageError
+
+    out: dict[str, Path] = {}
+    for value in values or []:
+        dataset, sep, folder = value.partition("=")
+        if not sep or dataset not in DATASET_NAMES or not folder:
+            raise UsageError(f"{flag} {value!r}: give DATASET=DIR with DATASET one of {', '.join(DATASET_NAMES)}")
+        if dataset in out:
+            raise UsageError(f"{flag} {dataset}=...: given twice")
+        if not Path(folder).is_dir():
+            raise UsageError(f"{flag} {value!r}: no folder {folder}")
+        out[dataset] = Path(folder)
+    return out
+
+
+def _browse(args: argparse.Namespace, stored: list):
+    """The tweet pages' writer when golds are given (``--data-dir``/``--gold DATASET=DIR``), else None."""
+    from smner_bench.benchmark.errors import UsageError
+    from smner_bench.loaders import load_gold
+
+    from .browse import browse_pages
+
+    raw, exported = _per_dataset(args.data_dir, "--data-dir"), _per_dataset(args.gold, "--gold")
+    images = _per_dataset(args.images, "--images")
+    both = sorted(set(raw) & set(exported))
+    if both:
+        raise UsageError(f"{', '.join(both)}: give --data-dir or --gold, not both")
+    if not raw and not exported:
+        if images:
+            raise UsageError("--images draws the tweets of the pages that --data-dir or --gold DATASET=DIR makes")
+        return None
+    golds = {}
+    for s in stored:
+        e = s.entry
+        key = (e.dataset, e.split)
+        if e.provenance.kind == "scored" and key not in golds and (e.dataset in raw or e.dataset in exported):
+            golds[key] = load_gold(e.dataset, e.split, data_dir=raw.get(e.dataset), gold=exported.get(e.dataset))
+    return browse_pages(stored, golds, images=images, release_root=args.release_root)
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from .site import build_site
 
     board = _board(args)
-    out = build_site(board.stored, args.out, inputs=[args.entries])
+    out = build_site(board.stored, args.out, inputs=[args.entries], browse=_browse(args, board.stored))
     print(f"wrote the site to {out} (open {out / 'index.html'})")
     _fail_if_excluded(board.bad)
     return 0
@@ -209,5 +251,21 @@ def options_leaderboard(lb: argparse.ArgumentParser) -> None:
         required=True,
         help="site folder: created, or replaced when it is a site smner-bench built (never another folder)",
     )
+    p.add_argument(
+        "--data-dir",
+        action="append",
+        metavar="DATASET=DIR",
+        help="a dataset's raw release folder (repeat per dataset, e.g. gmner=../shared/data/twitter-gmner/v2.0): "
+        "each scored entry of it gets a page that browses its tweets, mistakes first",
+    )
+    p.add_argument("--gold", action="append", metavar="DATASET=DIR", help="the same from an exported folder")
+    p.add_argument(
+        "--images",
+        action="append",
+        metavar="DATASET=DIR",
+        help="a dataset's image folder (<id>.jpg): the tweet pages draw the boxes on the images (copied into the "
+        "site) instead of on blank canvases",
+    )
+    _release_root(p)
     _entries(p)
     p.set_defaults(func=cmd_build)

@@ -267,22 +267,24 @@ def build_site(
     out: str | os.PathLike,
     *,
     inputs: Iterable[str | os.PathLike] = (),
-    browse: Callable[[Path], dict[str, str]] | None = None,
+    browse: Callable[[Path, dict[str, str]], dict[str, str]] | None = None,
 ) -> Path:
     """Write the site to ``out``, replaced atomically as a whole (:func:`atomic_folder`: only a folder that
     smner-bench built as a site, or an empty one, is ever replaced; ``inputs`` such as the entries folder are
     refused); files 0644, folders 0755. Returns its path. One page per board (task, dataset split, ruler, gold);
     the index lists this package's ruler first, then the others. The kept submissions are copied into
-    ``submissions/`` and linked from their rows; ``browse(site folder)`` writes the pages that browse the tweets
-    of scored entries (:func:`.browse.browse_pages`) and returns ``{entry id: page}``, linked from their rows."""
+    ``submissions/`` and linked from their rows; ``browse(site folder, {entry id: board page})`` writes the pages
+    that browse the tweets of scored entries (:func:`.browse.browse_pages`) and returns ``{entry id: page}``,
+    linked from their rows."""
     with atomic_folder(out, "site", inputs=inputs) as tmp:
         for folder in ("plots", "submissions"):
             (tmp / folder).mkdir()
             os.chmod(tmp / folder, FOLDER_MODE)
         write_text(tmp / "style.css", STYLE)
         downloads = _kept_copies(stored, tmp / "submissions")
-        pages = browse(tmp) if browse is not None else {}
         all_boards = boards(stored)
+        board_of = {r.entry.id: page_name(key) for key, rows in all_boards.items() for r in rows}
+        pages = browse(tmp, board_of) if browse is not None else {}
         for key, rows in all_boards.items():
             stem = page_name(key).removesuffix(".html")
             plots = draw_plots(stem, key[0], DATASET_TITLES[key[1]], rows, tmp / "plots")

@@ -175,3 +175,70 @@ def test_pr_labels_in_the_browser_are_the_table_ranks_inside_the_axes_and_apart(
         browser.save_screenshot(str(SCREENSHOT_DIR / f"pr-{page_name(key).removesuffix('.html')}.png"))
         checked += 1
     assert checked >= 5
+
+
+@pytest.fixture(scope="module")
+def tweet_site(tmp_path_factory, sample_dir, hf_cache):
+    """A board with one scored SMNER submission of the sample (four planted mistakes), its tweet page drawn on
+    the sample's images."""
+    import json
+
+    from smner_bench.benchmark.gold import gold_from_rows
+    from smner_bench.benchmark.submission import write_submission
+    from smner_bench.leaderboard.browse import browse_pages
+    from smner_bench.leaderboard.submit import submit
+    from smner_bench.loaders import load_split
+    from smner_bench.loaders.sample_predictions import sample_predictions
+
+    from .test_leaderboard import PUBLISHED
+
+    tmp = tmp_path_factory.mktemp("tweets")
+    root = tmp / "entries"
+    (root / "published").mkdir(parents=True)
+    (root / "published" / "paper.yaml").write_text(json.dumps(PUBLISHED), encoding="utf-8")
+    rows = load_split("smner", sample_dir, "test", cache_dir=hf_cache)
+    gold = gold_from_rows(rows, dataset="smner", split="test", has_boxes=True, has_masks=True)
+    lines, planted = sample_predictions(sample_dir)
+    write_submission(tmp / "preds.jsonl", lines)
+    (tmp / "meta.yaml").write_text("system: Demo\n")
+    submit(tmp / "preds.jsonl", tmp / "meta.yaml", gold, command="smner-bench leaderboard submit ...",
+           dataset_version="v2.0 (Twitter-SMNER)", root=root)  # fmt: skip
+    stored = load_entries(root)
+    write = browse_pages(stored, {("smner", "test"): gold}, images={"smner": sample_dir / "images"})
+    return build_site(stored, tmp / "site", browse=write), planted
+
+
+def test_the_tweet_page_lists_mistakes_first_with_a_legend_and_wrong_boxes_apart(browser, tweet_site):
+    from selenium.webdriver.common.by import By
+
+    site, planted = tweet_site
+    browser.get((site / "smner-smner-test-smner-span.html").as_uri())
+    browser.find_element(By.CSS_SELECTOR, "a.browse").click()
+    assert "tweet by tweet" in browser.find_element(By.TAG_NAME, "h1").text
+    tweets = browser.find_elements(By.CSS_SELECTOR, "section.tweet")
+    mistakes = [int(t.get_attribute("data-mistakes")) for t in tweets]
+    assert mistakes == sorted(mistakes, reverse=True) and mistakes[0] > 0 and mistakes[-1] == 0
+    legend = browser.find_element(By.CSS_SELECTOR, "div.legend").text
+    assert all(k in legend for k in ("PER", "ORG", "right entity, wrong box", "wrong entity or type", "missed"))
+
+    def stroke(selector: str) -> tuple[str, str]:
+        element = browser.find_element(By.CSS_SELECTOR, selector)
+        style = "var s = getComputedStyle(arguments[0]); return [s.stroke, s.strokeDasharray];"
+        box = browser.execute_script(
+            "var b = arguments[0].getBoundingClientRect(); return [b.width, b.height];", element
+        )
+        assert box[0] > 0 and box[1] > 0  # drawn, not empty
+        return tuple(browser.execute_script(style, element))
+
+    shifted = f"#tweet-{planted['shifted box and mask']}"
+    missed = f"#tweet-{planted['missed entity']}"
+    wrong_box, gone = stroke(f"{shifted} rect.pred.wrong-box"), stroke(f"{missed} rect.gold.missed")
+    assert wrong_box != gone and wrong_box[1] not in ("", "none") and gone[1] not in ("", "none")
+    assert browser.find_elements(By.CSS_SELECTOR, f"{shifted} image")  # the sample's image under the boxes
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    browser.execute_script("document.querySelector(arguments[0]).scrollIntoView()", shifted)
+    shot = SCREENSHOT_DIR / "tweets-wrong-box.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    browser.find_element(By.ID, "only-mistakes").click()  # the filter: perfect tweets hidden
+    shown = [t for t in browser.find_elements(By.CSS_SELECTOR, "section.tweet") if t.is_displayed()]
+    assert len(shown) == sum(1 for m in mistakes if m) < len(tweets)

@@ -1,0 +1,113 @@
+"""The site's tweet pages (the prediction visualizer as HTML): every tweet of a scored entry, mistakes first, with a
+legend; "right entity, wrong box" apart from "missed"; images when a folder is given, blank canvases otherwise."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from smner_bench.benchmark.errors import UsageError
+from smner_bench.benchmark.gold import gold_from_rows
+from smner_bench.cli import main
+from smner_bench.leaderboard.browse import BOX_STYLE, MISSED, WRONG_BOX, browse_pages
+from smner_bench.leaderboard.site import build_site
+from smner_bench.leaderboard.store import load_entries
+from smner_bench.loaders import load_split
+
+from .test_leaderboard import PUBLISHED
+from .test_site_board import _submit
+
+
+@pytest.fixture(scope="module")
+def gold(sample_dir, hf_cache):
+    rows = load_split("smner", sample_dir, "test", cache_dir=hf_cache)
+    return gold_from_rows(rows, dataset="smner", split="test", has_boxes=True, has_masks=True)
+
+
+@pytest.fixture
+def root(tmp_path):
+    root = tmp_path / "entries"
+    (root / "published").mkdir(parents=True)
+    (root / "published" / "paper.yaml").write_text(json.dumps(PUBLISHED), encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def scored(tmp_path, gold, root, sample_dir):
+    from smner_bench.loaders.sample_predictions import sample_predictions
+
+    lines, planted = sample_predictions(sample_dir)
+    _submit(tmp_path, gold, root, lines, "Demo")
+    return planted
+
+
+def sections(page: str) -> list[tuple[str, int, str]]:
+    """(tweet id, mistakes, html) of each tweet section, in page order."""
+    found = re.findall(r'<section class="tweet" id="tweet-([^"]+)" data-mistakes="(\d+)">(.*?)</section>', page, re.S)
+    return [(t, int(n), body) for t, n, body in found]
+
+
+def test_tweet_pages_list_mistakes_first_and_draw_wrong_boxes_apart(tmp_path, gold, root, scored, sample_dir):
+    stored = load_entries(root)
+    write = browse_pages(stored, {("smner", "test"): gold}, images={"smner": sample_dir / "images"})
+    site = build_site(stored, tmp_path / "site", browse=write)
+    board = (site / "smner-smner-test-smner-span.html").read_text(encoding="utf-8")
+    link = re.search(r'<a class="browse" href="(tweets/[^"]+\.html)">tweets</a>', board).group(1)
+    page = (site / link).read_text(encoding="utf-8")
+    found = sections(page)
+    assert [t for t, _, _ in found] and len(found) == len(gold.tweets)
+    counts = [n for _, n, _ in found]
+    assert counts == sorted(counts, reverse=True) and counts[0] > 0 and counts[-1] == 0  # mistakes first
+    by_id = {t: (n, body) for t, n, body in found}
+    shifted = by_id[scored["shifted box and mask"]]
+    assert shifted[0] == 1  # one mistake: the right entity with a wrong box, not also a missed entity
+    assert '<li class="wrong-box">' in shifted[1] and "right entity, wrong box" in shifted[1]
+    assert f'class="pred {WRONG_BOX}"' in shifted[1] and f'stroke="{BOX_STYLE[WRONG_BOX][0]}"' in shifted[1]
+    assert '<li class="missed">' not in shifted[1]
+    missed = by_id[scored["missed entity"]]
+    assert '<li class="missed">' in missed[1] and f'stroke="{BOX_STYLE[MISSED][0]}"' in missed[1]
+    assert BOX_STYLE[WRONG_BOX] != BOX_STYLE[MISSED]
+    wrong_type = by_id[scored["wrong type"]]
+    assert '<li class="wrong">' in wrong_type[1] and '<li class="missed">' in wrong_type[1]
+    legend = page[page.index('<div class="legend">') : page.index("</div>", page.index('<div class="legend">'))]
+    for text in ("PER", "LOC", "ORG", "OTHER", "right", "right entity, wrong box", "wrong entity or type", "missed"):
+        assert text in legend
+    # the images were given: each tweet's picture is its image, copied into the site
+    image = re.search(r'<image href="\.\./(images/smner/[^"]+\.jpg)"', shifted[1]).group(1)
+    assert (site / image).read_bytes() == (sample_dir / "images" / image.rsplit("/", 1)[1]).read_bytes()
+
+
+def test_without_images_the_boxes_are_drawn_on_a_blank_canvas_of_the_image_size(tmp_path, gold, root, scored):
+    stored = load_entries(root)
+    site = build_site(stored, tmp_path / "site", browse=browse_pages(stored, {("smner", "test"): gold}))
+    page = next((site / "tweets").glob("*.html")).read_text(encoding="utf-8")
+    assert "<image" not in page and not (site / "images").exists()
+    tweet = gold.by_id[scored["shifted box and mask"]]
+    body = dict((t, b) for t, _, b in sections(page))[tweet.id]
+    h, w = tweet.mask_size
+    assert f'<svg class="picture" viewBox="0 0 {w} {h}"' in body
+    assert f'<rect class="canvas" x="0" y="0" width="{w}" height="{h}"' in body
+
+
+def test_a_gold_other_than_the_scored_one_is_refused(tmp_path, gold, root, scored, sample_dir, hf_cache):
+    rows = load_split("smner", sample_dir, "test", cache_dir=hf_cache)
+    other = gold_from_rows(rows.select(range(len(rows) - 1)), dataset="smner", split="test", has_boxes=True,
+                           has_masks=True)  # fmt: skip
+    stored = load_entries(root)
+    with pytest.raises(UsageError, match=r"not the one .* was scored on"):
+        build_site(stored, tmp_path / "site", browse=browse_pages(stored, {("smner", "test"): other}))
+    assert not (tmp_path / "site").exists()  # nothing half-built is left
+
+
+def test_build_command_makes_the_tweet_pages_and_names_bad_options(tmp_path, root, scored, sample_dir, capsys):
+    out = tmp_path / "site"
+    common = ["leaderboard", "build", "--out", str(out), "--entries", str(root)]
+    assert main([*common, "--data-dir", f"smner={sample_dir}", "--images", f"smner={sample_dir / 'images'}"]) == 0
+    assert len(list((out / "tweets").glob("*.html"))) == 1 and list((out / "images" / "smner").glob("*.jpg"))
+    assert main([*common, "--data-dir", f"twitter2016={sample_dir}"]) == 2
+    assert "--data-dir 'twitter2016=" in capsys.readouterr().err
+    assert main([*common, "--images", f"smner={sample_dir / 'images'}"]) == 2
+    err = capsys.readouterr().err
+    assert "--images draws the tweets of the pages that --data-dir or --gold" in err and "Traceback" not in err
