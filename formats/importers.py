@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smner_bench.benchmark.arguments import arg
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, shown
 from smner_bench.benchmark.gold import Gold, GoldTweet
 from smner_bench.benchmark.submission import box_problem
@@ -387,7 +388,7 @@ def note_missing(report: ImportReport, gold: Gold, present, why: str) -> None:
     if missing:
         report.note(
             f"{len(missing)} tweets of {gold.name} {why} ({_show_ids(missing)}): not written; score with "
-            "--allow-missing to count them as empty"
+            f"{arg('allow_missing', True)} to count them as empty"
         )
 
 

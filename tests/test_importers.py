@@ -439,7 +439,7 @@ def test_hindex_with_candidates(tmp_path, gold):
     notes = "\n".join(report.notes)
     assert "h.txt:2: tuple 1: 'Garfield Park Conserv' placed at tokens 5:8 (placed by word prefixes)" in notes
     assert "h.txt:6: tuple 3: 'Hall' overlaps a placed entity wherever it occurs: kept as text only" in notes
-    assert "1 tweets of gmner/test have no block (O_1): not written; score with --allow-missing" in notes
+    assert "1 tweets of gmner/test have no block (O_1): not written; score with allow_missing=True" in notes
     path = tmp_path / "sub.jsonl"
     write_submission(path, out)
     report_ = report_json(read_submission(path, gold, task="gmner", allow_missing=True), gold, task="gmner")
