@@ -442,7 +442,7 @@ def format_report(report: ScoreReport) -> str:
     lines = [
         f"{report.gold.dataset}  task {report.task}  match {report.match}  IoU >= {report.iou}  "
         f"({sub.entities} predicted entities in {sub.tweets} tweets)",
-        f"{'':10}{'P':>8}{'R':>8}{'F1':>8}{'tp':>8}{'pred':>8}{'gold':>8}{'mean F1 .50:.95':>18}",
+        f"{'':14}{'P':>8}{'R':>8}{'F1':>8}{'tp':>8}{'pred':>8}{'gold':>8}{'mean F1 .50:.95':>18}",
     ]
 
     def pct(value: float, defined: bool) -> str:  # a figure of nothing (precision of no predictions) is n/a, not 0
@@ -450,7 +450,7 @@ def format_report(report: ScoreReport) -> str:
 
     def row(name: str, r: PRF, sweep: str = "") -> str:
         figures = pct(r.precision, r.pred > 0) + pct(r.recall, r.gold > 0) + pct(r.f1, r.pred + r.gold > 0)
-        return f"{name:10}{figures}{r.tp:8d}{r.pred:8d}{r.gold:8d}{sweep:>18}"
+        return f"{name:14}{figures}{r.tp:8d}{r.pred:8d}{r.gold:8d}{sweep:>18}"  # "  ungroundable" whole
 
     for task, r in report.results.items():
         lines.append(row(task.upper(), r, f"{100 * r.sweep.mean_f1:.2f}" if r.sweep else ""))
@@ -459,7 +459,7 @@ def format_report(report: ScoreReport) -> str:
     lines += [row(f"  {kind}", r) for kind, r in main.per_type.items()]
     if main.grounding:
         lines.append("gold groundable / ungroundable (recall; precision over predictions with / without a region):")
-        lines += [row(f"  {name[:8]}", r) for name, r in main.grounding.items()]
+        lines += [row(f"  {name}", r) for name, r in main.grounding.items()]
     lines += format_ranking(report.ranking)
     if report.ci:
         ci = report.ci

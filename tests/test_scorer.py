@@ -255,7 +255,8 @@ def test_gold_scores_one_and_report_shape(tmp_path, gold):
     assert report.submission.sha256 and report.gold.model_dump() == {"dataset": "hand/test", "tweets": 4, "entities": 7}
     assert json.loads(json.dumps(report.model_dump())) == report_json(sub, gold)  # serialisable, the JSON form
     table = format_report(report)
-    assert "\nGMNER       100.00  100.00  100.00       7       7       7            100.00\n" in table
+    assert "\nGMNER           100.00  100.00  100.00       7       7       7            100.00\n" in table
+    assert "\n  groundable    100.00" in table and "\n  ungroundable  " in table  # row labels whole, not "groundab"
 
 
 def test_task_must_be_supported(tmp_path, gold):
