@@ -26,7 +26,7 @@ from smner_bench.benchmark.safe_output import write_bytes, write_text
 from .escape import PLOT_RC, plot_text
 from .render import Row
 
-LABEL_SIZE = 7  # points
+LABEL_SIZE = 8  # points
 RADII = (3, 6, 10, 15, 22, 30, 40, 55)  # label offsets from the point tried in turn, in points
 DIRECTIONS = 16  # angles tried at each radius, the upper right first
 LEADER_FROM = 10  # a label placed at least this far (points) gets a line to its point
@@ -215,7 +215,7 @@ def _draw(stem: str, task: str, dataset_title: str, rows: list[Row], folder: Pat
         ax.set_ylabel(f"{task.upper()} F1 (%)")
         ax.set_title("Sensitivity to the IoU threshold", fontsize=10)
         ax.grid(alpha=0.3)
-        legend = ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
+        legend = ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
         save(
             fig,
             "iou",
@@ -235,7 +235,7 @@ def _draw(stem: str, task: str, dataset_title: str, rows: list[Row], folder: Pat
         ax.set_xlabel("entity type")
         ax.set_ylabel(f"{task.upper()} F1 (%)")
         ax.set_title("F1 per entity type", fontsize=10)
-        legend = ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
+        legend = ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
         save(
             fig,
             "types",

@@ -52,7 +52,9 @@ th.sorted-asc::after { content: " \\25B2"; } th.sorted-desc::after { content: " 
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.scored { background: #eef7ee; }
 td.nowrap { white-space: nowrap; }
-.meta { color: #555; } .plots img { max-width: 48%; margin: 1%; border: 1px solid #eee; }
+.meta { color: #555; }
+.plots { display: flex; flex-wrap: wrap; gap: 2%; } .plots figure { width: 48%; margin: 1em 0; }
+.plots img { width: 100%; border: 1px solid #eee; } figcaption { font-size: 13px; color: #555; }
 """
 
 SORT_JS = """
