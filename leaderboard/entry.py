@@ -336,6 +336,8 @@ class ScoredHere(_Strict):
     command: Line  # paths reduced to file names
     match: Match
     release: Release | None = None  # the submission is this release file's import: no kept copy
+    paper_url: Url | None = None  # the system's paper and code, as the submitter's meta file gives them
+    code_url: Url | None = None
 
     @property
     def evaluator(self) -> str | None:

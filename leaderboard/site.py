@@ -139,11 +139,11 @@ def _links_html(entry: Entry, download: str | None, browse: str | None) -> str:
     """The row's links: the system's paper and code where its entry names them, the kept submission to
     download and the page that browses its tweets (scored rows)."""
     p = entry.provenance
-    links = []
-    if p.kind == "publication":
-        for label, url in (("paper", p.paper_url), ("code", p.code_url)):
-            if url and web_url(url):
-                links.append(f'<a class="{label}" href="{html_text(url)}">{label}</a>')
+    links = [
+        f'<a class="{label}" href="{html_text(url)}">{label}</a>'
+        for label, url in (("paper", p.paper_url), ("code", p.code_url))
+        if url and web_url(url)
+    ]
     if download:
         links.append(f'<a class="download" href="{html_text(download)}" download>submission (.jsonl.gz)</a>')
     if browse:

@@ -37,6 +37,7 @@ from .entry import (
     Release,
     ScoredHere,
     SweepPoint,
+    Url,
     Variant,
     canonical_json,
     sealed,
@@ -62,6 +63,8 @@ class Meta(BaseModel):
     task: BoardTask | None = None  # default: the most specific the file supports
     match: Match | None = None
     notes: Annotated[Block, BeforeValidator(_strip)] | None = None
+    paper_url: Url | None = None  # the system's paper (an http(s) URL), linked from its row
+    code_url: Url | None = None  # the system's code
 
 
 def read_meta(path: str | os.PathLike) -> Meta:
@@ -220,6 +223,8 @@ def build_entry(
                 command=redact_command(command),
                 match=report.match,
                 release=release,
+                paper_url=meta.paper_url,
+                code_url=meta.code_url,
             ),
             notes=meta.notes,
         )
@@ -267,7 +272,15 @@ def rescore(stored: Stored, gold: Gold, release_root: str | os.PathLike | None =
     else:
         report, content = score_copy(submission_copy(stored.file), prov.submission_file, gold, **options)
     # the stored texts as they are (the entry model checked them): no meta-file rules (stripping) re-applied
-    meta = Meta.model_construct(system=e.system, variant=e.variant, task=e.task, match=prov.match, notes=e.notes)
+    meta = Meta.model_construct(
+        system=e.system,
+        variant=e.variant,
+        task=e.task,
+        match=prov.match,
+        notes=e.notes,
+        paper_url=prov.paper_url,
+        code_url=prov.code_url,
+    )
     dataset = gold.dataset
     if dataset not in registry.DATASETS:
         raise UsageError(f"{gold.name}: not a dataset of the leaderboard ({', '.join(registry.DATASETS)})")

@@ -204,3 +204,30 @@ def test_crowded_labels_still_fit_apart_inside_the_axes():
         boxes.append([b.x0, b.y0, b.x1, b.y1])
     _boxes_apart(boxes)
     plt.close(fig)
+
+
+def test_a_submitter_gives_the_paper_and_code_of_a_scored_row(tmp_path, gold, root, sample_dir):
+    from smner_bench.benchmark.errors import DataFormatError
+    from smner_bench.leaderboard.submit import verify
+
+    lines, _ = sample_predictions(sample_dir)
+    path = tmp_path / "preds.jsonl"
+    write_submission(path, lines)
+    meta = tmp_path / "meta.yaml"
+    meta.write_text("system: Demo\ncode_url: https://github.com/example/demo\n")
+    entry, _, _ = submit(path, meta, gold, command="c", dataset_version="v2.0 (Twitter-SMNER)", root=root)
+    assert entry.provenance.code_url == "https://github.com/example/demo" and entry.provenance.paper_url is None
+    stored = load_entries(root)
+    assert verify(stored, gold) == ([], 1)  # the re-scored entry keeps the links the submitter gave
+    page = (build_site(stored, tmp_path / "site") / page_name(KEY)).read_text(encoding="utf-8")
+    scored = re.search(r'<tr class="scored" id="[^"]+">(.*?)</tr>', page).group(1)
+    assert '<a class="code" href="https://github.com/example/demo">code</a>' in scored
+    meta.write_text("system: Demo 2\npaper_url: file:///etc/passwd\n")
+    with pytest.raises(DataFormatError, match="paper_url"):
+        submit(path, meta, gold, command="c", dataset_version="v2.0 (Twitter-SMNER)", root=root)
+
+
+def test_the_riveg_release_rows_link_the_repository_they_come_from():
+    released = [s.entry for s in load_entries() if s.entry.provenance.kind == "scored" and s.entry.provenance.release]
+    assert len(released) == 2
+    assert {e.provenance.code_url for e in released} == {"https://github.com/JinYuanLi0012/RiVEG"}
