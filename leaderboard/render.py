@@ -127,21 +127,21 @@ def source_text(entries: list[Entry], *, markdown: bool = False) -> str:
     out = []
     for e in entries:
         p = e.provenance
+        links = "".join(
+            f" \u00b7 {markdown_link(label, url)}"
+            for label, url in (("paper", p.paper_url), ("code", p.code_url))
+            if markdown and url
+        )
         if p.kind == "publication":
             link = p.url or (f"https://arxiv.org/abs/{p.arxiv}" if p.arxiv else None)
             table = markdown_link(p.table, link) if markdown else p.table
             paper = f"{text(p.paper)}, " if p.paper else ""
-            links = "".join(
-                f" \u00b7 {markdown_link(label, url)}"
-                for label, url in (("paper", p.paper_url), ("code", p.code_url))
-                if markdown and url
-            )
             out.append(f"{paper}{table}, row \u201c{text(p.row)}\u201d{text(origin_text(e))}{links}")
         else:
             imported = f", imported from the release {text(p.release.file)}" if p.release else ""
             out.append(
                 f"scored here {p.date} (sha256 {p.submission_sha256[:12]}, smner-bench "
-                f"{text(p.smner_bench_version)}, match {p.match}{imported})"
+                f"{text(p.smner_bench_version)}, match {p.match}{imported}){links}"
             )
     return "; ".join(out)
 

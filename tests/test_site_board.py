@@ -222,6 +222,7 @@ def test_a_submitter_gives_the_paper_and_code_of_a_scored_row(tmp_path, gold, ro
     page = (build_site(stored, tmp_path / "site") / page_name(KEY)).read_text(encoding="utf-8")
     scored = re.search(r'<tr class="scored" id="[^"]+">(.*?)</tr>', page).group(1)
     assert '<a class="code" href="https://github.com/example/demo">code</a>' in scored
+    assert "match span) \u00b7 [code](<https://github.com/example/demo>)" in markdown(boards(stored))
     meta.write_text("system: Demo 2\npaper_url: file:///etc/passwd\n")
     with pytest.raises(DataFormatError, match="paper_url"):
         submit(path, meta, gold, command="c", dataset_version="v2.0 (Twitter-SMNER)", root=root)
