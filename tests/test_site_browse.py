@@ -10,10 +10,12 @@ import pytest
 
 from smner_bench.benchmark.errors import UsageError
 from smner_bench.benchmark.gold import gold_from_rows
+from smner_bench.benchmark.submission import write_submission
 from smner_bench.cli import main
 from smner_bench.leaderboard.browse import BOX_STYLE, MISSED, WRONG_BOX, browse_pages
 from smner_bench.leaderboard.site import build_site
 from smner_bench.leaderboard.store import load_entries
+from smner_bench.leaderboard.submit import submit
 from smner_bench.loaders import load_split
 
 from .test_leaderboard import PUBLISHED
@@ -111,3 +113,24 @@ def test_build_command_makes_the_tweet_pages_and_names_bad_options(tmp_path, roo
     assert main([*common, "--images", f"smner={sample_dir / 'images'}"]) == 2
     err = capsys.readouterr().err
     assert "--images draws the tweets of the pages that --data-dir or --gold" in err and "Traceback" not in err
+
+
+def test_a_hostile_system_name_is_text_on_the_tweet_page(tmp_path, gold, root, sample_dir):
+    from smner_bench.loaders.sample_predictions import sample_predictions
+
+    lines, _ = sample_predictions(sample_dir)
+    name = '<script>alert(1)</script> "x" <img src=y onerror=z>'
+    _submit(tmp_path, gold, root, lines, "Demo")
+    meta = tmp_path / "Demo.yaml"
+    meta.write_text(f"system: {json.dumps(name)}\n")
+    other = [dict(line, entities=[]) if i == 0 else line for i, line in enumerate(lines)]  # another submission
+    write_submission(tmp_path / "other.jsonl", other)
+    submit(tmp_path / "other.jsonl", meta, gold, command="c", dataset_version="v2.0 (Twitter-SMNER)", root=root)
+    stored = load_entries(root)
+    site = build_site(stored, tmp_path / "site", browse=browse_pages(stored, {("smner", "test"): gold}))
+    pages = list((site / "tweets").glob("*.html"))
+    assert len(pages) == 2
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert text.count("<script") == 1 and "<img" not in text and "onerror=z>" not in text
+    assert any("&lt;script&gt;alert(1)&lt;/script&gt;" in p.read_text(encoding="utf-8") for p in pages)
