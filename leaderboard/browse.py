@@ -35,6 +35,7 @@ from smner_bench.benchmark.submission import Prediction, read_submission
 from smner_bench.benchmark.visualize import DEFAULT_SIZE, MAX_PIXELS, TYPE_COLOURS
 
 from .escape import html_text
+from .render import DATASET_TITLES
 from .store import Stored, submission_copy
 
 FOLDER = "tweets"
@@ -138,7 +139,7 @@ def _legend(grounded: bool) -> str:
     )
     return (
         f'<div class="legend"><p class="meta">Entity types (underlined in the text{", gold boxes" if grounded else ""})'
-        f":</p>{types}<p class=\"meta\">Verdicts (the marks before each prediction and missed gold entity{boxes}):"
+        f':</p>{types}<p class="meta">Verdicts (the marks before each prediction and missed gold entity{boxes}):'
         f"</p>{marks}</div>"
     )
 
@@ -166,9 +167,7 @@ def _region_text(p: Prediction, grounded: bool) -> str:
     return " [not in the image]" if grounded else ""
 
 
-def _picture(
-    tweet: GoldTweet, preds: list[Prediction], v: Verdicts, image: str | None, size: tuple[int, int]
-) -> str:
+def _picture(tweet: GoldTweet, preds: list[Prediction], v: Verdicts, image: str | None, size: tuple[int, int]) -> str:
     width, height = size
     line = max(2.0, width / 200)
     parts = [
@@ -190,7 +189,7 @@ def _picture(
         verdict = v.gold[e.index]
         regions = [*e.boxes.tolist(), *(_mask_box(m) for m in e.masks)]
         for box in regions:
-            colour, dash = (BOX_STYLE[MISSED] if verdict == MISSED else (_hex(TYPE_COLOURS[e.type]), ""))
+            colour, dash = BOX_STYLE[MISSED] if verdict == MISSED else (_hex(TYPE_COLOURS[e.type]), "")
             parts.append(rect(box, colour, line, dash, f"gold {verdict}", f"gold: {e.text} ({e.type}), {verdict}"))
     for p in preds:
         verdict = v.predictions[p.order]
@@ -283,7 +282,8 @@ def tweet_page(
             f"<h2>tweet {html_text(t.id)}: {label}</h2><p>{_tweet_text(t)}</p>{listed}</div>{picture}</section>"
         )
     with_mistakes = sum(1 for n, _ in counted if n)
-    title = f"{e.system}: {e.task.upper()} on {gold.dataset}/{gold.split}, tweet by tweet"
+    dataset = DATASET_TITLES.get(gold.dataset, gold.dataset)
+    title = f"{e.system}: {e.task.upper()} on {dataset}, {gold.split} split, tweet by tweet"
     sha = e.provenance.submission_sha256[:12] if e.provenance.kind == "scored" else ""
     pictures = (
         "Pictures: the tweet's image where the build was given an image folder, else a blank canvas of its size."

@@ -166,9 +166,7 @@ def _draw(stem: str, task: str, dataset_title: str, rows: list[Row], folder: Pat
 
     ranked = list(enumerate(rows, start=1))
     pr = [
-        (rank, r.entry)
-        for rank, r in ranked
-        if r.entry.main.precision is not None and r.entry.main.recall is not None
+        (rank, r.entry) for rank, r in ranked if r.entry.main.precision is not None and r.entry.main.recall is not None
     ]
     if pr:
         fig, ax = plt.subplots(figsize=(6.4, 5))
