@@ -34,7 +34,7 @@ demo: install-baselines
 	$(BIN)/smner-bench prepare smner --data-dir $(DEMO)/sample --image-dir $(DEMO)/sample/images \
 	    --knowledge $(DEMO)/sample/knowledge.zip --captions $(DEMO)/sample/captions \
 	    --cache-dir $(DEMO)/cache --out $(DEMO)/export
-	$(BIN)/python -c "import datasets; ds = datasets.load_dataset('$(DEMO)/export', 'smner', cache_dir='$(DEMO)/cache'); print(ds); e = ds['train'][0]; print(e['id'], ' '.join(e['tokens']), e['image'].size, [(x['text'], x['type'], x['boxes'], len(x['masks'])) for x in e['entities']])"
+	HF_DATASETS_DISABLE_PROGRESS_BARS=1 $(BIN)/python -c "import datasets; ds = datasets.load_dataset('$(DEMO)/export', 'smner', cache_dir='$(DEMO)/cache'); print(ds); e = ds['train'][0]; print(e['id'], ' '.join(e['tokens']), e['image'].size, [(x['text'], x['type'], x['boxes'], len(x['masks'])) for x in e['entities']])"
 	$(BIN)/smner-bench stats smner --data-dir $(DEMO)/sample --image-dir $(DEMO)/sample/images --cache-dir $(DEMO)/cache
 	$(BIN)/smner-bench validate $(DEMO)/sample/predictions-test.jsonl --dataset smner --split test --gold $(DEMO)/export
 	$(BIN)/smner-bench score $(DEMO)/sample/predictions-test.jsonl --dataset smner --split test \
@@ -44,10 +44,17 @@ demo: install-baselines
 	$(BIN)/smner-bench baseline plim-train --encoder $(DEMO)/riveg/tiny/encoder --dataset smner \
 	    --data-dir $(DEMO)/sample --knowledge $(DEMO)/sample/knowledge.zip --out $(DEMO)/riveg/plim \
 	    --epochs 1 --batch-size 8 --max-length 128
+	for split in train validation; do $(BIN)/smner-bench baseline expand --gold-entities --dataset smner \
+	    --split $$split --data-dir $(DEMO)/sample --captions $(DEMO)/sample/captions \
+	    --llm transformers:$(DEMO)/riveg/tiny/llm --max-new-tokens 8 --cache $(DEMO)/riveg/answers.jsonl \
+	    -o $(DEMO)/riveg/expressions-$$split.jsonl || exit 1; done
+	cat $(DEMO)/riveg/expressions-train.jsonl $(DEMO)/riveg/expressions-validation.jsonl > $(DEMO)/riveg/expressions.jsonl
 	$(BIN)/smner-bench baseline ve-train --base $(DEMO)/riveg/tiny/matcher --dataset smner \
-	    --data-dir $(DEMO)/sample --images $(DEMO)/sample/images --out $(DEMO)/riveg/ve
+	    --data-dir $(DEMO)/sample --images $(DEMO)/sample/images --expressions $(DEMO)/riveg/expressions.jsonl \
+	    --out $(DEMO)/riveg/ve
 	$(BIN)/smner-bench baseline vg-train --base $(DEMO)/riveg/tiny/grounder --dataset smner \
-	    --data-dir $(DEMO)/sample --images $(DEMO)/sample/images --out $(DEMO)/riveg/vg
+	    --data-dir $(DEMO)/sample --images $(DEMO)/sample/images --expressions $(DEMO)/riveg/expressions.jsonl \
+	    --out $(DEMO)/riveg/vg
 	$(BIN)/smner-bench run riveg --config $(DEMO)/riveg/run.yaml
 	$(BIN)/smner-bench score $(DEMO)/riveg/run/smner.jsonl --dataset smner --split test --data-dir $(DEMO)/sample
 

@@ -151,6 +151,7 @@ class ExpandConfig(Config):
     llm: list[str] = Field(min_length=1, description="one or more LLMs, kept side by side")
     prompt_file: str | None = None
     cache: str
+    max_new_tokens: int = Field(256, ge=1, le=32768, description="the longest answer of a transformers LLM")
     device: str = "cpu"
     dtype: Literal["fp32", "bf16", "fp16"] = "fp32"
     device_map: str | None = None
@@ -208,7 +209,8 @@ def run(config: ExpandConfig) -> ExpandResult:
     lines = entities_to_expand(config, gold)
     captions, descriptions = read_captions(config.captions)
     where = {"dataset": config.dataset, "data_dir": config.data_dir, "split": config.split}
-    kwargs = {name: getattr(config, name) for name in ("device", "dtype", "device_map", "concurrency")}
+    names = ("device", "dtype", "device_map", "concurrency", "max_new_tokens")
+    kwargs = {name: getattr(config, name) for name in names}
     llms = {spec: llm_from_spec(spec, config.cache, **where, **kwargs, inputs=config.inputs()) for spec in config.llm}
     out = expand(
         lines,

@@ -120,7 +120,11 @@ def per_image(
     streamed = stream_images(folder, [image_of(line) for line, w in zip(lines, wanted, strict=True) if w], workers)
     out = []
     for line, w in tqdm(
-        zip(lines, wanted, strict=True), total=len(lines), desc=desc, disable=desc is None, leave=False
+        zip(lines, wanted, strict=True),
+        total=len(lines),
+        desc=desc,
+        disable=True if desc is None else None,  # None: not on a non-terminal (a log file)
+        leave=False,
     ):
         out.append(answer(next(streamed)[1] if w else None, line))
     return out

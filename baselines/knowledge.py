@@ -50,12 +50,15 @@ class ExamplePool:
 
     examples: list[Example]
     annotations: int = 0  # manual annotations with a written analysis, all folders together
+    folders: int = 0  # manual annotation folders given (none: prompts without in-context examples, by choice)
     without_text: list[str] = field(default_factory=list)  # ids found in no --manual-data / dataset split file
     without_image: list[str] = field(default_factory=list)  # ids with no caption or description
     held_out: dict[str, list[str]] = field(default_factory=dict)  # split -> annotation ids that are its tweets
     by_text: list[tuple[str, str, str]] = field(default_factory=list)  # (annotation id, split, tweet id): text only
 
     def summary(self) -> str:
+        if not self.folders:
+            return "MSEA example pool: no manual annotations given (--manual): prompts without in-context examples"
         held = len({i for ids in self.held_out.values() for i in ids})
         splits = ", ".join(f"{len(ids)} of {split}" for split, ids in self.held_out.items())
         return (
@@ -121,7 +124,7 @@ def example_pool(
     for split_texts in evaluated.values():
         for tweet_id, text in split_texts.items():
             texts.setdefault(tweet_id, text)
-    pool = ExamplePool([], held_out={split: [] for split in held_out if split in evaluated})
+    pool = ExamplePool([], folders=len(manual), held_out={split: [] for split in held_out if split in evaluated})
     annotations = [m for folder in manual for m in read_manual_annotations(folder) if m.analysis]
     pool.annotations = len(annotations)
     by_id = {split: set(evaluated[split]) for split in pool.held_out}
@@ -283,7 +286,9 @@ class MseaPrompter:
     top_n: int = 5
 
     def prompts(self, rows: Sequence[Mapping], images: Mapping[str, str]) -> list[MseaPrompt]:
-        return msea_prompts(rows, images, self.pool.examples, self.encoder, n=self.top_n, annotated=self.features)
+        """Without manual annotation folders the prompts have no examples by choice: nothing to warn about."""
+        n = self.top_n if self.pool.folders else 0
+        return msea_prompts(rows, images, self.pool.examples, self.encoder, n=n, annotated=self.features)
 
 
 def msea_prompter(

@@ -16,15 +16,19 @@ Every model folder, weights file and metadata JSON the baselines read goes throu
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pickle
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
 from smner_bench.benchmark.errors import DataFormatError, MissingDataError, UsageError, first_problem
 from smner_bench.benchmark.io import parse_json
+from smner_bench.benchmark.progress import library_bars_off
 
 WEIGHT_SUFFIXES = (".bin", ".pt", ".pth")
 MAX_DETAIL = 200
@@ -106,6 +110,55 @@ def _strict_config_error() -> tuple[type[BaseException], ...]:
         return ()
 
 
+# checkpoint weights a load leaves out on purpose: the pooler, with add_pooling_layer=False (it is not used)
+DROPPED_ON_PURPOSE = {"add_pooling_layer": ("pooler.",)}
+LOAD_REPORT_LOGGER = "transformers.modeling_utils"
+
+
+class _HeldReports(logging.Filter):
+    """Holds back transformers' LOAD REPORT warnings (a table of missing/unexpected weights) until the load's
+    own record says whether they hold anything but what was dropped on purpose."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "LOAD REPORT" in str(record.msg):
+            self.held.append(record)
+            return False
+        return True
+
+
+@contextmanager
+def _expected_load_report(kwargs: dict) -> Iterator[dict]:
+    """Around a ``from_pretrained`` that leaves weights out on purpose (:data:`DROPPED_ON_PURPOSE`): yields the
+    extra keywords (``output_loading_info``; the caller puts the returned info under ``"info"``), and drops the
+    LOAD REPORT when it lists only those weights as unexpected (nothing missing, nothing of another size); any
+    other report is logged as transformers would have."""
+    prefixes = tuple(p for arg, found in DROPPED_ON_PURPOSE.items() if kwargs.get(arg) is False for p in found)
+    if not prefixes:
+        yield {}
+        return
+    logger, held = logging.getLogger(LOAD_REPORT_LOGGER), _HeldReports()
+    extra: dict = {"output_loading_info": True}
+    logger.addFilter(held)
+    try:
+        yield extra
+    finally:
+        logger.removeFilter(held)
+        info = extra.get("info")
+        expected_only = (
+            isinstance(info, dict)
+            and not info.get("missing_keys")
+            and not info.get("mismatched_keys")
+            and all(str(k).startswith(prefixes) for k in info.get("unexpected_keys") or ())
+        )
+        if not expected_only:
+            for record in held.held:
+                logger.handle(record)
+
+
 def from_pretrained(cls, path: str | os.PathLike, what: str, **kwargs):
     """``cls.from_pretrained(path)`` (a local folder, or a hub name where a hub is reachable), with the problem
     named when it fails: see the module's docstring. Errors that are no file's fault (out of memory, a device
@@ -125,7 +178,11 @@ def from_pretrained(cls, path: str | os.PathLike, what: str, **kwargs):
         *_strict_config_error(),
     )
     try:
-        return cls.from_pretrained(str(path), **kwargs)
+        with library_bars_off(), _expected_load_report(kwargs) as extra:
+            loaded = cls.from_pretrained(str(path), **kwargs, **extra)
+            if extra:
+                loaded, extra["info"] = loaded
+        return loaded
     except expected as exc:
         if isinstance(exc, torch.OutOfMemoryError):
             raise

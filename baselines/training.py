@@ -297,7 +297,13 @@ def fit(
         optimizer.zero_grad()
         n = len(parts)
         for b, (batch, scale, weight) in enumerate(
-            tqdm(loader, total=n, desc=f"{desc} epoch {epoch}", disable=not (progress and main), leave=False)
+            tqdm(  # disable=None: no bar on a non-terminal (a log file)
+                loader,
+                total=n,
+                desc=f"{desc} epoch {epoch}",
+                disable=True if not (progress and main) else None,
+                leave=False,
+            )
         ):
             if isinstance(batch, SmnerError):
                 raise batch
@@ -420,7 +426,9 @@ def save_fine_tuned(
     """Model, processor and ``<name>`` (the run's metadata) written to ``out`` atomically, as an smner-bench
     ``model`` folder (see ``benchmark/safe_output.py``; ``inputs``: what the run read, which ``out`` may not
     hold)."""
-    with atomic_folder(out, "model", inputs=inputs) as tmp:
+    from smner_bench.benchmark.progress import library_bars_off
+
+    with atomic_folder(out, "model", inputs=inputs) as tmp, library_bars_off():  # no "Writing model shards" bar
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
         (tmp / name).write_text(json.dumps(meta, indent=1), encoding="utf-8")

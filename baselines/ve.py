@@ -94,13 +94,26 @@ def read_expression_sets(
     return out
 
 
+def llm_identity(spec: str | None) -> str | tuple | None:
+    """What makes two LLM specs the same model: ``transformers:``/``replay:`` paths compared as real paths (a run
+    file's spec is resolved against its folder, ``expand``'s as typed in the current folder), others as written.
+
+    >>> llm_identity("transformers:a/../b") == llm_identity("transformers:b")
+    True
+    """
+    kind, sep, rest = (spec or "").partition(":")
+    if sep and kind in ("transformers", "replay"):
+        return (kind, tuple(os.path.realpath(p) for p in rest.split(",")))
+    return spec
+
+
 def sources_note(trained: Sequence[dict] | None, used: str | None, what: str) -> str | None:
     """A warning when the expressions at inference (``used``: the LLM spec, ``None`` = ``"Entity (TYPE)"``)
     are not from a source the checkpoint was trained on (``trained``: its metadata's ``expressions``)."""
     if trained is None:
         return None
-    llms = {s.get("llm") for s in trained}
-    if used in llms or (not trained and used is None):
+    llms = {llm_identity(s.get("llm")) for s in trained}
+    if llm_identity(used) in llms or (not trained and used is None):
         return None
     names = ", ".join(sorted(str(s.get("llm") or "Entity (TYPE)") for s in trained)) or "Entity (TYPE)"
     return (

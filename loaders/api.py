@@ -58,8 +58,11 @@ def prepare(b: SmnerBench) -> SmnerBench:
     leaves no half-built cache behind."""
     from datasets.exceptions import DatasetGenerationError
 
+    from smner_bench.benchmark.progress import library_bars_off
+
     try:
-        b.download_and_prepare()
+        with library_bars_off():  # a bar per split of a local build: noise (the quirks are logged)
+            b.download_and_prepare()
     except DatasetGenerationError as exc:
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, SmnerError):

@@ -33,6 +33,7 @@ from datasets.table import embed_table_storage
 
 from smner_bench.benchmark import __version__
 from smner_bench.benchmark.exported import read_card
+from smner_bench.benchmark.progress import library_bars_off
 from smner_bench.benchmark.registry import DATASET_NAMES
 from smner_bench.benchmark.safe_output import OutputError, atomic_folder
 
@@ -176,7 +177,8 @@ def export(
     reports = {split: _public(report, data_dir) for split, report in reports.items()}
     with atomic_folder(out, "export", inputs=[data_dir, *inputs], legacy=legacy_export) as tmp:
         try:
-            _fill(tmp, Path(out).resolve(), name, dataset, reports, command)
+            with library_bars_off():  # datasets' map / to_parquet bars of each split: noise
+                _fill(tmp, Path(out).resolve(), name, dataset, reports, command)
         except OSError as exc:  # a full disk, a refused write: named, and the old folder left as it was
             raise OutputError(f"{out}: cannot write the export: {exc.strerror or exc}") from None
     return Path(out).resolve()

@@ -32,6 +32,7 @@ def tiny_run_file(dataset: str, data_dir: str, images: str, out: Path) -> dict:
 def cmd_tiny_models(args: argparse.Namespace) -> int:
     import yaml
 
+    from smner_bench.benchmark.progress import library_bars_off
     from smner_bench.benchmark.safe_output import owned_folder, write_text
     from smner_bench.loaders import load
 
@@ -42,7 +43,8 @@ def cmd_tiny_models(args: argparse.Namespace) -> int:
     out = owned_folder(args.out, "riveg", inputs=inputs)  # checked before the data is read
     ds = load(args.dataset, args.data_dir)
     words = sorted({t for split in ds.values() for r in split for t in r["tokens"]})
-    paths = tiny.save_all(Path(args.out) / "tiny", words, inputs=inputs)
+    with library_bars_off(transformers=True):  # a "Writing model shards" bar per tiny model: noise
+        paths = tiny.save_all(Path(args.out) / "tiny", words, inputs=inputs)
     for role, path in paths.items():
         print(f"{role:10s} {path}")
     run = tiny_run_file(args.dataset, args.data_dir, images, out)

@@ -85,7 +85,7 @@ def cmd_plim_train(args: argparse.Namespace) -> int:
     if is_main_process():  # under a launcher, one process writes
         check_folder(cfg.out, "plim", inputs=[args.config, *inputs_of(cfg)], replaced=False)  # not the config file
         logging.getLogger("smner_bench").setLevel(logging.INFO)
-    history = train(cfg, command=invocation(args))
+    history = train(cfg, command=invocation(args), progress=False if args.quiet else None)
     if is_main_process():
         best = Path(cfg.out) / "best"
         print(f"best dev F1 {history['best_dev_f1']:.4f} at epoch {history['best_epoch']}; checkpoint {best}")
@@ -117,6 +117,7 @@ def register_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", choices=list(PRESETS), default="bert-base", help="the paper's settings")
     fields = plim_options(p)
     mixed_precision_option(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bars (default: on a terminal, training and dev)")
     p.set_defaults(func=cmd_plim_train, config_fields=[f for f in fields if f != "knowledge"])
 
 

@@ -92,6 +92,7 @@ def register_expand(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prompt-file", help="a prompt template with {entity} {type} {text} {description}")
     p.add_argument("--cache", required=True)
     p.add_argument("-o", "--output", required=True)
+    p.add_argument("--max-new-tokens", type=options.positive_int, default=256, help="the longest answer (default 256)")
     llm_options(p, device_help="transformers LLMs: the device")
     p.set_defaults(func=cmd_expand)
 

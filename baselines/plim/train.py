@@ -16,6 +16,7 @@ from transformers import AutoTokenizer
 
 from smner_bench.benchmark.errors import MissingDataError, UsageError
 from smner_bench.benchmark.gold import gold_from_rows
+from smner_bench.benchmark.progress import show_progress
 from smner_bench.benchmark.safe_output import atomic_folder, owned_folder, write_json
 from smner_bench.benchmark.scoring import score_lines
 from smner_bench.benchmark.tags import TAG_NAMES
@@ -88,14 +89,23 @@ def bucketed_batches(encoded: list[Encoded], batch_size: int, gen: torch.Generat
 
 
 def predict_tags(
-    model: PlimTagger, encoded: list[Encoded], pad_id: int, batch_size: int, device: str = "cpu"
+    model: PlimTagger,
+    encoded: list[Encoded],
+    pad_id: int,
+    batch_size: int,
+    device: str = "cpu",
+    *,
+    desc: str | None = None,
 ) -> list[list[int]]:
     """Decoded tag ids per tweet, in batches sorted by length (no per-tweet model calls), on the model's
-    ``device``."""
+    ``device``; ``desc``: a progress bar of the batches with that name (none by default)."""
+    from tqdm.auto import tqdm
+
     model.eval()
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))
     out: list[list[int]] = [[] for _ in encoded]
-    for start in range(0, len(order), batch_size):
+    starts = range(0, len(order), batch_size)
+    for start in tqdm(starts, desc=desc, unit="batch", disable=True if desc is None else None, leave=False):
         chunk = order[start : start + batch_size]
         batch = {k: v.to(device) for k, v in collate([encoded[i] for i in chunk], pad_id).items()}
         for i, tags in zip(chunk, model.decode(batch), strict=True):
@@ -112,9 +122,13 @@ def submission_lines(rows, tag_ids: list[list[int]]) -> list[dict]:
     ]
 
 
-def evaluate(model, rows, encoded, pad_id: int, cfg: PlimConfig, split: str, device=None) -> dict:
-    """MNER P/R/F1 of the model on ``rows``, scored by the project's scorer (span matching)."""
-    lines = submission_lines(rows, predict_tags(model, encoded, pad_id, cfg.eval_batch_size, device or cfg.device))
+def evaluate(
+    model, rows, encoded, pad_id: int, cfg: PlimConfig, split: str, device=None, *, desc: str | None = None
+) -> dict:
+    """MNER P/R/F1 of the model on ``rows``, scored by the project's scorer (span matching); ``desc``: a progress
+    bar with that name."""
+    tags = predict_tags(model, encoded, pad_id, cfg.eval_batch_size, device or cfg.device, desc=desc)
+    lines = submission_lines(rows, tags)
     gold = gold_from_rows(rows, dataset=cfg.dataset, split=split, has_boxes=False, has_masks=False)
     report = score_lines(
         map(json.dumps, lines), gold, task="mner", match="span", name=f"{cfg.dataset}/{split} predictions"
@@ -174,16 +188,18 @@ def train(
     *,
     model: PlimTagger | None = None,
     tokenizer=None,
-    progress: bool = True,
+    progress: bool | None = None,
     command: str | None = None,
 ) -> dict:
-    """Train, select on dev F1, keep the best checkpoint in ``<out>/best``; returns the history.
+    """Train, select on dev F1, keep the best checkpoint in ``<out>/best``; returns the history. ``progress``:
+    bars of the training batches and of each dev evaluation (default: when standard error is a terminal).
 
     ``out`` is the run's own folder (an smner-bench ``plim`` folder: created when its parent exists, reused
     when it is one or empty, else refused before anything is loaded); ``run.json`` records ``command`` (the command
     line, when there is one) and ``cfg``, ``history.json`` the training."""
     accelerator = make_accelerator(cfg.device, cfg.mixed_precision)
     device = accelerator.device
+    progress = show_progress(progress)
     set_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -241,7 +257,8 @@ def train(
     state = {"bad_epochs": 0}
 
     def dev_f1():
-        dev = evaluate(model, dev_rows, dev_set, tokenizer.pad_token_id, cfg, "validation", device)
+        desc = "PLIM dev" if progress else None
+        dev = evaluate(model, dev_rows, dev_set, tokenizer.pad_token_id, cfg, "validation", device, desc=desc)
         return dev["f1"], {k: dev[k] for k in ("precision", "recall", "f1", "tp", "pred", "gold")}
 
     def on_epoch(record: dict, improved: bool) -> str | None:  # the main process: save, log, decide to stop

@@ -175,7 +175,7 @@ class CachedLLM:
         self.hits += len(requests) - len(todo)
         self.misses += len(todo)
         skipped = set()
-        bar = tqdm(total=len(todo), desc=self.name, disable=not self.progress, leave=False)
+        bar = tqdm(total=len(todo), desc=self.name, disable=True if not self.progress else None, leave=False)
         for j, answer in self._answers([requests[i] for i in todo]):
             if answer is None:
                 skipped.add(todo[j])
