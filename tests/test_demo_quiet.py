@@ -156,3 +156,41 @@ def test_plim_dev_evaluation_shows_progress_on_a_terminal_only(sample_dir, sampl
         seen[name] = stderr.getvalue()
     assert "PLIM dev" in seen["terminal"] and "PLIM epoch 1" in seen["terminal"]
     assert _bars(seen["quiet"]) == [] and _bars(seen["log file"]) == [], seen
+
+
+def test_runner_ve_stage_trained_on_the_runs_llm_is_quiet(matcher_dir, sample, sample_dir, tmp_path, monkeypatch,
+                                                          caplog):  # fmt: skip
+    """The runner's VE stage with a checkpoint trained on ``expand``'s expressions of the LLM this run's expansion
+    uses, its path spelled relatively (as typed for ``expand``) and absolutely (as a run file resolves it): no
+    warning; another LLM still is one."""
+    pytest.importorskip("torch")
+    import json
+    import shutil
+    from types import SimpleNamespace
+
+    from smner_bench.baselines import runner
+    from smner_bench.baselines.ve import ImageTextMatcher
+
+    monkeypatch.setattr(ImageTextMatcher, "scores", lambda self, image, texts: [0.9] * len(texts))
+    (tmp_path / "tiny" / "llm").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    ckpt = tmp_path / "ve"
+    shutil.copytree(matcher_dir, ckpt)
+    trained = [{"file": "expressions.jsonl", "llm": "transformers:tiny/llm"}]
+    (ckpt / "ve.json").write_text(json.dumps({"threshold": 0.5, "caption": False, "expressions": trained}))
+    rows = [r for r in sample["test"] if r["entities"]][:2]
+    lines = [{"id": r["id"], "entities": [{**{k: e[k] for k in ("start", "end", "text", "type")},
+              "expression": f"{e['text']} - x"} for e in r["entities"]]} for r in rows]  # fmt: skip
+    for llm, warned in ((f"transformers:{tmp_path / 'tiny' / 'llm'}", False), ("transformers:other", True)):
+        cfg = SimpleNamespace(
+            ve=SimpleNamespace(checkpoint=str(ckpt), threshold=None, caption=None),
+            expansion=SimpleNamespace(llm=llm),
+            device="cpu",
+            dtype="fp32",
+            images=str(sample_dir / "images"),
+            workers=0,
+        )
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            runner.run_ve(runner.Context(cfg=cfg, rows=rows, folder=tmp_path, progress=False), {"expansion": lines})
+        assert ("trained on expressions from transformers:tiny/llm" in caplog.text) is warned, caplog.text
