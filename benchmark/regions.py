@@ -30,6 +30,8 @@ MAX_VALUE_CHARS = 7
 COUNT_LIMIT = 2**32  # runs are uint: 0 <= run < 2**32, and pycocotools counts a mask's pixels in 32 bits too
 _MAX_COUNTS_CHARS = 2**28  # values < 2**35, so the running sums below stay far inside int64
 _COUNT_CHARS = bytes(range(48, 112))  # '0'..'o'
+_PAYLOAD = np.zeros(256, dtype=np.int64)
+_PAYLOAD[48:112] = np.arange(64) & 0x1F
 
 
 def rle_runs(counts: str) -> np.ndarray:
@@ -54,8 +56,8 @@ def rle_runs(counts: str) -> np.ndarray:
     if data[-1] >= 80:  # its 0x20 bit (of the character - 48) says that the value goes on
         raise ValueError("the last value is unfinished")
     # (few numpy calls, each on the whole string: a submission's thousands of masks are checked one by one)
-    c = np.frombuffer(data, dtype=np.uint8) - 48
-    ends = np.flatnonzero(c < 0x20)  # the last character of each value
+    raw = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(raw < 80)  # the last character of each value: its 0x20 bit is clear
     lengths = ends + 1
     lengths[1:] -= ends[:-1] + 1
     longest = int(lengths.max())
@@ -65,26 +67,26 @@ def rle_runs(counts: str) -> np.ndarray:
             "(pycocotools reads 32-bit counts: it would read another number)"
         )
     if longest == MAX_VALUE_CHARS:
-        wrong = (c[ends] >= 0x10) & (lengths == MAX_VALUE_CHARS)  # negative: the sign bit of the last character
+        wrong = (raw[ends] >= 64) & (lengths == MAX_VALUE_CHARS)  # negative: the 0x10 bit of the last character
         if wrong.any():
             raise ValueError(
                 f"value {int(np.argmax(wrong))} is a negative "
                 f"{MAX_VALUE_CHARS}-character value (pycocotools would read another number)"
             )
-    payload = (c & 0x1F).astype(np.int64)
+    payload = _PAYLOAD[raw]  # the 5 low bits of each character - 48
     if longest == 1:
         values = payload
     else:
         starts = ends + 1 - lengths
-        position = np.arange(c.size) - np.repeat(starts, lengths)
+        position = np.arange(raw.size) - np.repeat(starts, lengths)
         values = np.add.reduceat(payload << (5 * position), starts)  # each below 2**35 in magnitude
     values -= (payload[ends] >> 4) << (5 * lengths)  # a negative value's sign, as -1 << 5 * length
-    # counts after the third are stored as differences with the count two places before
-    runs = values
-    if runs.size > 3:
-        runs[3::2] = runs[1] + np.cumsum(values[3::2])
-    if runs.size > 4:
-        runs[4::2] = runs[2] + np.cumsum(values[4::2])
+    # counts after the third are stored as differences with the count two places before: runs 1, 3, 5... and
+    # 2, 4, 6... are the running sums of their values, the two columns of the pairs (1, 2), (3, 4)...
+    runs = np.zeros(values.size + 1 - values.size % 2, dtype=np.int64)  # an odd size: pairs after the first
+    runs[: values.size] = values
+    np.cumsum(runs[1:].reshape(-1, 2), axis=0, out=runs[1:].reshape(-1, 2))
+    runs = runs[: values.size]
     if runs.min() < 0:
         raise ValueError(f"run {int(np.argmax(runs < 0))} is negative")
     if runs.max() >= COUNT_LIMIT:
