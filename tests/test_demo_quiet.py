@@ -72,23 +72,40 @@ class _Terminal(io.StringIO):
 
 def test_load_report_only_for_weights_not_left_out_on_purpose(words, tmp_path, capfd):
     pytest.importorskip("torch")
+    import logging
+
     from transformers import BertForTokenClassification
 
     from smner_bench.baselines import tiny
     from smner_bench.baselines.providers.encoder import load_encoder
 
-    encoder = tiny.save_encoder(tmp_path / "encoder", words)  # a BertModel with a pooler
-    capfd.readouterr()
-    assert type(load_encoder(str(encoder))).__name__ == "BertModel"
-    err = capfd.readouterr().err
-    assert "LOAD REPORT" not in err and _bars(err) == [], err
-    tagger = tmp_path / "tagger"  # a token classifier: its classifier weights are unexpected for an encoder
-    BertForTokenClassification(tiny.encoder_config(len(tiny.bert_vocab(words)))).save_pretrained(tagger)
-    tiny.bert_tokenizer(tagger, words)
-    capfd.readouterr()
-    load_encoder(str(tagger))
-    err = capfd.readouterr().err
-    assert "LOAD REPORT" in err and "classifier.weight" in err and "UNEXPECTED" in err
+    class Records(logging.Handler):  # transformers' own handler holds the stderr of whichever test imported it first
+        def __init__(self):
+            super().__init__()
+            self.messages: list[str] = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    records = Records()
+    library = logging.getLogger("transformers")
+    library.addHandler(records)
+    try:
+        encoder = tiny.save_encoder(tmp_path / "encoder", words)  # a BertModel with a pooler
+        capfd.readouterr()
+        records.messages.clear()
+        assert type(load_encoder(str(encoder))).__name__ == "BertModel"
+        err = capfd.readouterr().err
+        assert not [m for m in records.messages if "LOAD REPORT" in m] and _bars(err) == [], (records.messages, err)
+        tagger = tmp_path / "tagger"  # a token classifier: its classifier weights are unexpected for an encoder
+        BertForTokenClassification(tiny.encoder_config(len(tiny.bert_vocab(words)))).save_pretrained(tagger)
+        tiny.bert_tokenizer(tagger, words)
+        records.messages.clear()
+        load_encoder(str(tagger))
+        (report,) = [m for m in records.messages if "LOAD REPORT" in m]
+        assert "classifier.weight" in report and "UNEXPECTED" in report
+    finally:
+        library.removeHandler(records)
 
 
 # --- MSEA: no manual annotations is a choice (zero-shot prompts); a small pool of given ones is warned about -----
