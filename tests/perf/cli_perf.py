@@ -11,8 +11,7 @@
   smner    ``smner-bench score`` of a synthetic SMNER release (1,000 tweets, ~1,300 labelme polygon masks at
            640x640) and a submission of 2,500 predicted masks, against a bare one-pass pycocotools loop (read
            the labelme polygons and the submission, one ``mask.iou`` per predicted mask): target <= 2x (issue 21;
-           3x before). The ratio of the two commands' CPU times (user + system) is printed beside it: it moves
-           much less with the other processes of a shared machine. ``smner_breakdown.py`` says where the time goes.
+           3x before). ``smner_breakdown.py`` says where the time goes.
 
 The first run of each command is a warm-up (it builds the ``datasets`` cache); files live in a temporary
 folder. The two commands of a ratio run in turns (A, B, A, B...), so that a load that comes and goes on a shared
@@ -34,7 +33,6 @@ import json
 import math
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -117,28 +115,19 @@ print(f"{n} predicted masks, {tp} with IoU >= 0.5")
 """
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """The wall time of a command and the CPU time (user + system) its process took: the second is much less
-    moved by the other processes of a shared machine."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+def wall(cmd: list[str], env: dict[str, str] | None = None) -> float:
+    """The wall time of a command. (Not its CPU time: numpy's OpenBLAS threads spin for a while after the import,
+    which adds to the CPU time of both sides of a ratio, not to their wall time on an idle machine.)"""
     start = time.perf_counter()
     subprocess.run(cmd, env=env or ENV, check=True, stdout=subprocess.DEVNULL)
-    took = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return took, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return time.perf_counter() - start
 
 
-def wall(cmd: list[str], env: dict[str, str] | None = None) -> float:
-    return timed(cmd, env)[0]
-
-
-def median_walls(a: list[str], b: list[str], runs: int) -> tuple[float, float, float]:
-    """The median wall times of ``a`` and ``b`` run in turns, after a warm-up run of each, and the ratio of their
-    median CPU times."""
+def median_walls(a: list[str], b: list[str], runs: int) -> tuple[float, float]:
+    """The median wall times of ``a`` and ``b`` run in turns, after a warm-up run of each."""
     wall(a), wall(b)
-    times = [(*timed(a), *timed(b)) for _ in range(runs)]
-    median = [statistics.median(t[k] for t in times) for k in range(4)]
-    return median[0], median[2], median[1] / median[3]
+    times = [(wall(a), wall(b)) for _ in range(runs)]
+    return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
 
 
 def smner_bench() -> list[str]:
@@ -247,14 +236,14 @@ def main() -> None:
         if not args.source_imports:
             use_bytecode(tmp)
         core = [py, "-c", "import smner_bench.benchmark.scoring"]
-        help_s, core_s, _ = median_walls([*cli, "--help"], core, args.runs)
+        help_s, core_s = median_walls([*cli, "--help"], core, args.runs)
         rows.append(("help", f"--help {help_s:.3f} s / core import {core_s:.3f} s", help_s / core_s, "<= 4x"))
         data = Path(args.data_dir)
         sub, lines, grounding, labels = gmner_files(tmp, data)
         (tmp / "statistics.py").write_text(RIVEG_STATISTICS, encoding="utf-8")
         score = [*cli, "score", str(sub), "--dataset", "gmner", "--split", "test", "--data-dir", str(data)]
         riveg = [py, str(tmp / "statistics.py"), str(lines), str(grounding), str(labels)]
-        score_s, riveg_s, _ = median_walls(score, riveg, args.runs)
+        score_s, riveg_s = median_walls(score, riveg, args.runs)
         what = f"RiVEG's statistics {riveg_s:.3f} s / score {score_s:.3f} s"
         rows.append(("gmner", what, riveg_s / score_s, ">= 2x faster"))
         smner, msub, n_gold, n_pred = smner_release(tmp)
@@ -262,9 +251,8 @@ def main() -> None:
         (tmp / "maskloop.py").write_text(MASK_LOOP, encoding="utf-8")
         score = [*cli, "score", str(msub), "--dataset", "smner", "--split", "test", "--data-dir", str(smner)]
         loop = [py, str(tmp / "maskloop.py"), str(smner), str(msub)]
-        score_s, loop_s, cpu = median_walls(score, loop, args.runs)
+        score_s, loop_s = median_walls(score, loop, args.runs)
         what = f"score {score_s:.3f} s / pycocotools loop {loop_s:.3f} s ({n_gold} gold, {n_pred} predicted masks)"
-        what += f"; CPU time {cpu:.2f}x"
         rows.append(("smner", what, score_s / loop_s, "<= 2x"))
     imports = "sources compiled at each import" if args.source_imports else "imports read bytecode"
     print(f"cli_perf: median of {args.runs} runs each, in turns (after a warm-up run); {imports}")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cli_perf import ENV, MASK_LOOP, smner_release, timed, use_bytecode
+from cli_perf import ENV, MASK_LOOP, smner_release, use_bytecode, wall
 
 PARTS = ("benchmark", "loaders", "formats", "leaderboard", "baselines", "cli")
 
@@ -57,23 +57,21 @@ def main() -> None:
                  "--data-dir", str(data)]  # fmt: skip
         before_env = {**ENV, "PYTHONPATH": str(shim(args.before, tmp / "before"))}
         runs = {
-            "before": lambda: timed([py, *score], env=before_env),
-            "after": lambda: timed([py, *score]),
-            "loop": lambda: timed([py, str(tmp / "maskloop.py"), str(data), str(sub)]),
+            "before": lambda: wall([py, *score], env=before_env),
+            "after": lambda: wall([py, *score]),
+            "loop": lambda: wall([py, str(tmp / "maskloop.py"), str(data), str(sub)]),
         }
-        times: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
+        times: dict[str, list[float]] = {name: [] for name in runs}
         for run in range(args.runs + 1):  # the first round is a warm-up (gold caches, bytecode)
             for name, fn in runs.items():
                 took = fn()
                 if run:
                     times[name].append(took)
-    wall = {name: statistics.median(t[0] for t in found) for name, found in times.items()}
-    cpu = {name: statistics.median(t[1] for t in found) for name, found in times.items()}
-    print(f"score_ab: median of {args.runs} rounds in turns ({n_gold} gold, {n_pred} predicted masks); wall / CPU")
+    median = {name: statistics.median(found) for name, found in times.items()}
+    print(f"score_ab: median of {args.runs} rounds in turns ({n_gold} gold, {n_pred} predicted masks); wall time")
     for name in ("before", "after", "loop"):
-        print(f"  {name:7s} {wall[name]:.3f} s / {cpu[name]:.3f} s   {wall[name] / wall['loop']:.2f}x / "
-              f"{cpu[name] / cpu['loop']:.2f}x the loop")  # fmt: skip
-    print(f"  after / before: wall {wall['after'] / wall['before']:.2f}, CPU {cpu['after'] / cpu['before']:.2f}")
+        print(f"  {name:7s} {median[name]:.3f} s   {median[name] / median['loop']:.2f}x the loop")
+    print(f"  after / before {median['after'] / median['before']:.2f}")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@ bare one-pass pycocotools loop that ``cli_perf.py`` compares it with.
 The case is ``cli_perf.py``'s: a synthetic SMNER release (1,000 tweets, ~1,300 labelme polygon masks at 640x640)
 and a submission of 2,500 predicted masks. Each phase is timed inside a fresh process that does what
 ``smner-bench score`` does, step by step (the gold cache is warm, as on every run after the first); the median
-of ``--runs`` processes is printed per phase, in milliseconds of CPU time (which the other processes of a shared
-machine move much less than wall time), beside the whole command's and the loop's CPU and wall times, all run in
-turns. Phases:
+of ``--runs`` processes is printed per phase, in milliseconds of the main thread's CPU time (which the other
+processes of a shared machine move much less than wall time, and numpy's spinning OpenBLAS threads not at all),
+beside the whole command's and the loop's wall times, all run in turns. Phases:
 
   interpreter        ``python -c pass`` (both sides pay it)
   import cli         the command table and argument parsing (``smner_bench.cli``)
@@ -43,20 +43,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cli_perf import ENV, MASK_LOOP, smner_bench, smner_release, timed, use_bytecode
+from cli_perf import ENV, MASK_LOOP, smner_bench, smner_release, use_bytecode, wall
 
 # Does what cli/scoring.py cmd_score does, with a clock between the steps; prints the phases as JSON.
 DRIVER = r"""
 import gc, json, sys, time
-clock = [("start", time.process_time())]
+clock = [("start", time.thread_time())]
 def mark(name):
-    clock.append((name, time.process_time()))
+    clock.append((name, time.thread_time()))
 collecting = [0.0, 0.0]  # the cyclic collector's time, and when its pass began
 def collector(phase, info):
     if phase == "start":
-        collecting[1] = time.process_time()
+        collecting[1] = time.thread_time()
     else:
-        collecting[0] += time.process_time() - collecting[1]
+        collecting[0] += time.thread_time() - collecting[1]
 gc.callbacks.append(collector)
 
 import smner_bench.cli
@@ -83,11 +83,11 @@ mark("gold from rows")
 rle_time = [0.0]
 checked = submission.rle_problem
 def timed(rle):
-    start = time.process_time()
+    start = time.thread_time()
     try:
         return checked(rle)
     finally:
-        rle_time[0] += time.process_time() - start
+        rle_time[0] += time.thread_time() - start
 submission.rle_problem = timed
 sub = submission.read_submission(args.predictions, gold)
 mark("read submission")
@@ -107,14 +107,14 @@ ORDER = ("import cli", "import core", "import loaders", "key: code", "key: raw f
          "gold from rows", "RLE validation", "read submission", "match + IoUs", "print")  # fmt: skip
 
 
-def measure(cmds: dict[str, list[str]], driver: list[str], runs: int) -> tuple[dict[str, tuple], dict[str, float]]:
-    """Median (wall, CPU) times of each command and median of each phase of the driver, all run in turns (after
-    a warm-up run of each), so that a load that comes and goes on a shared machine weighs on all of them."""
-    walls: dict[str, list[tuple[float, float]]] = {name: [] for name in cmds}
+def measure(cmds: dict[str, list[str]], driver: list[str], runs: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Median wall time of each command and median of each phase of the driver, all run in turns (after a
+    warm-up run of each), so that a load that comes and goes on a shared machine weighs on all of them."""
+    walls: dict[str, list[float]] = {name: [] for name in cmds}
     found: dict[str, list[float]] = {}
     for run in range(runs + 1):
         for name, cmd in cmds.items():
-            took = timed(cmd)
+            took = wall(cmd)
             if run:
                 walls[name].append(took)
         out = subprocess.run(driver, env=ENV, check=True, capture_output=True, text=True).stdout
@@ -122,8 +122,8 @@ def measure(cmds: dict[str, list[str]], driver: list[str], runs: int) -> tuple[d
             for name, ms in json.loads(out.splitlines()[-1]).items():
                 found.setdefault(name, []).append(ms)
     median = statistics.median
-    times = {name: (median(t[0] for t in found), median(t[1] for t in found)) for name, found in walls.items()}
-    return times, {name: median(found[name]) for name in (*ORDER, "collector")}
+    phases = {name: median(found[name]) for name in (*ORDER, "collector")}
+    return {name: median(found) for name, found in walls.items()}, phases
 
 
 def main() -> None:
@@ -146,18 +146,16 @@ def main() -> None:
             "interpreter": [sys.executable, "-c", "pass"],
         }
         walls, found = measure(cmds, [sys.executable, str(tmp / "driver.py"), str(data), str(sub)], args.runs)
-    (score_s, score_cpu), (loop_s, loop_cpu), bare = walls["score"], walls["loop"], walls["interpreter"]
-    print(f"smner_breakdown: median of {args.runs} runs ({n_gold} gold, {n_pred} predicted masks); CPU ms")
-    print(f"  {'interpreter':18s} {1000 * bare[1]:7.1f}")
+    score_s, loop_s, bare_s = walls["score"], walls["loop"], walls["interpreter"]
+    print(f"smner_breakdown: median of {args.runs} runs ({n_gold} gold, {n_pred} predicted masks); ms")
+    print(f"  {'interpreter':18s} {1000 * bare_s:7.1f}   (wall time of python -c pass)")
     for name in ORDER:
         print(f"  {name:18s} {found[name]:7.1f}")
     collector = found.pop("collector")
-    total = 1000 * bare[1] + sum(found.values())
+    total = 1000 * bare_s + sum(found.values())
     print(f"  {'sum of phases':18s} {total:7.1f}   (of which the cyclic garbage collector {collector:.1f})")
-    print(f"  {'whole command':18s} {1000 * score_cpu:7.1f}   pycocotools loop {1000 * loop_cpu:.1f}   "
-          f"ratio {score_cpu / loop_cpu:.2f}x")  # fmt: skip
-    print(f"  {'wall time':18s} {1000 * score_s:7.1f}   pycocotools loop {1000 * loop_s:.1f}   "
-          f"ratio {score_s / loop_s:.2f}x")  # fmt: skip
+    print(f"  {'whole command':18s} {1000 * score_s:7.1f}   pycocotools loop {1000 * loop_s:.1f}   "
+          f"ratio {score_s / loop_s:.2f}x   (wall times)")  # fmt: skip
     compiled = "PYTHONDONTWRITEBYTECODE" in ENV
     print(f"  imports {'compile the sources (PYTHONDONTWRITEBYTECODE)' if compiled else 'read bytecode'}")
 
