@@ -240,6 +240,8 @@ def file_stamp(paths: list[Path], *, by_stat: tuple[Path, ...] = (), memo: Path 
     With ``memo`` (a file), a file's SHA-256 is taken from there while the file has the device, inode, size,
     modification and change times it was hashed with, and hashed again otherwise (see :data:`SETTLED_NS`): the
     digest is the same, for the cost of a ``stat``."""
+    if os.name == "nt":  # there st_ctime is the creation time, which an edit leaves as it was: no memo
+        memo = None
     known = read_memo(memo, "files") if memo is not None else {}
     kept: dict[str, str] = {}
     settled = time.time_ns() - SETTLED_NS  # before any file is read
