@@ -198,11 +198,13 @@ IoU threshold 0.5. Figures in percent; click a column to sort ({MISSING} and {UN
 prediction, recall of no gold entity). {html_text(INTERVAL_COLUMN)}: the 95% bootstrap interval of the F1 over the
 split's tweets, for the submissions scored here (a paper's row prints no per-tweet counts, so it has none).</p>
 {_siblings(key, all_boards)}
-{_rulers_html()}
 <table class="board"><thead><tr>{head}</tr></thead><tbody>
 {chr(10).join(body)}
 </tbody></table>
 <div class="plots">{figures}</div>
+<details class="rulers"><summary>What every ruler and gold counts</summary>
+{_rulers_html()}
+</details>
 <p class="meta">Built by smner-bench {__version__}.</p>
 <script>{SORT_JS}</script></body></html>
 """

@@ -232,3 +232,14 @@ def test_the_riveg_release_rows_link_the_repository_they_come_from():
     released = [s.entry for s in load_entries() if s.entry.provenance.kind == "scored" and s.entry.provenance.release]
     assert len(released) == 2
     assert {e.provenance.code_url for e in released} == {"https://github.com/JinYuanLi0012/RiVEG"}
+
+
+def test_a_board_page_shows_its_table_before_the_rulers_long_text(tmp_path):
+    stored = load_entries()
+    site = build_site(stored, tmp_path / "site")
+    for key in boards(stored):
+        page = (site / page_name(key)).read_text(encoding="utf-8")
+        table, details = page.index('<table class="board">'), page.index('<details class="rulers">')
+        assert table < details < page.index("<b>Rulers.</b>") < page.index("</details>")
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert "<b>Rulers.</b>" in index and '<details class="rulers">' not in index  # the index explains them openly
