@@ -127,6 +127,99 @@ def rle_problem(rle: Any) -> str | None:
     return None
 
 
+# characters of counts read by one vectorised pass of rles_valid: its int64 arrays (8 bytes a character) stay in
+# the CPU's cache and below malloc's mmap threshold (128 KiB), which every larger array pays in page faults (on a
+# submission of 2,500 masks at 640x640: 20 ms in passes of 8,192 characters, 40-50 ms in passes of 16,384 or 1M)
+_BATCH_CHARS = 1 << 13
+
+
+def rles_valid(rles: Sequence[Any]) -> np.ndarray:
+    """For each item, whether :func:`rle_problem` accepts it (``rle_problem(rle) is None``), with the counts
+    strings of many masks read in a few vectorised passes over their concatenation instead of one pass each
+    (a submission's thousands of short strings cost mostly numpy's fixed cost per call). Only a yes or no: ask
+    :func:`rle_problem` why one is refused.
+
+    >>> rles_valid([{"size": [5, 4], "counts": "62304"}, {"size": [5, 5], "counts": "62304"}, None]).tolist()
+    [True, False, False]
+    """
+    ok = np.zeros(len(rles), dtype=bool)
+    picked: list[int] = []  # the items whose shape is right; their strings are read below
+    strings: list[str] = []
+    pixels: list[int] = []
+    for i, rle in enumerate(rles):  # rle_problem's checks before the string, in plain Python
+        if not isinstance(rle, dict) or set(rle) != {"size", "counts"}:
+            continue
+        size, counts = rle["size"], rle["counts"]
+        if (
+            not isinstance(size, list)
+            or len(size) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
+        ):
+            continue
+        area = size[0] * size[1]
+        # an empty string has no runs (h * w >= 1 pixels); a long or non-ASCII one is refused by rle_runs
+        if area >= COUNT_LIMIT or not isinstance(counts, str) or not counts or not counts.isascii():
+            continue
+        if len(counts) > _MAX_COUNTS_CHARS:
+            continue
+        picked.append(i)
+        strings.append(counts)
+        pixels.append(area)
+    first = 0
+    while first < len(strings):  # batches of about _BATCH_CHARS characters (at least one string)
+        last, chars = first + 1, len(strings[first])
+        while last < len(strings) and chars + len(strings[last]) <= _BATCH_CHARS:
+            chars += len(strings[last])
+            last += 1
+        good = _strings_cover(strings[first:last], np.array(pixels[first:last], dtype=np.int64))
+        ok[np.array(picked[first:last])[good]] = True
+        first = last
+    return ok
+
+
+def _strings_cover(strings: list[str], pixels: np.ndarray) -> np.ndarray:
+    """Whether each non-empty ASCII counts string is one :func:`rle_runs` reads, with runs adding up to the
+    pixels given for it: rle_runs' steps on the concatenated strings, with every value ended at the end of its
+    string and the running sums of the runs restarted at each string."""
+    data = "".join(strings).encode("ascii")
+    raw = np.frombuffer(data, dtype=np.uint8)
+    n = len(strings)
+    lengths_s = np.fromiter(map(len, strings), dtype=np.int64, count=n)
+    string_ends = np.cumsum(lengths_s) - 1  # the last character of each string
+    owner = np.repeat(np.arange(n), lengths_s)  # the string of each character
+    bad = np.zeros(n, dtype=bool)
+    bad[owner[(raw < 48) | (raw >= 112)]] = True  # a character outside '0'..'o'
+    bad[raw[string_ends] >= 80] = True  # the last value is unfinished
+    last_char = raw < 80
+    last_char[string_ends] = True  # no value goes on into the next string
+    ends = np.flatnonzero(last_char)
+    lengths = ends + 1
+    lengths[1:] -= ends[:-1] + 1
+    value_owner = owner[ends]
+    bad[value_owner[lengths > MAX_VALUE_CHARS]] = True  # pycocotools would read another number
+    bad[value_owner[(lengths == MAX_VALUE_CHARS) & (raw[ends] >= 64)]] = True  # a negative 7-character value
+    # the values of the strings still in the running are those of rle_runs; the others' are only kept finite
+    payload = _PAYLOAD[raw]
+    starts = ends + 1 - lengths
+    position = np.minimum(np.arange(raw.size) - np.repeat(starts, lengths), MAX_VALUE_CHARS)
+    values = np.add.reduceat(payload << (5 * position), starts)
+    values -= (payload[ends] >> 4) << (5 * np.minimum(lengths, MAX_VALUE_CHARS))
+    # runs: value 0 of a string is run 0; runs 1, 3, 5... and 2, 4, 6... of a string are the running sums of
+    # its values 1, 3, 5... and 2, 4, 6...: sums over the whole batch less the sum before the string's value 0.
+    # (int64 sums wrap around, but a difference of two is exact when the true sum it stands for fits.)
+    first_value = np.flatnonzero(np.r_[True, value_owner[1:] != value_owner[:-1]])  # every string has values
+    index = np.arange(values.size) - np.repeat(first_value, np.diff(np.r_[first_value, values.size]))
+    odd = (index & 1).astype(bool)
+    odd_sums = np.cumsum(np.where(odd, values, 0))
+    even_sums = np.cumsum(np.where(odd, 0, values))
+    before_odd, before_even = odd_sums[first_value][value_owner], even_sums[first_value][value_owner]
+    runs = np.where(odd, odd_sums - before_odd, even_sums - before_even)
+    runs = np.where(index == 0, values, runs)  # value 0 is counted in even_sums: run 2 is value 2 alone
+    bad[value_owner[(runs < 0) | (runs >= COUNT_LIMIT)]] = True
+    totals = np.add.reduceat(runs, first_value)
+    return ~bad & (totals == pixels)
+
+
 def _coco(rle: dict[str, Any]) -> dict[str, Any]:
     return {"size": list(rle["size"]), "counts": rle["counts"].encode("ascii")}
 

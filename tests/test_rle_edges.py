@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pycocotools import mask as coco
 
-from smner_bench.benchmark.regions import MAX_VALUE_CHARS, rle_problem, rle_runs
+from smner_bench.benchmark.regions import MAX_VALUE_CHARS, rle_problem, rle_runs, rles_valid
 from smner_bench.benchmark.submission import gold_as_submission, write_submission
 from smner_bench.cli import main
 
@@ -287,3 +287,137 @@ def test_a_gold_mask_of_another_size_is_iou_0_and_never_reaches_pycocotools():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "[1.0, 0.0, 0.0]", (done.returncode, done.stderr[-500:])
+
+
+# --- the batched check: rles_valid says yes exactly where rle_problem does --------------------------------------
+
+HOSTILE_VALUES = [0, 1, -1, 15, 16, -16, -17, 2**31 - 1, 2**31, U32 - 1, U32, -U32, 2**34 - 1, -(2**30), 2**58]
+NOT_COUNTS = ["/", "p", "~", " ", "\x00", "é", "\udc80", "P" * 3]  # outside '0'..'o' (or unfinished: "PPP")
+
+
+@st.composite
+def hostile_counts(draw) -> str:
+    """Counts strings: the runs of a mask (small or up to 2**32 - 1) as pycocotools writes them or padded up to
+    what it reads, then maybe broken (a piece added, a character changed, the last one cut); or made of pieces:
+    values written or padded past 7 characters, raw characters of '0'..'o', characters outside it, unfinished
+    values; sometimes empty."""
+    if draw(st.booleans()):
+        big = st.sampled_from([2**31, U32 - 1, 2**20])  # one in four runs
+        runs = draw(st.lists(st.integers(0, 9) | st.integers(0, 999) | st.integers(0, 9) | big, min_size=1, max_size=9))
+        values = deltas(runs)
+        counts = "".join(write_value(v, draw(st.integers(0, 7 if v >= 0 else 6))) for v in values)
+        broken = draw(st.integers(0, 7))
+        if broken == 1:
+            counts += draw(st.sampled_from([*NOT_COUNTS, write_value(1, 8), write_value(-1, 7), "0"]))
+        elif broken == 2:
+            at = draw(st.integers(0, len(counts) - 1))
+            counts = counts[:at] + chr(draw(st.integers(40, 120))) + counts[at + 1 :]
+        elif broken == 3:
+            counts = counts[:-1]
+        return counts
+    pieces = []
+    for _ in range(draw(st.integers(0, 6))):
+        kind = draw(st.integers(0, 9))
+        if kind < 5:
+            value = draw(st.sampled_from(HOSTILE_VALUES) | st.integers(-(2**36), 2**36) | st.integers(0, 40))
+            pieces.append(write_value(value, draw(st.sampled_from([0, 0, 0, 6, 7, 8, 12]))))
+        elif kind < 7:
+            pieces.append(draw(st.text(st.characters(min_codepoint=48, max_codepoint=111), max_size=9)))
+        elif kind < 8:
+            pieces.append(draw(st.sampled_from(NOT_COUNTS)))
+        else:
+            pieces.append(chr(draw(st.integers(80, 111))))  # a value that goes on (unfinished at the end)
+    return "".join(pieces)
+
+
+def size_for(counts: str, draw) -> list:
+    """A size the runs fill exactly, when they are runs of a mask (so that both answers come up), else any."""
+    try:
+        total = int(rle_runs(counts).sum())
+    except ValueError:
+        total = draw(st.integers(1, 50))
+    if total <= 0 or total >= U32:
+        return [1, max(total, 1)] if draw(st.booleans()) else [65536, 65536]
+    h = draw(st.sampled_from([d for d in (1, 2, 3, 4, 5, 7, 16, 65536) if total % d == 0]))
+    return [h, total // h + draw(st.sampled_from([0, 0, 0, 1, -1]))]
+
+
+@st.composite
+def hostile_rles(draw) -> object:
+    counts = draw(hostile_counts())
+    size = size_for(counts, draw)
+    kind = draw(st.integers(0, 19))
+    if kind == 0:
+        return draw(st.sampled_from([None, [], "62304", {"size": [5, 4]}, {"size": [5, 4], "counts": "62304", "x": 1}]))
+    if kind == 1:  # a size of the wrong shape or type, or of 2**32 pixels or more
+        return {"size": draw(st.sampled_from([[5], [5, 4, 1], [0, 5], [True, 20], [5.0, 4], (5, 4), [U32, 1]])),
+                "counts": counts}  # fmt: skip
+    if kind == 2:
+        return {"size": size, "counts": draw(st.sampled_from([[20], b"62304", None, 62304]))}
+    if kind == 3:
+        return {"counts": counts, "size": size}  # the keys in the other order
+    return {"size": size, "counts": counts}
+
+
+def one_by_one(rles: list) -> list[bool]:
+    return [rle_problem(rle) is None for rle in rles]
+
+
+@fuzz_settings(500)
+@given(st.lists(hostile_rles(), max_size=12))
+def test_the_batched_check_accepts_exactly_what_rle_problem_accepts(rles):
+    assert rles_valid(rles).tolist() == one_by_one(rles)
+
+
+@fuzz_settings(200)
+@given(st.lists(hostile_rles(), min_size=2, max_size=12), st.integers(1, 40))
+def test_the_batched_check_is_the_same_in_batches_of_any_size(monkeypatch_batch, rles, chars):
+    """Strings read in several passes (a long string alone) give the same answers as in one."""
+    with monkeypatch_batch(chars):
+        assert rles_valid(rles).tolist() == one_by_one(rles)
+
+
+@pytest.fixture
+def monkeypatch_batch():
+    import contextlib
+
+    from smner_bench.benchmark import regions
+
+    @contextlib.contextmanager
+    def batch_chars(chars: int):
+        saved = regions._BATCH_CHARS
+        regions._BATCH_CHARS = chars
+        try:
+            yield
+        finally:
+            regions._BATCH_CHARS = saved
+
+    return batch_chars
+
+
+def test_the_batched_check_on_the_edge_table_and_hand_made_neighbours():
+    """Each edge case beside strings that would change its answer if a value, a sum or a parity ran on from one
+    string into the next: an unfinished string before a finished one, a string of one value after one of an odd
+    or even number of values, a negative difference right after a string that ends with a large run."""
+    rles = [{"size": size, "counts": counts} for _, counts, size in EDGES]
+    rles += [
+        {"size": [5, 4], "counts": "6230"},  # 4 values: runs cover 13 pixels
+        {"size": [1, 7], "counts": "7"},  # a lone value: 7 pixels
+        {"size": [5, 4], "counts": "6230P"},  # unfinished ("P" goes on)...
+        {"size": [5, 4], "counts": "4"},  # ...into a string that would finish it
+        {"size": [1, 20], "counts": "62304"[:3]},  # runs 6, 2, 3 = 11: not 20
+        {"size": [1, 11], "counts": "623"},
+        {"size": [4, 5], "counts": write_runs([2, 3, 15]) + write_value(-3)},  # run 3 is 0
+        {"size": [4, 5], "counts": write_runs([2, 3, 15])},  # without it: 20 pixels
+        {"size": [1, 2], "counts": write_value(-1) + write_value(3)},  # run 0 negative, total 2
+        {"size": [1, 1], "counts": ""},
+        {"size": [1, 1], "counts": "1"},
+        {"size": [1, 2], "counts": "1" + write_value(1, 8)},  # a run of 1 written in 8 characters
+        {"size": [1, 2], "counts": "1" + write_value(1, 7)},  # and in 7: pycocotools reads it
+        {"size": [1, 1], "counts": "0" * 10 + "1"},  # 11 values: runs of 0 but one
+    ]
+    expected = one_by_one(rles)
+    assert rles_valid(rles).tolist() == expected
+    assert rles_valid(rles[::-1]).tolist() == expected[::-1]
+    assert 8 <= expected.count(True) <= len(rles) - 10  # both answers, many of each
+    assert rles_valid([]).shape == (0,)
