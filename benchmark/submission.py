@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .arguments import arg
 from .errors import MissingDataError, SmnerError, UsageError, shown
 from .gold import Gold, GoldTweet
-from .regions import rle_problem
+from .regions import rle_problem, rles_valid
 from .registry import tasks_with_region
 from .tags import TYPES, normalize_type, text_identity
 
@@ -51,6 +51,12 @@ SHOWN_CHARS = 40
 """How much of a user's value a message echoes."""
 MAX_MESSAGE_CHARS = 200
 MAX_FIELD_CHARS = 80
+CHUNK_LINES = 256
+"""Lines parsed before they are checked, so that the masks of all of them are checked at once
+(:func:`~smner_bench.benchmark.regions.rles_valid`): most lines hold a few masks, and checking them one by one
+cost mostly numpy's fixed cost per call."""
+CHUNK_BYTES = 4 * 2**20
+"""Most bytes of lines in one such chunk (a longer line is a chunk alone)."""
 
 # What the first bytes of a file that is not UTF-8 JSON Lines say it is, and what to do.
 _SIGNATURES = (
@@ -192,7 +198,11 @@ class _Checker:
             self.issues.append(Issue(self.file, line, field, shown(message, MAX_MESSAGE_CHARS - 3, quote=False)))
 
 
-def _check_entity(c: _Checker, tweet: GoldTweet, e: EntityIn, where: str, lineno: int, order: int) -> Prediction | None:
+def _check_entity(
+    c: _Checker, tweet: GoldTweet, e: EntityIn, where: str, lineno: int, order: int, mask_valid: bool
+) -> Prediction | None:
+    """The prediction of one entity, or None with its problems added to ``c``; ``mask_valid``: ``rles_valid``
+    accepted its mask already (rle_problem only says what is wrong with the others)."""
     ok = True
     n = len(tweet.tokens)
     sets = e.model_fields_set
@@ -229,7 +239,7 @@ def _check_entity(c: _Checker, tweet: GoldTweet, e: EntityIn, where: str, lineno
         box = _check_box(c, tweet, e.box, f"{where}.box", lineno)
         ok = ok and box is not None
     if e.mask is not None:
-        problem = rle_problem(e.mask)
+        problem = None if mask_valid else rle_problem(e.mask)
         size = tweet.mask_size
         if problem is None and size is not None and list(e.mask["size"]) != size:
             problem = f"size {e.mask['size']} differs from the image's [h, w] = {size}"
@@ -367,12 +377,56 @@ def parse_line(raw: bytes) -> Any:
         raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
 
 
-def _check_line(c: _Checker, sub: Submission, gold: Gold, raw: bytes, lineno: int, first_line: dict[str, int]) -> None:
-    """Validate one line and add its predictions to ``sub``; problems go to ``c``."""
+def _parsed(raw: bytes) -> Any:
+    """:func:`parse_line`, with the ValueError given back instead of raised."""
     try:
-        obj = parse_line(raw)
+        return parse_line(raw)
     except ValueError as exc:
-        c.add(lineno, None, str(exc))
+        return exc
+
+
+def _valid_masks(parsed: list[Any]) -> list[set[int]]:
+    """For each parsed line, the entities (by position) whose "mask" :func:`rles_valid` accepts: every mask of
+    the lines checked in one call. A line's model keeps its entities in the file's order and its masks as they
+    are (strict, ``dict[str, Any]``), so ``entities[k].mask`` is the mask checked here."""
+    where: list[tuple[int, int]] = []
+    masks: list[Any] = []
+    for i, obj in enumerate(parsed):
+        entities = obj.get("entities") if isinstance(obj, dict) else None
+        if isinstance(entities, list):
+            for k, e in enumerate(entities):
+                if isinstance(e, dict) and isinstance(e.get("mask"), dict):
+                    where.append((i, k))
+                    masks.append(e["mask"])
+    out: list[set[int]] = [set() for _ in parsed]
+    for (i, k), valid in zip(where, rles_valid(masks).tolist(), strict=True):
+        if valid:
+            out[i].add(k)
+    return out
+
+
+def _chunks(numbered: Iterable[tuple[int, bytes | None]]) -> Iterator[list[tuple[int, bytes | None]]]:
+    """Numbered lines in chunks of at most :data:`CHUNK_LINES` lines and :data:`CHUNK_BYTES` bytes."""
+    chunk: list[tuple[int, bytes | None]] = []
+    size = 0
+    for item in numbered:
+        length = len(item[1] or b"")
+        if chunk and (len(chunk) == CHUNK_LINES or size + length > CHUNK_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += length
+    if chunk:
+        yield chunk
+
+
+def _check_line(
+    c: _Checker, sub: Submission, gold: Gold, obj: Any, lineno: int, first_line: dict[str, int], masks: set[int]
+) -> None:
+    """Validate one parsed line (or the ValueError of its parsing) and add its predictions to ``sub``; problems
+    go to ``c``. ``masks``: the entities whose mask :func:`rles_valid` accepted."""
+    if isinstance(obj, ValueError):
+        c.add(lineno, None, str(obj))
         return
     if not isinstance(obj, dict):
         c.add(lineno, None, f"expected a JSON object, got {type(obj).__name__}")
@@ -398,7 +452,7 @@ def _check_line(c: _Checker, sub: Submission, gold: Gold, raw: bytes, lineno: in
     spans: dict[tuple[int, int], int] = {}
     for k, e in enumerate(parsed.entities):
         where = f"entities[{k}]"
-        pred = _check_entity(c, tweet, e, where, lineno, len(sub.predictions))
+        pred = _check_entity(c, tweet, e, where, lineno, len(sub.predictions), k in masks)
         if pred is None:
             continue
         if pred.start is not None:
@@ -505,15 +559,18 @@ def _parse(
     """Validate numbered lines (the core of :func:`parse_submission` and :func:`read_submission`)."""
     first_line: dict[str, int] = {}
     empty = True
-    for lineno, raw in numbered:
-        if raw is None:
-            empty = False
-            c.add(lineno, None, f"line longer than {MAX_LINE_BYTES // 2**20} MiB (the limit of one line)")
-        elif not raw.strip():
-            c.add(lineno, None, "blank line: expected one JSON object per line, with no empty lines")
-        else:
-            empty = False
-            _check_line(c, sub, gold, raw, lineno, first_line)
+    for chunk in _chunks(numbered):  # each chunk's lines parsed first, their masks checked at once
+        parsed = [None if raw is None or not raw.strip() else _parsed(raw) for _, raw in chunk]
+        masks = _valid_masks(parsed)
+        for (lineno, raw), obj, valid in zip(chunk, parsed, masks, strict=True):
+            if raw is None:
+                empty = False
+                c.add(lineno, None, f"line longer than {MAX_LINE_BYTES // 2**20} MiB (the limit of one line)")
+            elif not raw.strip():
+                c.add(lineno, None, "blank line: expected one JSON object per line, with no empty lines")
+            else:
+                empty = False
+                _check_line(c, sub, gold, obj, lineno, first_line, valid)
     if empty:
         c.add(None, None, "empty file: expected one JSON object per tweet")
     sub.missing = [t.id for t in gold.tweets if t.id not in sub.seen]

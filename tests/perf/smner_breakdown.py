@@ -16,7 +16,8 @@ beside the whole command's and the loop's wall times, all run in turns. Phases:
   key: raw files     the digest of the raw files' content (the other part)
   read gold cache    the light gold cache file (JSON Lines, its SHA-256 checked)
   gold from rows     the ``Gold`` built from the cached rows
-  RLE validation     ``rle_problem`` on every predicted mask (part of reading the submission)
+  RLE validation     the predicted masks' check (part of reading the submission): ``rles_valid`` on the masks
+                     of each chunk of lines at once, ``rle_problem`` on those it refuses (none here)
   read submission    the rest of reading and validating the submission
   match + IoUs       ``Scorer.build`` (pycocotools mask IoUs included) and the report of every task
   print              the table
@@ -81,14 +82,16 @@ mark("read gold cache")
 gold = gold_of(rows, "smner", "test")
 mark("gold from rows")
 rle_time = [0.0]
-checked = submission.rle_problem
-def timed(rle):
-    start = time.thread_time()
-    try:
-        return checked(rle)
-    finally:
-        rle_time[0] += time.thread_time() - start
-submission.rle_problem = timed
+def timed(checked):
+    def checking(rles):
+        start = time.thread_time()
+        try:
+            return checked(rles)
+        finally:
+            rle_time[0] += time.thread_time() - start
+    return checking
+submission.rle_problem = timed(submission.rle_problem)
+submission.rles_valid = timed(submission.rles_valid)
 sub = submission.read_submission(args.predictions, gold)
 mark("read submission")
 scorer = Scorer.build(sub, gold)
