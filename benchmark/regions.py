@@ -183,41 +183,48 @@ def _strings_cover(strings: list[str], pixels: np.ndarray) -> np.ndarray:
     string and the running sums of the runs restarted at each string."""
     data = "".join(strings).encode("ascii")
     raw = np.frombuffer(data, dtype=np.uint8)
-    n = len(strings)
-    lengths_s = np.fromiter(map(len, strings), dtype=np.int64, count=n)
-    string_ends = np.cumsum(lengths_s) - 1  # the last character of each string
-    owner = np.repeat(np.arange(n), lengths_s)  # the string of each character
-    bad = np.zeros(n, dtype=bool)
-    bad[owner[(raw < 48) | (raw >= 112)]] = True  # a character outside '0'..'o'
-    bad[raw[string_ends] >= 80] = True  # the last value is unfinished
-    last_char = raw < 80
-    last_char[string_ends] = True  # no value goes on into the next string
-    ends = np.flatnonzero(last_char)
-    lengths = ends + 1
-    lengths[1:] -= ends[:-1] + 1
-    value_owner = owner[ends]
-    bad[value_owner[lengths > MAX_VALUE_CHARS]] = True  # pycocotools would read another number
-    bad[value_owner[(lengths == MAX_VALUE_CHARS) & (raw[ends] >= 64)]] = True  # a negative 7-character value
+    string_ends = np.cumsum(np.fromiter(map(len, strings), dtype=np.intp, count=len(strings))) - 1
+    bad = raw[string_ends] >= 80  # the last value is unfinished
+    if data.translate(None, _COUNT_CHARS):  # a character outside '0'..'o' (rare: which strings, one by one)
+        bad |= np.array([bool(s.encode("ascii").translate(None, _COUNT_CHARS)) for s in strings])
+    finished = raw < 80
+    finished[string_ends] = True  # no value goes on into the next string
+    ends = np.flatnonzero(finished)
+    last_value = np.searchsorted(ends, string_ends)  # the index of each string's last value
+    first_value = np.r_[0, last_value[:-1] + 1]
+    lengths = np.diff(ends, prepend=-1)
+    longest = int(lengths.max())
+    if longest >= MAX_VALUE_CHARS:  # pycocotools would read another number: a value of 8+ or a negative of 7
+        wrong = (lengths > MAX_VALUE_CHARS) | ((lengths == MAX_VALUE_CHARS) & (raw[ends] >= 64))
+        bad |= np.logical_or.reduceat(wrong, first_value)
     # the values of the strings still in the running are those of rle_runs; the others' are only kept finite
-    payload = _PAYLOAD[raw]
-    starts = ends + 1 - lengths
-    position = np.minimum(np.arange(raw.size) - np.repeat(starts, lengths), MAX_VALUE_CHARS)
-    values = np.add.reduceat(payload << (5 * position), starts)
-    values -= (payload[ends] >> 4) << (5 * np.minimum(lengths, MAX_VALUE_CHARS))
-    # runs: value 0 of a string is run 0; runs 1, 3, 5... and 2, 4, 6... of a string are the running sums of
-    # its values 1, 3, 5... and 2, 4, 6...: sums over the whole batch less the sum before the string's value 0.
-    # (int64 sums wrap around, but a difference of two is exact when the true sum it stands for fits.)
-    first_value = np.flatnonzero(np.r_[True, value_owner[1:] != value_owner[:-1]])  # every string has values
-    index = np.arange(values.size) - np.repeat(first_value, np.diff(np.r_[first_value, values.size]))
-    odd = (index & 1).astype(bool)
-    odd_sums = np.cumsum(np.where(odd, values, 0))
-    even_sums = np.cumsum(np.where(odd, 0, values))
-    before_odd, before_even = odd_sums[first_value][value_owner], even_sums[first_value][value_owner]
-    runs = np.where(odd, odd_sums - before_odd, even_sums - before_even)
-    runs = np.where(index == 0, values, runs)  # value 0 is counted in even_sums: run 2 is value 2 alone
-    bad[value_owner[(runs < 0) | (runs >= COUNT_LIMIT)]] = True
-    totals = np.add.reduceat(runs, first_value)
-    return ~bad & (totals == pixels)
+    # most values have one character: the last character of each, shifted into place, plus the few others
+    last = _PAYLOAD[raw[ends]]
+    sign = last >> 4
+    shifts = 5 * np.minimum(lengths, MAX_VALUE_CHARS)  # (the ones of longer values, refused, are kept small)
+    if longest == 1:
+        values = last
+    else:
+        values = last << (shifts - 5)
+        inner = np.flatnonzero(~finished)  # the characters before the last of a value
+        owner = np.searchsorted(ends, inner)  # the value of each
+        position = np.minimum(inner - (ends[owner] + 1 - lengths[owner]), MAX_VALUE_CHARS)
+        np.add.at(values, owner, _PAYLOAD[raw[inner]] << (5 * position))
+    values -= sign << shifts
+    # runs: value 0 of a string is its run 0; its runs 1, 3, 5... (2, 4, 6...) are the running sums of its values
+    # 1, 3, 5... (2, 4, 6...): the running sums over the batch of the values of one parity of index (``sums``,
+    # behind two zeros) less that sum as it stood before the string's value 1 (at its value 0, for runs 2, 4...).
+    # (int64 sums wrap around, but the difference of two is exact where the true sum it stands for fits.)
+    n_values = values.size
+    sums = np.zeros(n_values + 2 + n_values % 2, dtype=np.int64)
+    sums[2 : 2 + n_values] = values
+    pairs = sums.reshape(-1, 2)
+    np.cumsum(pairs, axis=0, out=pairs)
+    first = np.repeat(first_value, last_value + 1 - first_value)  # each value's string's value 0
+    runs = sums[2 : 2 + n_values] - sums[first + 2 - ((np.arange(n_values) - first) & 1)]
+    runs[first_value] = values[first_value]
+    bad |= np.logical_or.reduceat(runs.view(np.uint64) >= COUNT_LIMIT, first_value)  # negative, or 2**32 and more
+    return ~bad & (np.add.reduceat(runs, first_value) == pixels)
 
 
 def _coco(rle: dict[str, Any]) -> dict[str, Any]:
