@@ -205,7 +205,7 @@ class Page(HTMLParser):
 
 SITE_TAGS = {"html", "head", "meta", "title", "link", "body", "p", "a", "h1", "h2", "b", "table", "thead", "tbody",
              "tr", "th", "td", "br", "code", "span", "div", "figure", "img", "figcaption", "script", "ul",
-             "li"}  # fmt: skip
+             "li", "details", "summary"}  # fmt: skip
 
 
 def check_page(text: str) -> Page:
