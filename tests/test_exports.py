@@ -342,3 +342,28 @@ def test_a_text_only_export_claims_no_image_task(tmp_path, sample_dir, hf_cache,
     assert code == 0
     card = DatasetCard((tmp_path / "out" / "README.md").read_text(encoding="utf-8"))
     assert card.data.task_categories == ["token-classification"]
+
+
+def test_the_files_upload_folder_sends_make_a_repository_that_loads_back(tmp_path, export):
+    """docs/loaders.md publishes an export with ``upload_folder(..., ignore_patterns=[".smner-bench"])``. The files
+    that call selects (huggingface_hub's own filter) are copied to a local folder, as the Hub repository would hold
+    them: it loads back with its default config, its info and the Hub card metadata, and the export's own marker
+    is left behind. (Uploading itself needs the Hub: the Hub also validates the card's YAML on upload.)"""
+    import shutil
+
+    import datasets
+    from huggingface_hub import DatasetCard
+    from huggingface_hub.utils import filter_repo_objects
+
+    files = sorted(p.relative_to(export).as_posix() for p in export.rglob("*") if p.is_file())
+    sent = list(filter_repo_objects(files, ignore_patterns=[".smner-bench"]))
+    assert ".smner-bench" in files and ".smner-bench" not in sent and "README.md" in sent
+    repo = tmp_path / "repo"
+    for name in sent:
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(export / name, repo / name)
+    loaded = datasets.load_dataset(str(repo), cache_dir=str(tmp_path / "cache"))  # the default config
+    test = loaded["test"]
+    assert test.num_rows == 12 and test.info.config_name == "smner"
+    assert test.info.citation.startswith("@") and test.info.homepage and "No license is stated" in test.info.license
+    assert DatasetCard((repo / "README.md").read_text(encoding="utf-8")).data.license == "other"
