@@ -6,7 +6,8 @@ pycocotools does the work. pycocotools decodes a counts string without checking 
 it write past its buffer, and a value wider than its 32-bit counts is read as another number.
 :func:`rle_problem` checks the string first (the character range, values pycocotools reads as written, runs
 that fit its 32-bit counts and add up to exactly ``h * w``), with the same decoding rules as pycocotools'
-``rleFrString``, vectorised; decode only what it accepted (or what this module encoded).
+``rleFrString``, vectorised; decode only what it accepted (or what this module encoded). :func:`rles_valid`
+gives its yes or no for many masks at once (a submission's), in a few passes over their strings.
 
 Boxes are ``[x1, y1, x2, y2]`` on continuous coordinates; :func:`box_iou_pairs` is the one IoU kernel
 (:func:`box_ious` and the scorer's matching call it).

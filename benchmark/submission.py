@@ -55,8 +55,9 @@ CHUNK_LINES = 256
 """Lines parsed before they are checked, so that the masks of all of them are checked at once
 (:func:`~smner_bench.benchmark.regions.rles_valid`): most lines hold a few masks, and checking them one by one
 cost mostly numpy's fixed cost per call."""
-CHUNK_BYTES = 4 * 2**20
-"""Most bytes of lines in one such chunk (a longer line is a chunk alone)."""
+CHUNK_BYTES = 2**20
+"""Most bytes of lines in one such chunk (a longer line is a chunk alone): what is held parsed at once stays
+near what one line of :data:`MAX_VALUES` values holds."""
 
 # What the first bytes of a file that is not UTF-8 JSON Lines say it is, and what to do.
 _SIGNATURES = (

@@ -191,5 +191,8 @@ def test_the_reader_asks_rle_problem_only_about_the_refused_masks(monkeypatch, m
     assert batched == one_by_one and len(asked) > reaching  # the valid masks too
     monkeypatch.setattr(submission, "CHUNK_LINES", 3)  # chunks that split the lines anywhere
     assert problems() == one_by_one
+    monkeypatch.setattr(submission, "CHUNK_LINES", 256)
+    monkeypatch.setattr(submission, "CHUNK_BYTES", 300)  # chunks of a line or a few short ones
+    assert problems() == one_by_one
     assert any(":303: entities[0].type" in p for p in one_by_one) and any(":402: blank line" in p for p in one_by_one)
     assert sum(".mask: " in p for p in one_by_one) == reaching
