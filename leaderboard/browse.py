@@ -4,8 +4,8 @@ One page per scored entry whose gold is given (``leaderboard build --data-dir DA
 split, those with mistakes first (most mistakes first), each with its text (gold entities coloured by type), its
 predictions and missed gold entities marked by verdict, and for a grounded task (GMNER, SMNER) a picture: the
 image when an image folder is given (copied into the site), else a blank canvas of the image's size, with the
-gold and predicted boxes (a mask is drawn as its bounding box). Verdicts come from the scorer's match tables
-under the entry's ruler (match mode) and IoU threshold:
+gold and predicted boxes (a mask as a translucent layer in its colour, outlined by its bounding box). Verdicts come
+from the scorer's match tables under the entry's ruler (match mode) and IoU threshold:
 
 - right: the prediction is a true positive of the entry's task;
 - right entity, wrong box: not one, but a true positive of MNER (the entity and its type are right; its box or
@@ -115,6 +115,27 @@ def _mask_box(mask: dict) -> list[float]:
     return [x, y, x + w, y + h]
 
 
+def _mask_overlay(mask: dict, colour: str, cls: str, title: str) -> str:
+    """A mask as a translucent layer of ``colour`` over the picture: an SVG image holding a two-colour PNG (a data
+    URL; its transparent index is the background)."""
+    import base64
+
+    from PIL import Image
+
+    from smner_bench.benchmark.regions import decode_rle
+
+    bitmap = decode_rle(mask)
+    layer = Image.frombytes("P", (bitmap.shape[1], bitmap.shape[0]), bitmap.astype("uint8").tobytes())
+    layer.putpalette([0, 0, 0, *(int(colour[i : i + 2], 16) for i in (1, 3, 5))])
+    buffer = io.BytesIO()
+    layer.save(buffer, format="PNG", transparency=0, optimize=True)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (
+        f'<image class="{cls}" href="data:image/png;base64,{data}" x="0" y="0" width="{bitmap.shape[1]}" '
+        f'height="{bitmap.shape[0]}" opacity="0.4"><title>{html_text(title)}</title></image>'
+    )
+
+
 def _legend(grounded: bool) -> str:
     def swatch(colour: str, dash: str = "", fill: str = "none") -> str:
         return (
@@ -185,6 +206,14 @@ def _picture(tweet: GoldTweet, preds: list[Prediction], v: Verdicts, image: str 
             f"<title>{html_text(title)}</title></rect>"
         )
 
+    for e in tweet.entities:  # masks first, under every outline: gold in its type's colour, predictions by verdict
+        for m in e.masks:
+            parts.append(_mask_overlay(m, _hex(TYPE_COLOURS[e.type]), "gold-mask", f"gold mask: {e.text} ({e.type})"))
+    for p in preds:
+        if p.mask is not None:
+            verdict = v.predictions[p.order]
+            title = f"predicted mask: {p.text} ({p.type}), {VERDICT_TEXT[verdict]}"
+            parts.append(_mask_overlay(p.mask, BOX_STYLE[verdict][0], f"pred-mask {verdict}", title))
     for e in tweet.entities:
         verdict = v.gold[e.index]
         regions = [*e.boxes.tolist(), *(_mask_box(m) for m in e.masks)]

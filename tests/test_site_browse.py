@@ -3,9 +3,12 @@ legend; "right entity, wrong box" apart from "missed"; images when a folder is g
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
 
+import numpy as np
 import pytest
 
 from smner_bench.benchmark.errors import UsageError
@@ -81,16 +84,41 @@ def test_tweet_pages_list_mistakes_first_and_draw_wrong_boxes_apart(tmp_path, go
     assert (site / image).read_bytes() == (sample_dir / "images" / image.rsplit("/", 1)[1]).read_bytes()
 
 
-def test_without_images_the_boxes_are_drawn_on_a_blank_canvas_of_the_image_size(tmp_path, gold, root, scored):
+def test_without_images_the_boxes_are_drawn_on_a_blank_canvas_of_the_image_size(
+    tmp_path, gold, root, scored, sample_dir
+):
     stored = load_entries(root)
     site = build_site(stored, tmp_path / "site", browse=browse_pages(stored, {("smner", "test"): gold}))
     page = next((site / "tweets").glob("*.html")).read_text(encoding="utf-8")
-    assert "<image" not in page and not (site / "images").exists()
+    assert '<image href="../' not in page and not (site / "images").exists()
     tweet = gold.by_id[scored["shifted box and mask"]]
     body = dict((t, b) for t, _, b in sections(page))[tweet.id]
     h, w = tweet.mask_size
     assert f'<svg class="picture" viewBox="0 0 {w} {h}"' in body
     assert f'<rect class="canvas" x="0" y="0" width="{w}" height="{h}"' in body
+    # masks are drawn as masks (a translucent layer each, gold in its type's colour, predictions by verdict), not
+    # only as their bounding boxes: each layer's opaque pixels are exactly its mask
+    from PIL import Image
+
+    from smner_bench.benchmark.regions import decode_rle
+    from smner_bench.loaders.sample_predictions import sample_predictions
+
+    layers = re.findall(r'<image class="(gold-mask|pred-mask [a-z-]+)" href="data:image/png;base64,([^"]+)"', body)
+
+    def opaque(data: str) -> bytes:
+        alpha = np.array(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGBA"))[..., 3]
+        return np.packbits(alpha > 0).tobytes()
+
+    def bits(mask) -> bytes:
+        return np.packbits(decode_rle(mask)).tobytes()
+
+    lines, _ = sample_predictions(sample_dir)
+    predicted = [e["mask"] for e in next(x for x in lines if x["id"] == tweet.id)["entities"] if e.get("mask")]
+    assert sorted(opaque(d) for c, d in layers if c == "gold-mask") == sorted(
+        bits(m) for e in tweet.entities for m in e.masks
+    )
+    assert sorted(opaque(d) for c, d in layers if c.startswith("pred-mask")) == sorted(bits(m) for m in predicted)
+    assert f"pred-mask {WRONG_BOX}" in {c for c, _ in layers}
 
 
 def test_a_gold_other_than_the_scored_one_is_refused(tmp_path, gold, root, scored, sample_dir, hf_cache):
