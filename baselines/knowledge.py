@@ -195,21 +195,35 @@ def example_features(
     return features
 
 
+LENGTH_STEP = 16
+"""Tweets are encoded in batches of one shape per length bucket: their sub-word count rounded up to this step."""
+
+
 def tweet_features(encoder, texts: Sequence[str]) -> np.ndarray:
-    """MSEA features of ``texts`` (float64, in order), encoded in batches of similar length: the encoder pools
-    over its attention mask, so padding leaves each row equal to encoding the text alone within float tolerance
-    (``tests/test_msea_pool.py`` checks 1e-5 and identical examples; ``tests/perf/msea_perf.py`` the speed-up)."""
+    """MSEA features of ``texts`` (float64, in order), encoded in batches of similar length, each of one fixed
+    shape: the texts whose sub-word count rounds up to the same multiple of :data:`LENGTH_STEP` go together, in
+    batches of the encoder's batch size padded to that length (``Encoder.encode(length=...)``). A text's features
+    therefore depend on its text alone, bit for bit, never on which other tweets share its batch: the prompts of a
+    shard are those of one run. They equal the text encoded alone within float tolerance (``tests/test_msea_pool.py``
+    checks 1e-5, the same examples, and shards; ``tests/perf/msea_perf.py`` measures the speed-up). An encoder
+    without a tokenizer is asked for all texts at once."""
     if not texts:
         return np.zeros((0, 0))
     tokenizer = getattr(encoder, "tokenizer", None)
-    if tokenizer is not None:  # sorted by sub-word count, so a batch pads little
-        lengths = [len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
-    else:
-        lengths = [len(t) for t in texts]
-    order = np.argsort(np.asarray(lengths), kind="stable")
-    features = np.asarray(encoder.encode([texts[i] for i in order]), dtype=np.float64)
-    out = np.empty_like(features)
-    out[order] = features
+    if tokenizer is None:
+        return np.asarray(encoder.encode(list(texts)), dtype=np.float64)
+    limit = encoder.max_length
+    counts = [len(ids) for ids in tokenizer(list(texts), truncation=True, max_length=limit)["input_ids"]]
+    buckets: dict[int, list[int]] = {}
+    for i, count in enumerate(counts):
+        buckets.setdefault(min(limit, -(-count // LENGTH_STEP) * LENGTH_STEP), []).append(i)
+    out: np.ndarray | None = None
+    for length, members in sorted(buckets.items()):
+        features = np.asarray(encoder.encode([texts[i] for i in members], length=length), dtype=np.float64)
+        if out is None:
+            out = np.empty((len(texts), features.shape[1]))
+        out[members] = features
+    assert out is not None
     return out
 
 
@@ -235,8 +249,8 @@ def msea_prompts(
 ) -> list[MseaPrompt]:
     """One heuristic prompt per tweet with its ``n`` most similar examples (MSEA), never the tweet itself (same
     id or same normalised text); ``annotated`` are the examples' features when computed beforehand
-    (:func:`example_features`). The tweets are encoded in batches (:func:`tweet_features`), whose features equal
-    one-by-one encoding within float tolerance, so a prompt does not depend on the other rows (sharding). A warning
+    (:func:`example_features`). The tweets are encoded in batches of fixed shapes (:func:`tweet_features`): a
+    tweet's features depend on its text alone, so a prompt does not depend on the other rows (sharding). A warning
     is logged when a tweet gets fewer than ``n`` examples."""
     texts = [" ".join(r["tokens"]) for r in rows]
     if examples and n and rows:

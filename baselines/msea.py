@@ -14,9 +14,9 @@ with an empty answer for the tweet.
 
 The example pool (:func:`smner_bench.baselines.knowledge.example_pool`) holds the manual annotations minus every
 tweet of the evaluated dataset's dev and test splits; a tweet never retrieves itself (same id or same
-:func:`normalized_text`). Tweets are encoded in length-sorted batches (``knowledge.tweet_features``) whose features
-equal a batch of one within float tolerance (attention-masked mean pooling), so a prompt does not depend on which
-other tweets share its shard.
+:func:`normalized_text`). Tweets are encoded in batches of one fixed shape per length bucket
+(``knowledge.tweet_features``): a tweet's features depend on its text alone, bit for bit, so a prompt does not
+depend on which other tweets share its batch or its shard.
 """
 
 from __future__ import annotations

@@ -173,6 +173,28 @@ def test_batched_features_equal_one_by_one_on_real_tweets(real, real_pool, encod
     assert rank(batched, annotated, 5) == rank(alone, annotated, 5)
 
 
+def test_a_tweets_features_do_not_depend_on_its_batch_mates(real, encoder_dir):
+    """Bit for bit: a tweet encoded among other tweets (other mates, another place in the batch, another number of
+    rows) has the same features, because every batch of a length bucket has one shape. (Padding to the longest row
+    changed the last bits with the mates, so a near tie between two examples could differ between a sharded run and
+    a single one.)"""
+    import random
+
+    import numpy as np
+
+    from smner_bench.baselines.knowledge import tweet_features
+
+    texts = [" ".join(t.tokens) for t in real["held"]["test"][:200]]
+    encoder = Encoder(str(encoder_dir), batch_size=8)
+    rng = random.Random(0)
+    for _ in range(40):
+        i = rng.randrange(len(texts))
+        mates_a, mates_b = rng.sample(texts, 11), rng.sample(texts, 3)
+        a = tweet_features(encoder, [*mates_a[:5], texts[i], *mates_a[5:]])[5]
+        b = tweet_features(encoder, [*mates_b, texts[i]])[-1]
+        assert np.array_equal(a, b), texts[i]
+
+
 def test_batched_prompts_equal_one_by_one_on_the_sample(sample, words, tmp_path):
     """Every sample tweet (60) prompted with the other tweets' annotations as its pool: the same prompts as when
     each tweet is encoded alone."""
@@ -182,9 +204,11 @@ def test_batched_prompts_equal_one_by_one_on_the_sample(sample, words, tmp_path)
     encoder = Encoder(str(tiny.save_encoder(tmp_path / "encoder", words)), batch_size=8)
     calls = []
     encode = encoder.encode
-    encoder.encode = lambda texts: calls.append(len(texts)) or encode(texts)
+    encoder.encode = lambda texts, length=None: calls.append((len(texts), length)) or encode(texts, length=length)
     batched = msea_prompts(rows, images, pool, encoder, n=5)
-    assert calls == [20, 60]  # the pool, then the tweets in one call (batches of 8 inside), not one per tweet
+    assert calls[0] == (20, None)  # the pool, then the tweets: one call per length bucket, not one per tweet
+    assert sum(n for n, _ in calls[1:]) == 60 and 1 <= len(calls) - 1 <= 4
+    assert all(length % 16 == 0 for _, length in calls[1:])
     alone = msea_prompts(rows, images, pool, OneByOne(encoder), n=5)
     assert [p.prompt for p in batched] == [p.prompt for p in alone]
     assert len({tuple(p.examples) for p in batched}) > 5  # the choice depends on the tweet

