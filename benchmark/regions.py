@@ -96,6 +96,25 @@ def rle_runs(counts: str) -> np.ndarray:
     return runs
 
 
+def _shape_problem(rle: Any) -> str | None:
+    """What is wrong with an RLE dict before its counts string is read (its keys, its size, the type of its
+    counts), or None: the checks :func:`rle_problem` and :func:`rles_valid` share."""
+    if not isinstance(rle, dict) or set(rle) != {"size", "counts"}:
+        return 'expected {"size": [h, w], "counts": "<compressed string>"}'
+    size = rle["size"]
+    if (
+        not isinstance(size, list)
+        or len(size) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
+    ):
+        return "size must be [h, w] with two positive integers"
+    if size[0] * size[1] >= COUNT_LIMIT:
+        return f"size {size} has 2**32 pixels or more (pycocotools counts pixels in 32 bits)"
+    if not isinstance(rle["counts"], str):
+        return "counts must be the compressed RLE string (uncompressed lists are not accepted)"
+    return None
+
+
 def rle_problem(rle: Any) -> str | None:
     """What is wrong with a COCO compressed RLE dict, or None when it is valid: pycocotools reads exactly the
     runs of :func:`rle_runs` from it, and they add up to ``h * w`` (below 2**32).
@@ -105,19 +124,10 @@ def rle_problem(rle: Any) -> str | None:
     >>> rle_problem({"size": [5, 5], "counts": "62304"})
     'the runs cover 20 pixels, the size [5, 5] has 25'
     """
-    if not isinstance(rle, dict) or set(rle) != {"size", "counts"}:
-        return 'expected {"size": [h, w], "counts": "<compressed string>"}'
+    problem = _shape_problem(rle)
+    if problem is not None:
+        return problem
     size, counts = rle["size"], rle["counts"]
-    if (
-        not isinstance(size, list)
-        or len(size) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
-    ):
-        return "size must be [h, w] with two positive integers"
-    if size[0] * size[1] >= COUNT_LIMIT:
-        return f"size {size} has 2**32 pixels or more (pycocotools counts pixels in 32 bits)"
-    if not isinstance(counts, str):
-        return "counts must be the compressed RLE string (uncompressed lists are not accepted)"
     try:
         runs = rle_runs(counts)
     except ValueError as exc:
@@ -148,24 +158,15 @@ def rles_valid(rles: Sequence[Any]) -> np.ndarray:
     strings: list[str] = []
     pixels: list[int] = []
     for i, rle in enumerate(rles):  # rle_problem's checks before the string, in plain Python
-        if not isinstance(rle, dict) or set(rle) != {"size", "counts"}:
+        if _shape_problem(rle) is not None:
             continue
         size, counts = rle["size"], rle["counts"]
-        if (
-            not isinstance(size, list)
-            or len(size) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
-        ):
-            continue
-        area = size[0] * size[1]
         # an empty string has no runs (h * w >= 1 pixels); a long or non-ASCII one is refused by rle_runs
-        if area >= COUNT_LIMIT or not isinstance(counts, str) or not counts or not counts.isascii():
-            continue
-        if len(counts) > _MAX_COUNTS_CHARS:
+        if not counts or not counts.isascii() or len(counts) > _MAX_COUNTS_CHARS:
             continue
         picked.append(i)
         strings.append(counts)
-        pixels.append(area)
+        pixels.append(size[0] * size[1])
     first = 0
     while first < len(strings):  # batches of about _BATCH_CHARS characters (at least one string)
         last, chars = first + 1, len(strings[first])
