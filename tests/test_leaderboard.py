@@ -13,7 +13,6 @@ import pytest
 from PIL import Image
 
 from smner_bench.benchmark.errors import DataFormatError, UsageError
-from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.registry import EVALUATOR_IDS, EVALUATORS
 from smner_bench.benchmark.submission import write_submission
 from smner_bench.benchmark.visualize import BLANK, CORRECT, PANEL_WIDTH, TYPE_COLOURS, WRONG, render_tweet
@@ -25,7 +24,6 @@ from smner_bench.leaderboard.render import boards, markdown, terminal_table
 from smner_bench.leaderboard.site import build_site
 from smner_bench.leaderboard.store import load_entries, read_entries
 from smner_bench.leaderboard.submit import file_content_digest, submit, verify
-from smner_bench.loaders import load_split
 from smner_bench.loaders.sample_predictions import sample_predictions
 
 PUBLISHED = [
@@ -50,18 +48,22 @@ PUBLISHED = [
 KEY = ("smner", "smner", "test", "smner-span", "")  # task, dataset, split, ruler, gold (the dataset's release)
 
 
-@pytest.fixture(scope="module")
-def gold(sample_dir, hf_cache):
-    rows = load_split("smner", sample_dir, "test", cache_dir=hf_cache)
-    return gold_from_rows(rows, dataset="smner", split="test", has_boxes=True, has_masks=True)
-
-
 @pytest.fixture
-def root(tmp_path):
+def gold(smner_gold):
+    return smner_gold
+
+
+def entries_folder(tmp_path):
+    """An entries folder holding the paper rows of :data:`PUBLISHED` (the board tests' start)."""
     root = tmp_path / "entries"
     (root / "published").mkdir(parents=True)
     (root / "published" / "paper.yaml").write_text(json.dumps(PUBLISHED), encoding="utf-8")  # JSON is YAML
     return root
+
+
+@pytest.fixture
+def root(tmp_path):
+    return entries_folder(tmp_path)
 
 
 @pytest.fixture

@@ -33,16 +33,13 @@ from smner_bench.leaderboard.store import entry_json, read_entries
 from smner_bench.leaderboard.submit import content_digest
 from smner_bench.loaders.sample_predictions import sample_predictions
 
-from .test_leaderboard import PUBLISHED
+from .test_leaderboard import PUBLISHED, entries_folder
 from .test_leaderboard_published import KNOWN_F1_EXCEPTIONS
 
 
 @pytest.fixture
 def root(tmp_path):
-    root = tmp_path / "entries"
-    (root / "published").mkdir(parents=True)
-    (root / "published" / "paper.yaml").write_text(json.dumps(PUBLISHED), encoding="utf-8")
-    return root
+    return entries_folder(tmp_path)
 
 
 @pytest.fixture(scope="module")

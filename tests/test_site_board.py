@@ -11,7 +11,6 @@ import re
 import numpy as np
 import pytest
 
-from smner_bench.benchmark.gold import gold_from_rows
 from smner_bench.benchmark.scoring import Scorer
 from smner_bench.benchmark.significance import bootstrap_interval
 from smner_bench.benchmark.submission import read_submission, write_submission
@@ -22,24 +21,19 @@ from smner_bench.leaderboard.render import board_title, boards, markdown, termin
 from smner_bench.leaderboard.site import build_site, page_name
 from smner_bench.leaderboard.store import load_entries, submission_copy
 from smner_bench.leaderboard.submit import submit
-from smner_bench.loaders import load_split
 from smner_bench.loaders.sample_predictions import sample_predictions
 
-from .test_leaderboard import KEY, PUBLISHED
+from .test_leaderboard import KEY, PUBLISHED, entries_folder
 
 
-@pytest.fixture(scope="module")
-def gold(sample_dir, hf_cache):
-    rows = load_split("smner", sample_dir, "test", cache_dir=hf_cache)
-    return gold_from_rows(rows, dataset="smner", split="test", has_boxes=True, has_masks=True)
+@pytest.fixture
+def gold(smner_gold):
+    return smner_gold
 
 
 @pytest.fixture
 def root(tmp_path):
-    root = tmp_path / "entries"
-    (root / "published").mkdir(parents=True)
-    (root / "published" / "paper.yaml").write_text(json.dumps(PUBLISHED), encoding="utf-8")
-    return root
+    return entries_folder(tmp_path)
 
 
 def _submit(tmp_path, gold, root, lines, system):

@@ -21,22 +21,18 @@ from smner_bench.leaderboard.store import load_entries
 from smner_bench.leaderboard.submit import submit
 from smner_bench.loaders import load_split
 
-from .test_leaderboard import PUBLISHED
+from .test_leaderboard import entries_folder
 from .test_site_board import _submit
 
 
-@pytest.fixture(scope="module")
-def gold(sample_dir, hf_cache):
-    rows = load_split("smner", sample_dir, "test", cache_dir=hf_cache)
-    return gold_from_rows(rows, dataset="smner", split="test", has_boxes=True, has_masks=True)
+@pytest.fixture
+def gold(smner_gold):
+    return smner_gold
 
 
 @pytest.fixture
 def root(tmp_path):
-    root = tmp_path / "entries"
-    (root / "published").mkdir(parents=True)
-    (root / "published" / "paper.yaml").write_text(json.dumps(PUBLISHED), encoding="utf-8")
-    return root
+    return entries_folder(tmp_path)
 
 
 @pytest.fixture
