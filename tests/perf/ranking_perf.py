@@ -19,16 +19,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from scorer_perf import DEFAULT, median_time  # the sibling script (this folder is on sys.path when run)
 
 from smner_bench.benchmark.gold import Gold, GoldEntity, GoldTweet
 from smner_bench.benchmark.metrics import SWEEP
@@ -37,18 +35,7 @@ from smner_bench.benchmark.scoring import Scorer
 from smner_bench.benchmark.submission import gold_as_submission, read_submission, write_submission
 from smner_bench.loaders import load_gold
 
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT = Path(os.environ.get("SMNER_BENCH_DATA", ROOT.parent / "shared" / "data")) / "twitter-gmner" / "v2.0"
 TYPES = ("PER", "LOC", "ORG", "OTHER")
-
-
-def median_time(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def scored_predictions(gold, seed: int = 0) -> list[dict]:
