@@ -299,6 +299,15 @@ class Scorer:
         tp = np.bincount(self.table.tweet[t.chosen], minlength=n)
         return tp, _sums(c.pred_tweet, t.pred_rows, n), _sums(c.gold_tweet, t.gold_rows, n)
 
+    def with_interval(self, report: ScoreReport, *, resamples: int = 1000, seed: int = 0) -> ScoreReport:
+        """``report`` with the 95% bootstrap percentile interval of its main F1 (``ci``): ``resamples`` resamples
+        of the split's tweets drawn from ``seed`` (``score --ci``, and the interval a scored entry keeps)."""
+        from .significance import bootstrap_interval
+
+        counts = self.per_tweet(report.task, report.match, report.iou)
+        interval = bootstrap_interval(counts, resamples=resamples, seed=seed)
+        return report.model_copy(update={"ci": Interval.model_validate(interval)})
+
     # --- report -----------------------------------------------------------------------------------
 
     def task_result(self, task: str, mode: str, iou: float) -> TaskResult:

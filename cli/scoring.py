@@ -105,17 +105,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from smner_bench.benchmark.scoring import Interval, Scorer, format_report
-    from smner_bench.benchmark.significance import bootstrap_interval
+    from smner_bench.benchmark.scoring import Scorer, format_report
 
     _check_json(args)
     gold = _gold(args)
     scorer = Scorer.build(_read(args, args.predictions, gold), gold)
     report = scorer.report(args.task, args.match, args.iou)
     if args.ci:
-        counts = scorer.per_tweet(report.task, report.match, args.iou)
-        interval = bootstrap_interval(counts, resamples=args.resamples, seed=args.seed)
-        report = report.model_copy(update={"ci": Interval.model_validate(interval)})
+        report = scorer.with_interval(report, resamples=args.resamples, seed=args.seed)
     if args.analysis:
         from smner_bench.benchmark.analysis import analyze
 

@@ -21,8 +21,6 @@ from smner_bench.benchmark.errors import DataFormatError, MissingDataError, Smne
 from smner_bench.benchmark.gold import Gold
 from smner_bench.benchmark.io import parse_yaml
 from smner_bench.benchmark.scoring import PRF, Scorer, ScoreReport
-from smner_bench.benchmark.scoring import Interval as ReportInterval
-from smner_bench.benchmark.significance import bootstrap_interval
 from smner_bench.benchmark.submission import read_submission
 
 from .entry import (
@@ -153,11 +151,9 @@ RESAMPLES, SEED = 1000, 0  # the bootstrap of a scored entry's interval
 
 
 def with_interval(scorer: Scorer, report: ScoreReport) -> ScoreReport:
-    """``report`` with the 95% bootstrap interval of its main F1 (``ci``: :data:`RESAMPLES` resamples of the
-    tweets, seed :data:`SEED`), which its entry keeps."""
-    counts = scorer.per_tweet(report.task, report.match, report.iou)
-    interval = bootstrap_interval(counts, resamples=RESAMPLES, seed=SEED)
-    return report.model_copy(update={"ci": ReportInterval.model_validate(interval)})
+    """``report`` with the 95% bootstrap interval of its main F1 that its entry keeps (:data:`RESAMPLES`
+    resamples of the tweets, seed :data:`SEED`)."""
+    return scorer.with_interval(report, resamples=RESAMPLES, seed=SEED)
 
 
 def build_entry(
