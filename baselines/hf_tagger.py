@@ -282,7 +282,6 @@ def evaluate_all(
     """One row per dataset of ``folders`` (name -> raw release folder): the model's MNER precision, recall, F1
     and the F1's 95% bootstrap interval over tweets on ``split``, and the counts."""
     from smner_bench.benchmark.scoring import Scorer
-    from smner_bench.benchmark.significance import bootstrap_interval
     from smner_bench.benchmark.submission import parse_submission
     from smner_bench.loaders import load_gold
 
@@ -293,12 +292,12 @@ def evaluate_all(
         before = tagger.truncated
         submission = parse_submission(tagger.lines(gold), gold, name=f"<{config.model} on {gold.name}>", task="mner")
         scorer = Scorer.build(submission, gold)
-        main = scorer.report("mner", "span").main
-        interval = bootstrap_interval(scorer.per_tweet("mner", "span", 0.5), resamples=resamples, seed=seed)
+        report = scorer.with_interval(scorer.report("mner", "span"), resamples=resamples, seed=seed)
+        main, interval = report.main, report.ci
         rows.append({
             "dataset": name, "split": gold.split, "tweets": len(gold.tweets),
             "precision": main.precision, "recall": main.recall, "f1": main.f1,
-            "f1_low": interval["low"], "f1_high": interval["high"],
+            "f1_low": interval.low, "f1_high": interval.high,
             "tp": main.tp, "pred": main.pred, "gold": main.gold, "truncated_words": tagger.truncated - before,
         })  # fmt: skip
     return rows
